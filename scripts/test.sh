@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# test.sh: install what is missing, build with warnings as errors, run every
+# test suite, then the unit and simulation suites again under AddressSanitizer
+# and UndefinedBehaviorSanitizer. The last line is "N passed, N failed[, N skipped]".
+#
+#   scripts/test.sh            the default run (well under 20 minutes on 2 cores)
+#   QFS_SOAK=1 scripts/test.sh also the long soaks (see docs/testing.md)
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+# setup_build DIR [meson options...]: configure DIR once, reconfigure after.
+setup_build() {
+	local dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson configure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+}
+
+passed=0 failed=0 skipped=0
+
+# run_suites DIR [meson test args...]: run, then add its results to the totals.
+run_suites() {
+	local dir=$1
+	shift
+	rm -f "$dir/meson-logs/testlog.json"
+	meson test -C "$dir" --print-errorlogs "$@"
+	local log="$dir/meson-logs/testlog.json"
+	if [ ! -f "$log" ]; then
+		failed=$((failed + 1))
+		return
+	fi
+	local ok fail skip
+	ok=$(grep -c '"result": "OK"' "$log")
+	skip=$(grep -c '"result": "SKIP"' "$log")
+	fail=$(grep -cE '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log")
+	passed=$((passed + ok)) failed=$((failed + fail)) skipped=$((skipped + skip))
+}
+
+build_or_fail() {
+	if ! ninja -C "$1"; then
+		echo "build failed in $1" >&2
+		failed=$((failed + 1))
+		return 1
+	fi
+}
+
+echo "== build (warnings are errors)"
+if setup_build build -Dwerror=true && build_or_fail build; then
+	echo "== all suites"
+	run_suites build
+fi
+
+echo "== unit and sim suites under ASan+UBSan"
+if setup_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+	&& build_or_fail build-asan; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		run_suites build-asan --suite unit --suite sim
+fi
+
+line="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
+echo "$line"
+[ "$failed" -eq 0 ]
