@@ -1,0 +1,72 @@
+/* config.h: the cluster configuration file (INI), parsed and validated. */
+#ifndef QUORUMFS_CONFIG_H
+#define QUORUMFS_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QFS_CONFIG_MAX_NODES   16 /* as RAFT_MAX_SERVERS */
+#define QFS_CONFIG_ADDRESS_MAX 64
+#define QFS_CONFIG_NAME_MAX    64
+
+struct qfs_config_node {
+	uint64_t id;                          /* > 0, unique */
+	char address[QFS_CONFIG_ADDRESS_MAX]; /* "host:port", port 1..65535 */
+};
+
+/*
+ * A parsed configuration. Example:
+ *
+ *   [cluster]
+ *   name = prod-config
+ *   key-file = cluster.key        ; relative to this file's directory
+ *   heartbeat-ms = 50
+ *   election-ms = 500
+ *   commit-timeout-ms = 5000
+ *   max-value-size = 16M
+ *
+ *   [node 1]
+ *   address = 127.0.0.1:7001
+ */
+struct qfs_config {
+	char path[PATH_MAX];            /* the file read, for messages */
+	char name[QFS_CONFIG_NAME_MAX]; /* cluster name; peers must agree */
+	char key_file[PATH_MAX];        /* absolute, or relative to the cwd */
+	unsigned heartbeat_ms;          /* default 50 */
+	unsigned election_ms;           /* default 500; >= 3 * heartbeat_ms */
+	unsigned commit_timeout_ms;     /* default 5000; >= election_ms */
+	uint64_t max_value_size;        /* bytes; default 16 MiB; 1 B .. 1 GiB */
+	unsigned n_nodes;
+	struct qfs_config_node nodes[QFS_CONFIG_MAX_NODES];
+};
+
+/* Fills @cfg with the defaults and no nodes. */
+void qfs_config_defaults(struct qfs_config *cfg);
+
+/*
+ * qfs_config_load - read and validate the INI file at @path into @cfg.
+ * @err: receives one line "FILE:LINE: KEY: what is wrong" on failure (@errlen
+ *       bytes at most, NUL-terminated).
+ * Returns 0, -ENOENT/-EACCES/... (file unreadable), or QFS_ECONFIG.
+ */
+int qfs_config_load(const char *path, struct qfs_config *cfg, char *err, size_t errlen);
+
+/*
+ * qfs_config_parse - the same for text in memory (@text, NUL-terminated);
+ * @path names it in messages and anchors a relative key-file.
+ */
+int qfs_config_parse(const char *text, const char *path, struct qfs_config *cfg, char *err,
+                     size_t errlen);
+
+/* The node with @id, or NULL. */
+const struct qfs_config_node *qfs_config_node(const struct qfs_config *cfg, uint64_t id);
+
+/*
+ * qfs_parse_address - split "host:port" (host an IPv4 address, "localhost" or
+ * "[v6]") into @host (@hostlen bytes) and *@port.
+ * Returns 0 or -EINVAL.
+ */
+int qfs_parse_address(const char *address, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,313 @@
+/* config.c: parse and validate the cluster's INI file with inih. */
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quorumfs/config.h"
+#include "quorumfs/errors.h"
+
+/* State of one parse: inih calls handler() per key; the first bad key stops
+ * the parse and its message is kept here. */
+struct parse {
+	struct qfs_config *cfg;
+	char msg[256];                /* the first problem, without the "FILE:LINE:" prefix */
+	int line;                     /* its line, when known after ini_parse returns */
+	struct qfs_config_node *node; /* the [node ID] section being read */
+	unsigned seen_cluster;
+};
+
+static int fail(struct parse *p, const char *key, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int fail(struct parse *p, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	if (p->msg[0] != '\0')
+		return 0; /* inih goes on after an error but reports the first line: keep its text
+		           */
+	int n = snprintf(p->msg, sizeof(p->msg), "%s: ", key);
+	va_start(ap, fmt);
+	vsnprintf(p->msg + n, sizeof(p->msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return 0; /* tells inih to report this line */
+}
+
+/* A whole number in [min, max], with an optional K/M/G suffix if @sizes. */
+static int parse_number(const char *s, int sizes, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (sizes && *end) {
+		unsigned shift = 0;
+		switch (*end) {
+		case 'K':
+		case 'k':
+			shift = 10;
+			break;
+		case 'M':
+		case 'm':
+			shift = 20;
+			break;
+		case 'G':
+		case 'g':
+			shift = 30;
+			break;
+		default:
+			return -EINVAL;
+		}
+		end++;
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (v > (UINT64_MAX >> shift))
+			return -ERANGE;
+		v <<= shift;
+	}
+	if (*end)
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int qfs_parse_address(const char *address, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *h = address;
+	size_t hl;
+	uint64_t p;
+
+	if (address[0] == '[') {
+		const char *close = strchr(address, ']');
+		if (close == NULL || close[1] != ':')
+			return -EINVAL;
+		h = address + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(address, ':');
+		if (colon == NULL)
+			return -EINVAL;
+		hl = (size_t)(colon - address);
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -EINVAL;
+	if (parse_number(colon + 1, 0, 1, 65535, &p) != 0)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+static int cluster_key(struct parse *p, const char *name, const char *value)
+{
+	struct qfs_config *cfg = p->cfg;
+	uint64_t v;
+
+	if (strcmp(name, "name") == 0) {
+		if (value[0] == '\0' || strlen(value) >= sizeof(cfg->name))
+			return fail(p, name, "must be 1 to %zu characters", sizeof(cfg->name) - 1);
+		strcpy(cfg->name, value);
+	} else if (strcmp(name, "key-file") == 0) {
+		if (value[0] == '\0')
+			return fail(p, name, "must name a file (quorumctl keygen writes one)");
+		if (value[0] == '/') {
+			if (strlen(value) >= sizeof(cfg->key_file))
+				return fail(p, name, "path too long");
+			strcpy(cfg->key_file, value);
+		} else {
+			/* Relative to the config file, so a cluster directory moves whole. */
+			const char *slash = strrchr(cfg->path, '/');
+			int dirlen = slash ? (int)(slash - cfg->path) : 1;
+			const char *dir = slash ? cfg->path : ".";
+			int n = snprintf(cfg->key_file, sizeof(cfg->key_file), "%.*s/%s", dirlen,
+			                 dir, value);
+			if (n < 0 || (size_t)n >= sizeof(cfg->key_file))
+				return fail(p, name, "path too long");
+		}
+	} else if (strcmp(name, "heartbeat-ms") == 0) {
+		if (parse_number(value, 0, 1, 60000, &v))
+			return fail(p, name,
+			            "'%s' is not a whole number of milliseconds in 1..60000",
+			            value);
+		cfg->heartbeat_ms = (unsigned)v;
+	} else if (strcmp(name, "election-ms") == 0) {
+		if (parse_number(value, 0, 10, 600000, &v))
+			return fail(p, name,
+			            "'%s' is not a whole number of milliseconds in 10..600000",
+			            value);
+		cfg->election_ms = (unsigned)v;
+	} else if (strcmp(name, "commit-timeout-ms") == 0) {
+		if (parse_number(value, 0, 10, 3600000, &v))
+			return fail(p, name,
+			            "'%s' is not a whole number of milliseconds in 10..3600000",
+			            value);
+		cfg->commit_timeout_ms = (unsigned)v;
+	} else if (strcmp(name, "max-value-size") == 0) {
+		if (parse_number(value, 1, 1, 1ull << 30, &v))
+			return fail(p, name, "'%s' is not a size in 1..1G (suffixes K, M, G)",
+			            value);
+		cfg->max_value_size = v;
+	} else {
+		return fail(p, name, "unknown key in [cluster]");
+	}
+	return 1;
+}
+
+static int node_section(struct parse *p, const char *section)
+{
+	struct qfs_config *cfg = p->cfg;
+	uint64_t id;
+
+	if (parse_number(section + 5, 0, 1, INT64_MAX, &id))
+		return fail(p, section, "the section must be [node ID] with ID a whole number > 0");
+	for (unsigned i = 0; i < cfg->n_nodes; i++)
+		if (cfg->nodes[i].id == id) {
+			p->node = &cfg->nodes[i];
+			return 1;
+		}
+	if (cfg->n_nodes == QFS_CONFIG_MAX_NODES)
+		return fail(p, section, "more than %d nodes", QFS_CONFIG_MAX_NODES);
+	p->node = &cfg->nodes[cfg->n_nodes++];
+	memset(p->node, 0, sizeof(*p->node));
+	p->node->id = id;
+	return 1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+
+	if (strcmp(section, "cluster") == 0) {
+		p->seen_cluster = 1;
+		return cluster_key(p, name, value);
+	}
+	if (strncmp(section, "node ", 5) == 0) {
+		char host[QFS_CONFIG_ADDRESS_MAX];
+		int port;
+		if (!node_section(p, section))
+			return 0;
+		if (strcmp(name, "address") != 0)
+			return fail(p, name, "unknown key in [%s]", section);
+		if (strlen(value) >= sizeof(p->node->address) ||
+		    qfs_parse_address(value, host, sizeof(host), &port))
+			return fail(p, name, "'%s' is not host:port", value);
+		strcpy(p->node->address, value);
+		return 1;
+	}
+	return fail(p, name, "key in unknown section [%s]", section);
+}
+
+/* Checks that need the whole file; they name the file, not a line. */
+static int check_whole(struct parse *p)
+{
+	struct qfs_config *cfg = p->cfg;
+
+	if (!p->seen_cluster)
+		return fail(p, "[cluster]", "section missing");
+	if (cfg->name[0] == '\0')
+		return fail(p, "name", "missing in [cluster]");
+	if (cfg->key_file[0] == '\0')
+		return fail(p, "key-file", "missing in [cluster]");
+	if (cfg->election_ms < 3 * cfg->heartbeat_ms)
+		return fail(p, "election-ms", "must be at least 3 x heartbeat-ms (%u)",
+		            3 * cfg->heartbeat_ms);
+	if (cfg->commit_timeout_ms < cfg->election_ms)
+		return fail(p, "commit-timeout-ms", "must be at least election-ms (%u)",
+		            cfg->election_ms);
+	if (cfg->n_nodes == 0)
+		return fail(p, "[node ID]", "no node sections");
+	for (unsigned i = 0; i < cfg->n_nodes; i++) {
+		if (cfg->nodes[i].address[0] == '\0')
+			return fail(p, "address", "missing in [node %" PRIu64 "]",
+			            cfg->nodes[i].id);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(cfg->nodes[i].address, cfg->nodes[j].address) == 0)
+				return fail(p, "address",
+				            "[node %" PRIu64 "] and [node %" PRIu64 "] share %s",
+				            cfg->nodes[j].id, cfg->nodes[i].id,
+				            cfg->nodes[i].address);
+	}
+	return 1;
+}
+
+void qfs_config_defaults(struct qfs_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->heartbeat_ms = 50;
+	cfg->election_ms = 500;
+	cfg->commit_timeout_ms = 5000;
+	cfg->max_value_size = 16u << 20;
+}
+
+static int finish(struct parse *p, int rc, char *err, size_t errlen)
+{
+	const char *path = p->cfg->path;
+
+	if (rc > 0 && p->msg[0] == '\0') /* inih's own syntax error */
+		snprintf(p->msg, sizeof(p->msg),
+		         "syntax error (expected [section] or key = value)");
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, rc, p->msg);
+		return QFS_ECONFIG;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: out of memory while reading", path);
+		return -ENOMEM;
+	}
+	if (!check_whole(p)) {
+		snprintf(err, errlen, "%s: %s", path, p->msg);
+		return QFS_ECONFIG;
+	}
+	return 0;
+}
+
+static void begin(struct parse *p, struct qfs_config *cfg, const char *path)
+{
+	memset(p, 0, sizeof(*p));
+	qfs_config_defaults(cfg);
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	p->cfg = cfg;
+}
+
+int qfs_config_parse(const char *text, const char *path, struct qfs_config *cfg, char *err,
+                     size_t errlen)
+{
+	struct parse p;
+	begin(&p, cfg, path);
+	return finish(&p, ini_parse_string(text, handler, &p), err, errlen);
+}
+
+int qfs_config_load(const char *path, struct qfs_config *cfg, char *err, size_t errlen)
+{
+	struct parse p;
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	begin(&p, cfg, path);
+	int rc = ini_parse_file(f, handler, &p);
+	fclose(f);
+	return finish(&p, rc, err, errlen);
+}
+
+const struct qfs_config_node *qfs_config_node(const struct qfs_config *cfg, uint64_t id)
+{
+	for (unsigned i = 0; i < cfg->n_nodes; i++)
+		if (cfg->nodes[i].id == id)
+			return &cfg->nodes[i];
+	return NULL;
+}

@@ -1,0 +1,164 @@
+/* test_config.c: the INI config: good files load, every bad value names file, line and key. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "quorumfs/config.h"
+#include "quorumfs/errors.h"
+
+static const char *good = "[cluster]\n"
+                          "name = prod\n"
+                          "key-file = cluster.key ; written by quorumctl keygen\n"
+                          "heartbeat-ms = 20\n"
+                          "election-ms = 200\n"
+                          "commit-timeout-ms = 2000\n"
+                          "max-value-size = 1MiB\n"
+                          "\n"
+                          "[node 1]\n"
+                          "address = 127.0.0.1:7001\n"
+                          "[node 2]\n"
+                          "address = 127.0.0.1:7002\n"
+                          "[node 3]\n"
+                          "address = [::1]:7003\n";
+
+static void good_file_loads(void **state)
+{
+	(void)state;
+	struct qfs_config cfg;
+	char err[256] = "";
+	assert_int_equal(qfs_config_parse(good, "/etc/qfs/c.conf", &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.name, "prod");
+	assert_string_equal(cfg.key_file, "/etc/qfs/cluster.key");
+	assert_int_equal(cfg.heartbeat_ms, 20);
+	assert_int_equal(cfg.election_ms, 200);
+	assert_int_equal(cfg.commit_timeout_ms, 2000);
+	assert_int_equal(cfg.max_value_size, 1 << 20);
+	assert_int_equal(cfg.n_nodes, 3);
+	assert_string_equal(qfs_config_node(&cfg, 2)->address, "127.0.0.1:7002");
+	assert_null(qfs_config_node(&cfg, 4));
+}
+
+static void defaults_apply(void **state)
+{
+	(void)state;
+	struct qfs_config cfg;
+	char err[256];
+	const char *min = "[cluster]\nname=a\nkey-file=/k\n[node 7]\naddress=localhost:1\n";
+	assert_int_equal(qfs_config_parse(min, "m.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.heartbeat_ms, 50);
+	assert_int_equal(cfg.election_ms, 500);
+	assert_int_equal(cfg.commit_timeout_ms, 5000);
+	assert_int_equal(cfg.max_value_size, 16 << 20);
+	assert_int_equal(cfg.nodes[0].id, 7);
+}
+
+/* Replaces the first occurrence of @from in the good file with @to, parses,
+ * and checks the one-line error. */
+static void expect_error(const char *from, const char *to, const char *want)
+{
+	char text[2048], err[256] = "";
+	struct qfs_config cfg;
+	const char *at = strstr(good, from);
+	assert_non_null(at);
+	snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
+	assert_int_equal(qfs_config_parse(text, "c.conf", &cfg, err, sizeof(err)), QFS_ECONFIG);
+	if (strstr(err, want) == NULL)
+		fail_msg("error '%s' lacks '%s'", err, want);
+	assert_null(strchr(err, '\n'));
+}
+
+static void bad_values_name_file_line_and_key(void **state)
+{
+	(void)state;
+	expect_error("heartbeat-ms = 20", "heartbeat-ms = fast", "c.conf:4: heartbeat-ms: 'fast'");
+	expect_error("heartbeat-ms = 20", "heartbeat-ms = -5", "c.conf:4: heartbeat-ms");
+	expect_error("election-ms = 200", "election-ms = 0", "c.conf:5: election-ms");
+	expect_error("max-value-size = 1MiB", "max-value-size = 2G", "c.conf:7: max-value-size");
+	expect_error("max-value-size = 1MiB", "max-value-size = 1Q", "c.conf:7: max-value-size");
+	expect_error("name = prod", "nmae = prod", "c.conf:2: nmae: unknown key");
+	expect_error("address = 127.0.0.1:7002", "address = 127.0.0.1", "c.conf:12: address");
+	expect_error("address = 127.0.0.1:7002", "address = h:70000", "c.conf:12: address");
+	expect_error("[node 2]", "[node two]", "c.conf:12: node two: the section must be");
+	expect_error("[node 2]", "[nodes 2]", "c.conf:12: address: key in unknown section");
+	expect_error("heartbeat-ms = 20\n", "heartbeat-ms\n", "c.conf:4: syntax error");
+}
+
+static void whole_file_checks(void **state)
+{
+	(void)state;
+	expect_error("election-ms = 200", "election-ms = 50", "election-ms: must be at least 3 x");
+	expect_error("commit-timeout-ms = 2000", "commit-timeout-ms = 100",
+	             "commit-timeout-ms: must be at least");
+	expect_error("[::1]:7003", "127.0.0.1:7001", "share 127.0.0.1:7001");
+	expect_error("name = prod\n", "", "name: missing");
+	expect_error("key-file = cluster.key ; written by quorumctl keygen\n", "",
+	             "key-file: missing");
+}
+
+static void first_error_wins(void **state)
+{
+	(void)state;
+	char err[256];
+	struct qfs_config cfg;
+	const char *t = "[cluster]\nname=a\nbogus=1\nheartbeat-ms=x\n";
+	assert_int_equal(qfs_config_parse(t, "f", &cfg, err, sizeof(err)), QFS_ECONFIG);
+	assert_string_equal(err, "f:3: bogus: unknown key in [cluster]");
+}
+
+static void load_reads_a_file_and_reports_missing(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/qfs-config-XXXXXX", path[512], err[256];
+	struct qfs_config cfg;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	assert_int_equal(qfs_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "No such file"));
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(good, f);
+	fclose(f);
+	int rc = qfs_config_load(path, &cfg, err, sizeof(err));
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(rc, 0);
+	assert_int_equal(cfg.n_nodes, 3);
+}
+
+static void addresses_split(void **state)
+{
+	(void)state;
+	char host[64];
+	int port;
+	assert_int_equal(qfs_parse_address("127.0.0.2:7001", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "127.0.0.2");
+	assert_int_equal(port, 7001);
+	assert_int_equal(qfs_parse_address("[::1]:9", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(qfs_parse_address(":80", host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(qfs_parse_address("h:0", host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(qfs_parse_address("h", host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(qfs_parse_address("[::1]9", host, sizeof(host), &port), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(good_file_loads),
+	        cmocka_unit_test(defaults_apply),
+	        cmocka_unit_test(bad_values_name_file_line_and_key),
+	        cmocka_unit_test(whole_file_checks),
+	        cmocka_unit_test(first_error_wins),
+	        cmocka_unit_test(load_reads_a_file_and_reports_missing),
+	        cmocka_unit_test(addresses_split),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
