@@ -1,0 +1,141 @@
+/* command.h: the file-tree commands that travel in Raft log entries, and their msgpack codec. */
+#ifndef QUORUMFS_COMMAND_H
+#define QUORUMFS_COMMAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A command is one change to the tree, proposed by a leader and applied by
+ * src/fsm on every node. Everything apply needs to be deterministic travels
+ * inside it: the leader's wall clock, the caller's uid/gid, and the client
+ * session (client id, serial) that makes a retried command apply once.
+ *
+ * The byte format (docs/storage-format-tree.md, "Command encoding") is one
+ * msgpack array: [version, type, client_id, serial, time_ns, uid, gid,
+ * fields of the type...]. Names, data and targets are msgpack bin.
+ */
+
+#define WIRE_CMD_VERSION 1
+
+enum wire_cmd_type {
+	WIRE_CMD_CREATE = 1,       /* parent, name, mode, flags, data (initial contents) */
+	WIRE_CMD_WRITE = 2,        /* ino, offset, flags, data */
+	WIRE_CMD_APPEND = 3,       /* ino, data */
+	WIRE_CMD_SETATTR = 4,      /* ino, attr */
+	WIRE_CMD_MKDIR = 5,        /* parent, name, mode */
+	WIRE_CMD_UNLINK = 6,       /* parent, name */
+	WIRE_CMD_RMDIR = 7,        /* parent, name */
+	WIRE_CMD_RENAME = 8,       /* parent, name, new_parent, new_name, flags */
+	WIRE_CMD_SYMLINK = 9,      /* parent, name, data (the target) */
+	WIRE_CMD_LINK = 10,        /* ino (existing inode), parent + name (the new link) */
+	WIRE_CMD_SETXATTR = 11,    /* ino, name (attribute name), data (value), flags */
+	WIRE_CMD_REMOVEXATTR = 12, /* ino, name (attribute name) */
+};
+#define WIRE_CMD_TYPE_MAX WIRE_CMD_REMOVEXATTR
+
+/* CREATE flags. */
+#define WIRE_CREATE_EXCL  0x1u /* fail with EEXIST if the name exists (O_EXCL) */
+#define WIRE_CREATE_TRUNC 0x2u /* an existing file's contents become @data (O_TRUNC) */
+
+/* WRITE flags. */
+#define WIRE_WRITE_TRUNCATE 0x1u /* truncate to 0, then write: `echo v > f` in one step */
+
+/* RENAME flags; the values of Linux's renameat2(2) flags. */
+#define WIRE_RENAME_NOREPLACE 0x1u
+#define WIRE_RENAME_EXCHANGE  0x2u
+
+/* SETXATTR flags; the values of setxattr(2)'s. */
+#define WIRE_XATTR_CREATE  0x1u
+#define WIRE_XATTR_REPLACE 0x2u
+
+/* SETATTR valid mask: which of struct wire_cmd_attr's fields to set. */
+#define WIRE_ATTR_MODE      0x001u /* permission bits (07777) only; the type never changes */
+#define WIRE_ATTR_UID       0x002u
+#define WIRE_ATTR_GID       0x004u
+#define WIRE_ATTR_SIZE      0x008u /* truncate or zero-extend a regular file */
+#define WIRE_ATTR_ATIME     0x010u
+#define WIRE_ATTR_MTIME     0x020u
+#define WIRE_ATTR_CTIME     0x040u
+#define WIRE_ATTR_ATIME_NOW 0x080u /* atime := the command's time_ns */
+#define WIRE_ATTR_MTIME_NOW 0x100u /* mtime := the command's time_ns */
+#define WIRE_ATTR_ALL       0x1ffu
+
+/* Bounds the decoder enforces (wire level, not the file system's limits,
+ * which src/fsm checks and reports as ENAMETOOLONG, EFBIG, ...). A name is
+ * bounded so that a key built from it always fits LMDB's 511-byte keys. */
+#define WIRE_CMD_NAME_MAX 4096
+
+struct wire_cmd_attr {
+	uint32_t valid; /* WIRE_ATTR_* bits */
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	int64_t atime_ns;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+};
+
+/*
+ * One command. Which fields a type uses is listed at enum wire_cmd_type;
+ * the others are ignored by the encoder and zeroed by the decoder.
+ * Pointer fields are borrowed: after wire_cmd_decode() they point into the
+ * decoded buffer and live as long as it does.
+ */
+struct wire_cmd {
+	enum wire_cmd_type type;
+	uint64_t client_id; /* 0: no session, the command always applies */
+	uint64_t serial;    /* >= 1 when client_id != 0; grows by client */
+	int64_t time_ns;    /* the leader's wall clock, ns since the epoch */
+	uint32_t uid;       /* the caller: owner of what the command creates */
+	uint32_t gid;
+
+	uint64_t ino;    /* the inode acted on */
+	uint64_t parent; /* the directory of @name */
+	const char *name;
+	size_t name_len; /* bytes, no terminating NUL */
+	uint64_t new_parent;
+	const char *new_name;
+	size_t new_name_len;
+	uint32_t mode;  /* CREATE, MKDIR: permission bits (and optionally the type) */
+	uint32_t flags; /* WIRE_CREATE_*, WIRE_WRITE_*, WIRE_RENAME_*, WIRE_XATTR_* */
+	uint64_t offset;
+	const void *data;
+	size_t data_len;
+	struct wire_cmd_attr attr; /* SETATTR */
+};
+
+/*
+ * wire_cmd_encoded_max - an upper bound of the encoded size of @cmd.
+ * Returns the bound in bytes (never 0). Pure.
+ */
+size_t wire_cmd_encoded_max(const struct wire_cmd *cmd);
+
+/*
+ * wire_cmd_encode - write @cmd as msgpack into @buf.
+ * @cmd: borrowed; the fields its type does not use are ignored.
+ * @buf, @cap: the caller's buffer; wire_cmd_encoded_max() bytes always suffice.
+ * @len: set to the bytes written on success.
+ * Returns 0, -EINVAL if @cmd cannot be encoded (unknown type, flags outside
+ * the type's set, a name longer than WIRE_CMD_NAME_MAX, client_id != 0 with
+ * serial 0), or -ENOBUFS if @cap is too small (the buffer's contents are
+ * then unspecified). Never allocates.
+ */
+int wire_cmd_encode(const struct wire_cmd *cmd, void *buf, size_t cap, size_t *len);
+
+/*
+ * wire_cmd_decode - parse one command from @buf.
+ * @out: filled on success; its pointers borrow from @buf (zero copy), so
+ *       @buf must outlive the use of @out.
+ * Every type, length and bound is checked before use: a declared length
+ * beyond the input, a wrong msgpack type, an unknown command type or flag,
+ * a wrong field count, trailing bytes or an integer out of range all fail.
+ * Returns 0 or QFS_EPROTO. Never allocates; safe on any input.
+ */
+int wire_cmd_decode(const void *buf, size_t len, struct wire_cmd *out);
+
+/* wire_cmd_type_name - "create", "write", ...; "unknown" for others. Static. */
+const char *wire_cmd_type_name(int type);
+
+#endif
