@@ -1,0 +1,432 @@
+/* store.h: the node's LMDB environment: Raft log, hard state, metadata, write transactions. */
+#ifndef QUORUMFS_STORE_H
+#define QUORUMFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+/*
+ * One store is one LMDB environment in one data directory (see
+ * docs/storage-format.md for every byte on disk). It holds the databases
+ * "meta" and "log" of the store, and up to STORE_MAX_DBS named databases in
+ * all, so src/fsm opens its own ("inodes", "dirents", "data", "sessions")
+ * inside the write transactions that store_write() hands out.
+ *
+ * Errors: every function that can fail returns 0 (or a count) on success and
+ * a negative code otherwise: -errno, or QFS_E* from quorumfs/errors.h. LMDB's
+ * own codes never leave this module except through store_lmdb_error(), which
+ * is the one place they are translated.
+ *
+ * Threading: a store may be used from several threads at once, with one rule
+ * inherited from LMDB: one write transaction at a time. store_write() and
+ * every function documented as "writer" take an internal writer mutex, so
+ * concurrent callers queue rather than break, but the design is one writer
+ * thread (the daemon's sync worker). Readers ("any thread") run in their own
+ * short read-only transactions and never wait for the writer, except while
+ * the map grows (see store_write()).
+ *
+ * Lifetime: data that points into a transaction (store_txn_meta_get) lives
+ * only as long as that transaction, as in LMDB. Everything else a reader
+ * returns is copied out before its transaction ends.
+ */
+
+#define STORE_MAX_DBS        16 /* named databases the environment accepts */
+#define STORE_CLUSTER_ID_LEN 16 /* bytes of a cluster id (a UUID's bytes) */
+
+/*
+ * STORE_EMAPFULL - the memory map is full. Returned only inside a store_write()
+ * callback (by store_txn_* helpers and store_lmdb_error(MDB_MAP_FULL)); the
+ * callback must return it (or any error) at once. store_write() then aborts
+ * the transaction, grows the map and runs the callback again: this code never
+ * reaches store_write()'s caller. Its value is LMDB's MDB_MAP_FULL, outside
+ * both the errno and the QFS_E* ranges.
+ */
+#define STORE_EMAPFULL MDB_MAP_FULL
+
+struct store;
+
+struct store_options {
+	/* This node's id. Required (non-zero) to create a fresh store; on an
+	 * existing one it must match the recorded id, or 0 to accept any (for
+	 * offline tools that only inspect a directory). */
+	uint64_t node_id;
+	/* The cluster's id. Required (not all zero) to create a fresh store; on
+	 * an existing one it must match, or be all zero to accept any. */
+	uint8_t cluster_id[STORE_CLUSTER_ID_LEN];
+	/* Map size to start with, bytes; 0 means 64 MiB. The map never shrinks
+	 * below what the file already records. Tests set it tiny (e.g. 1 MiB) to
+	 * exercise growth. */
+	size_t initial_map_size;
+	/* The map never grows past this, bytes; 0 means 1 TiB. A write that
+	 * needs more fails with -ENOSPC. */
+	size_t max_map_size;
+	/* Concurrent read transactions; 0 means 126 (LMDB's default). */
+	unsigned max_readers;
+	/* Log entries deleted per transaction by store_log_compact(); 0 means
+	 * 8192. Tests make it small to cross batch boundaries. */
+	size_t compact_batch;
+	/* How far ahead of the used pages the data file is kept extended with
+	 * written zeros (so LMDB's data-page fdatasync overwrites blocks and
+	 * commits no file-system journal); 0 means 8 MiB. Ignored if no_prealloc. */
+	size_t prealloc_bytes;
+	bool no_prealloc;
+	/*
+	 * UNSAFE, for tests and benchmarks only: open LMDB with MDB_NOSYNC, so a
+	 * commit returns before anything reaches the disk. A crash of the
+	 * machine (not of the process) then loses recent transactions or
+	 * corrupts the file. Never set in a daemon that acknowledges writes.
+	 */
+	bool unsafe_nosync;
+};
+
+/* Raft's persistent state besides the log (Raft paper, Figure 2). */
+struct store_hard_state {
+	uint64_t term;   /* latest term this node has seen */
+	uint64_t vote;   /* node voted for in term, 0 if none */
+	uint64_t commit; /* highest index known committed (may lag; a hint) */
+};
+
+/*
+ * One log entry. The store does not interpret type or data. In arguments the
+ * data is borrowed for the call; in results it points into the same
+ * allocation as the array (see store_log_get()).
+ */
+struct store_entry {
+	uint64_t index; /* >= 1; consecutive entries have consecutive indexes */
+	uint64_t term;  /* non-decreasing along the log */
+	uint8_t type;
+	const void *data;
+	size_t len; /* bytes at data; at most STORE_ENTRY_MAX */
+};
+
+#define STORE_ENTRY_MAX ((size_t)UINT32_MAX - 64) /* largest entry data, bytes */
+
+/* Metadata of the latest snapshot, kept in "meta" by whoever makes them. */
+struct store_snapshot_meta {
+	uint64_t index; /* last log index the snapshot covers */
+	uint64_t term;  /* term of that entry */
+	void *conf;     /* opaque membership blob, may be NULL when conf_len is 0 */
+	size_t conf_len;
+};
+
+/* What store_info() reports. */
+struct store_info {
+	uint64_t node_id;
+	uint8_t cluster_id[STORE_CLUSTER_ID_LEN];
+	uint32_t format;   /* format version of the directory */
+	size_t map_size;   /* current map size, bytes */
+	size_t used_bytes; /* pages in use up to the highest one, bytes */
+	size_t page_size;
+	unsigned map_grows; /* times this process grew the map */
+};
+
+/* The callback store_write() runs inside one write transaction. */
+typedef int (*store_write_fn)(MDB_txn *txn, void *arg);
+/* The callback store_read() runs inside one read-only transaction. */
+typedef int (*store_read_fn)(MDB_txn *txn, void *arg);
+
+/*
+ * store_open - open the store in @dir, creating the directory and a fresh
+ * store if there is none.
+ * @dir: data directory (created with mode 0700 if missing; its parent must
+ *       exist). Borrowed.
+ * @opts: options, borrowed; NULL only to open an existing store with
+ *        defaults and no identity check.
+ * @out: receives the store on success, untouched on failure. Free it with
+ *       store_close().
+ * @errbuf, @errlen: on failure, one line saying why (may be NULL/0).
+ *
+ * A directory of a newer (or older) format, of another cluster or node, with
+ * a file LMDB cannot read, or holding an LMDB environment that is not a
+ * quorumfs store is refused and left exactly as it was. Stale reader slots of
+ * killed processes are cleared (mdb_reader_check). The directory is locked
+ * (flock on "quorumfs.lock") so a second open of it, in this or another
+ * process, fails instead of sharing the environment.
+ *
+ * Returns 0, or:
+ *   QFS_ECONFIG   fresh directory but node_id or cluster_id missing; bad option
+ *   QFS_EFORMAT   another format version (of the store or of LMDB)
+ *   QFS_EMISMATCH another cluster id or node id
+ *   QFS_ECORRUPT  a file or record that fails its checks; not a quorumfs store
+ *   QFS_EBUSY     the directory is open elsewhere
+ *   -ENOMEM, -ENOSPC, -EACCES, -ENOENT, -EIO ... from the system
+ * Threading: any thread; the store is usable from any thread afterwards.
+ */
+int store_open(const char *dir, const struct store_options *opts, struct store **out, char *errbuf,
+               size_t errlen);
+
+/*
+ * store_close - close the environment and free @s (NULL is a no-op).
+ * No other call may be running or follow on @s. Everything committed is
+ * durable already; nothing is flushed here except with unsafe_nosync.
+ */
+void store_close(struct store *s);
+
+/*
+ * store_errmsg - copy the text of the latest failure of any call on @s into
+ * @buf (at most @len bytes, NUL-terminated). Returns @buf. The text adds
+ * context to the code the call returned, e.g. "log entry 42: checksum
+ * mismatch". Threading: any thread (the copy is taken under a lock).
+ */
+const char *store_errmsg(struct store *s, char *buf, size_t len);
+
+/*
+ * store_info - fill @out with the identity and map figures of @s.
+ * Returns 0 or a negative error. Threading: any thread.
+ */
+int store_info(struct store *s, struct store_info *out);
+
+/*
+ * store_lmdb_error - translate an LMDB return code into this project's codes.
+ * This is the one place LMDB codes are translated; src/fsm calls it on every
+ * mdb_* failure inside a store_write() or store_read() callback.
+ *   0 -> 0; MDB_NOTFOUND -> -ENOENT; MDB_KEYEXIST -> -EEXIST;
+ *   MDB_MAP_FULL -> STORE_EMAPFULL (and store_write() will grow and retry);
+ *   MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_PAGE_FULL,
+ *   MDB_CURSOR_FULL -> QFS_ECORRUPT; MDB_VERSION_MISMATCH -> QFS_EFORMAT;
+ *   MDB_PANIC -> QFS_ESTORAGE; MDB_TXN_FULL -> -E2BIG;
+ *   MDB_READERS_FULL, MDB_TLS_FULL, MDB_MAP_RESIZED -> -EAGAIN;
+ *   MDB_DBS_FULL -> -EMFILE; MDB_INCOMPATIBLE, MDB_BAD_* -> -EINVAL;
+ *   a positive errno e -> -e.
+ * Pure; any thread.
+ */
+int store_lmdb_error(int mdb_rc);
+
+/*
+ * store_write - run @fn(txn, @arg) inside one write transaction and commit
+ * it durably (fdatasync of the data pages, then a synchronous write of the
+ * meta page, LMDB's default; see docs/storage-format.md).
+ * @fn: returns 0 to commit, or a negative code to abort; that code is then
+ *      returned. It must use @txn only through store_txn_* and mdb_* calls
+ *      (no other store call, no other transaction), must not keep @txn or
+ *      data read through it, and must be re-runnable: if the map fills up
+ *      (STORE_EMAPFULL from any call, or MDB_MAP_FULL at commit), the
+ *      transaction is aborted, the map grows (doubles, up to max_map_size)
+ *      and @fn runs again from the start, on a fresh transaction.
+ * @arg: passed through, borrowed.
+ *
+ * This is the unit of group commit: the daemon appends log entries, applies
+ * committed commands and advances its applied index in one call.
+ * Growing the map needs every read transaction of this process to be over,
+ * so it waits for running store_read() callbacks; after a commit that leaves
+ * the map three quarters full it grows early, only if no reader is running.
+ *
+ * Returns 0 once committed and durable, else nothing of @fn stays:
+ *   whatever @fn returned (negative),
+ *   -ENOSPC       the disk is full, or the map reached max_map_size; the
+ *                 store stays consistent and usable once space is freed
+ *   -EIO          the disk failed the write or the sync
+ *   QFS_ESTORAGE  LMDB declared the environment unusable (MDB_PANIC); every
+ *                 later write fails the same way: reopen after a restart
+ *   QFS_ECORRUPT, -ENOMEM, -E2BIG (one transaction too large)
+ * Threading: writer (one at a time; concurrent calls queue).
+ */
+int store_write(struct store *s, store_write_fn fn, void *arg);
+
+/*
+ * store_read - run @fn(txn, @arg) inside one read-only transaction (a
+ * consistent snapshot of the last commit), then end it.
+ * @fn: returns 0 or a negative code, which is returned. Data read through
+ *      @txn is valid only inside @fn: copy what must outlive it. A long @fn
+ *      (e.g. streaming a snapshot) blocks map growth if the map fills up in
+ *      the meantime, and keeps LMDB from reusing pages freed since it began.
+ *      @fn must not call store_write() or wrappers of it.
+ * Returns @fn's result, or -EAGAIN (no free reader slot), QFS_ECORRUPT, ...
+ * Threading: any thread, many at once.
+ */
+int store_read(struct store *s, store_read_fn fn, void *arg);
+
+/*
+ * store_sync - force everything committed to disk. Needed only with
+ * unsafe_nosync (benchmarks that measure sync costs apart); a no-op cost
+ * otherwise. Returns 0, -EIO. Threading: any thread.
+ */
+int store_sync(struct store *s);
+
+/* ---- Hard state ---- */
+
+/*
+ * store_txn_hard_state_put - record @hs (copied) in @txn.
+ * Returns 0, STORE_EMAPFULL, or a translated LMDB error. Writer, inside a
+ * store_write() callback.
+ */
+int store_txn_hard_state_put(struct store *s, MDB_txn *txn, const struct store_hard_state *hs);
+
+/*
+ * store_txn_hard_state_get - read the hard state of @txn into @out; all zero
+ * on a fresh store. Returns 0, QFS_ECORRUPT (checksum or size), or a
+ * translated LMDB error. Inside any callback.
+ */
+int store_txn_hard_state_get(struct store *s, MDB_txn *txn, struct store_hard_state *out);
+
+/* store_hard_state_get - as store_txn_hard_state_get in its own read
+ * transaction. Any thread. */
+int store_hard_state_get(struct store *s, struct store_hard_state *out);
+
+/* store_hard_state_put - as store_txn_hard_state_put in its own durable
+ * write transaction (store_write()'s errors). Writer. */
+int store_hard_state_put(struct store *s, const struct store_hard_state *hs);
+
+/* ---- Log ---- */
+
+/*
+ * store_txn_log_append - write @n entries (copied) into @txn.
+ * @e: entries with consecutive indexes and non-decreasing terms, borrowed.
+ *     e[0].index must lie in [first, last + 1] of the log (see
+ *     store_log_bounds()). When e[0].index <= last, the suffix from e[0].index
+ *     on is deleted first, in the same transaction: the entries given replace
+ *     a conflicting tail (Raft paper, Figure 2, AppendEntries step 3).
+ * Returns 0 (also for n == 0), or:
+ *   -EINVAL  index 0, a gap, an index before the log's first, indexes not
+ *            consecutive, a term lower than the previous entry's
+ *   -EFBIG   an entry larger than STORE_ENTRY_MAX
+ *   STORE_EMAPFULL, QFS_ECORRUPT, translated LMDB errors.
+ * Writer, inside a store_write() callback.
+ */
+int store_txn_log_append(struct store *s, MDB_txn *txn, const struct store_entry *e, size_t n);
+
+/*
+ * store_append - append @n entries and, if @hs is not NULL, the hard state,
+ * in one durable transaction. As store_txn_log_append() plus store_write()'s
+ * errors. Writer.
+ */
+int store_append(struct store *s, const struct store_entry *e, size_t n,
+                 const struct store_hard_state *hs);
+
+/*
+ * store_txn_log_bounds - the log's first and last index in @txn.
+ * An empty log reports first = base + 1 and last = base, where base is the
+ * index of the last entry removed by compaction or reset (0 if none), so
+ * "last + 1" is always where the next entry goes.
+ * Returns 0, QFS_ECORRUPT, translated LMDB errors. Inside any callback.
+ */
+int store_txn_log_bounds(struct store *s, MDB_txn *txn, uint64_t *first, uint64_t *last);
+
+/* store_log_bounds - as store_txn_log_bounds in its own read transaction.
+ * Any thread. */
+int store_log_bounds(struct store *s, uint64_t *first, uint64_t *last);
+
+/*
+ * store_txn_log_term - the term of entry @index in @txn, into @term. Also
+ * answers for the base (the entry before the first), whose term compaction or
+ * reset recorded, so Raft's log-matching check works at the log's start.
+ * Returns 0, QFS_ESTALE (index below the base: compacted away), -ENOENT
+ * (index past the last), QFS_ECORRUPT (checksum). Inside any callback.
+ */
+int store_txn_log_term(struct store *s, MDB_txn *txn, uint64_t index, uint64_t *term);
+
+/* store_log_term - as store_txn_log_term in its own read transaction. Any thread. */
+int store_log_term(struct store *s, uint64_t index, uint64_t *term);
+
+/*
+ * store_log_get - copy entries @from..@to (inclusive) out of the log.
+ * @to: clamped to the last index.
+ * @max_bytes: stop before the entry whose data would bring the total over
+ *             this; at least one entry is returned all the same. SIZE_MAX
+ *             for no limit.
+ * @out: receives an array of *@n entries whose data point into the same
+ *       allocation: transferred, release everything with one free(*out).
+ *       Untouched on failure.
+ * Every entry's checksum, size and index are verified on the way.
+ * Returns 0, or:
+ *   QFS_ESTALE    @from is at or below the base (compacted away)
+ *   -ENOENT       @from is past the last index
+ *   -EINVAL       @from > @to, or @from == 0
+ *   QFS_ECORRUPT  an entry fails its checksum, or one is missing
+ *   -ENOMEM, translated LMDB errors.
+ * Any thread.
+ */
+int store_log_get(struct store *s, uint64_t from, uint64_t to, size_t max_bytes,
+                  struct store_entry **out, size_t *n);
+
+/*
+ * store_txn_log_truncate_suffix - delete every entry with index >= @from in
+ * @txn (nothing if there is none). @from must be above the base.
+ * Returns 0, -EINVAL (@from <= base), translated LMDB errors. Writer, in a
+ * store_write() callback.
+ */
+int store_txn_log_truncate_suffix(struct store *s, MDB_txn *txn, uint64_t from);
+
+/* store_log_truncate_suffix - as store_txn_log_truncate_suffix in its own
+ * durable transaction. Writer. */
+int store_log_truncate_suffix(struct store *s, uint64_t from);
+
+/*
+ * store_log_compact - delete every entry with index <= @upto, recording the
+ * term of entry @upto as the new base. Runs as several durable transactions of
+ * at most compact_batch entries each, so a huge log never makes a huge
+ * transaction; a crash in between leaves a shorter prefix deleted, never a
+ * hole. Compacting to an index at or below the base does nothing.
+ * Returns 0, -EINVAL (@upto past the last index), QFS_ECORRUPT, store_write()'s
+ * errors. Writer.
+ */
+int store_log_compact(struct store *s, uint64_t upto);
+
+/*
+ * store_txn_log_reset - delete the whole log and set the base to (@index,
+ * @term), so the next entry appended must be @index + 1. For installing a
+ * snapshot, in the same transaction as the tree it installs.
+ * Returns 0, translated LMDB errors. Writer, in a store_write() callback.
+ */
+int store_txn_log_reset(struct store *s, MDB_txn *txn, uint64_t index, uint64_t term);
+
+/* ---- Raw metadata for the layers above ---- */
+
+/*
+ * store_txn_meta_put - set @key (a NUL-terminated string, 1..400 bytes) to the
+ * @len bytes at @val (copied) in the "meta" database. Keys starting with
+ * "store." belong to this module; src/fsm uses "fsm.", src/node "node.".
+ * Returns 0, -EINVAL (key empty or too long), -EPERM (a "store." key),
+ * STORE_EMAPFULL, translated LMDB errors. Writer, in a store_write() callback.
+ */
+int store_txn_meta_put(struct store *s, MDB_txn *txn, const char *key, const void *val, size_t len);
+
+/*
+ * store_txn_meta_get - find @key in @txn. *@val points into the transaction:
+ * borrowed, valid until the transaction ends (LMDB's rule); *@len its size.
+ * Returns 0, -ENOENT (no such key), -EINVAL (bad key), translated LMDB
+ * errors. Inside any callback.
+ */
+int store_txn_meta_get(struct store *s, MDB_txn *txn, const char *key, const void **val,
+                       size_t *len);
+
+/*
+ * store_txn_meta_del - delete @key. Returns 0, -ENOENT, -EINVAL, -EPERM,
+ * translated LMDB errors. Writer, in a store_write() callback.
+ */
+int store_txn_meta_del(struct store *s, MDB_txn *txn, const char *key);
+
+/*
+ * store_meta_get - copy the value of @key out: *@val is malloc'd and
+ * transferred (free() it; a zero-length value still gets a 1-byte allocation),
+ * *@len its size. Returns as store_txn_meta_get, plus -ENOMEM. Any thread.
+ */
+int store_meta_get(struct store *s, const char *key, void **val, size_t *len);
+
+/* store_meta_put - as store_txn_meta_put in its own durable transaction. Writer. */
+int store_meta_put(struct store *s, const char *key, const void *val, size_t len);
+
+/* ---- Snapshot metadata ---- */
+
+/*
+ * store_txn_snapshot_meta_put - record @sm (index, term and conf copied) in @txn.
+ * Returns 0, -EFBIG (conf over 16 MiB), STORE_EMAPFULL, translated LMDB
+ * errors. Writer, in a store_write() callback.
+ */
+int store_txn_snapshot_meta_put(struct store *s, MDB_txn *txn,
+                                const struct store_snapshot_meta *sm);
+
+/* store_snapshot_meta_put - as above in its own durable transaction. Writer. */
+int store_snapshot_meta_put(struct store *s, const struct store_snapshot_meta *sm);
+
+/*
+ * store_snapshot_meta_get - read the snapshot metadata into @out. out->conf
+ * is malloc'd and transferred (free() it), NULL when conf_len is 0.
+ * Returns 0, -ENOENT (no snapshot recorded), QFS_ECORRUPT, -ENOMEM. Any thread.
+ */
+int store_snapshot_meta_get(struct store *s, struct store_snapshot_meta *out);
+
+#endif
