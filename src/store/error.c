@@ -62,7 +62,7 @@ int store_lmdb_error(int rc)
 	}
 }
 
-int store__commit_error(struct store *s, int mdb_rc)
+int store__commit_error(struct store *s, int mdb_rc, const char *what)
 {
 	int rc = store_lmdb_error(mdb_rc);
 	struct statvfs st;
@@ -72,8 +72,8 @@ int store__commit_error(struct store *s, int mdb_rc)
 	 * can recover from; a real I/O error is not. */
 	if (rc == -EIO && statvfs(s->dir, &st) == 0 &&
 	    (uint64_t)st.f_bavail * st.f_frsize < (1u << 20))
-		rc = -ENOSPC;
-	return rc;
+		return store__fail(s, -ENOSPC, "%s: short write, the disk is full", what);
+	return store__fail(s, rc, "%s: %s", what, mdb_strerror(mdb_rc));
 }
 
 int store__fail(struct store *s, int rc, const char *fmt, ...)

@@ -64,9 +64,10 @@ int store__mdb_fail(struct store *s, int mdb_rc, const char *what);
 void store__map_full_reset(void);
 bool store__map_full_seen(void);
 
-/* EIO from a commit while the file system is (nearly) full is a short write
- * that ran out of space: report it as -ENOSPC. */
-int store__commit_error(struct store *s, int mdb_rc);
+/* Translates and records the failure of a commit. EIO while the file system
+ * is (nearly) full is LMDB's report of a short write that ran out of space:
+ * that becomes -ENOSPC, which the caller can recover from. */
+int store__commit_error(struct store *s, int mdb_rc, const char *what);
 
 /* Grows the map (doubling, up to max_map_size) or adopts a size another
  * process set (@need_adopt). Takes map_lock exclusively: call it holding no

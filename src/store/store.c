@@ -77,8 +77,7 @@ static int create_fresh(struct store *s, const struct store_options *o)
 	}
 	mrc = mdb_txn_commit(txn);
 	if (mrc != 0)
-		return store__fail(s, store__commit_error(s, mrc), "create the store: %s",
-		                   mdb_strerror(mrc));
+		return store__commit_error(s, mrc, "create the store");
 	s->node_id = o->node_id;
 	memcpy(s->cluster_id, o->cluster_id, STORE_CLUSTER_ID_LEN);
 	return 0;

@@ -138,8 +138,7 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
 			if (mrc == MDB_MAP_FULL)
 				full = true;
 			else if (mrc != 0)
-				rc = store__fail(s, store__commit_error(s, mrc), "commit: %s",
-				                 mdb_strerror(mrc));
+				rc = store__commit_error(s, mrc, "commit");
 		} else {
 			/* The flag catches a callback that turned the code
 			 * into one of its own. */

@@ -15,7 +15,7 @@
  * when the test fails) and the store open in it, closed by the teardown. */
 struct fixture {
 	char root[256]; /* mkdtemp'ed, removed at teardown */
-	char dir[300];  /* root/data: the store's data directory */
+	char dir[400];  /* root/data or root/mnt/data: the store's data directory */
 	struct store *s;
 	char *mnt; /* a tmpfs mounted under root, unmounted at teardown */
 };

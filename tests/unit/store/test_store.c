@@ -35,7 +35,7 @@ static char *slurp(const char *path, size_t *len)
 static void expect_refused(struct fixture *f, const struct store_options *o, int want,
                            const char *needle)
 {
-	char path[400], err[256] = "";
+	char path[512], err[256] = "";
 	size_t n1, n2;
 	char *before, *after;
 	struct store *s = NULL;
@@ -172,7 +172,7 @@ static void refuses_corrupt_and_foreign_files(void **state)
 {
 	struct fixture *f = *state;
 	struct store_options o = test_opts();
-	char path[400];
+	char path[512];
 	int fd;
 
 	/* Garbage where data.mdb should be. */
