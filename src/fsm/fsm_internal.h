@@ -1,0 +1,170 @@
+/* fsm_internal.h: what the files of src/fsm share: the handle, record layouts and tree helpers. */
+#ifndef QUORUMFS_FSM_INTERNAL_H
+#define QUORUMFS_FSM_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "quorumfs/command.h"
+#include "quorumfs/fsm.h"
+
+/*
+ * Return convention inside src/fsm: 0 is success, a POSITIVE errno is the
+ * command's own outcome (ENOENT, EEXIST, ...: it goes into fsm_result.err,
+ * negated, and the entry still counts as applied), a NEGATIVE value is a
+ * storage failure that makes the caller abort the transaction. The sign
+ * keeps the two apart even where the same errno could mean either.
+ *
+ * A command checks everything that can make it fail before its first
+ * write, so a failed command leaves the transaction as it found it (the
+ * caller batches many commands in one transaction).
+ */
+
+struct fsm {
+	MDB_env *env;
+	MDB_dbi inodes;          /* ino -> inode record */
+	MDB_dbi dirents;         /* (parent, name) -> child; (parent, seq) -> entry */
+	MDB_dbi data;            /* ino -> contents; (ino, xattr name) -> value */
+	MDB_dbi sessions;        /* client -> session; (last used, client) -> "" */
+	MDB_dbi meta;            /* shared with src/store; we own the "fsm." keys */
+	struct fsm_options opts; /* defaults filled in */
+	char errmsg[256];
+};
+
+/* Meta keys (docs/storage-format-tree.md). */
+#define FSM__KEY_FORMAT  "fsm.format"
+#define FSM__KEY_APPLIED "fsm.applied"
+#define FSM__KEY_NEXTINO "fsm.next_ino"
+#define FSM__KEY_BYTES   "fsm.bytes"
+#define FSM__META_PREFIX "fsm."
+
+/* Key tags: the byte after the leading 8-byte number. */
+#define FSM__DIRENT_NAME 0x00 /* dirents: parent, 0x00, name */
+#define FSM__DIRENT_SEQ  0x01 /* dirents: parent, 0x01, seq */
+#define FSM__DATA_XATTR  0x00 /* data: ino, 0x00, xattr name */
+#define FSM__SESS_CLIENT 0x00 /* sessions: 0x00, client */
+#define FSM__SESS_USED   0x01 /* sessions: 0x01, last used index, client */
+
+/* The first sequence number of a directory's entries: 1 and 2 are left
+ * to "." and ".." in a FUSE layer's readdir offsets. */
+#define FSM__FIRST_SEQ 3
+
+/* An inode as stored: the public attributes plus directory bookkeeping. */
+struct fsm__inode {
+	struct fsm_attr a;
+	uint64_t parent;   /* directories: the one directory holding it (root: 1); others: 0 */
+	uint64_t next_seq; /* directories: the seq the next entry gets; others: 0 */
+};
+#define FSM__INODE_REC_SIZE 72
+
+/* A name entry as stored. */
+struct fsm__dirent {
+	uint64_t child;
+	uint64_t seq;
+	uint32_t type; /* S_IFMT bits of the child's mode */
+};
+#define FSM__DIRENT_REC_SIZE 20
+
+/* Big-endian integers: keys sort numerically with LMDB's default memcmp,
+ * and the bytes are the same on every architecture. */
+static inline void fsm__put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static inline uint64_t fsm__get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline void fsm__put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static inline uint32_t fsm__get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline MDB_val fsm__val(const void *p, size_t n)
+{
+	MDB_val v = {n, (void *)p};
+	return v;
+}
+
+/* records.c */
+int fsm__lmdb(struct fsm *fsm, int rc, const char *what);
+int fsm__oom(struct fsm *fsm, const char *what);
+void fsm__inode_encode(const struct fsm__inode *in, uint8_t out[FSM__INODE_REC_SIZE]);
+int fsm__inode_decode(uint64_t ino, const MDB_val *v, struct fsm__inode *out);
+int fsm__meta_get64(struct fsm *fsm, MDB_txn *txn, const char *key, uint64_t *v, uint64_t dflt);
+int fsm__meta_put64(struct fsm *fsm, MDB_txn *txn, const char *key, uint64_t v);
+int fsm__check_name(const char *name, size_t len);
+int fsm__read_txn(struct fsm *fsm, MDB_txn *given, MDB_txn **txn);
+void fsm__read_done(MDB_txn *given, MDB_txn *txn);
+
+/* tree.c: the building blocks of the commands. Positive errno = outcome. */
+int fsm__inode_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, struct fsm__inode *out);
+int fsm__inode_put(struct fsm *fsm, MDB_txn *txn, const struct fsm__inode *in);
+int fsm__dir_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, struct fsm__inode *out);
+int fsm__inode_new(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, uint32_t mode,
+                   struct fsm__inode *out);
+int fsm__dirent_get(struct fsm *fsm, MDB_txn *txn, uint64_t parent, const char *name, size_t len,
+                    struct fsm__dirent *out);
+int fsm__dirent_add(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *dir, const char *name,
+                    size_t len, uint64_t child, uint32_t type);
+int fsm__dirent_del(struct fsm *fsm, MDB_txn *txn, uint64_t parent, const char *name, size_t len,
+                    const struct fsm__dirent *de);
+int fsm__dirent_retarget(struct fsm *fsm, MDB_txn *txn, uint64_t parent, const char *name,
+                         size_t len, const struct fsm__dirent *de, uint64_t child, uint32_t type);
+int fsm__dir_empty(struct fsm *fsm, MDB_txn *txn, uint64_t ino, int *empty);
+int fsm__inode_drop(struct fsm *fsm, MDB_txn *txn, const struct fsm__inode *in);
+int fsm__unref(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, int64_t now);
+int fsm__data_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, MDB_val *out);
+int fsm__data_set(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t size,
+                  uint64_t write_off, const void *buf, size_t len, int64_t now);
+int fsm__bytes_add(struct fsm *fsm, MDB_txn *txn, uint64_t sub, uint64_t add);
+void fsm__changed(struct fsm__inode *in, int64_t now, int mtime);
+
+/* session.c */
+int fsm__session_expire(struct fsm *fsm, MDB_txn *txn, uint64_t index);
+int fsm__session_check(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct wire_cmd *c,
+                       struct fsm_result *res, int *done);
+int fsm__session_store(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct wire_cmd *c,
+                       const struct fsm_result *res);
+
+/* apply_*.c: one function per command; fill res on success. */
+int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                      struct fsm_result *res);
+int fsm__apply_write(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                     struct fsm_result *res);
+int fsm__apply_append(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                      struct fsm_result *res);
+int fsm__apply_setattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                       struct fsm_result *res);
+int fsm__apply_mkdir(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                     struct fsm_result *res);
+int fsm__apply_symlink(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                       struct fsm_result *res);
+int fsm__apply_link(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                    struct fsm_result *res);
+int fsm__apply_unlink(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                      struct fsm_result *res);
+int fsm__apply_rmdir(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                     struct fsm_result *res);
+int fsm__apply_rename(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                      struct fsm_result *res);
+int fsm__apply_setxattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                        struct fsm_result *res);
+int fsm__apply_removexattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                           struct fsm_result *res);
+
+#endif
