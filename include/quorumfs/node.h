@@ -1,0 +1,194 @@
+/* node.h: the daemon's core as the mount and the programs see it. */
+#ifndef QUORUMFS_NODE_H
+#define QUORUMFS_NODE_H
+
+/*
+ * A node is one Raft member with its store, its file tree and its peer
+ * transport, all driven by one libuv loop. The mount (fuse/) uses it through
+ * three kinds of call:
+ *
+ *   - node_submit(): propose a change; its callback runs once the change is
+ *     committed and applied on THIS node (so a read through this node right
+ *     after sees it), or when it failed;
+ *   - node_read_barrier(): wait until the local tree reflects every change
+ *     committed anywhere before the call (ReadIndex, dissertation 6.4); with
+ *     the stale_reads option it is ready at once;
+ *   - node_getattr(), node_lookup(), node_read(), ...: answer from the local
+ *     tree, in microseconds, on the loop thread.
+ *
+ * A linearizable read is a barrier followed by local queries.
+ *
+ * Threading: every function here is called on the loop thread, and every
+ * callback runs on it. Callback rule (libuv's): a function that takes a
+ * callback and returns an error never calls it; one that returns 0 calls it
+ * exactly once, later, never from inside the call itself.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "quorumfs/command.h"
+#include "quorumfs/fsm.h"
+
+#define NODE_MAX_PEERS   16
+#define NODE_ADDRESS_MAX 64
+#define NODE_KEY_BYTES   32
+
+struct node_peer {
+	uint64_t id;
+	char address[NODE_ADDRESS_MAX]; /* "host:port" */
+};
+
+struct node_options {
+	uint64_t id;              /* this node; > 0 */
+	const char *data_dir;     /* LMDB environment, snapshots, admin socket */
+	const char *cluster_name; /* peers must agree */
+	uint8_t cluster_key[NODE_KEY_BYTES];
+	unsigned heartbeat_ms;      /* Raft tick = heartbeat interval */
+	unsigned election_ms;       /* election timeout, >= 3 heartbeats */
+	unsigned commit_timeout_ms; /* a submit or barrier fails after this */
+	uint64_t max_value_size;    /* bytes of one file; beyond: EFBIG */
+	/* The founding members, used only to bootstrap an empty data directory
+	 * (each founding member bootstraps the same configuration). Afterwards
+	 * the membership is the replicated one: a differing list is logged and
+	 * ignored. */
+	unsigned n_peers;
+	struct node_peer peers[NODE_MAX_PEERS];
+	/* Non-NULL: this node has an empty data directory and joins an existing
+	 * cluster; it waits to be added (quorumctl add) as a learner. */
+	const char *join_address;
+	bool stale_reads; /* barriers are ready at once; reads may be stale */
+};
+
+struct node;
+
+/*
+ * node_start - open the data directory, recover the log and the tree, start
+ * the transport, the ticks and the admin socket (DATA_DIR/admin.sock).
+ * @loop: borrowed; must outlive the node.
+ * @opts: copied (strings too).
+ * @err: receives one line saying what failed (@errlen bytes).
+ * Returns 0 and *@out, or a negative error (-ENOENT, QFS_EMISMATCH,
+ * QFS_EFORMAT, QFS_ECORRUPT, -EADDRINUSE, ...).
+ */
+int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **out, char *err,
+               size_t errlen);
+
+/*
+ * node_stop - fail every waiting request with QFS_ESHUTDOWN, stop ticking and
+ * sending, finish the write in progress, close every handle; then call
+ * @done(@arg) once, on the loop, after which the node is freed.
+ */
+void node_stop(struct node *n, void (*done)(void *arg), void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Writes                                                                   */
+
+/*
+ * Called once per node_submit(). @err is 0 when the command was applied on
+ * this node; then @res (borrowed for the call) holds its outcome, whose own
+ * error (-ENOENT, -EEXIST, ...) is in res->err. Otherwise @res is NULL and
+ * @err is:
+ *   -EROFS         no leader or no quorum for the commit timeout; not applied
+ *   -ETIMEDOUT     proposed, but its commit was not seen in time: the outcome
+ *                  is unknown (it may still apply, exactly once)
+ *   -ENOSPC        this node's disk is full
+ *   QFS_ESHUTDOWN  the node is stopping
+ */
+typedef void (*node_result_fn)(void *arg, int err, const struct fsm_result *res);
+
+/*
+ * node_submit - propose @cmd (copied, data included) to the cluster. The node
+ * fills in client_id, serial and time_ns; uid and gid come from the caller.
+ * On a follower the command is forwarded to the leader; a retry after a
+ * leader change reuses the serial, so it applies exactly once.
+ * Returns 0 (@cb will run), -EFBIG (the command exceeds max_value_size or the
+ * frame limit), -ENOMEM, QFS_ESHUTDOWN.
+ */
+int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Reads                                                                    */
+
+/* Called once per node_read_barrier(): 0, -EIO (no quorum for the commit
+ * timeout), QFS_ESHUTDOWN. */
+typedef void (*node_done_fn)(void *arg, int err);
+
+/*
+ * node_read_barrier - wait until local reads are linearizable: the tree here
+ * has applied every entry committed before this call. Barriers waiting at the
+ * same moment share one ReadIndex round.
+ * Returns 0 (@cb will run), or 1: the barrier holds already (stale_reads, or
+ * nothing can be newer), and @cb will NOT run.
+ */
+int node_read_barrier(struct node *n, node_done_fn cb, void *arg);
+
+/*
+ * Local queries. Each runs in its own short read transaction over the tree
+ * and copies its results out; return values as the fsm_* function of the
+ * same name (include/quorumfs/fsm.h), e.g. -ENOENT, -ENOTDIR.
+ */
+int node_getattr(struct node *n, uint64_t ino, struct fsm_attr *attr);
+int node_lookup(struct node *n, uint64_t parent, const char *name, size_t len,
+                struct fsm_attr *attr);
+int node_read(struct node *n, uint64_t ino, uint64_t offset, size_t size, void *buf, size_t *got);
+int node_readlink(struct node *n, uint64_t ino, char *buf, size_t cap, size_t *len);
+int node_getxattr(struct node *n, uint64_t ino, const char *name, size_t name_len, void *buf,
+                  size_t cap, size_t *len);
+int node_listxattr(struct node *n, uint64_t ino, char *buf, size_t cap, size_t *len);
+int node_statfs(struct node *n, struct fsm_statfs *st);
+
+/*
+ * node_readdir - list directory @ino from @cookie (0: the start), calling
+ * @fn for each entry as fsm_readdir() does; @fn returns non-zero to stop
+ * (e.g. the reply buffer is full). Returns 0 or a negative error.
+ */
+int node_readdir(struct node *n, uint64_t ino, uint64_t cookie, bool plus, fsm_readdir_cb fn,
+                 void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Changes, for the kernel's caches                                         */
+
+/*
+ * Called on the loop after an applied command changed inode @ino (contents
+ * or attributes) and, when it added, removed or renamed a name, with that
+ * directory @parent and @name (@name borrowed for the call; NULL otherwise).
+ * Runs for changes from every node, this one included.
+ */
+typedef void (*node_change_fn)(void *arg, uint64_t ino, uint64_t parent, const char *name,
+                               size_t name_len);
+
+/* node_on_change - set (or clear with NULL) the change callback. */
+void node_on_change(struct node *n, node_change_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Status, for quorumctl                                                    */
+
+struct node_member_status {
+	uint64_t id;
+	char address[NODE_ADDRESS_MAX];
+	bool voter;
+	uint64_t match;          /* leader's view; 0 on followers */
+	int64_t last_contact_ms; /* leader's view; -1 if unknown */
+};
+
+struct node_status {
+	uint64_t id;
+	const char *role; /* "leader", "follower", "candidate", "pre-candidate" */
+	uint64_t term;
+	uint64_t leader; /* 0 if unknown */
+	uint64_t commit;
+	uint64_t applied;
+	uint64_t last_index;
+	uint64_t snapshot_index;
+	unsigned n_members;
+	struct node_member_status members[NODE_MAX_PEERS];
+};
+
+/* node_status - fill @st (strings static). */
+void node_status(struct node *n, struct node_status *st);
+
+#endif
