@@ -246,6 +246,19 @@ int store_read(struct store *s, store_read_fn fn, void *arg);
  */
 int store_sync(struct store *s);
 
+/*
+ * store_env - the LMDB environment of @s, borrowed (valid until store_close()).
+ * For opening src/fsm at startup (fsm_open() begins one write transaction of
+ * its own), before any other thread uses the store. After that, every
+ * transaction must come from store_read() or store_write(), and be passed
+ * down (fsm's queries take a given transaction): growing the map unmaps and
+ * remaps the file, which a transaction begun on the environment behind the
+ * store's back could still be reading; the store cannot see such a
+ * transaction, so it would crash the process, not fail cleanly.
+ * Threading: any thread.
+ */
+MDB_env *store_env(struct store *s);
+
 /* ---- Hard state ---- */
 
 /*

@@ -282,6 +282,11 @@ void store_close(struct store *s)
 	free(s);
 }
 
+MDB_env *store_env(struct store *s)
+{
+	return s->env;
+}
+
 int store_info(struct store *s, struct store_info *out)
 {
 	MDB_envinfo info;

@@ -421,10 +421,17 @@ static void fsm_databases_fit(void **state)
 	struct fixture *f = *state;
 	struct store_options o = test_opts();
 
+	unsigned readers = 0;
+
+	o.max_readers = 64;
 	fixture_open(f, &o);
 	assert_int_equal(store_write(f->s, count_dbs, NULL), 0);
 	fixture_open(f, &o);
 	assert_int_equal(store_write(f->s, count_dbs, NULL), 0);
+	/* The environment handed to fsm_open() is the configured one. */
+	assert_non_null(store_env(f->s));
+	assert_int_equal(mdb_env_get_maxreaders(store_env(f->s), &readers), 0);
+	assert_int_equal(readers, 64);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
