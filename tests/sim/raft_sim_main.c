@@ -1,0 +1,228 @@
+/* raft_sim_main.c: raft-sim, runs many seeds of the random cluster simulation and reports. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#ifndef SIM_PROG
+#define SIM_PROG "build/tests/sim/raft-sim"
+#endif
+
+struct args {
+	uint64_t seeds, seed, steps;
+	unsigned nodes, jobs;
+	bool verbose;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+	        "usage: %s --seeds N [--seed S] [--nodes K] [--steps M] [--jobs J] [--verbose]\n"
+	        "  runs N seeds from S (default 1); K nodes (3..7; default: per seed);\n"
+	        "  M events of faults per seed before the faults stop (default 3000);\n"
+	        "  J worker processes (default: the CPUs, 1 with --verbose)\n",
+	        SIM_PROG);
+	exit(2);
+}
+
+static uint64_t num(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || !*s || *end)
+		usage();
+	return v;
+}
+
+struct totals {
+	uint64_t seeds, violations, steps, elections, crashes, committed, installs, chunks, changes,
+	        reads, dropped;
+};
+
+/* Runs the seeds i with i % jobs == part; writes failures and totals to @out. */
+static void run_part(const struct args *a, unsigned part, FILE *out)
+{
+	struct totals t = {0};
+	for (uint64_t i = part; i < a->seeds; i += a->jobs) {
+		uint64_t seed = a->seed + i;
+		struct sim_opts o;
+		sim_opts_random(&o, a->nodes, a->steps);
+		o.verbose = a->verbose;
+		struct sim_cluster *c = sim_cluster_new(&o, seed);
+		unsigned v = sim_run_random(c);
+		t.seeds++;
+		t.violations += v;
+		t.steps += c->step;
+		t.elections += c->n_elections;
+		t.crashes += c->n_crashes;
+		t.committed += c->n_committed;
+		t.installs += c->n_snap_installs;
+		t.chunks += c->n_chunks;
+		t.changes += c->n_changes;
+		t.reads += c->n_reads_ok;
+		t.dropped += c->chk.n_dropped;
+		if (v)
+			fprintf(out, "F %" PRIu64 " %u %s\n", seed, c->o.nodes, c->violation);
+		sim_cluster_free(c);
+		fflush(out);
+	}
+	fprintf(out,
+	        "T %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+	        " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+	        t.seeds, t.violations, t.steps, t.elections, t.crashes, t.committed, t.installs,
+	        t.chunks, t.changes, t.reads, t.dropped);
+	fflush(out);
+}
+
+struct failure {
+	uint64_t seed;
+	unsigned nodes;
+	char *text;
+};
+
+static int by_seed(const void *a, const void *b)
+{
+	const struct failure *x = a, *y = b;
+	return x->seed < y->seed ? -1 : x->seed > y->seed;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {.seeds = 0, .seed = 1, .steps = 3000, .nodes = 0, .jobs = 0};
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		if (!strcmp(o, "--verbose")) {
+			a.verbose = true;
+			continue;
+		}
+		if (i + 1 >= argc)
+			usage();
+		uint64_t v = num(argv[++i]);
+		if (!strcmp(o, "--seeds"))
+			a.seeds = v;
+		else if (!strcmp(o, "--seed"))
+			a.seed = v;
+		else if (!strcmp(o, "--steps"))
+			a.steps = v;
+		else if (!strcmp(o, "--nodes") && v >= 3 && v <= SIM_MAX_NODES)
+			a.nodes = (unsigned)v;
+		else if (!strcmp(o, "--jobs") && v >= 1 && v <= 64)
+			a.jobs = (unsigned)v;
+		else
+			usage();
+	}
+	if (!a.seeds)
+		usage();
+	if (!a.jobs) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		a.jobs = cpus > 0 ? (unsigned)(cpus > 8 ? 8 : cpus) : 1;
+	}
+	if (a.verbose || a.seeds < 16)
+		a.jobs = 1;
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	FILE *outs[64];
+	pid_t pids[64];
+	fflush(stdout);
+	for (unsigned k = 0; k < a.jobs; k++) {
+		outs[k] = tmpfile();
+		if (!outs[k]) {
+			perror("raft-sim: tmpfile");
+			return 2;
+		}
+		if (a.jobs == 1) {
+			run_part(&a, 0, outs[k]);
+			pids[k] = 0;
+			continue;
+		}
+		pids[k] = fork();
+		if (pids[k] < 0) {
+			perror("raft-sim: fork");
+			return 2;
+		}
+		if (pids[k] == 0) {
+			run_part(&a, k, outs[k]);
+			_exit(0);
+		}
+	}
+	struct totals t = {0};
+	struct failure *fails = NULL;
+	size_t n_fails = 0;
+	int rc = 0;
+	for (unsigned k = 0; k < a.jobs; k++) {
+		if (pids[k]) {
+			int st;
+			if (waitpid(pids[k], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+				fprintf(stderr, "raft-sim: worker %u died (status %d)\n", k, st);
+				rc = 2;
+			}
+		}
+		rewind(outs[k]);
+		char line[2048];
+		while (fgets(line, sizeof(line), outs[k])) {
+			if (line[0] == 'F') {
+				struct failure f;
+				int off = 0;
+				if (sscanf(line, "F %" SCNu64 " %u %n", &f.seed, &f.nodes, &off) < 2)
+					continue;
+				line[strcspn(line, "\n")] = 0;
+				f.text = strdup(line + off);
+				fails = realloc(fails, (n_fails + 1) * sizeof(*fails));
+				fails[n_fails++] = f;
+			} else if (line[0] == 'T') {
+				struct totals p;
+				if (sscanf(line,
+				           "T %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+				           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+				           " %" SCNu64,
+				           &p.seeds, &p.violations, &p.steps, &p.elections, &p.crashes,
+				           &p.committed, &p.installs, &p.chunks, &p.changes, &p.reads,
+				           &p.dropped) == 11) {
+					t.seeds += p.seeds;
+					t.violations += p.violations;
+					t.steps += p.steps;
+					t.elections += p.elections;
+					t.crashes += p.crashes;
+					t.committed += p.committed;
+					t.installs += p.installs;
+					t.chunks += p.chunks;
+					t.changes += p.changes;
+					t.reads += p.reads;
+					t.dropped += p.dropped;
+				}
+			}
+		}
+		fclose(outs[k]);
+	}
+	if (n_fails)
+		qsort(fails, n_fails, sizeof(*fails), by_seed);
+	for (size_t i = 0; i < n_fails; i++) {
+		printf("seed %" PRIu64 " FAILED: %s\n  replay: %s --seeds 1 --seed %" PRIu64
+		       " --nodes %u --verbose\n",
+		       fails[i].seed, fails[i].text, SIM_PROG, fails[i].seed, fails[i].nodes);
+		free(fails[i].text);
+	}
+	free(fails);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("stats: %.1f s, %.0f seeds/s (%u jobs); %" PRIu64 " events, %" PRIu64
+	       " elections, %" PRIu64 " crashes, %" PRIu64 " entries committed, %" PRIu64
+	       " snapshot installs (%" PRIu64 " chunks), %" PRIu64 " membership changes, %" PRIu64
+	       " reads served, %" PRIu64 " proposals dropped by leader changes\n",
+	       secs, secs > 0 ? (double)t.seeds / secs : 0.0, a.jobs, t.steps, t.elections,
+	       t.crashes, t.committed, t.installs, t.chunks, t.changes, t.reads, t.dropped);
+	if (t.seeds != a.seeds && !rc)
+		rc = 2;
+	printf("seeds=%" PRIu64 " violations=%" PRIu64 "\n", a.seeds, t.violations);
+	if (t.violations)
+		return 1;
+	return rc;
+}

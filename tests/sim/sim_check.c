@@ -1,0 +1,430 @@
+/* sim_check.c: the Raft safety and liveness invariants, checked as the simulation runs. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+#define UNKNOWN_TERM UINT64_MAX
+
+void sim_check_init(struct sim_check *k)
+{
+	memset(k, 0, sizeof(*k));
+}
+
+void sim_check_free(struct sim_check *k)
+{
+	for (size_t i = 0; i < k->n_index; i++)
+		free(k->recs[i]);
+	free(k->recs);
+	free(k->n_recs);
+	free(k->term_leader);
+	free(k->commits);
+	free(k->props);
+	memset(k, 0, sizeof(*k));
+}
+
+static void grow_index(struct sim_check *k, raft_index i)
+{
+	if (i < k->n_index)
+		return;
+	size_t n = (size_t)i * 2 + 64;
+	k->recs = sim_xrealloc(k->recs, n * sizeof(*k->recs));
+	k->n_recs = sim_xrealloc(k->n_recs, n);
+	for (size_t j = k->n_index; j < n; j++) {
+		k->recs[j] = NULL;
+		k->n_recs[j] = 0;
+	}
+	k->n_index = n;
+}
+
+static void grow_commits(struct sim_check *k, raft_index i)
+{
+	if (i < k->n_commits)
+		return;
+	size_t n = (size_t)i * 2 + 64;
+	k->commits = sim_xrealloc(k->commits, n * sizeof(*k->commits));
+	memset(k->commits + k->n_commits, 0, (n - k->n_commits) * sizeof(*k->commits));
+	k->n_commits = n;
+}
+
+static const struct sim_commit *committed(const struct sim_check *k, raft_index i)
+{
+	return i < k->n_commits && k->commits[i].valid ? &k->commits[i] : NULL;
+}
+
+/* Log matching (paper Figure 3): one (index, term) names one entry and one
+ * history. Recording, for every (index, term) ever stored anywhere, the entry
+ * and the term before it makes "same index and term => identical prefix" a
+ * check on each stored entry alone (by induction on the index). */
+static void check_one(struct sim_cluster *c, struct sim_node *n, const struct raft_entry *e,
+                      raft_term prev_term)
+{
+	struct sim_check *k = &c->chk;
+	uint64_t h = sim_entry_hash(e);
+	const struct sim_commit *cm = committed(k, e->index);
+	if (cm && cm->term != e->term) {
+		sim_violation(c, "committed entry lost",
+		              "n%" PRIu64 " stores %" PRIu64 "/t%" PRIu64
+		              " over the committed %" PRIu64 "/t%" PRIu64 " (applied by n%" PRIu64
+		              ")",
+		              n->id, e->index, e->term, e->index, cm->term, cm->by);
+		return;
+	}
+	if (prev_term != UNKNOWN_TERM && e->term < prev_term) {
+		sim_violation(c, "log terms increase",
+		              "n%" PRIu64 " stores %" PRIu64 "/t%" PRIu64 " after an entry of term %" PRIu64,
+		              n->id, e->index, e->term, prev_term);
+		return;
+	}
+	grow_index(k, e->index);
+	struct sim_logrec *recs = k->recs[e->index];
+	for (unsigned j = 0; j < k->n_recs[e->index]; j++) {
+		struct sim_logrec *r = &recs[j];
+		if (r->term != e->term)
+			continue;
+		if (r->hash != h || r->type != e->type)
+			sim_violation(c, "log matching",
+			              "n%" PRIu64 " stores %" PRIu64 "/t%" PRIu64
+			              " with other contents than another log's entry of that index and term",
+			              n->id, e->index, e->term);
+		else if (prev_term != UNKNOWN_TERM && r->prev_term != UNKNOWN_TERM &&
+		         r->prev_term != prev_term)
+			sim_violation(c, "log matching",
+			              "n%" PRIu64 " has %" PRIu64 "/t%" PRIu64 " after an entry of term %" PRIu64
+			              ", another log has it after term %" PRIu64,
+			              n->id, e->index, e->term, prev_term, r->prev_term);
+		else if (r->prev_term == UNKNOWN_TERM)
+			r->prev_term = prev_term;
+		return;
+	}
+	unsigned m = k->n_recs[e->index];
+	if (m == 255)
+		return;
+	recs = sim_xrealloc(recs, (m + 1) * sizeof(*recs));
+	recs[m] = (struct sim_logrec){.term = e->term,
+	                              .prev_term = prev_term,
+	                              .hash = h,
+	                              .type = e->type};
+	k->recs[e->index] = recs;
+	k->n_recs[e->index] = (uint8_t)(m + 1);
+}
+
+void sim_check_entries(struct sim_cluster *c, struct sim_node *n, const struct raft_entry *e,
+                       unsigned count)
+{
+	for (unsigned i = 0; i < count && !c->n_violations; i++) {
+		raft_term prev = UNKNOWN_TERM;
+		if (e[i].index == 1) {
+			prev = 0;
+		} else if (i > 0) {
+			if (e[i - 1].index + 1 != e[i].index) {
+				sim_violation(c, "ready contract",
+				              "n%" PRIu64 ": rd->entries not consecutive (%" PRIu64
+				              " then %" PRIu64 ")",
+				              n->id, e[i - 1].index, e[i].index);
+				return;
+			}
+			prev = e[i - 1].term;
+		} else if (n->r) {
+			const struct raft_entry *p = raft_entry_at(n->r, e[i].index - 1);
+			if (p)
+				prev = p->term;
+		}
+		check_one(c, n, &e[i], prev);
+	}
+}
+
+void sim_check_scan(struct sim_cluster *c, struct sim_node *n)
+{
+	if (!n->up)
+		return;
+	raft_index first = raft_first_index(n->r), last = raft_last_index(n->r);
+	raft_term prev = UNKNOWN_TERM;
+	for (raft_index i = first; i <= last && i && !c->n_violations; i++) {
+		const struct raft_entry *e = raft_entry_at(n->r, i);
+		if (!e || e->index != i) {
+			sim_violation(c, "raft_entry_at",
+			              "n%" PRIu64 ": no entry %" PRIu64 " in memory though first=%" PRIu64
+			              " last=%" PRIu64,
+			              n->id, i, first, last);
+			return;
+		}
+		check_one(c, n, e, i == 1 ? 0 : prev);
+		prev = e->term;
+	}
+}
+
+void sim_check_apply(struct sim_cluster *c, struct sim_node *n, const struct raft_entry *e,
+                     uint64_t chain)
+{
+	struct sim_check *k = &c->chk;
+	grow_commits(k, e->index);
+	struct sim_commit *cm = &k->commits[e->index];
+	uint64_t h = sim_entry_hash(e);
+	if (cm->valid) {
+		if (cm->term != e->term || cm->hash != h)
+			sim_violation(c, "state machine safety",
+			              "n%" PRIu64 " applies %" PRIu64 "/t%" PRIu64 " but n%" PRIu64
+			              " applied %" PRIu64 "/t%" PRIu64 " (another entry)",
+			              n->id, e->index, e->term, cm->by, e->index, cm->term);
+		else if (cm->chain != chain)
+			sim_violation(c, "state machine safety",
+			              "n%" PRIu64 " reaches index %" PRIu64
+			              " with another history of applied entries than n%" PRIu64,
+			              n->id, e->index, cm->by);
+		return;
+	}
+	*cm = (struct sim_commit){
+	        .valid = true, .term = e->term, .hash = h, .chain = chain, .by = n->id};
+	c->n_committed++;
+	if (e->index > k->max_applied)
+		k->max_applied = e->index;
+}
+
+void sim_check_install(struct sim_cluster *c, struct sim_node *n)
+{
+	const struct sim_commit *cm = committed(&c->chk, n->sm.applied);
+	if (!cm)
+		sim_violation(c, "snapshot install",
+		              "n%" PRIu64 " installs a snapshot at %" PRIu64
+		              " that no node ever applied up to",
+		              n->id, n->sm.applied);
+	else if (cm->chain != n->sm.chain || cm->term != n->sm.applied_term)
+		sim_violation(c, "snapshot install",
+		              "n%" PRIu64 " installs a snapshot at %" PRIu64
+		              " whose state differs from the committed history",
+		              n->id, n->sm.applied);
+}
+
+/* Leader completeness (paper 5.4.1): a new leader holds every committed entry. */
+static void check_leader_complete(struct sim_cluster *c, struct sim_node *n, raft_term term)
+{
+	struct sim_check *k = &c->chk;
+	raft_index first = raft_first_index(n->r), last = raft_last_index(n->r);
+	for (raft_index i = first ? first : 1; i < k->n_commits && i <= k->max_applied; i++) {
+		const struct sim_commit *cm = &k->commits[i];
+		if (!cm->valid)
+			continue;
+		const struct raft_entry *e = i <= last ? raft_entry_at(n->r, i) : NULL;
+		if (!e || e->term != cm->term) {
+			sim_violation(c, "leader completeness",
+			              "n%" PRIu64 " leads term %" PRIu64 " without the committed %" PRIu64
+			              "/t%" PRIu64 " (applied by n%" PRIu64 "; its log: first %" PRIu64
+			              " last %" PRIu64 ", has t%" PRIu64 " there)",
+			              n->id, term, i, cm->term, cm->by, first, last, e ? e->term : 0);
+			return;
+		}
+	}
+}
+
+void sim_check_step(struct sim_cluster *c)
+{
+	struct sim_check *k = &c->chk;
+	for (raft_id id = 1; id <= c->n_ids && !c->n_violations; id++) {
+		struct sim_node *n = &c->nodes[id];
+		if (!n->up)
+			continue;
+		enum raft_role role = raft_role(n->r);
+		raft_term term = raft_current_term(n->r);
+		raft_index commit = raft_commit_index(n->r);
+		if (commit > k->max_commit_seen)
+			k->max_commit_seen = commit;
+		if (term < n->seen_term)
+			sim_violation(c, "term monotonic",
+			              "n%" PRIu64 " went from term %" PRIu64 " back to %" PRIu64, id,
+			              n->seen_term, term);
+		if (role == RAFT_LEADER && (n->seen_role != RAFT_LEADER || n->seen_term != term)) {
+			if (term >= k->n_terms) {
+				size_t m = (size_t)term * 2 + 16;
+				k->term_leader =
+				        sim_xrealloc(k->term_leader, m * sizeof(*k->term_leader));
+				memset(k->term_leader + k->n_terms, 0,
+				       (m - k->n_terms) * sizeof(*k->term_leader));
+				k->n_terms = m;
+			}
+			if (k->term_leader[term] && k->term_leader[term] != id) {
+				sim_violation(c, "election safety",
+				              "n%" PRIu64 " and n%" PRIu64 " both lead term %" PRIu64,
+				              k->term_leader[term], id, term);
+			} else {
+				k->term_leader[term] = id;
+				c->n_elections++;
+				sim_trace(c, "n%" PRIu64 " becomes leader of term %" PRIu64, id, term);
+				check_leader_complete(c, n, term);
+			}
+		}
+		n->seen_role = role;
+		n->seen_term = term;
+	}
+	if (c->step % 64 == 0 && c->n_ids && !c->n_violations) {
+		k->scan_next = k->scan_next % c->n_ids + 1;
+		sim_check_scan(c, &c->nodes[k->scan_next]);
+	}
+}
+
+/* Raft paper Figure 2: a server answers an RPC only with what is on stable
+ * storage. Checked as the message leaves the node, against its disk. */
+void sim_check_send(struct sim_cluster *c, struct sim_node *n, const struct raft_message *m)
+{
+	if (m->type == RAFT_MSG_APPEND_RESP && !m->append_resp.reject) {
+		raft_index d = sim_disk_last(&n->disk);
+		if (m->append_resp.index > d)
+			sim_violation(c, "durability",
+			              "n%" PRIu64 " acknowledges index %" PRIu64 " to n%" PRIu64
+			              " but its disk holds only up to %" PRIu64,
+			              n->id, m->append_resp.index, m->to, d);
+	} else if (m->type == RAFT_MSG_VOTE_RESP && m->vote_resp.granted && !m->vote_resp.pre_vote) {
+		const struct raft_hard_state *hs = &n->disk.hs;
+		if (hs->term < m->term || (hs->term == m->term && hs->vote != m->to))
+			sim_violation(c, "durability",
+			              "n%" PRIu64 " grants its vote in term %" PRIu64 " to n%" PRIu64
+			              " but its disk says term %" PRIu64 " vote n%" PRIu64,
+			              n->id, m->term, m->to, hs->term, hs->vote);
+	}
+}
+
+void sim_check_read_answer(struct sim_cluster *c, struct sim_node *n,
+                           const struct raft_read_state *rs)
+{
+	for (unsigned i = 0; i < n->n_reads; i++) {
+		struct sim_read *rd = &n->reads[i];
+		if (rd->ctx != rs->ctx || rd->answered)
+			continue;
+		if (rs->status != 0) {
+			n->reads[i] = n->reads[--n->n_reads];
+			return;
+		}
+		/* Dissertation 6.4: the read index covers every entry committed
+		 * before the read was asked for. */
+		if (rs->index < rd->min_commit)
+			sim_violation(c, "linearizable read",
+			              "n%" PRIu64 " read ctx %" PRIu64 " (asked at step %" PRIu64
+			              ") answered with index %" PRIu64 " < commit %" PRIu64
+			              " seen when asked",
+			              n->id, rs->ctx, rd->step, rs->index, rd->min_commit);
+		rd->answered = true;
+		rd->index = rs->index;
+		return;
+	}
+}
+
+void sim_check_serve_reads(struct sim_cluster *c, struct sim_node *n)
+{
+	for (unsigned i = 0; i < n->n_reads;) {
+		struct sim_read *rd = &n->reads[i];
+		if (!rd->answered || n->sm.applied < rd->index) {
+			i++;
+			continue;
+		}
+		const struct sim_commit *cm = committed(&c->chk, n->sm.applied);
+		if (n->sm.applied < rd->min_commit || !cm || cm->chain != n->sm.chain)
+			sim_violation(c, "linearizable read",
+			              "n%" PRIu64 " serves read ctx %" PRIu64 " from applied %" PRIu64
+			              " which misses entries committed before the request (%" PRIu64 ")",
+			              n->id, rd->ctx, n->sm.applied, rd->min_commit);
+		c->n_reads_ok++;
+		n->reads[i] = n->reads[--n->n_reads];
+	}
+}
+
+void sim_check_proposal(struct sim_cluster *c, raft_id node, raft_term term, raft_index index,
+                        uint64_t hash)
+{
+	struct sim_check *k = &c->chk;
+	if (k->n_props == k->cap_props) {
+		k->cap_props = k->cap_props ? k->cap_props * 2 : 64;
+		k->props = sim_xrealloc(k->props, k->cap_props * sizeof(*k->props));
+	}
+	k->props[k->n_props++] = (struct sim_proposal){.node = node,
+	                                               .term = term,
+	                                               .index = index,
+	                                               .hash = hash,
+	                                               .final_phase = c->in_final};
+}
+
+/* Resolves proposals against the committed record; returns how many stay
+ * pending at a node that still leads the term they were proposed in. */
+static unsigned settle_proposals(struct sim_cluster *c, const struct sim_proposal **stuck,
+                                 bool *final_committed)
+{
+	struct sim_check *k = &c->chk;
+	unsigned n_stuck = 0;
+	*final_committed = false;
+	for (size_t i = 0; i < k->n_props; i++) {
+		struct sim_proposal *p = &k->props[i];
+		if (p->state == 0) {
+			const struct sim_commit *cm = committed(k, p->index);
+			if (cm) {
+				p->state = (cm->term == p->term && cm->hash == p->hash) ? 1 : 2;
+				if (p->state == 2)
+					k->n_dropped++;
+			}
+		}
+		if (p->state == 1 && p->final_phase)
+			*final_committed = true;
+		if (p->state != 0)
+			continue;
+		struct sim_node *n = &c->nodes[p->node];
+		if (n->up && raft_role(n->r) == RAFT_LEADER && raft_current_term(n->r) == p->term) {
+			if (!n_stuck)
+				*stuck = p;
+			n_stuck++;
+		}
+	}
+	return n_stuck;
+}
+
+bool sim_check_converged(struct sim_cluster *c, bool report)
+{
+	const struct sim_proposal *stuck = NULL;
+	bool final_committed;
+	unsigned n_stuck = settle_proposals(c, &stuck, &final_committed);
+	raft_id l = sim_leader(c);
+	if (!l) {
+		if (report)
+			sim_violation(c, "liveness", "no leader %" PRIu64 " ms after faults stopped",
+			              c->now - c->final_start);
+		return false;
+	}
+	struct raft *r = c->nodes[l].r;
+	raft_index commit = raft_commit_index(r);
+	if (n_stuck) {
+		if (report)
+			sim_violation(c, "liveness",
+			              "%u proposals at leader n%" PRIu64 " still pending %" PRIu64
+			              " ms after faults stopped, e.g. index %" PRIu64 " of term %" PRIu64
+			              " (leader commit %" PRIu64 ")",
+			              n_stuck, l, c->now - c->final_start, stuck->index, stuck->term,
+			              commit);
+		return false;
+	}
+	if (!final_committed || commit < raft_last_index(r)) {
+		if (report)
+			sim_violation(c, "liveness",
+			              "leader n%" PRIu64 " of term %" PRIu64 " commits %" PRIu64
+			              " of %" PRIu64 " and no new proposal committed %" PRIu64
+			              " ms after faults stopped",
+			              l, raft_current_term(r), commit, raft_last_index(r),
+			              c->now - c->final_start);
+		return false;
+	}
+	const struct raft_conf *conf = raft_configuration(r);
+	for (unsigned i = 0; i < conf->n; i++) {
+		raft_id id = conf->servers[i].id;
+		if (id > SIM_MAX_NODES || !c->nodes[id].exists)
+			continue;
+		struct sim_node *n = &c->nodes[id];
+		if (!n->up || n->sm.applied < commit) {
+			if (report)
+				sim_violation(c, "liveness",
+				              "n%" PRIu64 " (member) applied %" PRIu64
+				              " but leader n%" PRIu64 " committed %" PRIu64 " %" PRIu64
+				              " ms after faults stopped",
+				              id, n->up ? n->sm.applied : 0, l, commit,
+				              c->now - c->final_start);
+			return false;
+		}
+	}
+	return true;
+}

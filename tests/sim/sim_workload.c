@@ -1,0 +1,192 @@
+/* sim_workload.c: what random runs do to the cluster: proposals, reads, faults, membership. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+/* A random node that exists and is up (RAFT_NONE if none). */
+static raft_id random_up(struct sim_cluster *c)
+{
+	raft_id ids[SIM_MAX_NODES];
+	unsigned k = 0;
+	for (raft_id id = 1; id <= c->n_ids; id++)
+		if (c->nodes[id].up)
+			ids[k++] = id;
+	return k ? ids[sim_rng_below(&c->rng, k)] : RAFT_NONE;
+}
+
+static raft_id random_down(struct sim_cluster *c)
+{
+	raft_id ids[SIM_MAX_NODES];
+	unsigned k = 0;
+	for (raft_id id = 1; id <= c->n_ids; id++)
+		if (c->nodes[id].exists && !c->nodes[id].up)
+			ids[k++] = id;
+	return k ? ids[sim_rng_below(&c->rng, k)] : RAFT_NONE;
+}
+
+/* The leader with probability @p_leader/1000 (if there is one), else anyone. */
+static raft_id pick(struct sim_cluster *c, unsigned p_leader)
+{
+	raft_id l = sim_leader(c);
+	if (l && sim_rng_permille(&c->rng, p_leader))
+		return l;
+	return random_up(c);
+}
+
+void sim_work_event(struct sim_cluster *c)
+{
+	unsigned roll = (unsigned)sim_rng_below(&c->rng, 1000);
+	if (c->in_final) {
+		raft_id l = sim_leader(c);
+		if (l && roll < 300)
+			sim_propose(c, l);
+		else if (roll < 400 && (l = random_up(c)))
+			sim_read(c, l);
+	} else if (roll < 550) {
+		raft_id id = pick(c, 900);
+		unsigned burst = sim_rng_permille(&c->rng, 150) ? (unsigned)sim_rng_range(&c->rng, 2, 6)
+		                                                : 1;
+		for (unsigned i = 0; id && i < burst && c->nodes[id].up; i++)
+			sim_propose(c, id);
+	} else if (roll < 800) {
+		raft_id id = random_up(c);
+		if (id)
+			sim_read(c, id);
+	}
+	sim_schedule(c, c->now + sim_rng_range(&c->rng, 3, 25), SIM_EV_WORK, 0, 0, NULL);
+}
+
+static void change(struct sim_cluster *c)
+{
+	raft_id l = sim_leader(c);
+	if (!l)
+		return;
+	struct raft *r = c->nodes[l].r;
+	const struct raft_conf *conf = raft_configuration(r);
+	unsigned voters = raft_conf_voters(conf);
+	raft_id learners[RAFT_MAX_SERVERS], vs[RAFT_MAX_SERVERS];
+	unsigned nl = 0, nv = 0;
+	for (unsigned i = 0; i < conf->n; i++) {
+		if (conf->servers[i].role == RAFT_LEARNER)
+			learners[nl++] = conf->servers[i].id;
+		else
+			vs[nv++] = conf->servers[i].id;
+	}
+	unsigned roll = (unsigned)sim_rng_below(&c->rng, 1000);
+	int64_t rv = 0;
+	const char *what = NULL;
+	raft_id target = 0;
+	if (nl && roll < 450) {
+		target = learners[sim_rng_below(&c->rng, nl)];
+		what = "promote";
+		rv = raft_change(r, RAFT_PROMOTE, target, NULL);
+	} else if (roll < 650 && c->n_ids < SIM_MAX_NODES) {
+		target = c->n_ids + 1;
+		char addr[32];
+		snprintf(addr, sizeof(addr), "sim://%" PRIu64, target);
+		what = "add learner";
+		rv = raft_change(r, RAFT_ADD_LEARNER, target, addr);
+		if (rv > 0)
+			sim_node_start_empty(c, target);
+	} else if (roll < 900 && voters > 3) {
+		/* sometimes the leader itself (dissertation 4.2.2) */
+		target = sim_rng_permille(&c->rng, 300) ? l : vs[sim_rng_below(&c->rng, nv)];
+		what = "remove voter";
+		rv = raft_change(r, RAFT_REMOVE, target, NULL);
+	} else if (nl) {
+		target = learners[sim_rng_below(&c->rng, nl)];
+		what = "remove learner";
+		rv = raft_change(r, RAFT_REMOVE, target, NULL);
+	}
+	if (!what)
+		return;
+	if (rv > 0)
+		c->n_changes++;
+	sim_trace(c, "n%" PRIu64 " change: %s n%" PRIu64 " = %" PRId64 " %s", l, what, target, rv,
+	          rv > 0 ? "" : raft_strerror((int)rv));
+	if (c->nodes[l].up)
+		sim_node_ready(c, &c->nodes[l]);
+}
+
+static unsigned random_mask(struct sim_cluster *c)
+{
+	unsigned m = 0;
+	for (raft_id id = 1; id <= c->n_ids; id++)
+		if (sim_rng_permille(&c->rng, 500))
+			m |= 1u << id;
+	return m;
+}
+
+void sim_chaos_event(struct sim_cluster *c)
+{
+	if (c->in_final)
+		return;
+	unsigned roll = (unsigned)sim_rng_below(&c->rng, 1000);
+	raft_id id;
+	if (roll < 130) {
+		id = pick(c, 500);
+		if (id) {
+			sim_node_crash(c, id);
+			sim_schedule(c, c->now + sim_rng_range(&c->rng, 20, 600), SIM_EV_RESTART, id,
+			             c->nodes[id].gen, NULL);
+		}
+	} else if (roll < 200) {
+		if ((id = random_down(c)))
+			sim_node_restart(c, id);
+	} else if (roll < 280) {
+		sim_net_split(c, random_mask(c));
+	} else if (roll < 340) {
+		raft_id a = random_up(c), b = random_up(c);
+		if (a && b && a != b)
+			sim_net_cut(c, a, b);
+	} else if (roll < 390) {
+		if ((id = random_up(c)))
+			sim_net_bridge(c, random_mask(c), id);
+	} else if (roll < 500) {
+		sim_net_heal(c);
+	} else if (roll < 570) {
+		id = pick(c, 500);
+		if (id)
+			sim_node_set_stall(c, id, c->now + sim_rng_range(&c->rng, 10, 300));
+	} else if (roll < 650) {
+		change(c);
+	} else if (roll < 710) {
+		raft_id l = sim_leader(c);
+		if (l) {
+			raft_id to = sim_rng_permille(&c->rng, 300) ? RAFT_NONE : random_up(c);
+			int rv = raft_transfer(c->nodes[l].r, to == l ? RAFT_NONE : to);
+			sim_trace(c, "n%" PRIu64 " transfer to n%" PRIu64 " = %d", l, to, rv);
+			sim_node_ready(c, &c->nodes[l]);
+		}
+	} else if (roll < 760) {
+		if ((id = random_up(c))) {
+			sim_node_maybe_snapshot(c, &c->nodes[id], true);
+			sim_node_ready(c, &c->nodes[id]);
+		}
+	} else if (roll < 780) {
+		c->drop_permille = (unsigned)sim_rng_below(&c->rng, 150);
+		sim_trace(c, "net: drop %u/1000", c->drop_permille);
+	}
+	sim_schedule(c, c->now + sim_rng_range(&c->rng, 20, 80), SIM_EV_CHAOS, 0, 0, NULL);
+}
+
+void sim_final_begin(struct sim_cluster *c)
+{
+	c->in_final = true;
+	c->final_start = c->now;
+	sim_trace(c, "FINAL PHASE: faults stop");
+	sim_net_heal(c);
+	c->drop_permille = 0;
+	c->dup_permille = 0;
+	for (raft_id id = 1; id <= c->n_ids; id++) {
+		struct sim_node *n = &c->nodes[id];
+		if (!n->exists)
+			continue;
+		if (!n->up)
+			sim_node_restart(c, id);
+		else if (n->stall_until > c->now)
+			sim_node_set_stall(c, id, 0);
+	}
+}
