@@ -13,8 +13,9 @@ static int new_name(struct fsm *fsm, MDB_txn *txn, uint64_t parent, const char *
 	int rc = fsm__check_name(name, len);
 	if (rc == 0)
 		rc = fsm__dir_get(fsm, txn, parent, dir);
-	if (rc == 0)
-		rc = fsm__dirent_get(fsm, txn, parent, name, len, &de);
+	if (rc != 0)
+		return rc;
+	rc = fsm__dirent_get(fsm, txn, parent, name, len, &de);
 	if (rc == 0)
 		return EEXIST;
 	return rc == ENOENT ? 0 : rc;
