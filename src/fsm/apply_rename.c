@@ -51,10 +51,11 @@ static int load(struct fsm *fsm, MDB_txn *txn, uint64_t parent, const char *name
 	s->exists = 0;
 	if (rc == 0)
 		rc = fsm__dir_get(fsm, txn, parent, &s->dir);
-	if (rc == 0)
-		rc = fsm__dirent_get(fsm, txn, parent, name, len, &s->de);
+	if (rc != 0)
+		return rc;
+	rc = fsm__dirent_get(fsm, txn, parent, name, len, &s->de);
 	if (rc == ENOENT)
-		return 0;
+		return 0; /* a free name: fine for a destination */
 	if (rc == 0)
 		rc = fsm__inode_get(fsm, txn, s->de.child, &s->in);
 	s->exists = rc == 0;
