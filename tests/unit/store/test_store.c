@@ -434,6 +434,56 @@ static void fsm_databases_fit(void **state)
 	assert_int_equal(readers, 64);
 }
 
+struct peek {
+	struct store *s;
+	size_t len;
+	uint64_t first, last, term;
+};
+
+static int peek_cb(MDB_txn *txn, void *arg)
+{
+	struct peek *p = arg;
+	const void *v;
+	int rc = store_txn_meta_get(p->s, txn, "node.x", &v, &p->len);
+
+	if (rc == 0)
+		rc = store_txn_log_bounds(p->s, txn, &p->first, &p->last);
+	if (rc == 0)
+		rc = store_txn_log_term(p->s, txn, p->last, &p->term);
+	return rc;
+}
+
+static int fail_cb(MDB_txn *txn, void *arg)
+{
+	(void)txn;
+	(void)arg;
+	return -ENOTSUP;
+}
+
+static void read_callbacks_and_sync(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = test_opts();
+	struct peek p;
+
+	o.unsafe_nosync = true;
+	fixture_open(f, &o);
+	p.s = f->s;
+	assert_int_equal(store_read(f->s, peek_cb, &p), -ENOENT);
+	assert_int_equal(store_meta_put(f->s, "node.x", "12345", 5), 0);
+	append_range(f->s, 1, 4, 3, 0);
+	assert_int_equal(store_read(f->s, peek_cb, &p), 0);
+	assert_int_equal(p.len, 5);
+	assert_int_equal(p.first, 1);
+	assert_int_equal(p.last, 4);
+	assert_int_equal(p.term, 3);
+	/* A callback's own code comes back unchanged, from both kinds. */
+	assert_int_equal(store_read(f->s, fail_cb, NULL), -ENOTSUP);
+	assert_int_equal(store_write(f->s, fail_cb, NULL), -ENOTSUP);
+	assert_int_equal(store_sync(f->s), 0);
+	store_close(NULL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -453,6 +503,7 @@ int main(void)
 	        T(failed_callback_leaves_nothing),
 	        T(lmdb_errors_translate),
 	        T(fsm_databases_fit),
+	        T(read_callbacks_and_sync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
