@@ -352,15 +352,13 @@ void raft_tick(struct raft *r)
 
 /* Dissertation 4.2.3: a server that heard from a leader within the election
  * timeout ignores (pre)vote requests, so that a removed or partitioned server
- * cannot disrupt a healthy cluster; TimeoutNow campaigns override this. A
- * leader holds the lease only with CheckQuorum, which bounds it. */
+ * cannot disrupt a healthy cluster; TimeoutNow campaigns override this. As in
+ * etcd, the lease goes with CheckQuorum: without it a leader that lost its
+ * majority would never step down, and its lease would never end. */
 static bool in_lease(const struct raft *r)
 {
-	if (r->leader == RAFT_NONE)
-		return false;
-	if (r->role == RAFT_LEADER && !r->cfg.check_quorum)
-		return false;
-	return r->election_elapsed < r->cfg.election_ticks;
+	return r->cfg.check_quorum && r->leader != RAFT_NONE &&
+	       r->election_elapsed < r->cfg.election_ticks;
 }
 
 static int stale_term(struct raft *r, const struct raft_message *m)
