@@ -1,7 +1,195 @@
-/* test_read.c: placeholder. */
+/* test_read.c: ReadIndex (dissertation 6.4): single node, three nodes, batching, forwarding,
+ * failure. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
 #include "tests.h"
+
+static void test_read_single_node(void **state)
+{
+	struct h_cluster c;
+	h_init(&c, 1, 1);
+	h_elect(&c, 1);
+	assert_int_equal(raft_read_index(c.n[1].r, 42), 0);
+	h_ready(&c, 1);
+	assert_int_equal(c.n[1].n_reads, 1);
+	assert_int_equal(c.n[1].reads[0].ctx, 42);
+	assert_int_equal(c.n[1].reads[0].status, 0);
+	assert_int_equal(c.n[1].reads[0].index, raft_commit_index(c.n[1].r));
+	assert_int_equal(c.nq, 0); /* no heartbeat round needed */
+	h_free(&c);
+}
+
+/* Three nodes: a read is answered only after a majority echoed a heartbeat
+ * sent after it was registered. */
+static void test_read_three_nodes(void **state)
+{
+	struct h_cluster c;
+	h_init(&c, 3, 3);
+	h_elect(&c, 1);
+	raft_index commit = raft_commit_index(c.n[1].r);
+	assert_int_equal(raft_read_index(c.n[1].r, 7), 0);
+	h_ready(&c, 1);
+	assert_int_equal(c.n[1].n_reads, 0);
+	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT, 1, 2), 1);
+	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT, 1, 3), 1);
+	/* Cut node 3: node 2 alone with the leader is a majority. */
+	c.n[3].up = false;
+	h_settle(&c);
+	assert_int_equal(c.n[1].n_reads, 1);
+	assert_int_equal(c.n[1].reads[0].ctx, 7);
+	assert_int_equal(c.n[1].reads[0].index, commit);
+	/* With no follower answering, no read is confirmed. */
+	c.n[2].up = false;
+	assert_int_equal(raft_read_index(c.n[1].r, 8), 0);
+	h_settle(&c);
+	h_tick(&c, 1);
+	h_settle(&c);
+	assert_int_equal(c.n[1].n_reads, 1);
+	h_free(&c);
+}
+
+/* Reads waiting at the same moment share one heartbeat round. */
+static void test_read_batching(void **state)
+{
+	struct h_cluster c;
+	h_init(&c, 3, 3);
+	h_elect(&c, 1);
+	assert_int_equal(raft_read_index(c.n[1].r, 1), 0);
+	assert_int_equal(raft_read_index(c.n[1].r, 2), 0);
+	h_ready(&c, 1);
+	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT, 1, 0), 2); /* one per follower */
+	h_deliver(&c);
+	h_ready_all(&c);
+	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT_RESP, 0, 1), 2);
+	h_deliver(&c);
+	h_ready(&c, 1);
+	assert_int_equal(c.n[1].n_reads, 2);
+	assert_int_equal(c.n[1].reads[0].ctx, 1);
+	assert_int_equal(c.n[1].reads[1].ctx, 2);
+	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT, 1, 0), 0);
+	h_free(&c);
+}
+
+/* An echo of a heartbeat sent before the read does not confirm it. */
+static void test_read_old_echo(void **state)
+{
+	struct h_cluster c;
+	h_init(&c, 3, 3);
+	h_elect(&c, 1);
+	h_tick(&c, 1);
+	h_tick(&c, 1); /* heartbeat round due */
+	h_ready(&c, 1);
+	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT, 1, 0), 2);
+	h_deliver(&c);
+	h_ready_all(&c); /* the echoes are on the way */
+	assert_int_equal(raft_read_index(c.n[1].r, 9), 0);
+	h_deliver(&c); /* old echoes arrive */
+	assert_false(c.n[1].n_reads);
+	h_ready(&c, 1);
+	assert_int_equal(c.n[1].n_reads, 0);
+	h_settle(&c);
+	assert_int_equal(c.n[1].n_reads, 1);
+	h_free(&c);
+}
+
+/* A new leader answers reads only once it committed an entry of its term. */
+static void test_read_waits_for_term_commit(void **state)
+{
+	struct h_cluster c;
+	h_init(&c, 3, 3);
+	c.drop_type = RAFT_MSG_APPEND_RESP;
+	h_elect(&c, 1);
+	assert_int_equal(raft_commit_index(c.n[1].r), 1);
+	assert_int_equal(raft_read_index(c.n[1].r, 3), 0);
+	h_settle(&c);
+	h_tick(&c, 1);
+	h_tick(&c, 1);
+	h_settle(&c);
+	assert_int_equal(c.n[1].n_reads, 0);
+	c.drop_type = 0;
+	h_tick_all(&c, 20);
+	assert_int_equal(c.n[1].n_reads, 1);
+	assert_int_equal(c.n[1].reads[0].index, 2);
+	h_free(&c);
+}
+
+/* A follower forwards the read; the leader's answer is its read state. */
+static void test_read_follower(void **state)
+{
+	struct h_cluster c;
+	h_init(&c, 3, 3);
+	h_elect(&c, 1);
+	raft_propose(c.n[1].r, "x", 1);
+	h_settle(&c);
+	assert_int_equal(raft_read_index(c.n[2].r, 77), 0);
+	h_ready(&c, 2);
+	assert_int_equal(h_count(&c, RAFT_MSG_READ_INDEX, 2, 1), 1);
+	h_settle(&c);
+	assert_int_equal(c.n[2].n_reads, 1);
+	assert_int_equal(c.n[2].reads[0].ctx, 77);
+	assert_int_equal(c.n[2].reads[0].status, 0);
+	assert_int_equal(c.n[2].reads[0].index, 3);
+	assert_int_equal(c.n[1].n_reads, 0);
+	h_free(&c);
+}
+
+static void test_read_no_leader(void **state)
+{
+	struct h_cluster c;
+	h_init(&c, 3, 3);
+	assert_int_equal(raft_read_index(c.n[2].r, 1), RAFT_ENOLEADER);
+	/* A non-leader asked by a follower says so. */
+	struct raft_message m = {.type = RAFT_MSG_READ_INDEX, .from = 3, .to = 2, .term = 1};
+	m.read_index.ctx = 5;
+	raft_step(c.n[2].r, &m);
+	h_ready(&c, 2);
+	struct h_msg *resp = h_find(&c, RAFT_MSG_READ_INDEX_RESP, 2, 3);
+	assert_non_null(resp);
+	assert_int_equal(resp->m.read_index_resp.status, RAFT_ENOTLEADER);
+	h_free(&c);
+}
+
+/* Pending reads fail when leadership is lost. */
+static void test_read_leader_lost(void **state)
+{
+	struct h_cluster c;
+	h_init(&c, 3, 3);
+	h_elect(&c, 1);
+	assert_int_equal(raft_read_index(c.n[1].r, 11), 0);
+	struct raft_message fwd = {.type = RAFT_MSG_READ_INDEX, .from = 2, .to = 1, .term = 2};
+	fwd.read_index.ctx = 12;
+	raft_step(c.n[1].r, &fwd);
+	struct raft_message m = {.type = RAFT_MSG_HEARTBEAT, .from = 3, .to = 1, .term = 5};
+	raft_step(c.n[1].r, &m);
+	assert_int_equal(raft_role(c.n[1].r), RAFT_FOLLOWER);
+	h_ready(&c, 1);
+	assert_int_equal(c.n[1].n_reads, 1);
+	assert_int_equal(c.n[1].reads[0].ctx, 11);
+	assert_int_equal(c.n[1].reads[0].status, RAFT_ELEADERLOST);
+	struct h_msg *resp = h_find(&c, RAFT_MSG_READ_INDEX_RESP, 1, 2);
+	assert_non_null(resp);
+	assert_int_equal(resp->m.read_index_resp.ctx, 12);
+	assert_int_not_equal(resp->m.read_index_resp.status, 0);
+	h_free(&c);
+}
 
 int raft_test_read(void)
 {
-	return 0;
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_read_single_node),
+	        cmocka_unit_test(test_read_three_nodes),
+	        cmocka_unit_test(test_read_batching),
+	        cmocka_unit_test(test_read_old_echo),
+	        cmocka_unit_test(test_read_waits_for_term_commit),
+	        cmocka_unit_test(test_read_follower),
+	        cmocka_unit_test(test_read_no_leader),
+	        cmocka_unit_test(test_read_leader_lost),
+	};
+	return cmocka_run_group_tests_name("raft_read", tests, NULL, NULL);
 }
