@@ -171,7 +171,8 @@ int main(int argc, char **argv)
 			if (line[0] == 'F') {
 				struct failure f;
 				int off = 0;
-				if (sscanf(line, "F %" SCNu64 " %u %n", &f.seed, &f.nodes, &off) < 2)
+				if (sscanf(line, "F %" SCNu64 " %u %n", &f.seed, &f.nodes, &off) <
+				    2)
 					continue;
 				line[strcspn(line, "\n")] = 0;
 				f.text = strdup(line + off);
@@ -180,12 +181,12 @@ int main(int argc, char **argv)
 			} else if (line[0] == 'T') {
 				struct totals p;
 				if (sscanf(line,
-				           "T %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-				           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-				           " %" SCNu64,
-				           &p.seeds, &p.violations, &p.steps, &p.elections, &p.crashes,
-				           &p.committed, &p.installs, &p.chunks, &p.changes, &p.reads,
-				           &p.dropped) == 11) {
+				           "T %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+				           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+				           " %" SCNu64 " %" SCNu64 " %" SCNu64,
+				           &p.seeds, &p.violations, &p.steps, &p.elections,
+				           &p.crashes, &p.committed, &p.installs, &p.chunks,
+				           &p.changes, &p.reads, &p.dropped) == 11) {
 					t.seeds += p.seeds;
 					t.violations += p.violations;
 					t.steps += p.steps;

@@ -36,9 +36,9 @@ struct sim_rng {
 uint64_t sim_mix(uint64_t x); /* splitmix64 finaliser: derives seeds */
 void sim_rng_seed(struct sim_rng *g, uint64_t seed);
 uint64_t sim_rng_next(struct sim_rng *g);
-uint64_t sim_rng_below(struct sim_rng *g, uint64_t n);            /* [0, n), n > 0 */
+uint64_t sim_rng_below(struct sim_rng *g, uint64_t n);               /* [0, n), n > 0 */
 uint64_t sim_rng_range(struct sim_rng *g, uint64_t lo, uint64_t hi); /* [lo, hi] */
-bool sim_rng_permille(struct sim_rng *g, unsigned p);               /* true with p/1000 */
+bool sim_rng_permille(struct sim_rng *g, unsigned p);                /* true with p/1000 */
 
 uint64_t sim_hash(const void *p, size_t n, uint64_t h); /* FNV-1a 64, chained by @h */
 uint64_t sim_entry_hash(const struct raft_entry *e);    /* type and data, not term */
@@ -197,8 +197,8 @@ struct sim_node {
 	unsigned n_reads, cap_reads;
 	uint64_t next_ctx;
 	uint64_t n_proposed;
-	uint64_t last_rd_id;               /* the last ready batch's id (0: none yet) */
-	struct raft_hard_state last_hs;    /* the last hard state the core emitted */
+	uint64_t last_rd_id;            /* the last ready batch's id (0: none yet) */
+	struct raft_hard_state last_hs; /* the last hard state the core emitted */
 	/* last role and term the checker saw */
 	enum raft_role seen_role;
 	raft_term seen_term;
@@ -285,8 +285,8 @@ struct sim_cluster {
 	uint64_t step;
 	uint64_t seq;
 	struct sim_heap heap;
-	struct sim_node nodes[SIM_MAX_NODES + 1]; /* by id; [0] unused */
-	unsigned n_ids;                           /* ids 1..n_ids were created */
+	struct sim_node nodes[SIM_MAX_NODES + 1];        /* by id; [0] unused */
+	unsigned n_ids;                                  /* ids 1..n_ids were created */
 	bool link[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1]; /* link[a][b]: a's messages reach b */
 	unsigned drop_permille, dup_permille;
 	struct sim_check chk;
@@ -386,10 +386,11 @@ void sim_net_bridge(struct sim_cluster *c, unsigned side_mask, raft_id bridge);
 
 void sim_check_init(struct sim_check *k);
 void sim_check_free(struct sim_check *k);
-/* Entries @n stores (from a ready batch or a restore): log matching, and no
- * committed entry is replaced. */
+/* Entries @n stores (from a ready batch): log matching. */
 void sim_check_entries(struct sim_cluster *c, struct sim_node *n, const struct raft_entry *e,
                        unsigned count);
+/* @n's disk is about to take batch @b: no committed entry is removed. */
+void sim_check_truncate(struct sim_cluster *c, struct sim_node *n, const struct sim_batch *b);
 /* @n applied @e, its state machine now has @chain: state machine safety. */
 void sim_check_apply(struct sim_cluster *c, struct sim_node *n, const struct raft_entry *e,
                      uint64_t chain);

@@ -62,18 +62,10 @@ static void check_one(struct sim_cluster *c, struct sim_node *n, const struct ra
 {
 	struct sim_check *k = &c->chk;
 	uint64_t h = sim_entry_hash(e);
-	const struct sim_commit *cm = committed(k, e->index);
-	if (cm && cm->term != e->term) {
-		sim_violation(c, "committed entry lost",
-		              "n%" PRIu64 " stores %" PRIu64 "/t%" PRIu64
-		              " over the committed %" PRIu64 "/t%" PRIu64 " (applied by n%" PRIu64
-		              ")",
-		              n->id, e->index, e->term, e->index, cm->term, cm->by);
-		return;
-	}
 	if (prev_term != UNKNOWN_TERM && e->term < prev_term) {
 		sim_violation(c, "log terms increase",
-		              "n%" PRIu64 " stores %" PRIu64 "/t%" PRIu64 " after an entry of term %" PRIu64,
+		              "n%" PRIu64 " stores %" PRIu64 "/t%" PRIu64
+		              " after an entry of term %" PRIu64,
 		              n->id, e->index, e->term, prev_term);
 		return;
 	}
@@ -86,12 +78,14 @@ static void check_one(struct sim_cluster *c, struct sim_node *n, const struct ra
 		if (r->hash != h || r->type != e->type)
 			sim_violation(c, "log matching",
 			              "n%" PRIu64 " stores %" PRIu64 "/t%" PRIu64
-			              " with other contents than another log's entry of that index and term",
+			              " with other contents than another log's entry of that index "
+			              "and term",
 			              n->id, e->index, e->term);
 		else if (prev_term != UNKNOWN_TERM && r->prev_term != UNKNOWN_TERM &&
 		         r->prev_term != prev_term)
 			sim_violation(c, "log matching",
-			              "n%" PRIu64 " has %" PRIu64 "/t%" PRIu64 " after an entry of term %" PRIu64
+			              "n%" PRIu64 " has %" PRIu64 "/t%" PRIu64
+			              " after an entry of term %" PRIu64
 			              ", another log has it after term %" PRIu64,
 			              n->id, e->index, e->term, prev_term, r->prev_term);
 		else if (r->prev_term == UNKNOWN_TERM)
@@ -102,10 +96,8 @@ static void check_one(struct sim_cluster *c, struct sim_node *n, const struct ra
 	if (m == 255)
 		return;
 	recs = sim_xrealloc(recs, (m + 1) * sizeof(*recs));
-	recs[m] = (struct sim_logrec){.term = e->term,
-	                              .prev_term = prev_term,
-	                              .hash = h,
-	                              .type = e->type};
+	recs[m] = (struct sim_logrec){
+	        .term = e->term, .prev_term = prev_term, .hash = h, .type = e->type};
 	k->recs[e->index] = recs;
 	k->n_recs[e->index] = (uint8_t)(m + 1);
 }
@@ -135,6 +127,31 @@ void sim_check_entries(struct sim_cluster *c, struct sim_node *n, const struct r
 	}
 }
 
+/* A committed entry is never removed from a log that holds it (paper 5.4:
+ * the leader holds every committed entry, so a follower only ever drops
+ * entries that conflict with it, which are not committed). Checked as a batch
+ * reaches the disk. A log that never held it may hold another entry at that
+ * index (a stale leader's) until the leader overwrites it. */
+void sim_check_truncate(struct sim_cluster *c, struct sim_node *n, const struct sim_batch *b)
+{
+	struct sim_check *k = &c->chk;
+	for (unsigned i = 0; i < b->n_entries; i++) {
+		const struct raft_entry *e = &b->entries[i];
+		const struct sim_commit *cm = committed(k, e->index);
+		if (!cm || cm->term == e->term)
+			continue;
+		const struct raft_entry *old = sim_disk_entry(&n->disk, e->index);
+		if (old && old->term == cm->term) {
+			sim_violation(c, "committed entry lost",
+			              "n%" PRIu64 " replaces the committed %" PRIu64 "/t%" PRIu64
+			              " (applied by n%" PRIu64 ") in its log by %" PRIu64
+			              "/t%" PRIu64,
+			              n->id, e->index, cm->term, cm->by, e->index, e->term);
+			return;
+		}
+	}
+}
+
 void sim_check_scan(struct sim_cluster *c, struct sim_node *n)
 {
 	if (!n->up)
@@ -145,8 +162,8 @@ void sim_check_scan(struct sim_cluster *c, struct sim_node *n)
 		const struct raft_entry *e = raft_entry_at(n->r, i);
 		if (!e || e->index != i) {
 			sim_violation(c, "raft_entry_at",
-			              "n%" PRIu64 ": no entry %" PRIu64 " in memory though first=%" PRIu64
-			              " last=%" PRIu64,
+			              "n%" PRIu64 ": no entry %" PRIu64
+			              " in memory though first=%" PRIu64 " last=%" PRIu64,
 			              n->id, i, first, last);
 			return;
 		}
@@ -208,11 +225,12 @@ static void check_leader_complete(struct sim_cluster *c, struct sim_node *n, raf
 			continue;
 		const struct raft_entry *e = i <= last ? raft_entry_at(n->r, i) : NULL;
 		if (!e || e->term != cm->term) {
-			sim_violation(c, "leader completeness",
-			              "n%" PRIu64 " leads term %" PRIu64 " without the committed %" PRIu64
-			              "/t%" PRIu64 " (applied by n%" PRIu64 "; its log: first %" PRIu64
-			              " last %" PRIu64 ", has t%" PRIu64 " there)",
-			              n->id, term, i, cm->term, cm->by, first, last, e ? e->term : 0);
+			sim_violation(
+			        c, "leader completeness",
+			        "n%" PRIu64 " leads term %" PRIu64 " without the committed %" PRIu64
+			        "/t%" PRIu64 " (applied by n%" PRIu64 "; its log: first %" PRIu64
+			        " last %" PRIu64 ", has t%" PRIu64 " there)",
+			        n->id, term, i, cm->term, cm->by, first, last, e ? e->term : 0);
 			return;
 		}
 	}
@@ -232,8 +250,8 @@ void sim_check_step(struct sim_cluster *c)
 			k->max_commit_seen = commit;
 		if (term < n->seen_term)
 			sim_violation(c, "term monotonic",
-			              "n%" PRIu64 " went from term %" PRIu64 " back to %" PRIu64, id,
-			              n->seen_term, term);
+			              "n%" PRIu64 " went from term %" PRIu64 " back to %" PRIu64,
+			              id, n->seen_term, term);
 		if (role == RAFT_LEADER && (n->seen_role != RAFT_LEADER || n->seen_term != term)) {
 			if (term >= k->n_terms) {
 				size_t m = (size_t)term * 2 + 16;
@@ -245,12 +263,14 @@ void sim_check_step(struct sim_cluster *c)
 			}
 			if (k->term_leader[term] && k->term_leader[term] != id) {
 				sim_violation(c, "election safety",
-				              "n%" PRIu64 " and n%" PRIu64 " both lead term %" PRIu64,
+				              "n%" PRIu64 " and n%" PRIu64
+				              " both lead term %" PRIu64,
 				              k->term_leader[term], id, term);
 			} else {
 				k->term_leader[term] = id;
 				c->n_elections++;
-				sim_trace(c, "n%" PRIu64 " becomes leader of term %" PRIu64, id, term);
+				sim_trace(c, "n%" PRIu64 " becomes leader of term %" PRIu64, id,
+				          term);
 				check_leader_complete(c, n, term);
 			}
 		}
@@ -274,12 +294,14 @@ void sim_check_send(struct sim_cluster *c, struct sim_node *n, const struct raft
 			              "n%" PRIu64 " acknowledges index %" PRIu64 " to n%" PRIu64
 			              " but its disk holds only up to %" PRIu64,
 			              n->id, m->append_resp.index, m->to, d);
-	} else if (m->type == RAFT_MSG_VOTE_RESP && m->vote_resp.granted && !m->vote_resp.pre_vote) {
+	} else if (m->type == RAFT_MSG_VOTE_RESP && m->vote_resp.granted &&
+	           !m->vote_resp.pre_vote) {
 		const struct raft_hard_state *hs = &n->disk.hs;
 		if (hs->term < m->term || (hs->term == m->term && hs->vote != m->to))
 			sim_violation(c, "durability",
-			              "n%" PRIu64 " grants its vote in term %" PRIu64 " to n%" PRIu64
-			              " but its disk says term %" PRIu64 " vote n%" PRIu64,
+			              "n%" PRIu64 " grants its vote in term %" PRIu64
+			              " to n%" PRIu64 " but its disk says term %" PRIu64
+			              " vote n%" PRIu64,
 			              n->id, m->term, m->to, hs->term, hs->vote);
 	}
 }
@@ -319,10 +341,11 @@ void sim_check_serve_reads(struct sim_cluster *c, struct sim_node *n)
 		}
 		const struct sim_commit *cm = committed(&c->chk, n->sm.applied);
 		if (n->sm.applied < rd->min_commit || !cm || cm->chain != n->sm.chain)
-			sim_violation(c, "linearizable read",
-			              "n%" PRIu64 " serves read ctx %" PRIu64 " from applied %" PRIu64
-			              " which misses entries committed before the request (%" PRIu64 ")",
-			              n->id, rd->ctx, n->sm.applied, rd->min_commit);
+			sim_violation(
+			        c, "linearizable read",
+			        "n%" PRIu64 " serves read ctx %" PRIu64 " from applied %" PRIu64
+			        " which misses entries committed before the request (%" PRIu64 ")",
+			        n->id, rd->ctx, n->sm.applied, rd->min_commit);
 		c->n_reads_ok++;
 		n->reads[i] = n->reads[--n->n_reads];
 	}
@@ -383,7 +406,8 @@ bool sim_check_converged(struct sim_cluster *c, bool report)
 	raft_id l = sim_leader(c);
 	if (!l) {
 		if (report)
-			sim_violation(c, "liveness", "no leader %" PRIu64 " ms after faults stopped",
+			sim_violation(c, "liveness",
+			              "no leader %" PRIu64 " ms after faults stopped",
 			              c->now - c->final_start);
 		return false;
 	}
@@ -393,12 +417,15 @@ bool sim_check_converged(struct sim_cluster *c, bool report)
 		if (report)
 			sim_violation(c, "liveness",
 			              "%u proposals at leader n%" PRIu64 " still pending %" PRIu64
-			              " ms after faults stopped, e.g. index %" PRIu64 " of term %" PRIu64
-			              " (leader commit %" PRIu64 ")",
-			              n_stuck, l, c->now - c->final_start, stuck->index, stuck->term,
-			              commit);
+			              " ms after faults stopped, e.g. index %" PRIu64
+			              " of term %" PRIu64 " (leader commit %" PRIu64 ")",
+			              n_stuck, l, c->now - c->final_start, stuck->index,
+			              stuck->term, commit);
 		return false;
 	}
+	check_leader_complete(c, &c->nodes[l], raft_current_term(r));
+	if (c->n_violations)
+		return false;
 	if (!final_committed || commit < raft_last_index(r)) {
 		if (report)
 			sim_violation(c, "liveness",
@@ -419,8 +446,8 @@ bool sim_check_converged(struct sim_cluster *c, bool report)
 			if (report)
 				sim_violation(c, "liveness",
 				              "n%" PRIu64 " (member) applied %" PRIu64
-				              " but leader n%" PRIu64 " committed %" PRIu64 " %" PRIu64
-				              " ms after faults stopped",
+				              " but leader n%" PRIu64 " committed %" PRIu64
+				              " %" PRIu64 " ms after faults stopped",
 				              id, n->up ? n->sm.applied : 0, l, commit,
 				              c->now - c->final_start);
 			return false;

@@ -64,7 +64,7 @@ struct sim_cluster *sim_cluster_new(const struct sim_opts *o, uint64_t seed)
 		c->o.trailing_entries = sim_rng_range(g, 1, 8);
 	if (!c->o.max_msg_bytes)
 		c->o.max_msg_bytes = sim_rng_permille(g, 500) ? sim_rng_range(g, 16, 64)
-		                                               : sim_rng_range(g, 64, 1024);
+		                                              : sim_rng_range(g, 64, 1024);
 	if (!c->o.max_inflight_msgs)
 		c->o.max_inflight_msgs = (unsigned)sim_rng_range(g, 1, 8);
 	if (!c->o.tick_ms)
@@ -142,9 +142,9 @@ void sim_violation(struct sim_cluster *c, const char *invariant, const char *fmt
 	if (c->n_violations++)
 		return;
 	c->violation_step = c->step;
-	snprintf(c->violation, sizeof(c->violation), "invariant \"%s\" broken at step %" PRIu64
-	         " (t=%" PRIu64 " ms): %s",
-	         invariant, c->step, c->now, detail);
+	snprintf(c->violation, sizeof(c->violation),
+	         "invariant \"%s\" broken at step %" PRIu64 " (t=%" PRIu64 " ms): %s", invariant,
+	         c->step, c->now, detail);
 }
 
 raft_id sim_leader(const struct sim_cluster *c)
@@ -226,7 +226,8 @@ unsigned sim_run_random(struct sim_cluster *c)
 {
 	sim_trace(c,
 	          "seed %" PRIu64 ": %u nodes, hb %u, chunk %zu, trailing %" PRIu64
-	          ", msg bytes %zu, inflight %u, net %u-%u ms, disk %u-%u ms, drop %u/1000, dup %u/1000",
+	          ", msg bytes %zu, inflight %u, net %u-%u ms, disk %u-%u ms, drop %u/1000, dup "
+	          "%u/1000",
 	          c->seed, c->o.nodes, c->o.heartbeat_ticks, c->o.snapshot_chunk_bytes,
 	          c->o.trailing_entries, c->o.max_msg_bytes, c->o.max_inflight_msgs, c->o.net_min,
 	          c->o.net_max, c->o.disk_min, c->o.disk_max, c->drop_permille, c->dup_permille);

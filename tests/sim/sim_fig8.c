@@ -31,7 +31,8 @@ struct raft_entry *sim_log_from_terms(const struct raft_conf *conf, const raft_t
 		} else {
 			char buf[64];
 			/* the same (index, term) gets the same bytes in every log */
-			int len = snprintf(buf, sizeof(buf), "%s-%u-t%" PRIu64, tag, i + 1, terms[i]);
+			int len =
+			        snprintf(buf, sizeof(buf), "%s-%u-t%" PRIu64, tag, i + 1, terms[i]);
 			e[i].type = RAFT_ENTRY_NORMAL;
 			e[i].data.base = sim_memdup(buf, (size_t)len);
 			e[i].data.len = (size_t)len;
@@ -51,8 +52,8 @@ static bool s5_commits(struct sim_cluster *c, void *arg)
 {
 	(void)arg;
 	struct raft *r = sim_core(c, 5);
-	return r && raft_role(r) == RAFT_LEADER && raft_commit_index(r) >= 3 &&
-	       c->nodes[1].up && c->nodes[1].sm.applied >= 3;
+	return r && raft_role(r) == RAFT_LEADER && raft_commit_index(r) >= 3 && c->nodes[1].up &&
+	       c->nodes[1].sm.applied >= 3;
 }
 
 /*

@@ -18,8 +18,9 @@ static bool fill_chunk(struct sim_cluster *c, struct sim_node *from, struct raft
 			continue;
 		if (sn->size != s->size || s->offset + s->chunk.len > sn->size) {
 			sim_violation(c, "snapshot send",
-			              "n%" PRIu64 " sends chunk [%" PRIu64 ", +%zu) of snapshot %" PRIu64
-			              " of size %" PRIu64 " but that snapshot has %" PRIu64 " bytes",
+			              "n%" PRIu64 " sends chunk [%" PRIu64
+			              ", +%zu) of snapshot %" PRIu64 " of size %" PRIu64
+			              " but that snapshot has %" PRIu64 " bytes",
 			              from->id, s->offset, s->chunk.len, s->snap_index, s->size,
 			              sn->size);
 			return false;
@@ -59,13 +60,13 @@ void sim_net_send(struct sim_cluster *c, struct sim_node *from, const struct raf
 	if (m->from != from->id)
 		sim_violation(c, "message", "n%" PRIu64 " sends %s claiming to be from n%" PRIu64,
 		              from->id, raft_msg_type_name(m->type), m->from);
-	struct raft_message *copy = sim_xmalloc(sizeof(*copy));
-	sim_msg_copy(copy, m);
-	if (copy->type == RAFT_MSG_SNAPSHOT && !fill_chunk(c, from, copy)) {
-		sim_msg_free(copy);
-		free(copy);
+	struct raft_message tmp = *m;
+	if (tmp.type == RAFT_MSG_SNAPSHOT && !fill_chunk(c, from, &tmp))
 		return;
-	}
+	struct raft_message *copy = sim_xmalloc(sizeof(*copy));
+	sim_msg_copy(copy, &tmp);
+	if (tmp.type == RAFT_MSG_SNAPSHOT && tmp.snapshot.chunk.base != m->snapshot.chunk.base)
+		free(tmp.snapshot.chunk.base);
 	c->n_msgs++;
 	if (c->drop_permille && sim_rng_permille(&c->rng, c->drop_permille)) {
 		if (c->o.verbose) {
@@ -97,7 +98,8 @@ void sim_net_deliver(struct sim_cluster *c, struct raft_message *m)
 	if (ok) {
 		int rv = raft_step(n->r, m);
 		if (rv != 0 && rv != RAFT_EFAILED)
-			sim_trace(c, "n%" PRIu64 " raft_step = %d (%s)", n->id, rv, raft_strerror(rv));
+			sim_trace(c, "n%" PRIu64 " raft_step = %d (%s)", n->id, rv,
+			          raft_strerror(rv));
 		sim_node_ready(c, n);
 	}
 	sim_msg_free(m);

@@ -34,8 +34,7 @@ static struct sim_node *prepare(struct sim_cluster *c, raft_id id)
 	if (id > c->n_ids)
 		c->n_ids = (unsigned)id;
 	if (!n->snap_every)
-		n->snap_every = c->o.snap_every ? c->o.snap_every
-		                                 : sim_rng_range(&c->rng, 4, 40);
+		n->snap_every = c->o.snap_every ? c->o.snap_every : sim_rng_range(&c->rng, 4, 40);
 	n->gen++;
 	n->cfg = sim_node_config(c, id);
 	int rv = raft_new(&n->cfg, &n->r);
@@ -81,7 +80,8 @@ void sim_cluster_bootstrap(struct sim_cluster *c, unsigned count)
 			return;
 		int rv = raft_bootstrap(n->r, &conf);
 		if (rv != 0) {
-			sim_violation(c, "raft_bootstrap", "n%u: %d (%s)", i, rv, raft_strerror(rv));
+			sim_violation(c, "raft_bootstrap", "n%u: %d (%s)", i, rv,
+			              raft_strerror(rv));
 			return;
 		}
 		sim_node_ready(c, n);
@@ -188,7 +188,8 @@ void sim_node_restart(struct sim_cluster *c, raft_id id)
 			k++;
 	}
 	bool any = d->hs.term || d->n || d->has_snap;
-	sim_trace(c, "n%" PRIu64 " restarts: term %" PRIu64 " vote %" PRIu64 " commit %" PRIu64
+	sim_trace(c,
+	          "n%" PRIu64 " restarts: term %" PRIu64 " vote %" PRIu64 " commit %" PRIu64
 	          ", snapshot %" PRIu64 ", log %" PRIu64 "..%" PRIu64,
 	          id, d->hs.term, d->hs.vote, d->hs.commit, d->has_snap ? d->snap.index : 0,
 	          k < d->n ? d->log[k].index : 0, sim_disk_last(d));
@@ -197,8 +198,8 @@ void sim_node_restart(struct sim_cluster *c, raft_id id)
 		                      (unsigned)(d->n - k));
 		if (rv != 0) {
 			sim_violation(c, "raft_restore",
-			              "n%" PRIu64 ": raft_restore of its durable state = %d (%s)", id,
-			              rv, raft_strerror(rv));
+			              "n%" PRIu64 ": raft_restore of its durable state = %d (%s)",
+			              id, rv, raft_strerror(rv));
 			return;
 		}
 	}
@@ -235,8 +236,8 @@ int64_t sim_propose(struct sim_cluster *c, raft_id id)
 		                       .type = RAFT_ENTRY_NORMAL,
 		                       .data = {buf, (size_t)len}};
 		sim_check_proposal(c, id, term, (raft_index)idx, sim_entry_hash(&e));
-		sim_trace(c, "n%" PRIu64 " proposes %.*s at %" PRId64 "/t%" PRIu64, id, len, buf, idx,
-		          term);
+		sim_trace(c, "n%" PRIu64 " proposes %.*s at %" PRId64 "/t%" PRIu64, id, len, buf,
+		          idx, term);
 	}
 	sim_node_ready(c, n);
 	return idx;
@@ -261,8 +262,8 @@ int sim_read(struct sim_cluster *c, raft_id id)
 			n->reads = sim_xrealloc(n->reads, n->cap_reads * sizeof(*n->reads));
 		}
 		if (n->n_reads < 64)
-			n->reads[n->n_reads++] = (struct sim_read){
-			        .ctx = ctx, .min_commit = seen, .step = c->step};
+			n->reads[n->n_reads++] =
+			        (struct sim_read){.ctx = ctx, .min_commit = seen, .step = c->step};
 		sim_trace(c, "n%" PRIu64 " read ctx %" PRIu64 " (commit seen %" PRIu64 ")", id, ctx,
 		          seen);
 	}

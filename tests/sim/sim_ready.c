@@ -22,8 +22,8 @@ static void take_persist(struct sim_cluster *c, struct sim_node *n, const struct
 		    (hs->term == n->last_hs.term && n->last_hs.vote != RAFT_NONE &&
 		     hs->vote != n->last_hs.vote))
 			sim_violation(c, "hard state",
-			              "n%" PRIu64 " hard state goes from term %" PRIu64 " vote %" PRIu64
-			              " to term %" PRIu64 " vote %" PRIu64,
+			              "n%" PRIu64 " hard state goes from term %" PRIu64
+			              " vote %" PRIu64 " to term %" PRIu64 " vote %" PRIu64,
 			              n->id, n->last_hs.term, n->last_hs.vote, hs->term, hs->vote);
 		b->hs_changed = true;
 		b->hs = *hs;
@@ -34,11 +34,11 @@ static void take_persist(struct sim_cluster *c, struct sim_node *n, const struct
 		b->n_chunks = rd->n_snapshot_chunks;
 		for (unsigned i = 0; i < rd->n_snapshot_chunks; i++) {
 			const struct raft_snapshot_chunk *ch = &rd->snapshot_chunks[i];
-			b->chunks[i] = (struct sim_chunk){.snap_index = ch->snap_index,
-			                                  .offset = ch->offset,
-			                                  .data = sim_memdup(ch->data.base,
-			                                                     ch->data.len),
-			                                  .len = ch->data.base ? ch->data.len : 0};
+			b->chunks[i] =
+			        (struct sim_chunk){.snap_index = ch->snap_index,
+			                           .offset = ch->offset,
+			                           .data = sim_memdup(ch->data.base, ch->data.len),
+			                           .len = ch->data.base ? ch->data.len : 0};
 			sim_stage_write(&n->stage, &b->chunks[i]);
 			c->n_chunks++;
 		}
@@ -49,19 +49,20 @@ static void take_persist(struct sim_cluster *c, struct sim_node *n, const struct
 		struct sim_sm sm = n->sm;
 		if (st->index != meta->index || st->len != meta->size || st->broken) {
 			sim_violation(c, "snapshot install",
-			              "n%" PRIu64 " told to install snapshot %" PRIu64 " of %" PRIu64
-			              " bytes but staged %" PRIu64 ": %zu bytes%s",
+			              "n%" PRIu64 " told to install snapshot %" PRIu64
+			              " of %" PRIu64 " bytes but staged %" PRIu64 ": %zu bytes%s",
 			              n->id, meta->index, meta->size, st->index, st->len,
 			              st->broken ? " with a hole" : "");
-		} else if (sim_sm_decode(&sm, st->bytes, st->len) != 0 || sm.applied != meta->index ||
-		           sm.applied_term != meta->term) {
+		} else if (sim_sm_decode(&sm, st->bytes, st->len) != 0 ||
+		           sm.applied != meta->index || sm.applied_term != meta->term) {
 			sim_violation(c, "snapshot install",
 			              "n%" PRIu64 ": staged snapshot %" PRIu64 "/t%" PRIu64
 			              " does not decode to that state",
 			              n->id, meta->index, meta->term);
 		} else if (meta->index < n->sm.applied) {
 			sim_violation(c, "snapshot install",
-			              "n%" PRIu64 " installs snapshot %" PRIu64 " behind its applied %" PRIu64,
+			              "n%" PRIu64 " installs snapshot %" PRIu64
+			              " behind its applied %" PRIu64,
 			              n->id, meta->index, n->sm.applied);
 		} else {
 			sm.conf = meta->conf;
@@ -107,8 +108,10 @@ static void apply_committed(struct sim_cluster *c, struct sim_node *n, const str
 			return;
 		}
 		if (sim_sm_apply(&n->sm, e) != 0) {
-			sim_violation(c, "apply", "n%" PRIu64 ": configuration entry %" PRIu64
-			              " does not decode", n->id, e->index);
+			sim_violation(c, "apply",
+			              "n%" PRIu64 ": configuration entry %" PRIu64
+			              " does not decode",
+			              n->id, e->index);
 			return;
 		}
 		sim_check_apply(c, n, e, n->sm.chain);
@@ -121,14 +124,16 @@ static void trace_ready(struct sim_cluster *c, struct sim_node *n, const struct 
 		return;
 	char ents[64] = "", com[64] = "";
 	if (rd->n_entries)
-		snprintf(ents, sizeof(ents), " ents=%" PRIu64 "/t%" PRIu64 "..%" PRIu64 "/t%" PRIu64,
+		snprintf(ents, sizeof(ents),
+		         " ents=%" PRIu64 "/t%" PRIu64 "..%" PRIu64 "/t%" PRIu64,
 		         rd->entries[0].index, rd->entries[0].term,
 		         rd->entries[rd->n_entries - 1].index, rd->entries[rd->n_entries - 1].term);
 	if (rd->n_committed)
 		snprintf(com, sizeof(com), " apply=%" PRIu64 "..%" PRIu64, rd->committed[0].index,
 		         rd->committed[rd->n_committed - 1].index);
 	sim_trace(c,
-	          "n%" PRIu64 " ready #%" PRIu64 " %s t%" PRIu64 "%s%s%s msgs=%u held=%u chunks=%u%s "
+	          "n%" PRIu64 " ready #%" PRIu64 " %s t%" PRIu64
+	          "%s%s%s msgs=%u held=%u chunks=%u%s "
 	          "reads=%u",
 	          n->id, rd->id, raft_role_name(raft_role(n->r)), raft_current_term(n->r),
 	          rd->hard_state_changed ? " hs" : "", ents, com, rd->n_msgs,
@@ -163,7 +168,8 @@ void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
 	while (n->up && raft_has_ready(n->r)) {
 		if (++guard > 10000) {
 			sim_violation(c, "ready contract",
-			              "n%" PRIu64 ": raft_has_ready() still true after 10000 batches",
+			              "n%" PRIu64
+			              ": raft_has_ready() still true after 10000 batches",
 			              n->id);
 			return;
 		}
@@ -172,8 +178,8 @@ void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
 		trace_ready(c, n, &rd);
 		if (n->last_rd_id && rd.id != n->last_rd_id + 1)
 			sim_violation(c, "ready contract",
-			              "n%" PRIu64 ": batch id %" PRIu64 " after %" PRIu64, n->id, rd.id,
-			              n->last_rd_id);
+			              "n%" PRIu64 ": batch id %" PRIu64 " after %" PRIu64, n->id,
+			              rd.id, n->last_rd_id);
 		n->last_rd_id = rd.id;
 		struct sim_batch *b = calloc(1, sizeof(*b));
 		if (!b)
@@ -187,8 +193,8 @@ void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
 			sim_check_read_answer(c, n, &rd.reads[i]);
 		sim_check_serve_reads(c, n);
 		if (rd.conf && c->o.verbose)
-			sim_trace(c, "n%" PRIu64 " configuration now has %u servers (%u voters)", n->id,
-			          rd.conf->n, raft_conf_voters(rd.conf));
+			sim_trace(c, "n%" PRIu64 " configuration now has %u servers (%u voters)",
+			          n->id, rd.conf->n, raft_conf_voters(rd.conf));
 		raft_advance(n->r, &rd);
 		if (batch_is_empty(b) && !n->pend) {
 			raft_persisted(n->r, b->id);
@@ -211,10 +217,11 @@ void sim_node_disk_event(struct sim_cluster *c, struct sim_node *n)
 		if (!n->pend)
 			n->pend_tail = NULL;
 		char why[256];
+		sim_check_truncate(c, n, b);
 		if (!sim_disk_apply(&n->disk, b, why, sizeof(why)))
 			sim_violation(c, "ready contract", "n%" PRIu64 ": %s", n->id, why);
-		sim_trace(c, "n%" PRIu64 " batch #%" PRIu64 " durable (disk last %" PRIu64 ")", n->id,
-		          b->id, sim_disk_last(&n->disk));
+		sim_trace(c, "n%" PRIu64 " batch #%" PRIu64 " durable (disk last %" PRIu64 ")",
+		          n->id, b->id, sim_disk_last(&n->disk));
 		raft_persisted(n->r, b->id);
 		for (unsigned i = 0; i < b->n_held; i++)
 			sim_net_send(c, n, &b->held[i]);
@@ -240,13 +247,14 @@ void sim_node_maybe_snapshot(struct sim_cluster *c, struct sim_node *n, bool for
 	int rv = raft_snapshot_taken(n->r, a, SIM_SM_BYTES, &compact);
 	if (rv != 0) {
 		sim_violation(c, "snapshot_taken",
-		              "n%" PRIu64 ": raft_snapshot_taken(%" PRIu64 ") = %d (%s) after applying it",
+		              "n%" PRIu64 ": raft_snapshot_taken(%" PRIu64
+		              ") = %d (%s) after applying it",
 		              n->id, a, rv, raft_strerror(rv));
 		free(bytes);
 		return;
 	}
-	sim_trace(c, "n%" PRIu64 " takes snapshot at %" PRIu64 " (compact to %" PRIu64 ")", n->id, a,
-	          compact);
+	sim_trace(c, "n%" PRIu64 " takes snapshot at %" PRIu64 " (compact to %" PRIu64 ")", n->id,
+	          a, compact);
 	free(n->serve[1].bytes);
 	n->serve[1] = n->serve[0];
 	n->serve[0] = (struct sim_snap){.index = a, .size = SIM_SM_BYTES, .bytes = bytes};
@@ -259,7 +267,8 @@ void sim_node_maybe_snapshot(struct sim_cluster *c, struct sim_node *n, bool for
 	        .index = a, .term = n->sm.applied_term, .conf = n->sm.conf, .size = SIM_SM_BYTES};
 	if (compact > a)
 		sim_violation(c, "snapshot_taken",
-		              "n%" PRIu64 ": compact_to %" PRIu64 " beyond the snapshot at %" PRIu64,
+		              "n%" PRIu64 ": compact_to %" PRIu64
+		              " beyond the snapshot at %" PRIu64,
 		              n->id, compact, a);
 	else
 		sim_disk_compact(d, compact);

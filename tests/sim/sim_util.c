@@ -134,8 +134,7 @@ void sim_msg_copy(struct raft_message *dst, const struct raft_message *src)
 	*dst = *src;
 	switch (src->type) {
 	case RAFT_MSG_APPEND:
-		sim_entries_copy(&dst->append.entries, src->append.entries,
-		                 src->append.n_entries);
+		sim_entries_copy(&dst->append.entries, src->append.entries, src->append.n_entries);
 		break;
 	case RAFT_MSG_SNAPSHOT:
 		dst->snapshot.conf.base =
@@ -183,7 +182,8 @@ void sim_msg_describe(const struct raft_message *m, char *buf, size_t cap)
 		k = snprintf(buf, cap, " prev=%" PRIu64 "/t%" PRIu64 " commit=%" PRIu64 " n=%u",
 		             a->prev_index, a->prev_term, a->commit, a->n_entries);
 		if (a->n_entries && k > 0 && (size_t)k < cap)
-			snprintf(buf + k, cap - (size_t)k, " [%" PRIu64 "/t%" PRIu64 "..%" PRIu64 "/t%" PRIu64 "]",
+			snprintf(buf + k, cap - (size_t)k,
+			         " [%" PRIu64 "/t%" PRIu64 "..%" PRIu64 "/t%" PRIu64 "]",
 			         a->entries[0].index, a->entries[0].term,
 			         a->entries[a->n_entries - 1].index,
 			         a->entries[a->n_entries - 1].term);
@@ -191,7 +191,8 @@ void sim_msg_describe(const struct raft_message *m, char *buf, size_t cap)
 	}
 	case RAFT_MSG_APPEND_RESP: {
 		const struct raft_append_resp *r = &m->append_resp;
-		snprintf(buf, cap, " %s index=%" PRIu64 " last=%" PRIu64 " hint=%" PRIu64 "/t%" PRIu64,
+		snprintf(buf, cap,
+		         " %s index=%" PRIu64 " last=%" PRIu64 " hint=%" PRIu64 "/t%" PRIu64,
 		         r->reject ? "reject" : "ok", r->index, r->last_index, r->hint_index,
 		         r->hint_term);
 		break;
@@ -201,16 +202,18 @@ void sim_msg_describe(const struct raft_message *m, char *buf, size_t cap)
 		         m->heartbeat.seq);
 		break;
 	case RAFT_MSG_VOTE:
-		snprintf(buf, cap, "%s%s last=%" PRIu64 "/t%" PRIu64, m->vote.pre_vote ? " pre" : "",
-		         m->vote.transfer ? " transfer" : "", m->vote.last_index,
-		         m->vote.last_term);
+		snprintf(buf, cap, "%s%s last=%" PRIu64 "/t%" PRIu64,
+		         m->vote.pre_vote ? " pre" : "", m->vote.transfer ? " transfer" : "",
+		         m->vote.last_index, m->vote.last_term);
 		break;
 	case RAFT_MSG_VOTE_RESP:
 		snprintf(buf, cap, "%s %s", m->vote_resp.pre_vote ? " pre" : "",
 		         m->vote_resp.granted ? "granted" : "denied");
 		break;
 	case RAFT_MSG_SNAPSHOT:
-		snprintf(buf, cap, " snap=%" PRIu64 "/t%" PRIu64 " off=%" PRIu64 " len=%zu size=%" PRIu64 "%s",
+		snprintf(buf, cap,
+		         " snap=%" PRIu64 "/t%" PRIu64 " off=%" PRIu64 " len=%zu size=%" PRIu64
+		         "%s",
 		         m->snapshot.snap_index, m->snapshot.snap_term, m->snapshot.offset,
 		         m->snapshot.chunk.len, m->snapshot.size, m->snapshot.done ? " done" : "");
 		break;

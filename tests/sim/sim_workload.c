@@ -46,8 +46,8 @@ void sim_work_event(struct sim_cluster *c)
 			sim_read(c, l);
 	} else if (roll < 550) {
 		raft_id id = pick(c, 900);
-		unsigned burst = sim_rng_permille(&c->rng, 150) ? (unsigned)sim_rng_range(&c->rng, 2, 6)
-		                                                : 1;
+		unsigned burst =
+		        sim_rng_permille(&c->rng, 150) ? (unsigned)sim_rng_range(&c->rng, 2, 6) : 1;
 		for (unsigned i = 0; id && i < burst && c->nodes[id].up; i++)
 			sim_propose(c, id);
 	} else if (roll < 800) {
@@ -129,8 +129,8 @@ void sim_chaos_event(struct sim_cluster *c)
 		id = pick(c, 500);
 		if (id) {
 			sim_node_crash(c, id);
-			sim_schedule(c, c->now + sim_rng_range(&c->rng, 20, 600), SIM_EV_RESTART, id,
-			             c->nodes[id].gen, NULL);
+			sim_schedule(c, c->now + sim_rng_range(&c->rng, 20, 600), SIM_EV_RESTART,
+			             id, c->nodes[id].gen, NULL);
 		}
 	} else if (roll < 200) {
 		if ((id = random_down(c)))

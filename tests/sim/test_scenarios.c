@@ -1,4 +1,5 @@
-/* test_scenarios.c: named Raft scenarios (paper figures, PreVote, CheckQuorum, ...) on the simulator. */
+/* test_scenarios.c: named Raft scenarios (paper figures, PreVote, CheckQuorum, ...) on the
+ * simulator. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
