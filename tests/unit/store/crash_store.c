@@ -257,7 +257,7 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
 	int kills = argc > 2 ? atoi(argv[2]) : 400;
-	double budget = argc > 3 ? atof(argv[3]) : 45, t0 = now_s();
+	double budget = argc > 3 ? atof(argv[3]) : 40, t0 = now_s();
 	struct seen prev = {0, 0, 0};
 	uint64_t rng, commits = 0;
 	char dir[300];
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
 
 	for (kill_no = 1; kill_no <= kills && now_s() - t0 < budget; kill_no++) {
 		struct seen reported = {0, 0, 0};
-		uint64_t msg[2], crng = rnd(&rng);
+		uint64_t msg[2], crng = rnd(&rng), want, got;
 		struct timespec d;
 		int p[2], status;
 		pid_t pid;
@@ -289,9 +289,19 @@ int main(int argc, char **argv)
 			child(dir, p[1], crng | 1);
 		}
 		close(p[1]);
-		/* Mostly mid-stream, sometimes during open and recovery. */
+		/* A quarter of the kills land early (open, recovery, the first
+		 * commit). The rest wait for 1..30 reported commits, then a
+		 * random sliver more, so the kill hits a commit in flight at
+		 * any disk speed; the test's progress does not hang on time. */
+		want = rnd(&rng) % 4 == 0 ? 0 : 1 + rnd(&rng) % 30;
+		got = 0;
+		while (got < want && (r = read(p[0], msg, sizeof(msg))) == (ssize_t)sizeof(msg)) {
+			reported.last = msg[0];
+			reported.applied = msg[1];
+			got++;
+		}
 		d.tv_sec = 0;
-		d.tv_nsec = (long)(rnd(&rng) % (rnd(&rng) % 4 == 0 ? 2000000 : 40000000));
+		d.tv_nsec = (long)(rnd(&rng) % (want == 0 ? 3000000 : 1500000));
 		nanosleep(&d, NULL);
 		kill(pid, SIGKILL);
 		CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
@@ -299,8 +309,9 @@ int main(int argc, char **argv)
 		while ((r = read(p[0], msg, sizeof(msg))) == (ssize_t)sizeof(msg)) {
 			reported.last = msg[0];
 			reported.applied = msg[1];
-			commits++;
+			got++;
 		}
+		commits += got;
 		close(p[0]);
 		CHECK(r == 0, "short report");
 		prev = verify(dir, &prev, &reported);
@@ -308,8 +319,10 @@ int main(int argc, char **argv)
 	printf("crash-store: %d kills, %" PRIu64 " commits reported, log (%" PRIu64 ", %" PRIu64
 	       "], applied %" PRIu64 ", %.1f s\n",
 	       kill_no - 1, commits, prev.base, prev.last, prev.applied, now_s() - t0);
-	CHECK(kill_no > 50, "only %d kills in the time budget", kill_no - 1);
-	CHECK(commits > 100, "only %" PRIu64 " commits: the child hardly ran", commits);
+	/* Not a time check: each kill waits for commits, so even a very slow
+	 * disk gets this far within the budget unless something hangs. */
+	CHECK(kill_no > 10, "only %d kills", kill_no - 1);
+	CHECK(commits >= (uint64_t)(kill_no - 1) / 2, "only %" PRIu64 " commits", commits);
 	rm_rf(root);
 	return 0;
 }
