@@ -1,0 +1,326 @@
+/* quorumctl.c: main() of the admin tool: keys, status, membership, leadership, snapshots. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quorumfs/config.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/keyfile.h"
+#include "quorumfs/net.h"
+#include "quorumfs/wire_admin.h"
+
+static const char usage[] =
+        "usage: quorumctl keygen FILE\n"
+        "       quorumctl -d DATA_DIR status [--json]\n"
+        "       quorumctl -d DATA_DIR add ID HOST:PORT\n"
+        "       quorumctl -d DATA_DIR remove ID\n"
+        "       quorumctl -d DATA_DIR transfer [ID]\n"
+        "       quorumctl -d DATA_DIR snapshot\n"
+        "\n"
+        "Talks to the quorumfs daemon whose data directory is DATA_DIR, through its\n"
+        "admin socket DATA_DIR/admin.sock (only its user can use it).\n"
+        "\n"
+        "  keygen FILE    write a new cluster key to FILE (mode 0600; never overwrites)\n"
+        "  status         this node's role, term, leader, commit and applied index,\n"
+        "                 and every member's address, role, match index and last contact\n"
+        "  add ID ADDR    add node ID at ADDR: first as a learner that receives the log\n"
+        "                 (or a snapshot), then, once caught up, as a voter. The new node\n"
+        "                 runs 'quorumfs --join ADDR_OF_A_MEMBER' on an empty data directory\n"
+        "  remove ID      remove node ID (the leader too: it hands over and steps down)\n"
+        "  transfer [ID]  make ID (default: the most up-to-date voter) the leader\n"
+        "  snapshot       snapshot this node's tree now and compact its log\n"
+        "\n"
+        "  -d, --data-dir DIR   the daemon's data directory\n"
+        "      --json           status as JSON\n"
+        "  -t, --timeout SEC    give up after SEC seconds (default 10; add: 300)\n"
+        "  -h, --help, -V, --version\n";
+
+static const char *data_dir;
+static bool json;
+static int timeout_s = -1;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "quorumctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static uint64_t parse_id(const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0 || s[0] == '-')
+		die("'%s' is not a node id (a whole number > 0)", s);
+	return v;
+}
+
+/* One admin call; exits with a message when the daemon cannot be reached. */
+static void call(const struct wire_admin_req *req, struct wire_admin_resp *resp, int timeout_ms)
+{
+	char path[PATH_MAX];
+	uint8_t buf[WIRE_ADMIN_FRAME_MAX];
+	void *answer = NULL;
+	size_t answer_len = 0;
+	int n, rc;
+
+	if (data_dir == NULL)
+		die("-d DATA_DIR is needed for %s", wire_admin_op_name(req->op));
+	if (snprintf(path, sizeof(path), "%s/admin.sock", data_dir) >= (int)sizeof(path))
+		die("%s: path too long", data_dir);
+	n = wire_admin_req_encode(req, buf, sizeof(buf));
+	if (n < 0)
+		die("request too large");
+	rc = net_admin_call(path, buf, (size_t)n, WIRE_ADMIN_FRAME_MAX, timeout_ms, &answer,
+	                    &answer_len);
+	if (rc == -ENOENT || rc == -ECONNREFUSED)
+		die("no quorumfs daemon is running on %s (%s: %s)", data_dir, path,
+		    qfs_strerror(rc));
+	if (rc == -EACCES)
+		die("%s: permission denied (run as the daemon's user)", path);
+	if (rc != 0)
+		die("%s: %s", path, qfs_strerror(rc));
+	rc = wire_admin_resp_decode(answer, answer_len, resp);
+	free(answer);
+	if (rc != 0)
+		die("the daemon's answer is malformed (a daemon of another version?)");
+}
+
+static void print_status_text(const struct wire_admin_status *st)
+{
+	printf("node:     %" PRIu64 "\n", st->id);
+	printf("role:     %s\n", st->role);
+	printf("term:     %" PRIu64 "\n", st->term);
+	printf("leader:   %" PRIu64 "%s\n", st->leader, st->leader ? "" : " (none known)");
+	printf("commit:   %" PRIu64 "\n", st->commit);
+	printf("applied:  %" PRIu64 "\n", st->applied);
+	printf("last:     %" PRIu64 "\n", st->last_index);
+	printf("snapshot: %" PRIu64 "\n", st->snapshot_index);
+	printf("\n%-4s %-22s %-8s %10s %14s\n", "ID", "ADDRESS", "ROLE", "MATCH", "LAST CONTACT");
+	for (uint32_t i = 0; i < st->n_members; i++) {
+		const struct wire_admin_member *m = &st->members[i];
+		char contact[32];
+		if (m->id == st->id)
+			snprintf(contact, sizeof(contact), "(self)");
+		else if (m->last_contact_ms < 0)
+			snprintf(contact, sizeof(contact), "-");
+		else
+			snprintf(contact, sizeof(contact), "%" PRId64 " ms ago",
+			         m->last_contact_ms);
+		printf("%-4" PRIu64 " %-22s %-8s %10" PRIu64 " %14s\n", m->id, m->address,
+		       m->voter ? "voter" : "learner", m->match, contact);
+	}
+}
+
+/* Prints @s as a JSON string; addresses and roles are plain, but be exact. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void print_status_json(const struct wire_admin_status *st)
+{
+	printf("{\"id\": %" PRIu64 ", \"role\": ", st->id);
+	json_str(st->role);
+	printf(", \"term\": %" PRIu64 ", \"leader\": %" PRIu64 ", \"commit\": %" PRIu64
+	       ", \"applied\": %" PRIu64 ", \"last_index\": %" PRIu64
+	       ", \"snapshot_index\": %" PRIu64 ", \"members\": [",
+	       st->term, st->leader, st->commit, st->applied, st->last_index, st->snapshot_index);
+	for (uint32_t i = 0; i < st->n_members; i++) {
+		const struct wire_admin_member *m = &st->members[i];
+		printf("%s{\"id\": %" PRIu64 ", \"address\": ", i ? ", " : "", m->id);
+		json_str(m->address);
+		printf(", \"role\": \"%s\", \"match\": %" PRIu64 ", \"last_contact_ms\": %" PRId64
+		       "}",
+		       m->voter ? "voter" : "learner", m->match, m->last_contact_ms);
+	}
+	printf("]}\n");
+}
+
+/* Runs a simple call, prints its message, exits with its verdict. */
+static int simple(uint32_t op, uint64_t id, const char *address)
+{
+	struct wire_admin_req req = {.op = op, .id = id};
+	struct wire_admin_resp resp;
+	if (address)
+		snprintf(req.address, sizeof(req.address), "%s", address);
+	call(&req, &resp, (timeout_s > 0 ? timeout_s : 10) * 1000);
+	if (resp.err != 0) {
+		fprintf(stderr, "quorumctl: %s: %s\n", wire_admin_op_name(op),
+		        resp.message[0] ? resp.message : qfs_strerror(resp.err));
+		return 1;
+	}
+	if (op == WIRE_ADMIN_STATUS) {
+		if (json)
+			print_status_json(&resp.status);
+		else
+			print_status_text(&resp.status);
+	} else if (resp.message[0]) {
+		printf("%s\n", resp.message);
+	}
+	return 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* add: learner first, then promote once the leader says it is caught up.
+ * Each step is printed as it completes (issue: "waits and reports each step"). */
+static int add(uint64_t id, const char *address)
+{
+	struct wire_admin_req req = {.op = WIRE_ADMIN_ADD_LEARNER, .id = id};
+	struct wire_admin_resp resp;
+	char host[64];
+	int port;
+	int limit = timeout_s > 0 ? timeout_s : 300;
+	time_t deadline = time(NULL) + limit;
+
+	if (qfs_parse_address(address, host, sizeof(host), &port) != 0)
+		die("'%s' is not HOST:PORT", address);
+	snprintf(req.address, sizeof(req.address), "%s", address);
+	printf("adding node %" PRIu64 " at %s as a learner...\n", id, address);
+	fflush(stdout);
+	call(&req, &resp, 10000);
+	if (resp.err != 0) {
+		fprintf(stderr, "quorumctl: add: %s\n",
+		        resp.message[0] ? resp.message : qfs_strerror(resp.err));
+		return 1;
+	}
+	printf("  learner added (configuration entry %" PRIu64 "); waiting for it to catch up\n",
+	       resp.index);
+	fflush(stdout);
+
+	req.op = WIRE_ADMIN_PROMOTE;
+	for (int tries = 0;; tries++) {
+		call(&req, &resp, 10000);
+		if (resp.err == 0)
+			break;
+		if (time(NULL) >= deadline) {
+			fprintf(stderr,
+			        "quorumctl: add: node %" PRIu64 " did not catch up in %d s: %s\n"
+			        "  it stays a learner; is 'quorumfs --join' running on it? "
+			        "run 'quorumctl add' again to retry the promotion\n",
+			        id, limit, resp.message[0] ? resp.message : qfs_strerror(resp.err));
+			return 1;
+		}
+		if (tries % 10 == 0 && resp.message[0]) {
+			printf("  %s\n", resp.message);
+			fflush(stdout);
+		}
+		sleep_ms(200);
+	}
+	printf("  caught up; promoted to voter (configuration entry %" PRIu64 ")\n", resp.index);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_JSON = 256 };
+	static const struct option longopts[] = {
+	        {"data-dir", required_argument, NULL, 'd'}, {"json", no_argument, NULL, OPT_JSON},
+	        {"timeout", required_argument, NULL, 't'},  {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+d:t:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			data_dir = optarg;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 't':
+			timeout_s = atoi(optarg);
+			if (timeout_s <= 0)
+				die("--timeout takes a number of seconds > 0");
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("quorumctl %s\n", QFS_VERSION);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	/* Options may also follow the command (quorumctl -d D status --json). */
+	int n_args = 0;
+	char *args[4];
+	while (optind < argc) {
+		c = getopt_long(argc, argv, "+d:t:hV", longopts, NULL);
+		if (c == -1) {
+			if (n_args == 4)
+				die("too many arguments");
+			args[n_args++] = argv[optind++];
+			continue;
+		}
+		if (c == OPT_JSON)
+			json = true;
+		else if (c == 'd')
+			data_dir = optarg;
+		else if (c == 't')
+			timeout_s = atoi(optarg);
+		else {
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (n_args == 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *cmd = args[0];
+	if (strcmp(cmd, "keygen") == 0) {
+		char err[512];
+		if (n_args != 2)
+			die("usage: quorumctl keygen FILE");
+		if (qfs_key_generate(args[1], err, sizeof(err)) != 0)
+			die("%s", err);
+		printf("wrote a new cluster key to %s; copy it to every node (mode 0600)\n",
+		       args[1]);
+		return 0;
+	}
+	if (strcmp(cmd, "status") == 0 && n_args == 1)
+		return simple(WIRE_ADMIN_STATUS, 0, NULL);
+	if (strcmp(cmd, "add") == 0 && n_args == 3)
+		return add(parse_id(args[1]), args[2]);
+	if (strcmp(cmd, "remove") == 0 && n_args == 2)
+		return simple(WIRE_ADMIN_REMOVE, parse_id(args[1]), NULL);
+	if (strcmp(cmd, "transfer") == 0 && n_args <= 2)
+		return simple(WIRE_ADMIN_TRANSFER, n_args == 2 ? parse_id(args[1]) : 0, NULL);
+	if (strcmp(cmd, "snapshot") == 0 && n_args == 1)
+		return simple(WIRE_ADMIN_SNAPSHOT, 0, NULL);
+	fprintf(stderr, "quorumctl: '%s' with %d argument(s) is not a command\n", cmd, n_args - 1);
+	fputs(usage, stderr);
+	return 2;
+}
