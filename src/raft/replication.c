@@ -170,6 +170,38 @@ int raft__step_heartbeat(struct raft *r, const struct raft_message *m)
 /* ------------------------------------------------------------------------ */
 /* Leader side                                                              */
 
+/* The removed leader tells the others the commit index one last time, and
+ * hands leadership to the most up-to-date voter (dissertation 3.10) so the
+ * cluster does not wait an election timeout. */
+static void step_down_removed(struct raft *r)
+{
+	const struct raft_conf *c = raft__conf(r);
+	raft_id best = RAFT_NONE;
+	raft_index best_match = 0;
+	if (raft__reserve_msgs(r, c->n + 1) == 0) {
+		for (unsigned i = 0; i < r->n_prs; i++) {
+			struct raft__progress *pr = &r->prs[i];
+			if (pr->id == r->cfg.id)
+				continue;
+			struct raft_message m = {
+			        .type = RAFT_MSG_HEARTBEAT, .to = pr->id, .term = r->term};
+			m.heartbeat.commit = r->commit < pr->match ? r->commit : pr->match;
+			m.heartbeat.seq = ++r->seq;
+			raft__send(r, &m);
+			if (raft__is_voter(c, pr->id) && pr->match > best_match) {
+				best = pr->id;
+				best_match = pr->match;
+			}
+		}
+		if (best != RAFT_NONE && best_match == raft__log_last(&r->log)) {
+			struct raft_message m = {
+			        .type = RAFT_MSG_TIMEOUT_NOW, .to = best, .term = r->term};
+			raft__send(r, &m);
+		}
+	}
+	raft__become_follower(r, r->term, RAFT_NONE);
+}
+
 /*
  * Paper 5.3-5.4.2 and Figure 8: the leader commits the highest index N that a
  * majority of voters hold, but only if log[N].term == currentTerm; entries of
@@ -219,7 +251,7 @@ void raft__maybe_commit(struct raft *r)
 	/* Dissertation 4.2.2: a leader removed from the configuration steps
 	 * down once the configuration entry that removed it is committed. */
 	if (raft_conf_get(c, r->cfg.id) == NULL && raft__conf_index(r) <= r->commit)
-		raft__become_follower(r, r->term, RAFT_NONE);
+		step_down_removed(r);
 }
 
 int64_t raft__leader_append(struct raft *r, uint8_t type, const void *data, size_t len)
