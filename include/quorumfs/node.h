@@ -61,6 +61,11 @@ struct node_options {
 	 * cluster; it waits to be added (quorumctl add) as a learner. */
 	const char *join_address;
 	bool stale_reads; /* barriers are ready at once; reads may be stale */
+	/* Dial these peers at these addresses instead of their configured ones
+	 * (e.g. through a fault-injecting proxy in tests). Listening is
+	 * unaffected: this node still listens on its configured address. */
+	unsigned n_dial_overrides;
+	struct node_peer dial_overrides[NODE_MAX_PEERS];
 };
 
 struct node;
@@ -190,5 +195,13 @@ struct node_status {
 
 /* node_status - fill @st (strings static). */
 void node_status(struct node *n, struct node_status *st);
+
+/*
+ * node_status_json - render @st as one JSON object (what the admin socket's
+ * "status" request answers, and what quorumctl prints) into @buf, at most
+ * @cap bytes, NUL-terminated when it fits.
+ * Returns the length of the whole rendering (>= @cap: it was cut short).
+ */
+size_t node_status_json(const struct node_status *st, char *buf, size_t cap);
 
 #endif
