@@ -1,0 +1,130 @@
+/* barrier.c: linearizable read barriers, batched into shared ReadIndex rounds (dissertation 6.4).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "node_int.h"
+#include "quorumfs/errors.h"
+
+int node_read_barrier(struct node *n, node_done_fn cb, void *arg)
+{
+	if (n->stopping)
+		return QFS_ESHUTDOWN;
+	if (n->opts.stale_reads)
+		return 1;
+	struct node__barrier *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	b->cb = cb;
+	b->arg = arg;
+	b->deadline = uv_now(n->loop) + n->opts.commit_timeout_ms;
+	b->next = n->barriers;
+	n->barriers = b;
+	/* The round must start after this call: one started before could
+	 * miss a write that committed in between. */
+	n->barriers_new = true;
+	node__kick(n);
+	return 0;
+}
+
+/* Starts one ReadIndex round for every barrier that waits for one. Even a
+ * leader goes through the core: the round confirms it still leads. */
+void node__barriers_flush(struct node *n)
+{
+	if (!n->barriers_new || n->failed)
+		return;
+	n->barriers_new = false;
+	bool any = false;
+	for (struct node__barrier *b = n->barriers; b != NULL; b = b->next)
+		if (b->ctx == 0 && !b->have_index)
+			any = true;
+	if (!any)
+		return;
+	uint64_t ctx = ++n->read_ctx;
+	if (raft_read_index(n->raft, ctx) != 0)
+		return; /* no leader: the next tick or leader change tries again */
+	uint64_t now = uv_now(n->loop);
+	for (struct node__barrier *b = n->barriers; b != NULL; b = b->next)
+		if (b->ctx == 0 && !b->have_index) {
+			b->ctx = ctx;
+			b->asked_at = now;
+		}
+	node__kick(n);
+}
+
+void node__barriers_on_reads(struct node *n, const struct raft_read_state *rs, unsigned nr)
+{
+	for (unsigned i = 0; i < nr; i++)
+		for (struct node__barrier *b = n->barriers; b != NULL; b = b->next) {
+			if (b->ctx != rs[i].ctx || b->have_index)
+				continue;
+			if (rs[i].status == 0) {
+				b->have_index = true;
+				b->index = rs[i].index;
+			} else {
+				/* Leadership was lost: ask again. */
+				b->ctx = 0;
+				n->barriers_new = true;
+			}
+		}
+}
+
+/* Completes the barriers whose read index this node has applied, and those
+ * past their deadline. Callbacks run after the list is consistent, as one
+ * may add a barrier or stop the node. */
+static void complete(struct node *n, bool timeouts)
+{
+	uint64_t now = uv_now(n->loop);
+	struct node__barrier *ready = NULL, **pp = &n->barriers;
+	while (*pp != NULL) {
+		struct node__barrier *b = *pp;
+		int err = 1;
+		if (b->have_index && b->index <= n->applied)
+			err = 0;
+		else if (timeouts && now >= b->deadline)
+			err = -EIO;
+		if (err == 1) {
+			pp = &b->next;
+			continue;
+		}
+		*pp = b->next;
+		b->index = (uint64_t)(int64_t)err; /* reuse: the result to report */
+		b->next = ready;
+		ready = b;
+	}
+	while (ready != NULL) {
+		struct node__barrier *b = ready;
+		ready = b->next;
+		b->cb(b->arg, (int)(int64_t)b->index);
+		free(b);
+	}
+}
+
+void node__barriers_serve(struct node *n)
+{
+	complete(n, false);
+}
+
+void node__barriers_on_tick(struct node *n)
+{
+	uint64_t now = uv_now(n->loop);
+	for (struct node__barrier *b = n->barriers; b != NULL; b = b->next)
+		if (!b->have_index && (b->ctx == 0 || now - b->asked_at >= n->opts.election_ms)) {
+			/* No round yet, or its request or answer was lost. */
+			b->ctx = 0;
+			n->barriers_new = true;
+		}
+	complete(n, true);
+}
+
+void node__barriers_fail_all(struct node *n, int err)
+{
+	struct node__barrier *b = n->barriers;
+	n->barriers = NULL;
+	while (b != NULL) {
+		struct node__barrier *next = b->next;
+		b->cb(b->arg, err);
+		free(b);
+		b = next;
+	}
+}

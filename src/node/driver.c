@@ -1,0 +1,272 @@
+/* driver.c: the ready loop: take batches from the core, send, hand them to the writer, complete
+ * them. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node_int.h"
+#include "quorumfs/command.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/log.h"
+
+static void *dup_bytes(const void *p, size_t len)
+{
+	void *c = malloc(len ? len : 1);
+	if (c != NULL && len > 0)
+		memcpy(c, p, len);
+	return c;
+}
+
+/* Copies what the writer needs out of @rd (borrowed until raft_advance). */
+static struct node__batch *batch_from_ready(struct node *n, const struct raft_ready *rd)
+{
+	struct node__batch *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	b->id = rd->id;
+	b->hs_changed = rd->hard_state_changed;
+	b->hs.term = rd->hard_state.term;
+	b->hs.vote = rd->hard_state.vote;
+	b->hs.commit = rd->hard_state.commit;
+	if (rd->n_entries > 0) {
+		b->entries = calloc(rd->n_entries, sizeof(*b->entries));
+		if (b->entries == NULL)
+			goto oom;
+		for (unsigned i = 0; i < rd->n_entries; i++) {
+			const struct raft_entry *e = &rd->entries[i];
+			struct store_entry *s = &b->entries[i];
+			s->index = e->index;
+			s->term = e->term;
+			s->type = e->type;
+			s->len = e->data.len;
+			s->data = dup_bytes(e->data.base, e->data.len);
+			if (s->data == NULL)
+				goto oom;
+			b->n_entries = i + 1;
+		}
+	}
+	if (rd->n_snapshot_chunks > 0) {
+		b->chunks = calloc(rd->n_snapshot_chunks, sizeof(*b->chunks));
+		if (b->chunks == NULL)
+			goto oom;
+		for (unsigned i = 0; i < rd->n_snapshot_chunks; i++) {
+			b->chunks[i] = rd->snapshot_chunks[i];
+			b->chunks[i].data.base = dup_bytes(rd->snapshot_chunks[i].data.base,
+			                                   rd->snapshot_chunks[i].data.len);
+			if (b->chunks[i].data.base == NULL)
+				goto oom;
+			b->n_chunks = i + 1;
+		}
+	}
+	if (rd->snapshot_install != NULL) {
+		b->install = true;
+		b->install_meta = *rd->snapshot_install;
+		b->keep_log = rd->snapshot_keep_log;
+	}
+	if (rd->n_committed > 0) {
+		b->apply = calloc(rd->n_committed, sizeof(*b->apply));
+		if (b->apply == NULL)
+			goto oom;
+		for (unsigned i = 0; i < rd->n_committed; i++) {
+			const struct raft_entry *e = &rd->committed[i];
+			struct node__apply *a = &b->apply[i];
+			a->index = e->index;
+			a->type = e->type;
+			a->len = e->data.len;
+			a->data = dup_bytes(e->data.base, e->data.len);
+			if (a->data == NULL)
+				goto oom;
+			b->n_apply = i + 1;
+		}
+	}
+	if (rd->n_msgs_after_persist > 0) {
+		b->held = calloc(rd->n_msgs_after_persist, sizeof(*b->held));
+		if (b->held == NULL)
+			goto oom;
+		for (unsigned i = 0; i < rd->n_msgs_after_persist; i++)
+			if (node__encode_msg(n, &rd->msgs_after_persist[i], &b->held[b->n_held]) ==
+			    0)
+				b->n_held++;
+		/* A message that failed to encode is lost: Raft tolerates it. */
+	}
+	return b;
+oom:
+	node__batch_free(b);
+	return NULL;
+}
+
+static bool batch_empty(const struct node__batch *b)
+{
+	return !b->hs_changed && b->n_entries == 0 && b->n_chunks == 0 && !b->install &&
+	       b->n_apply == 0;
+}
+
+/* The change hook for one applied command. */
+static void fire_change(struct node *n, const struct node__apply *a)
+{
+	struct wire_cmd c;
+	if (n->change_fn == NULL || a->res.err != 0 || a->res.duplicate ||
+	    wire_cmd_decode(a->data, a->len, &c) != 0)
+		return;
+	uint64_t ino = a->res.attr.ino;
+	switch (c.type) {
+	case WIRE_CMD_CREATE:
+	case WIRE_CMD_MKDIR:
+	case WIRE_CMD_UNLINK:
+	case WIRE_CMD_RMDIR:
+	case WIRE_CMD_SYMLINK:
+	case WIRE_CMD_LINK:
+		n->change_fn(n->change_arg, ino, c.parent, c.name, c.name_len);
+		break;
+	case WIRE_CMD_RENAME:
+		n->change_fn(n->change_arg, ino, c.parent, c.name, c.name_len);
+		if (n->change_fn != NULL)
+			n->change_fn(n->change_arg, ino, c.new_parent, c.new_name, c.new_name_len);
+		break;
+	default:
+		n->change_fn(n->change_arg, ino, 0, NULL, 0);
+		break;
+	}
+}
+
+/* A durable batch: let the core count it, send what waited for it, and
+ * complete what its applies finished. */
+static void complete_batch(struct node *n, struct node__batch *b)
+{
+	raft_persisted(n->raft, b->id);
+	for (unsigned i = 0; i < b->n_held; i++)
+		node__send_encoded(n, &b->held[i]);
+	for (unsigned i = 0; i < b->n_apply; i++) {
+		const struct node__apply *a = &b->apply[i];
+		if (a->index > n->applied)
+			n->applied = a->index;
+		if (!a->applied || a->type != RAFT_ENTRY_NORMAL)
+			continue;
+		node__submits_on_applied(n, a);
+		if (n->stopping)
+			return;
+		fire_change(n, a);
+		if (n->stopping)
+			return;
+	}
+	if (b->install) {
+		if (b->install_meta.index > n->applied)
+			n->applied = b->install_meta.index;
+		n->snapshot_index = b->install_meta.index;
+	}
+}
+
+static void storage_failed(struct node *n, int err)
+{
+	if (n->failed)
+		return;
+	n->failed = true;
+	qfs_error("node %llu: STORAGE FAILURE, no longer voting or leading: %s",
+	          (unsigned long long)n->opts.id, qfs_strerror(err));
+	raft_fail(n->raft);
+	node__submits_fail_all(n, -EIO);
+	node__barriers_fail_all(n, -EIO);
+}
+
+void node__writer_completions(uv_async_t *async)
+{
+	struct node *n = async->data;
+	struct node__writer *w = &n->w;
+
+	if (n->stopping)
+		return;
+	pthread_mutex_lock(&w->mu);
+	struct node__batch *done = w->done;
+	w->done = w->done_tail = NULL;
+	bool snap = w->snap_ready;
+	uint64_t snap_index = w->snap_index, snap_size = w->snap_size;
+	w->snap_ready = false;
+	pthread_mutex_unlock(&w->mu);
+
+	while (done != NULL) {
+		struct node__batch *b = done;
+		done = b->next;
+		if (b->err != 0)
+			storage_failed(n, b->err);
+		else if (!n->failed && !n->stopping)
+			complete_batch(n, b);
+		node__batch_free(b);
+	}
+	if (n->stopping)
+		return;
+	if (snap && !n->failed) {
+		raft_index compact_to = 0;
+		if (raft_snapshot_taken(n->raft, snap_index, snap_size, &compact_to) == 0) {
+			n->snapshot_index = snap_index;
+			qfs_info("node %llu: snapshot at %llu (%llu bytes)",
+			         (unsigned long long)n->opts.id, (unsigned long long)snap_index,
+			         (unsigned long long)snap_size);
+			if (compact_to > 0)
+				node__writer_request_compact(n, compact_to);
+		}
+	}
+	node__barriers_serve(n);
+	node__drive(n);
+}
+
+static void on_soft_state(struct node *n)
+{
+	raft_id leader = raft_leader(n->raft);
+	raft_term term = raft_current_term(n->raft);
+	if (leader != n->leader || term != n->term) {
+		if (leader != n->leader)
+			qfs_info("node %llu: term %llu, leader %llu (%s)",
+			         (unsigned long long)n->opts.id, (unsigned long long)term,
+			         (unsigned long long)leader, raft_role_name(raft_role(n->raft)));
+		n->leader = leader;
+		n->term = term;
+		node__submits_on_leader_change(n);
+		n->barriers_new = true;
+	}
+}
+
+void node__drive(struct node *n)
+{
+	if (n->stopping)
+		return;
+	node__barriers_flush(n);
+	while (!n->stopping && raft_has_ready(n->raft)) {
+		struct raft_ready rd;
+		raft_ready(n->raft, &rd);
+		for (unsigned i = 0; i < rd.n_msgs; i++)
+			node__send_msg(n, &rd.msgs[i]);
+		struct node__batch *b = n->failed ? NULL : batch_from_ready(n, &rd);
+		if (rd.conf != NULL)
+			node__peers_update(n, rd.conf);
+		if (rd.n_reads > 0)
+			node__barriers_on_reads(n, rd.reads, rd.n_reads);
+		bool soft = rd.soft_state_changed || rd.hard_state_changed;
+		raft_advance(n->raft, &rd);
+		if (b == NULL && !n->failed) {
+			/* Out of memory: what this batch had to persist is
+			 * lost; we cannot honestly claim it durable. */
+			storage_failed(n, -ENOMEM);
+		} else if (b != NULL) {
+			if (batch_empty(b) && node__writer_idle(n)) {
+				complete_batch(n, b);
+				node__batch_free(b);
+			} else {
+				node__writer_push(n, b);
+			}
+		}
+		if (soft)
+			on_soft_state(n);
+		node__barriers_flush(n);
+	}
+	node__barriers_serve(n);
+}
+
+void node__on_tick(struct node *n)
+{
+	if (n->stopping)
+		return;
+	raft_tick(n->raft);
+	node__submits_on_tick(n);
+	node__barriers_on_tick(n);
+	node__drive(n);
+}

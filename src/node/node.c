@@ -1,0 +1,433 @@
+/* node.c: starting a node (recovery of log, tree and membership), stopping it, and its loop
+ * handles. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "node_int.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/log.h"
+#include "quorumfs/wire_peer.h"
+
+/* Applied entries between two snapshots. */
+#define NODE__SNAPSHOT_EVERY 10000
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* The idle handle only keeps the loop's poll from blocking; the work is
+ * done in the check callback that follows every poll. */
+static void on_idle(uv_idle_t *h)
+{
+	(void)h;
+}
+
+void node__kick(struct node *n)
+{
+	if (!n->stopping)
+		uv_idle_start(&n->idle, on_idle);
+}
+
+static void on_check(uv_check_t *h)
+{
+	struct node *n = h->data;
+	if (n->stopping)
+		return;
+	node__drive(n);
+	node__submits_run_finished(n);
+	if (!n->stopping && n->finished == NULL && !raft_has_ready(n->raft))
+		uv_idle_stop(&n->idle);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	node__on_tick(t->data);
+}
+
+/* The cluster id the store records, derived from the cluster's name (two
+ * FNV-1a 64 hashes), so that a directory of another cluster is refused. */
+static void cluster_id(const char *name, uint8_t id[STORE_CLUSTER_ID_LEN])
+{
+	uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+	for (const char *p = name; *p; p++) {
+		h1 = (h1 ^ (uint8_t)*p) * 0x100000001b3ull;
+		h2 = (h2 ^ (uint8_t)*p) * 0x100000001b3ull;
+	}
+	for (int i = 0; i < 8; i++) {
+		id[i] = (uint8_t)(h1 >> (8 * i));
+		id[8 + i] = (uint8_t)(h2 >> (8 * i));
+	}
+}
+
+static int get_env(MDB_txn *txn, void *arg)
+{
+	*(MDB_env **)arg = mdb_txn_env(txn);
+	return 0;
+}
+
+/* A client id no other node and no earlier run of this node uses: the node
+ * id in the high 32 bits, a persisted run counter in the low 32. */
+static int pick_client_id(struct node *n)
+{
+	void *val = NULL;
+	size_t len = 0;
+	uint64_t runs = 0;
+	int rc = store_meta_get(n->store, "node.runs", &val, &len);
+	if (rc == 0 && len == sizeof(runs))
+		memcpy(&runs, val, sizeof(runs));
+	free(val);
+	if (rc != 0 && rc != -ENOENT)
+		return rc;
+	runs++;
+	rc = store_meta_put(n->store, "node.runs", &runs, sizeof(runs));
+	if (rc != 0)
+		return rc;
+	n->client_id = n->opts.id << 32 | (runs & 0xffffffffu);
+	n->next_serial = 1;
+	return 0;
+}
+
+/* Loads what is durable into a fresh core, or bootstraps an empty directory. */
+static int recover(struct node *n, char *err, size_t errlen)
+{
+	struct store_hard_state shs;
+	struct store_snapshot_meta sm = {0};
+	struct raft_snapshot_meta snap = {0};
+	bool have_snap = false;
+	struct store_entry *se = NULL;
+	size_t ns = 0;
+	uint64_t first, last, applied = 0;
+	int rc;
+
+	rc = store_hard_state_get(n->store, &shs);
+	if (rc == 0)
+		rc = store_log_bounds(n->store, &first, &last);
+	if (rc == 0)
+		rc = fsm_applied(n->fsm, NULL, &applied);
+	if (rc != 0) {
+		errf(err, errlen, "%s: reading the store: %s", n->data_dir, qfs_strerror(rc));
+		return rc;
+	}
+	rc = store_snapshot_meta_get(n->store, &sm);
+	if (rc == 0) {
+		have_snap = true;
+		snap.index = sm.index;
+		snap.term = sm.term;
+		rc = raft_conf_decode(sm.conf, sm.conf_len, &snap.conf);
+		free(sm.conf);
+		if (rc != 0) {
+			errf(err, errlen, "%s: the snapshot's configuration does not decode",
+			     n->data_dir);
+			return QFS_ECORRUPT;
+		}
+		n->w.conf = snap.conf;
+		n->w.conf_index = snap.index;
+		n->w.last_snap_index = snap.index;
+		n->w.compacted = first > 0 ? first - 1 : 0;
+	} else if (rc != -ENOENT) {
+		errf(err, errlen, "%s: reading the snapshot metadata: %s", n->data_dir,
+		     qfs_strerror(rc));
+		return rc;
+	}
+	uint64_t from = have_snap ? snap.index + 1 : 1;
+	if (first > from) {
+		errf(err, errlen, "%s: the log starts at %llu, after the snapshot's %llu",
+		     n->data_dir, (unsigned long long)first, (unsigned long long)from - 1);
+		return QFS_ECORRUPT;
+	}
+	if (last >= from) {
+		rc = store_log_get(n->store, from, last, SIZE_MAX, &se, &ns);
+		if (rc != 0) {
+			errf(err, errlen, "%s: reading the log: %s", n->data_dir, qfs_strerror(rc));
+			return rc;
+		}
+	}
+	bool fresh = !have_snap && ns == 0 && shs.term == 0 && shs.vote == 0;
+	if (fresh) {
+		free(se);
+		if (n->join_address != NULL) {
+			qfs_info("node %llu: empty data directory; waiting to be added to the "
+			         "cluster (via %s)",
+			         (unsigned long long)n->opts.id, n->join_address);
+			return 0;
+		}
+		struct raft_conf conf = {0};
+		for (unsigned i = 0; i < n->opts.n_peers && i < RAFT_MAX_SERVERS; i++) {
+			conf.servers[i].id = n->opts.peers[i].id;
+			conf.servers[i].role = RAFT_VOTER;
+			snprintf(conf.servers[i].address, RAFT_ADDRESS_MAX, "%s",
+			         n->opts.peers[i].address);
+			conf.n++;
+		}
+		rc = raft_bootstrap(n->raft, &conf);
+		if (rc != 0)
+			errf(err, errlen, "bootstrap: the founding members are invalid: %s",
+			     raft_strerror(rc));
+		return rc;
+	}
+	struct raft_entry *re = calloc(ns ? ns : 1, sizeof(*re));
+	if (re == NULL) {
+		free(se);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		re[i].index = se[i].index;
+		re[i].term = se[i].term;
+		re[i].type = se[i].type;
+		re[i].data.base = (void *)se[i].data;
+		re[i].data.len = se[i].len;
+		/* The configuration as of the tree's applied index, for the
+		 * snapshots the writer takes. */
+		if (se[i].type == RAFT_ENTRY_CONF && se[i].index <= applied &&
+		    raft_conf_decode(se[i].data, se[i].len, &n->w.conf) == 0)
+			n->w.conf_index = se[i].index;
+	}
+	struct raft_hard_state hs = {.term = shs.term, .vote = shs.vote, .commit = shs.commit};
+	rc = raft_restore(n->raft, &hs, have_snap ? &snap : NULL, re, (unsigned)ns);
+	free(re);
+	free(se);
+	if (rc != 0) {
+		errf(err, errlen, "%s: the stored log does not restore: %s", n->data_dir,
+		     raft_strerror(rc));
+		return rc == -EINVAL ? QFS_ECORRUPT : rc;
+	}
+	qfs_info("node %llu: recovered term %llu, log %llu..%llu, applied %llu",
+	         (unsigned long long)n->opts.id, (unsigned long long)shs.term,
+	         (unsigned long long)from, (unsigned long long)last, (unsigned long long)applied);
+	return 0;
+}
+
+static char *dup_str(const char *s)
+{
+	return s == NULL ? NULL : strdup(s);
+}
+
+static void free_node(struct node *n)
+{
+	raft_free(n->raft);
+	fsm_close(n->fsm);
+	store_close(n->store);
+	free(n->data_dir);
+	free(n->cluster_name);
+	free(n->join_address);
+	free(n);
+}
+
+static int validate(const struct node_options *o, char *err, size_t errlen)
+{
+	if (o->id == 0 || o->data_dir == NULL || o->cluster_name == NULL) {
+		errf(err, errlen, "node id, data directory and cluster name are required");
+		return QFS_ECONFIG;
+	}
+	if (o->heartbeat_ms == 0 || o->election_ms < 3 * o->heartbeat_ms) {
+		errf(err, errlen, "the election timeout must be at least 3 heartbeats");
+		return QFS_ECONFIG;
+	}
+	if (o->n_peers > NODE_MAX_PEERS) {
+		errf(err, errlen, "at most %d peers", NODE_MAX_PEERS);
+		return QFS_ECONFIG;
+	}
+	return 0;
+}
+
+/* This node's listen address: its entry in the configuration, else in the
+ * founding list (which then has to name it, also for a joining node). */
+static int self_address(struct node *n, char *err, size_t errlen)
+{
+	const struct raft_server *s = raft_conf_get(raft_configuration(n->raft), n->opts.id);
+	const char *addr = s != NULL ? s->address : NULL;
+	for (unsigned i = 0; addr == NULL && i < n->opts.n_peers; i++)
+		if (n->opts.peers[i].id == n->opts.id)
+			addr = n->opts.peers[i].address;
+	if (addr == NULL) {
+		errf(err, errlen, "node %llu has no address: list it among the peers",
+		     (unsigned long long)n->opts.id);
+		return QFS_ECONFIG;
+	}
+	snprintf(n->self_address, sizeof(n->self_address), "%s", addr);
+	return 0;
+}
+
+int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **out, char *err,
+               size_t errlen)
+{
+	struct store_options so = {0};
+	struct raft_config rc_cfg;
+	char dir[1024];
+	MDB_env *env = NULL;
+	uint64_t seed = 0;
+	int rc;
+
+	rc = validate(opts, err, errlen);
+	if (rc != 0)
+		return rc;
+	struct node *n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	n->loop = loop;
+	n->opts = *opts;
+	n->data_dir = dup_str(opts->data_dir);
+	n->cluster_name = dup_str(opts->cluster_name);
+	n->join_address = dup_str(opts->join_address);
+	if (n->data_dir == NULL || n->cluster_name == NULL ||
+	    (opts->join_address != NULL && n->join_address == NULL)) {
+		free_node(n);
+		return -ENOMEM;
+	}
+	n->opts.data_dir = n->data_dir;
+	n->opts.cluster_name = n->cluster_name;
+	n->opts.join_address = n->join_address;
+	if (n->opts.commit_timeout_ms == 0)
+		n->opts.commit_timeout_ms = 5000;
+	if (n->opts.max_value_size == 0)
+		n->opts.max_value_size = FSM_DEFAULT_MAX_VALUE_SIZE;
+	n->submits.next = n->submits.prev = &n->submits;
+	n->snapshot_every = NODE__SNAPSHOT_EVERY;
+
+	so.node_id = opts->id;
+	cluster_id(opts->cluster_name, so.cluster_id);
+	rc = store_open(n->data_dir, &so, &n->store, err, errlen);
+	if (rc != 0) {
+		free_node(n);
+		return rc;
+	}
+	rc = node__snapshot_dir(n, dir, sizeof(dir));
+	if (rc == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		rc = -errno;
+	if (rc != 0) {
+		errf(err, errlen, "%s: %s", dir, qfs_strerror(rc));
+		free_node(n);
+		return rc;
+	}
+	rc = store_read(n->store, get_env, &env);
+	if (rc == 0) {
+		struct fsm_options fo = {.max_value_size = n->opts.max_value_size};
+		rc = fsm_open(env, &fo, &n->fsm);
+	}
+	if (rc != 0) {
+		errf(err, errlen, "%s: opening the tree: %s", n->data_dir, qfs_strerror(rc));
+		free_node(n);
+		return rc;
+	}
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)uv_hrtime();
+	raft_config_default(&rc_cfg, opts->id, seed ^ opts->id);
+	rc_cfg.heartbeat_ticks = 1;
+	rc_cfg.election_ticks = opts->election_ms / opts->heartbeat_ms;
+	rc = raft_new(&rc_cfg, &n->raft);
+	if (rc != 0) {
+		errf(err, errlen, "raft: %s", raft_strerror(rc));
+		free_node(n);
+		return rc;
+	}
+	rc = recover(n, err, errlen);
+	if (rc == 0)
+		rc = fsm_applied(n->fsm, NULL, &n->applied);
+	if (rc == 0)
+		rc = pick_client_id(n);
+	if (rc == 0)
+		rc = self_address(n, err, errlen);
+	if (rc != 0) {
+		free_node(n);
+		return rc;
+	}
+	n->w.applied = n->applied;
+	n->leader = RAFT_NONE;
+
+	/* From here on, handles exist: failures go through node_stop's path. */
+	uv_timer_init(loop, &n->tick);
+	uv_check_init(loop, &n->check);
+	uv_idle_init(loop, &n->idle);
+	uv_async_init(loop, &n->w.async, node__writer_completions);
+	n->tick.data = n->check.data = n->idle.data = n->w.async.data = n;
+	n->handles_open = 4;
+	rc = node__net_start(n);
+	if (rc != 0) {
+		errf(err, errlen, "listening on %s: %s", n->self_address, qfs_strerror(rc));
+		goto fail;
+	}
+	rc = node__admin_start(n);
+	if (rc != 0) {
+		errf(err, errlen, "%s/admin.sock: %s", n->data_dir, qfs_strerror(rc));
+		goto fail;
+	}
+	rc = node__writer_start(n);
+	if (rc != 0) {
+		errf(err, errlen, "starting the writer thread: %s", qfs_strerror(rc));
+		goto fail;
+	}
+	uv_check_start(&n->check, on_check);
+	uv_timer_start(&n->tick, on_tick, opts->heartbeat_ms, opts->heartbeat_ms);
+	node__kick(n);
+	*out = n;
+	return 0;
+fail:
+	node_stop(n, NULL, NULL);
+	return rc;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct node *n = h->data;
+	if (--n->handles_open > 0)
+		return;
+	void (*cb)(void *) = n->stop_cb;
+	void *arg = n->stop_arg;
+	free_node(n);
+	if (cb != NULL)
+		cb(arg);
+}
+
+static void net_closed(void *data)
+{
+	struct node *n = data;
+	handle_closed((uv_handle_t *)&n->tick); /* its data is @n; memory still ours */
+}
+
+void node_stop(struct node *n, void (*done)(void *arg), void *arg)
+{
+	if (n->stopping)
+		return;
+	n->stopping = true;
+	n->stop_cb = done;
+	n->stop_arg = arg;
+	node__writer_stop(n);
+	node__submits_fail_all(n, QFS_ESHUTDOWN);
+	node__barriers_fail_all(n, QFS_ESHUTDOWN);
+	/* The deferred completions run now: no check callback will. */
+	n->stopping = false;
+	node__submits_run_finished(n);
+	n->stopping = true;
+	uv_timer_stop(&n->tick);
+	uv_close((uv_handle_t *)&n->tick, handle_closed);
+	uv_close((uv_handle_t *)&n->check, handle_closed);
+	uv_close((uv_handle_t *)&n->idle, handle_closed);
+	uv_close((uv_handle_t *)&n->w.async, handle_closed);
+	if (n->net != NULL) {
+		n->handles_open++;
+		net_close(n->net, net_closed, n);
+		n->net = NULL;
+	}
+	if (n->admin != NULL) {
+		n->handles_open++;
+		net_admin_close(n->admin, net_closed, n);
+		n->admin = NULL;
+	}
+}
+
+void node_on_change(struct node *n, node_change_fn fn, void *arg)
+{
+	n->change_fn = fn;
+	n->change_arg = arg;
+}

@@ -1,0 +1,213 @@
+/* node_int.h: the daemon's internal state, shared by the files of src/node. */
+#ifndef QUORUMFS_NODE_INT_H
+#define QUORUMFS_NODE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "quorumfs/fsm.h"
+#include "quorumfs/net.h"
+#include "quorumfs/node.h"
+#include "quorumfs/raft.h"
+#include "quorumfs/store.h"
+
+/* Bytes a command may take beyond max_value_size (names, header, attrs). */
+#define NODE__CMD_OVERHEAD (16u << 10)
+
+/* An encoded frame held for a peer until its batch is durable. */
+struct node__msg {
+	raft_id to;
+	void *frame; /* from net_frame_alloc(); owned until sent or freed */
+	size_t len;
+};
+
+/* One committed entry handed to the writer, and what applying it gave. */
+struct node__apply {
+	uint64_t index;
+	uint8_t type;
+	void *data; /* owned copy of the entry's bytes */
+	size_t len;
+	/* Set by the writer: */
+	bool applied;          /* false: it was applied before (index <= fsm.applied) */
+	struct fsm_result res; /* NORMAL entries */
+};
+
+/*
+ * One ready batch, copied out of the core (everything in it is owned), as
+ * the writer thread persists and applies it and the loop completes it.
+ * Invariant: batches reach the writer, and come back, in the order of @id.
+ */
+struct node__batch {
+	struct node__batch *next;
+	uint64_t id;
+	bool hs_changed;
+	struct store_hard_state hs;
+	struct store_entry *entries; /* data of each is its own malloc */
+	unsigned n_entries;
+	struct raft_snapshot_chunk *chunks; /* data owned */
+	unsigned n_chunks;
+	bool install;
+	struct raft_snapshot_meta install_meta;
+	bool keep_log;
+	struct node__apply *apply;
+	unsigned n_apply;
+	struct node__msg *held; /* msgs_after_persist, encoded */
+	unsigned n_held;
+	int err; /* set by the writer: 0, or why the batch could not be stored */
+};
+
+/* The writer thread: persists and applies batches off the loop. All fields
+ * below the mutex are shared and guarded by it. */
+struct node__writer {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct node__batch *queue, *queue_tail; /* loop -> writer */
+	struct node__batch *done, *done_tail;   /* writer -> loop */
+	bool busy;                              /* a store_write is running */
+	bool stop;           /* node_stop: finish the write in progress, then exit */
+	bool disk_full;      /* the last attempt failed with -ENOSPC; retrying */
+	int fatal;           /* a storage failure other than ENOSPC; writer stopped */
+	uint64_t compact_to; /* the loop asks: compact the stored log up to here */
+	/* A snapshot the writer wrote, for the loop to report to the core. */
+	bool snap_ready;
+	uint64_t snap_index, snap_size;
+
+	/* Writer-thread-only state. */
+	uint64_t applied;         /* fsm.applied as of the last commit */
+	struct raft_conf conf;    /* the configuration as of @applied */
+	uint64_t conf_index;      /* where it came from (0: none yet) */
+	uint64_t last_snap_index; /* the newest snapshot file's index */
+	uint64_t compacted;       /* stored log compacted up to here */
+	uv_async_t async;         /* wakes the loop on completions */
+};
+
+/* A node_submit() waiting for its command to apply here. */
+struct node__submit {
+	struct node__submit *next, *prev;
+	uint64_t serial;
+	void *buf; /* the encoded command (client id and serial inside) */
+	size_t len;
+	node_result_fn cb;
+	void *arg;
+	uint64_t deadline;  /* uv_now() + commit timeout */
+	uint64_t resend_at; /* resend while in flight (a lost frame) */
+	bool sent;          /* proposed or forwarded at least once */
+	bool in_flight;     /* proposed or forwarded to the current leader */
+	int done_err;       /* for a completion deferred to the check callback */
+};
+
+/* A node_read_barrier() waiting for a read index and then for apply. */
+struct node__barrier {
+	struct node__barrier *next;
+	node_done_fn cb;
+	void *arg;
+	uint64_t deadline;
+	uint64_t ctx;      /* the ReadIndex round it waits on; 0: none yet */
+	uint64_t asked_at; /* when that round started */
+	bool have_index;
+	uint64_t index;
+};
+
+struct node {
+	uv_loop_t *loop;
+	struct node_options opts; /* strings point into the copies below */
+	char *data_dir, *cluster_name, *join_address;
+	char self_address[NODE_ADDRESS_MAX];
+
+	struct store *store;
+	struct fsm *fsm;
+	struct raft *raft;
+	struct net *net;
+	struct net_admin *admin;
+	struct node__writer w;
+
+	uv_timer_t tick;
+	uv_check_t check;
+	uv_idle_t idle; /* keeps the loop from blocking while work is pending */
+	unsigned handles_open;
+
+	uint64_t applied;        /* the loop's view: last index the writer applied */
+	uint64_t snapshot_index; /* the loop's view: the newest snapshot reported */
+	raft_id leader;          /* last leader seen, to notice changes */
+	raft_term term;
+	struct raft_conf peers; /* the members the transport dials */
+
+	uint64_t client_id;
+	uint64_t next_serial;
+	struct node__submit submits;   /* list head (circular) */
+	struct node__submit *finished; /* completions to run from the check */
+	struct node__barrier *barriers;
+	bool barriers_new; /* some barrier waits for a ReadIndex round */
+	uint64_t read_ctx;
+
+	node_change_fn change_fn;
+	void *change_arg;
+
+	uint64_t snapshot_every; /* applied entries between snapshots */
+	bool failed;             /* storage failure: raft_fail() was called */
+	bool stopping;
+	void (*stop_cb)(void *);
+	void *stop_arg;
+};
+
+/* node.c */
+void node__log_prefix(struct node *n, char *buf, size_t len);
+void node__kick(struct node *n);
+
+/* driver.c: the ready loop. */
+void node__drive(struct node *n);
+void node__on_tick(struct node *n);
+
+/* writer.c */
+int node__writer_start(struct node *n);
+void node__writer_push(struct node *n, struct node__batch *b);
+void node__writer_stop(struct node *n);
+void node__batch_free(struct node__batch *b);
+bool node__writer_idle(struct node *n);
+void node__writer_completions(uv_async_t *a);
+void node__writer_request_compact(struct node *n, uint64_t upto);
+
+/* submit.c */
+void node__submits_on_applied(struct node *n, const struct node__apply *a);
+void node__submits_on_tick(struct node *n);
+void node__submits_on_leader_change(struct node *n);
+void node__submits_fail_all(struct node *n, int err);
+void node__submits_run_finished(struct node *n);
+void node__forward_recv(struct node *n, raft_id from, const void *frame, size_t len);
+void node__forward_result_recv(struct node *n, raft_id from, const void *frame, size_t len);
+
+/* barrier.c */
+void node__barriers_flush(struct node *n);
+void node__barriers_on_reads(struct node *n, const struct raft_read_state *rs, unsigned nr);
+void node__barriers_serve(struct node *n);
+void node__barriers_on_tick(struct node *n);
+void node__barriers_fail_all(struct node *n, int err);
+
+/* peers.c */
+int node__net_start(struct node *n);
+void node__send_msg(struct node *n, const struct raft_message *m);
+int node__encode_msg(struct node *n, const struct raft_message *m, struct node__msg *out);
+void node__send_encoded(struct node *n, struct node__msg *m);
+void node__peers_update(struct node *n, const struct raft_conf *conf);
+
+/* snapshot.c */
+int node__snapshot_dir(const struct node *n, char *buf, size_t len);
+int node__snapshot_path(const struct node *n, const char *kind, uint64_t index, char *buf,
+                        size_t len);
+int node__snapshot_read_chunk(struct node *n, uint64_t index, uint64_t offset, void *buf,
+                              size_t len);
+int node__snapshot_stage(struct node *n, const struct raft_snapshot_chunk *c);
+int node__snapshot_take(struct node *n, uint64_t *index, uint64_t *size);
+void node__snapshot_installed(struct node *n, uint64_t index);
+void node__snapshot_prune(struct node *n, uint64_t keep);
+
+/* admin.c */
+int node__admin_start(struct node *n);
+
+#endif

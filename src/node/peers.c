@@ -1,0 +1,194 @@
+/* peers.c: glue between the core's messages and the transport: encode, send, receive, dial. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node_int.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/log.h"
+#include "quorumfs/wire_peer.h"
+
+/* Encodes @m into a transport frame. A snapshot chunk the core emits has no
+ * bytes (raft.h, "Snapshot chunks"): they are read from our snapshot file. */
+int node__encode_msg(struct node *n, const struct raft_message *m, struct node__msg *out)
+{
+	struct raft_message copy;
+	void *chunk = NULL;
+	size_t size;
+	int rc;
+
+	if (m->type == RAFT_MSG_SNAPSHOT && m->snapshot.chunk.base == NULL &&
+	    m->snapshot.chunk.len > 0) {
+		copy = *m;
+		chunk = malloc(m->snapshot.chunk.len);
+		if (chunk == NULL)
+			return -ENOMEM;
+		rc = node__snapshot_read_chunk(n, m->snapshot.snap_index, m->snapshot.offset, chunk,
+		                               m->snapshot.chunk.len);
+		if (rc != 0) {
+			free(chunk);
+			return rc;
+		}
+		copy.snapshot.chunk.base = chunk;
+		m = &copy;
+	}
+	rc = wire_peer_size(m, &size);
+	if (rc == 0) {
+		void *f = net_frame_alloc(size);
+		if (f == NULL) {
+			rc = -ENOMEM;
+		} else {
+			int64_t w = wire_peer_encode(m, f, size);
+			if (w < 0) {
+				net_frame_free(f);
+				rc = (int)w;
+			} else {
+				out->to = m->to;
+				out->frame = f;
+				out->len = (size_t)w;
+			}
+		}
+	}
+	free(chunk);
+	return rc;
+}
+
+/* Sends and releases @m's frame. A refused send is a lost message. */
+void node__send_encoded(struct node *n, struct node__msg *m)
+{
+	if (m->frame == NULL)
+		return;
+	net_send_frame(n->net, m->to, m->frame, m->len);
+	m->frame = NULL;
+}
+
+void node__send_msg(struct node *n, const struct raft_message *m)
+{
+	struct node__msg e;
+	if (node__encode_msg(n, m, &e) == 0)
+		node__send_encoded(n, &e);
+}
+
+static void on_recv(struct net *net, raft_id from, const void *frame, size_t len, void *data)
+{
+	struct node *n = data;
+	const void *body;
+	size_t body_len;
+	uint8_t kind;
+
+	(void)net;
+	if (n->stopping || wire_frame_split(frame, len, &kind, &body, &body_len) != 0)
+		return;
+	switch (kind) {
+	case WIRE_FRAME_RAFT: {
+		struct raft_message m;
+		struct wire_arena arena = {0};
+		/* No copy: raft_step copies what it keeps. */
+		if (wire_peer_decode(frame, len, 0, &m, &arena) != 0) {
+			qfs_warn("node %llu: malformed raft frame from %llu",
+			         (unsigned long long)n->opts.id, (unsigned long long)from);
+			return;
+		}
+		if (m.from == from)
+			raft_step(n->raft, &m);
+		wire_arena_free(&arena);
+		break;
+	}
+	case WIRE_FRAME_FORWARD:
+		node__forward_recv(n, from, frame, len);
+		break;
+	case WIRE_FRAME_FORWARD_RESULT:
+		node__forward_result_recv(n, from, frame, len);
+		break;
+	default:
+		break;
+	}
+	node__kick(n);
+}
+
+static void on_event(struct net *net, const struct net_event *ev, void *data)
+{
+	struct node *n = data;
+	(void)net;
+	if (ev->type == NET_PEER_UP && ev->outbound)
+		qfs_debug("node %llu: connected to %llu (%s)", (unsigned long long)n->opts.id,
+		          (unsigned long long)ev->id, ev->address);
+}
+
+/* Splits "host:port" or "[host6]:port". */
+static int split_address(const char *address, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(address, ':');
+	const char *h = address;
+	size_t hl;
+	if (colon == NULL)
+		return -EINVAL;
+	hl = (size_t)(colon - address);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= cap)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	char *end;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int node__net_start(struct node *n)
+{
+	struct net_config cfg;
+	char host[NODE_ADDRESS_MAX];
+	uint16_t port;
+	int rc;
+
+	net_config_default(&cfg, n->opts.id, n->cluster_name, n->opts.cluster_key);
+	cfg.recv_cb = on_recv;
+	cfg.event_cb = on_event;
+	cfg.data = n;
+	rc = net_new(n->loop, &cfg, &n->net);
+	if (rc != 0)
+		return rc;
+	rc = split_address(n->self_address, host, sizeof(host), &port);
+	if (rc != 0)
+		return rc;
+	rc = net_listen(n->net, host, port);
+	if (rc != 0)
+		return rc;
+	node__peers_update(n, raft_configuration(n->raft));
+	return 0;
+}
+
+/* Dials every member of @conf but us; forgets members that left. */
+void node__peers_update(struct node *n, const struct raft_conf *conf)
+{
+	struct raft_conf *cur = &n->peers;
+	for (unsigned i = 0; i < cur->n;) {
+		const struct raft_server *s = raft_conf_get(conf, cur->servers[i].id);
+		if (s == NULL || strcmp(s->address, cur->servers[i].address) != 0) {
+			net_peer_remove(n->net, cur->servers[i].id);
+			cur->servers[i] = cur->servers[--cur->n];
+		} else {
+			i++;
+		}
+	}
+	for (unsigned i = 0; i < conf->n; i++) {
+		const struct raft_server *s = &conf->servers[i];
+		if (s->id == n->opts.id || raft_conf_get(cur, s->id) != NULL)
+			continue;
+		int rc = net_peer_add(n->net, s->id, s->address);
+		if (rc != 0) {
+			qfs_warn("node %llu: cannot dial %llu at %s: %s",
+			         (unsigned long long)n->opts.id, (unsigned long long)s->id,
+			         s->address, qfs_strerror(rc));
+			continue;
+		}
+		cur->servers[cur->n++] = *s;
+	}
+}

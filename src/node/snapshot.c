@@ -1,0 +1,228 @@
+/* snapshot.c: snapshot files: taking one, reading chunks to send, staging received ones, pruning.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node_int.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/log.h"
+#include "quorumfs/wire_peer.h"
+
+/*
+ * DATA_DIR/snapshots/ holds:
+ *   snap-<index>  a complete snapshot the node can send chunks from;
+ *   recv-<index>  chunks of a snapshot being received (staging);
+ *   tmp-<index>   a snapshot being written (renamed to snap- when whole).
+ * A file name's index is what fsm_snapshot_* put in it.
+ */
+
+int node__snapshot_dir(const struct node *n, char *buf, size_t len)
+{
+	int w = snprintf(buf, len, "%s/snapshots", n->data_dir);
+	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
+int node__snapshot_path(const struct node *n, const char *kind, uint64_t index, char *buf,
+                        size_t len)
+{
+	int w = snprintf(buf, len, "%s/snapshots/%s-%020" PRIu64, n->data_dir, kind, index);
+	return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
+static int fsync_dir(const struct node *n)
+{
+	char dir[1024];
+	int rc = node__snapshot_dir(n, dir, sizeof(dir));
+	if (rc != 0)
+		return rc;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+/* On the loop: the bytes of a chunk to send. A short file (not renamed yet,
+ * or replaced) fails, and the core sends the chunk again later. */
+int node__snapshot_read_chunk(struct node *n, uint64_t index, uint64_t offset, void *buf,
+                              size_t len)
+{
+	char path[1024];
+	int rc = node__snapshot_path(n, "snap", index, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(offset + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : -EIO;
+			break;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *buf, size_t len, uint64_t offset)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w =
+		        pwrite(fd, (const char *)buf + done, len - done, (off_t)(offset + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+/* On the writer: one received chunk into recv-<index>. Offset 0 starts the
+ * file over. The file is synced before the install reads it. */
+int node__snapshot_stage(struct node *n, const struct raft_snapshot_chunk *c)
+{
+	char path[1024];
+	int rc = node__snapshot_path(n, "recv", c->snap_index, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (c->offset == 0 ? O_TRUNC : 0);
+	int fd = open(path, flags, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, c->data.base, c->data.len, c->offset);
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* On the writer, after the install committed: the staged file becomes the
+ * snapshot this node sends from (the core now reports it as its own). */
+void node__snapshot_installed(struct node *n, uint64_t index)
+{
+	char from[1024], to[1024];
+	if (node__snapshot_path(n, "recv", index, from, sizeof(from)) != 0 ||
+	    node__snapshot_path(n, "snap", index, to, sizeof(to)) != 0)
+		return;
+	if (rename(from, to) != 0) {
+		qfs_warn("node %llu: rename %s: %s", (unsigned long long)n->opts.id, from,
+		         strerror(errno));
+		return;
+	}
+	fsync_dir(n);
+	n->w.last_snap_index = index;
+	node__snapshot_prune(n, index);
+}
+
+struct take {
+	struct node *n;
+	int fd;
+	uint64_t index, term, size;
+};
+
+static int take_txn(MDB_txn *txn, void *arg)
+{
+	struct take *t = arg;
+	struct fsm_snapshot *snap;
+	static const size_t cap = 1u << 20;
+	int rc = fsm_snapshot_begin(t->n->fsm, txn, &snap, &t->index);
+	if (rc != 0)
+		return rc;
+	rc = store_txn_log_term(t->n->store, txn, t->index, &t->term);
+	void *buf = rc == 0 ? malloc(cap) : NULL;
+	if (rc == 0 && buf == NULL)
+		rc = -ENOMEM;
+	bool done = false;
+	while (rc == 0 && !done) {
+		size_t len = 0;
+		rc = fsm_snapshot_next_chunk(snap, buf, cap, &len, &done);
+		if (rc == 0 && len > 0) {
+			rc = write_all(t->fd, buf, len, t->size);
+			t->size += len;
+		}
+	}
+	free(buf);
+	fsm_snapshot_end(snap);
+	return rc;
+}
+
+/* On the writer: the tree as of now into snap-<applied> (tmp + fsync +
+ * rename + fsync of the directory), and its metadata into the store. */
+int node__snapshot_take(struct node *n, uint64_t *index, uint64_t *size)
+{
+	char tmp[1024], path[1024];
+	struct take t = {.n = n};
+	uint8_t conf[WIRE_PEER_CONF_MAX];
+	int rc;
+
+	rc = node__snapshot_path(n, "tmp", n->w.applied, tmp, sizeof(tmp));
+	if (rc != 0)
+		return rc;
+	t.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (t.fd < 0)
+		return -errno;
+	rc = store_read(n->store, take_txn, &t);
+	if (rc == 0 && fdatasync(t.fd) != 0)
+		rc = -errno;
+	close(t.fd);
+	/* The writer is the only one applying, so the tree read is at the
+	 * index whose configuration it tracks. */
+	if (rc == 0 && t.index != n->w.applied)
+		rc = -EAGAIN;
+	if (rc == 0)
+		rc = node__snapshot_path(n, "snap", t.index, path, sizeof(path));
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc != 0) {
+		unlink(tmp);
+		return rc;
+	}
+	fsync_dir(n);
+	size_t clen = raft_conf_encode(&n->w.conf, conf, sizeof(conf));
+	if (clen > sizeof(conf))
+		return -EINVAL;
+	struct store_snapshot_meta sm = {
+	        .index = t.index, .term = t.term, .conf = conf, .conf_len = clen};
+	rc = store_snapshot_meta_put(n->store, &sm);
+	if (rc != 0)
+		return rc;
+	n->w.last_snap_index = t.index;
+	*index = t.index;
+	*size = t.size;
+	return 0;
+}
+
+/* Deletes every snapshot file but snap-<keep>. */
+void node__snapshot_prune(struct node *n, uint64_t keep)
+{
+	char dir[1024], keepname[64], path[1300];
+	if (node__snapshot_dir(n, dir, sizeof(dir)) != 0)
+		return;
+	snprintf(keepname, sizeof(keepname), "snap-%020" PRIu64, keep);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "snap-", 5) != 0 || strcmp(e->d_name, keepname) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}

@@ -1,0 +1,241 @@
+/* submit.c: proposals, forwarding to the leader, client sessions, and their timeouts. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node_int.h"
+#include "quorumfs/command.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/log.h"
+#include "quorumfs/wire_forward.h"
+
+static void unlink_submit(struct node__submit *s)
+{
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	s->next = s->prev = s;
+}
+
+static void free_submit(struct node__submit *s)
+{
+	free(s->buf);
+	free(s);
+}
+
+/* Defers a completion to the check callback: a function that takes a
+ * callback never runs it from inside itself (node.h). */
+static void finish_later(struct node *n, struct node__submit *s, int err)
+{
+	unlink_submit(s);
+	s->done_err = err;
+	s->next = n->finished;
+	n->finished = s;
+	node__kick(n);
+}
+
+void node__submits_run_finished(struct node *n)
+{
+	while (n->finished != NULL) {
+		struct node__submit *s = n->finished;
+		n->finished = s->next;
+		s->cb(s->arg, s->done_err, NULL);
+		free_submit(s);
+	}
+}
+
+/* Proposes @s here, or forwards it to the leader. Leaves it waiting (not in
+ * flight) when no leader is known or the leader refused for now. */
+static void try_send(struct node *n, struct node__submit *s)
+{
+	raft_id leader = raft_leader(n->raft);
+	uint64_t now = uv_now(n->loop);
+
+	if (leader == RAFT_NONE || n->failed)
+		return;
+	if (leader == n->opts.id) {
+		int64_t idx = raft_propose(n->raft, s->buf, s->len);
+		if (idx > 0) {
+			s->sent = s->in_flight = true;
+			s->resend_at = now + n->opts.election_ms;
+			node__kick(n);
+		}
+		/* RAFT_EBUSY (a transfer), RAFT_ENOTLEADER: next tick. */
+		return;
+	}
+	size_t len = WIRE_FORWARD_HEADER + s->len;
+	uint8_t *f = net_frame_alloc(len);
+	if (f == NULL)
+		return;
+	wire_forward_encode_header(s->serial, f);
+	memcpy(f + WIRE_FORWARD_HEADER, s->buf, s->len);
+	if (net_send_frame(n->net, leader, f, len) == 0) {
+		s->sent = s->in_flight = true;
+		s->resend_at = now + n->opts.election_ms;
+	}
+}
+
+int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, void *arg)
+{
+	struct wire_cmd c = *cmd;
+	struct timespec ts;
+	size_t cap, len;
+	int rc;
+
+	if (n->stopping)
+		return QFS_ESHUTDOWN;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c.client_id = n->client_id;
+	c.serial = n->next_serial;
+	c.time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	cap = wire_cmd_encoded_max(&c);
+	if (c.data_len > n->opts.max_value_size + NODE__CMD_OVERHEAD)
+		return -EFBIG; /* before allocating its copy */
+	struct node__submit *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->buf = malloc(cap);
+	if (s->buf == NULL) {
+		free(s);
+		return -ENOMEM;
+	}
+	rc = wire_cmd_encode(&c, s->buf, cap, &len);
+	if (rc != 0) {
+		free_submit(s);
+		return rc;
+	}
+	if (len > n->opts.max_value_size + NODE__CMD_OVERHEAD ||
+	    len + WIRE_FORWARD_HEADER > NET_MAX_FRAME_DEFAULT / 2) {
+		free_submit(s);
+		return -EFBIG;
+	}
+	n->next_serial++;
+	s->len = len;
+	s->serial = c.serial;
+	s->cb = cb;
+	s->arg = arg;
+	s->deadline = uv_now(n->loop) + n->opts.commit_timeout_ms;
+	s->prev = n->submits.prev;
+	s->next = &n->submits;
+	n->submits.prev->next = s;
+	n->submits.prev = s;
+	if (n->failed) {
+		finish_later(n, s, -EIO);
+		return 0;
+	}
+	pthread_mutex_lock(&n->w.mu);
+	bool full = n->w.disk_full;
+	pthread_mutex_unlock(&n->w.mu);
+	if (full) {
+		finish_later(n, s, -ENOSPC);
+		return 0;
+	}
+	try_send(n, s);
+	return 0;
+}
+
+static struct node__submit *find_serial(struct node *n, uint64_t serial)
+{
+	for (struct node__submit *s = n->submits.next; s != &n->submits; s = s->next)
+		if (s->serial == serial)
+			return s;
+	return NULL;
+}
+
+/* The first apply of (our client id, serial) in log order completes it:
+ * the real apply, or a duplicate's stored result, or QFS_ESTALE in res.err
+ * when a retry came after a later serial (then it was never applied). */
+void node__submits_on_applied(struct node *n, const struct node__apply *a)
+{
+	struct wire_cmd c;
+	if (a->len < 4 || wire_cmd_decode(a->data, a->len, &c) != 0 || c.client_id != n->client_id)
+		return;
+	struct node__submit *s = find_serial(n, c.serial);
+	if (s == NULL)
+		return;
+	unlink_submit(s);
+	s->cb(s->arg, 0, &a->res);
+	free_submit(s);
+}
+
+void node__submits_on_tick(struct node *n)
+{
+	uint64_t now = uv_now(n->loop);
+	struct node__submit *s = n->submits.next;
+	while (s != &n->submits) {
+		struct node__submit *next = s->next;
+		if (now >= s->deadline) {
+			finish_later(n, s, s->sent ? -ETIMEDOUT : -EROFS);
+		} else if (!s->in_flight || now >= s->resend_at) {
+			/* Not sent yet, refused, or maybe lost on the way:
+			 * send again with the same serial (applies once). */
+			s->in_flight = false;
+			try_send(n, s);
+		}
+		s = next;
+	}
+}
+
+void node__submits_on_leader_change(struct node *n)
+{
+	/* An entry the old leader took may be lost: resend everything not yet
+	 * applied here, in serial order, so sessions dedup what did commit. */
+	for (struct node__submit *s = n->submits.next; s != &n->submits; s = s->next) {
+		s->in_flight = false;
+		try_send(n, s);
+	}
+}
+
+void node__submits_fail_all(struct node *n, int err)
+{
+	while (n->submits.next != &n->submits)
+		finish_later(n, n->submits.next, err);
+}
+
+/* Leader side: propose a command a follower forwarded, and answer. */
+void node__forward_recv(struct node *n, raft_id from, const void *frame, size_t len)
+{
+	uint64_t serial;
+	const void *cmd;
+	size_t cmd_len;
+	struct wire_forward_result r = {0};
+	uint8_t out[WIRE_FORWARD_RESULT_SIZE];
+
+	if (wire_forward_decode(frame, len, &serial, &cmd, &cmd_len) != 0)
+		return;
+	r.serial = serial;
+	r.leader = raft_leader(n->raft);
+	if (cmd_len > n->opts.max_value_size + NODE__CMD_OVERHEAD) {
+		r.status = -EFBIG;
+	} else {
+		int64_t idx = raft_propose(n->raft, cmd, cmd_len);
+		if (idx > 0) {
+			r.index = (uint64_t)idx;
+			node__kick(n);
+		} else {
+			r.status = idx == RAFT_ENOTLEADER ? QFS_ENOTLEADER
+			           : idx == RAFT_EBUSY    ? QFS_EBUSY
+			                                  : (int)idx;
+		}
+	}
+	wire_forward_result_encode(&r, out);
+	net_send(n->net, from, out, sizeof(out));
+}
+
+/* Follower side: the leader's answer. Success needs nothing: the submit
+ * completes when its entry applies here. A refusal makes it wait for the
+ * next tick (and the leader it names). */
+void node__forward_result_recv(struct node *n, raft_id from, const void *frame, size_t len)
+{
+	struct wire_forward_result r;
+	if (wire_forward_result_decode(frame, len, &r) != 0)
+		return;
+	struct node__submit *s = find_serial(n, r.serial);
+	if (s == NULL || r.status == 0)
+		return;
+	if (r.status == -EFBIG) {
+		finish_later(n, s, -EFBIG);
+		return;
+	}
+	s->in_flight = false;
+}

@@ -1,0 +1,368 @@
+/* writer.c: the writer thread: persists and applies ready batches, many per fsync (group commit).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "node_int.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/log.h"
+#include "quorumfs/wire_peer.h"
+
+/* How long the writer waits before it tries a batch again after -ENOSPC. */
+#define NODE__ENOSPC_RETRY_MS 500
+
+void node__batch_free(struct node__batch *b)
+{
+	if (b == NULL)
+		return;
+	for (unsigned i = 0; i < b->n_entries; i++)
+		free((void *)b->entries[i].data);
+	free(b->entries);
+	for (unsigned i = 0; i < b->n_chunks; i++)
+		free(b->chunks[i].data.base);
+	free(b->chunks);
+	for (unsigned i = 0; i < b->n_apply; i++)
+		free(b->apply[i].data);
+	free(b->apply);
+	for (unsigned i = 0; i < b->n_held; i++)
+		net_frame_free(b->held[i].frame);
+	free(b->held);
+	free(b);
+}
+
+/* What one store_write covers: a run of queued batches. */
+struct wtxn {
+	struct node *n;
+	struct node__batch *first;
+	/* Results that become the writer's state only if the commit succeeds
+	 * (the callback may run again after the map grows). */
+	uint64_t applied;
+	struct raft_conf conf;
+	uint64_t conf_index;
+	int staging_fd;
+};
+
+static int install(struct wtxn *t, MDB_txn *txn, const struct node__batch *b)
+{
+	struct node *n = t->n;
+	const struct raft_snapshot_meta *m = &b->install_meta;
+	char path[1024];
+	uint64_t idx = 0;
+	uint8_t conf[WIRE_PEER_CONF_MAX];
+	int rc;
+
+	if (node__snapshot_path(n, "recv", m->index, path, sizeof(path)) != 0)
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = fsm_snapshot_install_fd(n->fsm, txn, fd, &idx);
+	close(fd);
+	if (rc != 0)
+		return rc;
+	if (idx != m->index) {
+		qfs_error("node %llu: snapshot file of index %llu holds index %llu",
+		          (unsigned long long)n->opts.id, (unsigned long long)m->index,
+		          (unsigned long long)idx);
+		return QFS_ECORRUPT;
+	}
+	if (!b->keep_log) {
+		rc = store_txn_log_reset(n->store, txn, m->index, m->term);
+		if (rc != 0)
+			return rc;
+	}
+	size_t clen = raft_conf_encode(&m->conf, conf, sizeof(conf));
+	if (clen > sizeof(conf))
+		return -EINVAL;
+	struct store_snapshot_meta sm = {
+	        .index = m->index, .term = m->term, .conf = conf, .conf_len = clen};
+	rc = store_txn_snapshot_meta_put(n->store, txn, &sm);
+	if (rc != 0)
+		return rc;
+	t->applied = m->index;
+	t->conf = m->conf;
+	t->conf_index = m->index;
+	return 0;
+}
+
+/* The store_write callback: hard state, snapshot, appends and applies of
+ * every batch, in order. Re-runnable: it keeps nothing but in @t's fields,
+ * which it sets again from the start. */
+static int write_txn(MDB_txn *txn, void *arg)
+{
+	struct wtxn *t = arg;
+	struct node *n = t->n;
+	int rc;
+
+	t->applied = n->w.applied;
+	t->conf = n->w.conf;
+	t->conf_index = n->w.conf_index;
+	for (struct node__batch *b = t->first; b != NULL; b = b->next) {
+		if (b->hs_changed) {
+			rc = store_txn_hard_state_put(n->store, txn, &b->hs);
+			if (rc != 0)
+				return rc;
+		}
+		if (b->install) {
+			rc = install(t, txn, b);
+			if (rc != 0)
+				return rc;
+		}
+		if (b->n_entries > 0) {
+			rc = store_txn_log_append(n->store, txn, b->entries, b->n_entries);
+			if (rc != 0)
+				return rc;
+		}
+		for (unsigned i = 0; i < b->n_apply; i++) {
+			struct node__apply *a = &b->apply[i];
+			a->applied = false;
+			/* After a restart the core hands out again what the
+			 * tree applied before it stopped: skip those. */
+			if (a->index <= t->applied)
+				continue;
+			if (a->type == RAFT_ENTRY_NORMAL) {
+				rc = fsm_apply(n->fsm, txn, a->index, a->data, a->len, &a->res);
+			} else {
+				rc = fsm_apply_noop(n->fsm, txn, a->index);
+				if (rc == 0 && a->type == RAFT_ENTRY_CONF &&
+				    raft_conf_decode(a->data, a->len, &t->conf) == 0)
+					t->conf_index = a->index;
+			}
+			if (rc != 0)
+				return rc;
+			a->applied = true;
+			t->applied = a->index;
+		}
+	}
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Stages received snapshot chunks; they are files, outside the txn. */
+static int stage_chunks(struct node *n, struct node__batch *first)
+{
+	for (struct node__batch *b = first; b != NULL; b = b->next)
+		for (unsigned i = 0; i < b->n_chunks; i++) {
+			int rc = node__snapshot_stage(n, &b->chunks[i]);
+			if (rc != 0)
+				return rc;
+		}
+	return 0;
+}
+
+static void after_commit(struct node *n, struct wtxn *t)
+{
+	for (struct node__batch *b = t->first; b != NULL; b = b->next)
+		if (b->install)
+			node__snapshot_installed(n, b->install_meta.index);
+	n->w.applied = t->applied;
+	n->w.conf = t->conf;
+	n->w.conf_index = t->conf_index;
+	if (t->applied > n->w.last_snap_index && t->conf_index > 0 && n->snapshot_every > 0 &&
+	    t->applied - n->w.last_snap_index >= n->snapshot_every) {
+		uint64_t idx, size;
+		int rc = node__snapshot_take(n, &idx, &size);
+		if (rc == 0) {
+			pthread_mutex_lock(&n->w.mu);
+			n->w.snap_ready = true;
+			n->w.snap_index = idx;
+			n->w.snap_size = size;
+			pthread_mutex_unlock(&n->w.mu);
+		} else {
+			/* Not fatal: the log just grows until the next try. */
+			qfs_warn("node %llu: taking a snapshot failed: %s",
+			         (unsigned long long)n->opts.id, qfs_strerror(rc));
+			n->w.last_snap_index = t->applied;
+		}
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct node *n = arg;
+	struct node__writer *w = &n->w;
+	struct node__batch *work = NULL;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->stop && w->queue == NULL && w->compact_to <= w->compacted)
+			pthread_cond_wait(&w->cond, &w->mu);
+		if (w->stop)
+			break;
+		uint64_t compact = w->compact_to;
+		/* Group commit: everything queued while the last fsync ran. */
+		work = w->queue;
+		w->queue = w->queue_tail = NULL;
+		w->busy = true;
+		pthread_mutex_unlock(&w->mu);
+
+		int rc = 0;
+		if (compact > w->compacted) {
+			rc = store_log_compact(n->store, compact);
+			if (rc != 0)
+				qfs_warn("node %llu: log compaction to %llu failed: %s",
+				         (unsigned long long)n->opts.id,
+				         (unsigned long long)compact, qfs_strerror(rc));
+			else
+				node__snapshot_prune(n, w->last_snap_index);
+			w->compacted = compact; /* failures are retried at the next one */
+			rc = 0;
+		}
+		if (work != NULL) {
+			struct wtxn t = {.n = n, .first = work};
+			rc = stage_chunks(n, work);
+			if (rc == 0)
+				rc = store_write(n->store, write_txn, &t);
+			if (rc == 0)
+				after_commit(n, &t);
+		}
+
+		pthread_mutex_lock(&w->mu);
+		w->busy = false;
+		if (work != NULL && rc == -ENOSPC) {
+			/* Keep the batches (the core must not believe them
+			 * durable) and try again; later batches queue behind. */
+			if (!w->disk_full)
+				qfs_error("node %llu: the data directory's disk is full; "
+				          "retrying every %d ms",
+				          (unsigned long long)n->opts.id, NODE__ENOSPC_RETRY_MS);
+			w->disk_full = true;
+			struct node__batch *last = work;
+			while (last->next != NULL)
+				last = last->next;
+			last->next = w->queue;
+			if (w->queue == NULL)
+				w->queue_tail = last;
+			w->queue = work;
+			work = NULL;
+			uv_async_send(&w->async);
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t ns = (uint64_t)ts.tv_nsec + NODE__ENOSPC_RETRY_MS * 1000000ull;
+			ts.tv_sec += (time_t)(ns / 1000000000ull);
+			ts.tv_nsec = (long)(ns % 1000000000ull);
+			uint64_t until = now_ms() + NODE__ENOSPC_RETRY_MS;
+			while (!w->stop && now_ms() < until)
+				pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+			continue;
+		}
+		if (work != NULL) {
+			w->disk_full = false;
+			for (struct node__batch *b = work; b != NULL; b = b->next)
+				b->err = rc;
+			if (w->done_tail != NULL)
+				w->done_tail->next = work;
+			else
+				w->done = work;
+			while (work->next != NULL)
+				work = work->next;
+			w->done_tail = work;
+			work = NULL;
+			if (rc != 0) {
+				/* STYLE.md rule 6: nothing more is written. */
+				w->fatal = rc;
+				uv_async_send(&w->async);
+				break;
+			}
+		}
+		uv_async_send(&w->async);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int node__writer_start(struct node *n)
+{
+	struct node__writer *w = &n->w;
+	int rc;
+
+	rc = pthread_mutex_init(&w->mu, NULL);
+	if (rc != 0)
+		return -rc;
+	rc = pthread_cond_init(&w->cond, NULL);
+	if (rc != 0) {
+		pthread_mutex_destroy(&w->mu);
+		return -rc;
+	}
+	rc = pthread_create(&w->thread, NULL, writer_main, n);
+	if (rc != 0) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->mu);
+		return -rc;
+	}
+	w->started = true;
+	return 0;
+}
+
+void node__writer_push(struct node *n, struct node__batch *b)
+{
+	struct node__writer *w = &n->w;
+	b->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->queue_tail != NULL)
+		w->queue_tail->next = b;
+	else
+		w->queue = b;
+	w->queue_tail = b;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void node__writer_request_compact(struct node *n, uint64_t upto)
+{
+	pthread_mutex_lock(&n->w.mu);
+	if (upto > n->w.compact_to) {
+		n->w.compact_to = upto;
+		pthread_cond_signal(&n->w.cond);
+	}
+	pthread_mutex_unlock(&n->w.mu);
+}
+
+/* True when nothing is queued, running, or waiting to be completed: a batch
+ * with nothing to store may then be completed on the loop at once. */
+bool node__writer_idle(struct node *n)
+{
+	struct node__writer *w = &n->w;
+	pthread_mutex_lock(&w->mu);
+	bool idle = !w->busy && w->queue == NULL && w->done == NULL && w->fatal == 0;
+	pthread_mutex_unlock(&w->mu);
+	return idle;
+}
+
+void node__writer_stop(struct node *n)
+{
+	struct node__writer *w = &n->w;
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	/* Waits for at most the write in progress (one fsync). */
+	pthread_join(w->thread, NULL);
+	w->started = false;
+	/* What was never written is dropped, as a crash would. */
+	while (w->queue != NULL) {
+		struct node__batch *b = w->queue;
+		w->queue = b->next;
+		node__batch_free(b);
+	}
+	while (w->done != NULL) {
+		struct node__batch *b = w->done;
+		w->done = b->next;
+		node__batch_free(b);
+	}
+	w->queue_tail = w->done_tail = NULL;
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
+}
