@@ -20,9 +20,9 @@ static void progress_init(struct raft *r, struct raft__progress *pr, raft_id id)
 	pr->id = id;
 	pr->next = raft__log_last(&r->log) + 1;
 	pr->state = RAFT__PROBE;
-	/* A new leader assumes everyone was active: CheckQuorum judges after a
-	 * whole election timeout (dissertation 6.2). */
-	pr->recent_active = true;
+	/* Not heard from yet in this term: CheckQuorum (dissertation 6.2) at the
+	 * end of the first election timeout needs a majority to have answered. */
+	pr->recent_active = false;
 }
 
 /* A leader starts with every follower in probe at its last index + 1
