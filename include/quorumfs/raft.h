@@ -256,7 +256,10 @@ struct raft_config {
 	unsigned election_ticks;     /* election timeout: random in [e, 2e) ticks */
 	unsigned heartbeat_ticks;    /* leader sends heartbeats every this many ticks */
 	bool pre_vote;               /* PreVote (dissertation 9.6); default true */
-	bool check_quorum;           /* CheckQuorum (dissertation 6.2); default true */
+	bool check_quorum;           /* CheckQuorum (dissertation 6.2); default true.
+	                              * Also enables the vote lease (4.2.3): a server
+	                              * that heard from a leader within election_ticks
+	                              * ignores (pre)votes without `transfer`. */
 	unsigned max_inflight_msgs;  /* AppendEntries in flight per follower */
 	size_t max_inflight_bytes;   /* entry bytes in flight per follower */
 	size_t max_msg_bytes;        /* entry bytes in one AppendEntries */
@@ -364,8 +367,10 @@ int raft_bootstrap(struct raft *r, const struct raft_conf *conf);
  * raft_restore - load what was durable before a restart: the hard state, the
  * last snapshot (NULL if none) and the log entries after it (@entries[0].index
  * == snap->index + 1, or 1 without a snapshot). Entry data is copied.
- * Only on a fresh core. Returns 0, -EINVAL (a gap or a term going backwards),
- * -ENOMEM.
+ * Only on a fresh core. The persisted index becomes the last entry's. Committed
+ * entries after the snapshot are handed out for apply again (from
+ * snap->index + 1): the caller skips those its state machine already applied.
+ * Returns 0, -EINVAL (a gap or a term going backwards), -ENOMEM.
  */
 int raft_restore(struct raft *r, const struct raft_hard_state *hs,
                  const struct raft_snapshot_meta *snap, const struct raft_entry *entries,
@@ -387,7 +392,8 @@ void raft_tick(struct raft *r);
  * raft_step - deliver a message received from a peer. @m and all it points to
  * are borrowed for the call. Messages for another id, from an unknown term's
  * past, or malformed in their numbers are ignored.
- * Returns 0, or -ENOMEM (the message was dropped; state unchanged).
+ * Returns 0, -ENOMEM (the message was dropped; state unchanged where
+ * practical), or RAFT_EFAILED after raft_fail().
  */
 int raft_step(struct raft *r, const struct raft_message *m);
 
@@ -404,7 +410,8 @@ int64_t raft_propose(struct raft *r, const void *data, size_t len);
  * in the local state machine, or a failure. A follower forwards the request to
  * the leader; reads waiting together are confirmed by one heartbeat round.
  * Returns 0 (an answer will come, unless the request or its reply is lost in
- * the network, which the caller covers with a timeout), RAFT_ENOLEADER.
+ * the network, which the caller covers with a timeout), RAFT_ENOLEADER,
+ * RAFT_EFAILED, -ENOMEM.
  */
 int raft_read_index(struct raft *r, uint64_t ctx);
 
@@ -412,7 +419,8 @@ int raft_read_index(struct raft *r, uint64_t ctx);
  * raft_transfer - hand leadership to @to (RAFT_NONE: the most up-to-date
  * voter). The leader stops accepting proposals, catches @to up, and sends it
  * TimeoutNow (dissertation 3.10). Aborted after an election timeout.
- * Returns 0, RAFT_ENOTLEADER, RAFT_ENOTFOUND (not a voter), RAFT_EBUSY.
+ * Returns 0 (also when @to is this leader: nothing to do), RAFT_ENOTLEADER,
+ * RAFT_ENOTFOUND (not a voter), RAFT_EBUSY, RAFT_EFAILED, -ENOMEM.
  */
 int raft_transfer(struct raft *r, raft_id to);
 
@@ -432,7 +440,8 @@ enum raft_change_kind {
  * @address is copied for RAFT_ADD_LEARNER and ignored otherwise.
  * Returns the index of the configuration entry (> 0), RAFT_ENOTLEADER,
  * RAFT_EBUSY, RAFT_ENOTFOUND, RAFT_EEXIST, RAFT_ETOOMANY, RAFT_ENOTCAUGHTUP
- * (promote), -EINVAL, -ENOMEM.
+ * (promote), RAFT_EFAILED, -EINVAL (@id 0, @address of RAFT_ADDRESS_MAX bytes
+ * or more, removing the last voter), -ENOMEM. Promoting a voter: RAFT_EEXIST.
  */
 int64_t raft_change(struct raft *r, enum raft_change_kind kind, raft_id id, const char *address);
 
@@ -448,7 +457,9 @@ void raft_persisted(struct raft *r, uint64_t id);
  * @index (<= the last index it applied), @size bytes, that it can read chunks
  * from until it reports a newer one. The log up to index - trailing_entries is
  * dropped from memory. *@compact_to (may be NULL) receives the index up to
- * which the caller may delete stored entries.
+ * which the caller may delete stored entries. A snapshot installed from the
+ * leader (rd->snapshot_install) counts as reported: a follower that becomes
+ * leader sends chunks of it, so the caller keeps it readable likewise.
  * Returns 0, -EINVAL (@index not applied, or older than the current snapshot).
  */
 int raft_snapshot_taken(struct raft *r, raft_index index, uint64_t size, raft_index *compact_to);
