@@ -165,13 +165,24 @@ int node__net_start(struct node *n)
 	return 0;
 }
 
-/* Dials every member of @conf but us; forgets members that left. */
+/* The address to dial @s at: its configured one, unless the options
+ * override it (a test routing the link through a proxy). */
+static const char *dial_address(const struct node *n, const struct raft_server *s)
+{
+	for (unsigned i = 0; i < n->opts.n_dial_overrides && i < NODE_MAX_PEERS; i++)
+		if (n->opts.dial_overrides[i].id == s->id)
+			return n->opts.dial_overrides[i].address;
+	return s->address;
+}
+
+/* Dials every member of @conf but us; forgets members that left or moved.
+ * n->peers records the address each one is dialed at. */
 void node__peers_update(struct node *n, const struct raft_conf *conf)
 {
 	struct raft_conf *cur = &n->peers;
 	for (unsigned i = 0; i < cur->n;) {
 		const struct raft_server *s = raft_conf_get(conf, cur->servers[i].id);
-		if (s == NULL || strcmp(s->address, cur->servers[i].address) != 0) {
+		if (s == NULL || strcmp(dial_address(n, s), cur->servers[i].address) != 0) {
 			net_peer_remove(n->net, cur->servers[i].id);
 			cur->servers[i] = cur->servers[--cur->n];
 		} else {
@@ -182,13 +193,16 @@ void node__peers_update(struct node *n, const struct raft_conf *conf)
 		const struct raft_server *s = &conf->servers[i];
 		if (s->id == n->opts.id || raft_conf_get(cur, s->id) != NULL)
 			continue;
-		int rc = net_peer_add(n->net, s->id, s->address);
+		const char *addr = dial_address(n, s);
+		int rc = net_peer_add(n->net, s->id, addr);
 		if (rc != 0) {
 			qfs_warn("node %llu: cannot dial %llu at %s: %s",
-			         (unsigned long long)n->opts.id, (unsigned long long)s->id,
-			         s->address, qfs_strerror(rc));
+			         (unsigned long long)n->opts.id, (unsigned long long)s->id, addr,
+			         qfs_strerror(rc));
 			continue;
 		}
-		cur->servers[cur->n++] = *s;
+		cur->servers[cur->n] = *s;
+		snprintf(cur->servers[cur->n].address, RAFT_ADDRESS_MAX, "%s", addr);
+		cur->n++;
 	}
 }

@@ -1,0 +1,560 @@
+/* test_node.c: in-process clusters of real nodes (one uv loop, loopback TCP, real LMDB). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "quorumfs/errors.h"
+#include "quorumfs/log.h"
+#include "quorumfs/node.h"
+
+#define N_NODES 3
+
+struct cluster {
+	uv_loop_t loop;
+	uv_timer_t wake; /* keeps uv_run(UV_RUN_ONCE) from blocking for long */
+	char base[256];
+	struct node_options opts[N_NODES];
+	char dirs[N_NODES][300];
+	struct node *nodes[N_NODES];
+	uint8_t key[NODE_KEY_BYTES];
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static uint16_t free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void on_wake(uv_timer_t *t)
+{
+	(void)t;
+}
+
+typedef bool (*pred_fn)(struct cluster *c, void *arg);
+
+/* Runs the loop until @pred holds; false after @ms milliseconds. */
+static bool run_until(struct cluster *c, pred_fn pred, void *arg, unsigned ms)
+{
+	uint64_t deadline = uv_now(&c->loop) + ms;
+	while (!pred(c, arg)) {
+		if (uv_now(&c->loop) >= deadline)
+			return false;
+		uv_run(&c->loop, UV_RUN_ONCE);
+	}
+	return true;
+}
+
+static bool never(struct cluster *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	return false;
+}
+
+/* Runs the loop for @ms milliseconds. */
+static void run_for(struct cluster *c, unsigned ms)
+{
+	run_until(c, never, NULL, ms);
+}
+
+static int start_node(struct cluster *c, int i)
+{
+	char err[256] = "";
+	int rc = node_start(&c->loop, &c->opts[i], &c->nodes[i], err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "node_start %d: %s (%s)\n", i + 1, qfs_strerror(rc), err);
+	return rc;
+}
+
+static void stopped(void *arg)
+{
+	*(int *)arg += 1;
+}
+
+static bool flag_set(struct cluster *c, void *arg)
+{
+	(void)c;
+	return *(int *)arg != 0;
+}
+
+static void stop_node(struct cluster *c, int i)
+{
+	int done = 0;
+	if (c->nodes[i] == NULL)
+		return;
+	node_stop(c->nodes[i], stopped, &done);
+	assert_true(run_until(c, flag_set, &done, 10000));
+	c->nodes[i] = NULL;
+}
+
+static int setup(void **state)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	uint16_t ports[N_NODES];
+	assert_non_null(c);
+	snprintf(c->base, sizeof(c->base), "/tmp/qfs-node-test-XXXXXX");
+	assert_non_null(mkdtemp(c->base));
+	assert_int_equal(uv_loop_init(&c->loop), 0);
+	uv_timer_init(&c->loop, &c->wake);
+	uv_timer_start(&c->wake, on_wake, 10, 10);
+	for (int i = 0; i < NODE_KEY_BYTES; i++)
+		c->key[i] = (uint8_t)(i * 7 + 1);
+	for (int i = 0; i < N_NODES; i++)
+		ports[i] = free_port();
+	for (int i = 0; i < N_NODES; i++) {
+		struct node_options *o = &c->opts[i];
+		snprintf(c->dirs[i], sizeof(c->dirs[i]), "%s/n%d", c->base, i + 1);
+		o->id = (uint64_t)i + 1;
+		o->data_dir = c->dirs[i];
+		o->cluster_name = "test-cluster";
+		memcpy(o->cluster_key, c->key, NODE_KEY_BYTES);
+		o->heartbeat_ms = 20;
+		o->election_ms = 200;
+		o->commit_timeout_ms = 3000;
+		o->max_value_size = 1 << 20;
+		o->n_peers = N_NODES;
+		for (int j = 0; j < N_NODES; j++) {
+			o->peers[j].id = (uint64_t)j + 1;
+			snprintf(o->peers[j].address, NODE_ADDRESS_MAX, "127.0.0.1:%u", ports[j]);
+		}
+	}
+	*state = c;
+	return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Also runs after a failed test: stops what runs and removes the dirs. */
+static int teardown(void **state)
+{
+	struct cluster *c = *state;
+	for (int i = 0; i < N_NODES; i++)
+		if (c->nodes[i] != NULL) {
+			int done = 0;
+			node_stop(c->nodes[i], stopped, &done);
+			run_until(c, flag_set, &done, 10000);
+		}
+	uv_walk(&c->loop, close_walk, NULL);
+	uv_run(&c->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&c->loop);
+	nftw(c->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(c);
+	return 0;
+}
+
+/* The leader all running nodes agree on, as a node index; -1 if none. */
+static int agreed_leader(struct cluster *c)
+{
+	uint64_t leader = 0, term = 0;
+	int n = 0;
+	for (int i = 0; i < N_NODES; i++) {
+		struct node_status st;
+		if (c->nodes[i] == NULL)
+			continue;
+		node_status(c->nodes[i], &st);
+		if (st.leader == 0 || (n > 0 && (st.leader != leader || st.term != term)))
+			return -1;
+		leader = st.leader;
+		term = st.term;
+		n++;
+	}
+	if (n == 0 || c->nodes[leader - 1] == NULL)
+		return -1;
+	struct node_status st;
+	node_status(c->nodes[leader - 1], &st);
+	return strcmp(st.role, "leader") == 0 ? (int)leader - 1 : -1;
+}
+
+static bool have_leader(struct cluster *c, void *arg)
+{
+	(void)arg;
+	return agreed_leader(c) >= 0;
+}
+
+static int wait_leader(struct cluster *c)
+{
+	assert_true(run_until(c, have_leader, NULL, 10000));
+	return agreed_leader(c);
+}
+
+struct submit_wait {
+	bool done;
+	int err;
+	struct fsm_result res;
+};
+
+static void submit_done(void *arg, int err, const struct fsm_result *res)
+{
+	struct submit_wait *w = arg;
+	assert_false(w->done); /* exactly once */
+	w->done = true;
+	w->err = err;
+	if (res != NULL)
+		w->res = *res;
+}
+
+static bool submit_finished(struct cluster *c, void *arg)
+{
+	(void)c;
+	return ((struct submit_wait *)arg)->done;
+}
+
+/* Submits @cmd on node @i and waits for its callback. */
+static struct submit_wait submit(struct cluster *c, int i, const struct wire_cmd *cmd)
+{
+	struct submit_wait w = {0};
+	assert_int_equal(node_submit(c->nodes[i], cmd, submit_done, &w), 0);
+	assert_false(w.done); /* never from inside the call */
+	assert_true(run_until(c, submit_finished, &w, 10000));
+	return w;
+}
+
+static struct wire_cmd create_cmd(const char *name, const char *data)
+{
+	struct wire_cmd cmd = {.type = WIRE_CMD_CREATE,
+	                       .parent = FSM_ROOT_INO,
+	                       .name = name,
+	                       .name_len = strlen(name),
+	                       .mode = 0100644,
+	                       .data = data,
+	                       .data_len = strlen(data)};
+	return cmd;
+}
+
+struct barrier_wait {
+	bool done;
+	int err;
+};
+
+static void barrier_done(void *arg, int err)
+{
+	struct barrier_wait *w = arg;
+	assert_false(w->done);
+	w->done = true;
+	w->err = err;
+}
+
+static bool barrier_finished(struct cluster *c, void *arg)
+{
+	(void)c;
+	return ((struct barrier_wait *)arg)->done;
+}
+
+/* A read barrier on node @i; returns its result. */
+static int barrier(struct cluster *c, int i)
+{
+	struct barrier_wait w = {0};
+	int rc = node_read_barrier(c->nodes[i], barrier_done, &w);
+	if (rc == 1)
+		return 0;
+	assert_int_equal(rc, 0);
+	assert_false(w.done);
+	assert_true(run_until(c, barrier_finished, &w, 10000));
+	return w.err;
+}
+
+/* Asserts that node @i has file @name with contents @want. */
+static void assert_file(struct cluster *c, int i, const char *name, const char *want)
+{
+	struct fsm_attr attr;
+	char buf[256];
+	size_t got = 0;
+	assert_int_equal(node_lookup(c->nodes[i], FSM_ROOT_INO, name, strlen(name), &attr), 0);
+	assert_int_equal(attr.size, strlen(want));
+	assert_int_equal(node_read(c->nodes[i], attr.ino, 0, sizeof(buf), buf, &got), 0);
+	assert_int_equal(got, strlen(want));
+	assert_memory_equal(buf, want, got);
+}
+
+static int any_follower(struct cluster *c, int leader)
+{
+	for (int i = 0; i < N_NODES; i++)
+		if (i != leader && c->nodes[i] != NULL)
+			return i;
+	return -1;
+}
+
+static uint64_t applied_of(struct cluster *c, int i)
+{
+	struct node_status st;
+	node_status(c->nodes[i], &st);
+	return st.applied;
+}
+
+struct catch_up {
+	int node;
+	uint64_t index;
+};
+
+static bool caught_up(struct cluster *c, void *arg)
+{
+	struct catch_up *cu = arg;
+	return applied_of(c, cu->node) >= cu->index;
+}
+
+static void start_all(struct cluster *c)
+{
+	for (int i = 0; i < N_NODES; i++)
+		assert_int_equal(start_node(c, i), 0);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+/* Bootstrap, elect, write on the leader and through a follower, read the
+ * result everywhere after a barrier. */
+static void test_write_and_read_everywhere(void **state)
+{
+	struct cluster *c = *state;
+	start_all(c);
+	int leader = wait_leader(c);
+	int follower = any_follower(c, leader);
+
+	struct wire_cmd cmd = create_cmd("a", "hello");
+	struct submit_wait w = submit(c, leader, &cmd);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(w.res.err, 0);
+	assert_true(w.res.attr.ino > FSM_ROOT_INO);
+	uint64_t ino = w.res.attr.ino;
+
+	/* Through a follower: forwarded to the leader, completed on apply. */
+	struct wire_cmd wr = {.type = WIRE_CMD_WRITE,
+	                      .ino = ino,
+	                      .offset = 0,
+	                      .flags = WIRE_WRITE_TRUNCATE,
+	                      .data = "world!",
+	                      .data_len = 6};
+	w = submit(c, follower, &wr);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(w.res.err, 0);
+	assert_int_equal(w.res.attr.size, 6);
+	/* Completed on the follower only once applied there: visible at once. */
+	assert_file(c, follower, "a", "world!");
+
+	/* The command's own error comes back in res.err. */
+	struct wire_cmd dup = create_cmd("a", "x");
+	dup.flags = WIRE_CREATE_EXCL;
+	w = submit(c, follower, &dup);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(w.res.err, -EEXIST);
+
+	for (int i = 0; i < N_NODES; i++) {
+		assert_int_equal(barrier(c, i), 0);
+		assert_file(c, i, "a", "world!");
+	}
+}
+
+/* Many submits at once from every node: all complete, each exactly once,
+ * and all nodes agree afterwards. */
+static void test_many_concurrent_submits(void **state)
+{
+	struct cluster *c = *state;
+	enum { PER_NODE = 40 };
+	struct submit_wait w[N_NODES][PER_NODE];
+	char names[N_NODES][PER_NODE][16];
+	start_all(c);
+	wait_leader(c);
+	memset(w, 0, sizeof(w));
+	for (int i = 0; i < N_NODES; i++)
+		for (int k = 0; k < PER_NODE; k++) {
+			snprintf(names[i][k], sizeof(names[i][k]), "f%d-%d", i, k);
+			struct wire_cmd cmd = create_cmd(names[i][k], names[i][k]);
+			assert_int_equal(node_submit(c->nodes[i], &cmd, submit_done, &w[i][k]), 0);
+		}
+	for (int i = 0; i < N_NODES; i++)
+		for (int k = 0; k < PER_NODE; k++) {
+			assert_true(run_until(c, submit_finished, &w[i][k], 10000));
+			assert_int_equal(w[i][k].err, 0);
+			assert_int_equal(w[i][k].res.err, 0);
+		}
+	for (int i = 0; i < N_NODES; i++) {
+		assert_int_equal(barrier(c, i), 0);
+		struct fsm_statfs st;
+		assert_int_equal(node_statfs(c->nodes[i], &st), 0);
+		assert_int_equal(st.files, 1 + N_NODES * PER_NODE);
+		assert_file(c, i, "f2-39", "f2-39");
+	}
+}
+
+/* The leader stops; the other two elect and take writes; the old leader
+ * restarts on its directory and catches up. */
+static void test_leader_stop_and_restart(void **state)
+{
+	struct cluster *c = *state;
+	start_all(c);
+	int old = wait_leader(c);
+	struct wire_cmd cmd = create_cmd("before", "1");
+	assert_int_equal(submit(c, old, &cmd).err, 0);
+	struct node_status st;
+	node_status(c->nodes[old], &st);
+	uint64_t old_term = st.term;
+
+	stop_node(c, old);
+	int leader = wait_leader(c);
+	assert_int_not_equal(leader, old);
+	node_status(c->nodes[leader], &st);
+	assert_true(st.term > old_term);
+
+	int follower = any_follower(c, leader);
+	cmd = create_cmd("after", "2");
+	struct submit_wait w = submit(c, follower, &cmd);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(w.res.err, 0);
+
+	assert_int_equal(start_node(c, old), 0);
+	struct catch_up cu = {.node = old, .index = applied_of(c, leader)};
+	assert_true(run_until(c, caught_up, &cu, 10000));
+	assert_file(c, old, "before", "1");
+	assert_file(c, old, "after", "2");
+	/* And it takes part again: a barrier and a write through it. */
+	assert_int_equal(barrier(c, old), 0);
+	cmd = create_cmd("again", "3");
+	assert_int_equal(submit(c, old, &cmd).err, 0);
+	assert_file(c, old, "again", "3");
+}
+
+/* Without a quorum: barriers fail with EIO, writes with EROFS or
+ * ETIMEDOUT, within the commit timeout; never a hang. */
+static void test_no_quorum(void **state)
+{
+	struct cluster *c = *state;
+	start_all(c);
+	int leader = wait_leader(c);
+	int f = any_follower(c, leader);
+	for (int i = 0; i < N_NODES; i++)
+		if (i != f)
+			stop_node(c, i);
+	/* Let the survivor forget its leader. */
+	run_for(c, 600);
+	assert_int_equal(barrier(c, f), -EIO);
+	struct wire_cmd cmd = create_cmd("lost", "x");
+	struct submit_wait w = submit(c, f, &cmd);
+	assert_true(w.err == -EROFS || w.err == -ETIMEDOUT);
+}
+
+/* A command beyond max_value_size is refused before it is proposed. */
+static void test_efbig(void **state)
+{
+	struct cluster *c = *state;
+	c->opts[0].max_value_size = 1024;
+	assert_int_equal(start_node(c, 0), 0);
+	size_t len = 64 << 10;
+	char *big = calloc(1, len + 1);
+	assert_non_null(big);
+	memset(big, 'x', len);
+	struct wire_cmd cmd = create_cmd("big", big);
+	struct submit_wait w = {0};
+	assert_int_equal(node_submit(c->nodes[0], &cmd, submit_done, &w), -EFBIG);
+	free(big);
+	run_for(c, 50);
+	assert_false(w.done);
+}
+
+/* stale_reads: the barrier holds at once. */
+static void test_stale_reads(void **state)
+{
+	struct cluster *c = *state;
+	struct barrier_wait w = {0};
+	c->opts[0].stale_reads = true;
+	assert_int_equal(start_node(c, 0), 0);
+	assert_int_equal(node_read_barrier(c->nodes[0], barrier_done, &w), 1);
+	run_for(c, 50);
+	assert_false(w.done);
+}
+
+/* A node with the wrong cluster key gets nothing from the cluster. */
+static void test_wrong_key(void **state)
+{
+	struct cluster *c = *state;
+	c->opts[2].cluster_key[0] ^= 0xff;
+	start_all(c);
+	/* Nodes 1 and 2 elect between them; node 3 never hears a leader. */
+	uint64_t deadline = uv_now(&c->loop) + 10000;
+	int leader = -1;
+	while (leader < 0 && uv_now(&c->loop) < deadline) {
+		uv_run(&c->loop, UV_RUN_ONCE);
+		struct node_status st;
+		node_status(c->nodes[0], &st);
+		if (st.leader != 0 && st.leader != 3) {
+			struct node_status sl;
+			node_status(c->nodes[st.leader - 1], &sl);
+			if (strcmp(sl.role, "leader") == 0)
+				leader = (int)st.leader - 1;
+		}
+	}
+	assert_true(leader == 0 || leader == 1);
+	struct wire_cmd cmd = create_cmd("secret", "s");
+	assert_int_equal(submit(c, leader, &cmd).err, 0);
+	run_for(c, 500);
+	struct node_status st;
+	node_status(c->nodes[2], &st);
+	assert_int_not_equal(st.leader, (uint64_t)leader + 1);
+	struct fsm_attr attr;
+	assert_int_equal(node_lookup(c->nodes[2], FSM_ROOT_INO, "secret", 6, &attr), -ENOENT);
+	assert_true(applied_of(c, 2) < applied_of(c, leader));
+}
+
+/* The status renders as JSON naming every member. */
+static void test_status_json(void **state)
+{
+	struct cluster *c = *state;
+	char buf[4096];
+	start_all(c);
+	int leader = wait_leader(c);
+	struct node_status st;
+	node_status(c->nodes[leader], &st);
+	assert_int_equal(st.n_members, N_NODES);
+	size_t len = node_status_json(&st, buf, sizeof(buf));
+	assert_true(len < sizeof(buf));
+	assert_non_null(strstr(buf, "\"role\":\"leader\""));
+	assert_non_null(strstr(buf, "\"members\":[{\"id\":1,"));
+}
+
+int main(void)
+{
+	qfs_log_set_level(QFS_LOG_WARN);
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_write_and_read_everywhere, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_many_concurrent_submits, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_leader_stop_and_restart, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_no_quorum, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_efbig, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_stale_reads, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_status_json, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
