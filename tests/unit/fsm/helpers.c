@@ -268,6 +268,16 @@ int t_removexattr(struct tenv *t, uint64_t ino, const char *name)
 	return tenv_apply(t, &c);
 }
 
+_Static_assert(sizeof(struct fsm_attr) == 64, "struct fsm_attr has no padding to compare");
+
+void assert_result_equal(const struct fsm_result *a, const struct fsm_result *b)
+{
+	assert_int_equal(a->err, b->err);
+	assert_int_equal(a->duplicate, b->duplicate);
+	assert_memory_equal(&a->attr, &b->attr, sizeof(a->attr)); /* no padding inside */
+	assert_int_equal(a->offset, b->offset);
+}
+
 struct fsm_attr t_getattr(struct tenv *t, uint64_t ino)
 {
 	struct fsm_attr a;

@@ -51,6 +51,10 @@ int t_setattr(struct tenv *t, uint64_t ino, const struct wire_cmd_attr *a);
 int t_setxattr(struct tenv *t, uint64_t ino, const char *name, const char *val, uint32_t flags);
 int t_removexattr(struct tenv *t, uint64_t ino, const char *name);
 
+/* Asserts two results are equal field by field (memcmp would also
+ * compare padding, which struct assignment need not copy). */
+void assert_result_equal(const struct fsm_result *a, const struct fsm_result *b);
+
 /* Queries, asserted to succeed. */
 struct fsm_attr t_getattr(struct tenv *t, uint64_t ino);
 /* The inode of @name in @parent, or 0 if it does not exist. */

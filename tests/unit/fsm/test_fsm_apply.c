@@ -133,7 +133,7 @@ static void rerun_after_map_full(void **state)
 		}
 		assert_int_equal(rc, 0);
 		assert_int_equal(apply_raw(&big, i, buf, len, &r2), 0);
-		assert_memory_equal(&r1, &r2, sizeof(r1));
+		assert_result_equal(&r1, &r2);
 	}
 	assert_true(hits > 0);
 	assert_string_not_equal(fsm_errmsg(small.fsm), "");
@@ -267,7 +267,7 @@ static void result_encoding(void **state)
 	fsm_result_encode(&r, buf);
 	assert_int_equal(fsm_result_decode(buf, sizeof(buf), &d), 0);
 	r.duplicate = false;
-	assert_memory_equal(&r, &d, sizeof(r));
+	assert_result_equal(&r, &d);
 	assert_int_equal(fsm_result_decode(buf, sizeof(buf) - 1, &d), QFS_ECORRUPT);
 }
 

@@ -63,7 +63,7 @@ static uint8_t *stream(struct tenv *t, MDB_txn *txn, size_t chunk, size_t *len)
 {
 	struct fsm_snapshot *s;
 	uint8_t *buf = malloc(chunk), *all = NULL;
-	size_t n = 0, got;
+	size_t n = 0, got, cap = 0;
 	uint64_t applied;
 	bool done = false;
 
@@ -74,7 +74,10 @@ static uint8_t *stream(struct tenv *t, MDB_txn *txn, size_t chunk, size_t *len)
 		assert_int_equal(fsm_snapshot_next_chunk(s, buf, chunk, &got, &done), 0);
 		assert_true(got <= chunk);
 		assert_true(got > 0 || done);
-		all = realloc(all, n + got + 1);
+		if (n + got + 1 > cap) {
+			cap = 2 * (n + got + 1);
+			all = realloc(all, cap);
+		}
 		memcpy(all + n, buf, got);
 		n += got;
 	}
