@@ -1,5 +1,4 @@
-/* fsm.h: the file-tree state machine: applies commands to LMDB, answers queries, streams snapshots.
- */
+/* fsm.h: the file-tree state machine: applies commands on LMDB, answers queries, snapshots. */
 #ifndef QUORUMFS_FSM_H
 #define QUORUMFS_FSM_H
 
@@ -18,10 +17,10 @@
  * together. Apply reads no clock and no randomness: the same log gives the
  * same databases, byte for byte, on every node (docs/semantics-fsm.md).
  *
- * Threading: a struct fsm holds no mutable state after fsm_open() (only the
- * database handles and the options), so queries may run on any thread that
- * has its own read transaction; apply and install need the caller's single
- * write transaction.
+ * Threading: after fsm_open() a struct fsm holds the database handles, the
+ * options and an error text, nothing else, so queries may run on any thread
+ * that has its own read transaction; apply and install need the caller's
+ * single write transaction.
  *
  * Error codes. Functions return 0 on success and a negative code otherwise:
  *  - FSM_EMAPFULL: the LMDB map is full. Abort the transaction, grow the map
@@ -117,14 +116,19 @@ int fsm_open(MDB_env *env, const struct fsm_options *opts, struct fsm **out);
 void fsm_close(struct fsm *fsm);
 
 /* fsm_errmsg - text of the last storage failure seen by @fsm; "" if none.
- * Static storage in @fsm; not thread-safe. */
+ * Storage in @fsm; written by whichever call failed, so read it on the
+ * thread that saw the failure, before other calls on @fsm. */
 const char *fsm_errmsg(const struct fsm *fsm);
 
 /*
  * fsm_apply - decode and apply the command of log entry @index.
  * @txn: the caller's write transaction; the change and "fsm.applied" =
  *       @index are written in it, and commit or vanish with it.
- * @cmd, @len: the entry's data, borrowed (wire_cmd_decode format).
+ * @cmd, @len: the entry's data, borrowed (wire_cmd_decode format). Not a
+ *       pointer LMDB returned in @txn: such values die at the txn's next
+ *       update (a page spill frees them), and apply updates.
+ * Index gaps are allowed (after a snapshot install); every index the log
+ * has should reach either fsm_apply or fsm_apply_noop.
  * @res: set to the outcome.
  * Deterministic; keeps no state outside @txn, so after an abort (e.g. on
  * FSM_EMAPFULL) the same call can simply run again.

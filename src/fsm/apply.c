@@ -1,5 +1,4 @@
-/* apply.c: fsm_apply: one log entry -> sessions, the command, and "applied", in the caller's txn.
- */
+/* apply.c: fsm_apply: one log entry -> session check, command, "applied", in the caller's txn. */
 #include <errno.h>
 #include <stdio.h>
 

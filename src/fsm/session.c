@@ -1,5 +1,4 @@
-/* session.c: exactly-once client sessions: the last serial and result per client, and their expiry.
- */
+/* session.c: exactly-once sessions: each client's last serial and result, and their expiry. */
 #include <errno.h>
 
 #include "fsm_internal.h"

@@ -1,5 +1,4 @@
-/* snapshot.h: the snapshot byte format shared by the writer (snapshot.c) and the loader
- * (snapshot_install.c). */
+/* snapshot.h: the snapshot byte format, shared by snapshot.c and snapshot_install.c. */
 #ifndef QUORUMFS_FSM_SNAPSHOT_H
 #define QUORUMFS_FSM_SNAPSHOT_H
 

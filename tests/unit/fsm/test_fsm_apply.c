@@ -1,5 +1,4 @@
-/* test_fsm_apply.c: the apply contract (index order, no-ops, bad entries, re-run after MAP_FULL),
- * sessions, readdir cookies. */
+/* test_fsm_apply.c: the apply contract, MAP_FULL re-runs, sessions, readdir cookies. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,4 @@
-/* test_fsm_determinism.c: one seeded random log of 100,000 entries applied to two fresh stores
- * gives identical bytes. */
+/* test_fsm_determinism.c: a seeded 100,000-entry log gives byte-identical stores. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,4 @@
-/* test_fsm_rename.c: RENAME in all its forms: move, replace, NOREPLACE, EXCHANGE, and its errors.
- */
+/* test_fsm_rename.c: RENAME: move, replace, NOREPLACE, EXCHANGE, and its errors. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

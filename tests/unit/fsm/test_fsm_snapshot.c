@@ -1,5 +1,4 @@
-/* test_fsm_snapshot.c: snapshot streaming and install: round trips, chunking, damage refused with
- * the old tree kept. */
+/* test_fsm_snapshot.c: snapshot stream and install: round trips, chunking, damage refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>

@@ -1,5 +1,4 @@
-/* test_command.c: the command codec: every type round-trips, and bad input of any shape is refused.
- */
+/* test_command.c: the command codec: every type round-trips; bad input of any shape is refused. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
