@@ -93,6 +93,7 @@ enum sim_ev_type {
 	SIM_EV_RESTART,  /* a crashed node comes back */
 	SIM_EV_CHAOS,    /* fault injection and membership (random runs) */
 	SIM_EV_WORK,     /* proposals, reads (random runs) */
+	SIM_EV_CRASH,    /* a planned crash of one incarnation */
 };
 
 struct sim_event {
@@ -202,6 +203,7 @@ struct sim_node {
 	/* last role and term the checker saw */
 	enum raft_role seen_role;
 	raft_term seen_term;
+	raft_index seen_commit;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -241,6 +243,7 @@ struct sim_check {
 	size_t n_commits;
 	raft_index max_commit_seen; /* any node's raft_commit_index, ever */
 	raft_index max_applied;
+	raft_index applied_before_step; /* max_applied before the current event */
 	struct sim_proposal *props;
 	size_t n_props, cap_props;
 	uint64_t n_dropped;
@@ -258,6 +261,7 @@ struct sim_opts {
 	bool random_work;   /* proposals, reads, membership changes, transfers */
 	bool final_phase;   /* after steps: heal everything and check liveness */
 	bool stop_on_violation;
+	bool no_commit_rule; /* skip the commit-rule check: only consequences count */
 	/* the cores' configuration; 0 means "chosen from the seed" */
 	unsigned election_ticks;
 	unsigned heartbeat_ticks;
@@ -290,6 +294,7 @@ struct sim_cluster {
 	bool link[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1]; /* link[a][b]: a's messages reach b */
 	unsigned drop_permille, dup_permille;
 	struct sim_check chk;
+	raft_id new_leader; /* set by the checker when a node starts leading */
 	bool in_final;
 	uint64_t final_start;
 	/* violations */
@@ -297,6 +302,7 @@ struct sim_cluster {
 	char violation[1024];
 	uint64_t violation_step;
 	/* statistics */
+	uint64_t n_old_commits; /* a leader's commit index reached an entry of an older term */
 	uint64_t n_msgs, n_elections, n_crashes, n_snap_installs, n_chunks, n_changes, n_reads_ok,
 	        n_committed;
 };
@@ -419,6 +425,9 @@ bool sim_check_converged(struct sim_cluster *c, bool report);
 void sim_work_event(struct sim_cluster *c);
 void sim_chaos_event(struct sim_cluster *c);
 void sim_final_begin(struct sim_cluster *c);
+/* A node just became leader: sometimes stall its disk or crash it soon (the
+ * shape of paper Figure 8). */
+void sim_chaos_new_leader(struct sim_cluster *c, raft_id id);
 
 /* ------------------------------------------------------------------------ */
 /* Directed scenarios shared by the correct and the broken test (sim_fig8.c)  */

@@ -236,6 +236,63 @@ static void check_leader_complete(struct sim_cluster *c, struct sim_node *n, raf
 	}
 }
 
+/* The highest index of term @term in @d's durable log (0 if none). */
+static raft_index durable_of_term(const struct sim_disk *d, raft_term term)
+{
+	for (size_t i = d->n; i-- > 0;) {
+		if (d->log[i].term == term)
+			return d->log[i].index;
+		if (d->log[i].term < term)
+			return 0;
+	}
+	return d->has_snap && d->snap.term == term ? d->snap.index : 0;
+}
+
+/*
+ * The commit rule (paper 5.4.2 and Figure 8): a leader of term T moves its
+ * commit index to N only when an entry of term T at or after N is stored
+ * (durably) on a majority of the voters of its configuration; replicas of
+ * older terms' entries never count. Checked against the simulated disks, the
+ * moment a leader's commit index passes what any node has applied.
+ */
+static void check_commit_rule(struct sim_cluster *c, struct sim_node *n, raft_term term,
+                              raft_index commit)
+{
+	const struct raft_entry *e = raft_entry_at(n->r, commit);
+	if (e && e->term != term) {
+		c->n_old_commits++;
+		sim_trace(c,
+		          "n%" PRIu64 " (leader of term %" PRIu64 ") commits up to %" PRIu64
+		          " of term %" PRIu64,
+		          n->id, term, commit, e->term);
+	}
+	if (commit <= c->chk.applied_before_step || c->o.no_commit_rule)
+		return; /* committed before, by someone */
+	const struct raft_conf *conf = raft_configuration(n->r);
+	raft_index have[RAFT_MAX_SERVERS];
+	unsigned voters = 0, ok = 0;
+	for (unsigned i = 0; i < conf->n; i++) {
+		if (conf->servers[i].role != RAFT_VOTER)
+			continue;
+		raft_id id = conf->servers[i].id;
+		voters++;
+		if (id > SIM_MAX_NODES || !c->nodes[id].exists)
+			continue;
+		have[ok++] = durable_of_term(&c->nodes[id].disk, term);
+	}
+	unsigned need = voters / 2 + 1, at_least = 0;
+	for (unsigned i = 0; i < ok; i++)
+		if (have[i] >= commit)
+			at_least++;
+	if (at_least < need)
+		sim_violation(c, "commit rule",
+		              "n%" PRIu64 " (leader of term %" PRIu64 ") commits up to %" PRIu64
+		              " (an entry of term %" PRIu64
+		              ") but only %u of %u voters have an entry "
+		              "of term %" PRIu64 " at or after it on disk",
+		              n->id, term, commit, e ? e->term : 0, at_least, voters, term);
+}
+
 void sim_check_step(struct sim_cluster *c)
 {
 	struct sim_check *k = &c->chk;
@@ -248,6 +305,10 @@ void sim_check_step(struct sim_cluster *c)
 		raft_index commit = raft_commit_index(n->r);
 		if (commit > k->max_commit_seen)
 			k->max_commit_seen = commit;
+		if (role == RAFT_LEADER && commit > n->seen_commit && n->seen_role == RAFT_LEADER &&
+		    n->seen_term == term)
+			check_commit_rule(c, n, term, commit);
+		n->seen_commit = commit;
 		if (term < n->seen_term)
 			sim_violation(c, "term monotonic",
 			              "n%" PRIu64 " went from term %" PRIu64 " back to %" PRIu64,
@@ -269,6 +330,7 @@ void sim_check_step(struct sim_cluster *c)
 			} else {
 				k->term_leader[term] = id;
 				c->n_elections++;
+				c->new_leader = id;
 				sim_trace(c, "n%" PRIu64 " becomes leader of term %" PRIu64, id,
 				          term);
 				check_leader_complete(c, n, term);

@@ -174,6 +174,7 @@ bool sim_cluster_step(struct sim_cluster *c)
 	if (ev.time > c->now)
 		c->now = ev.time;
 	c->step++;
+	c->chk.applied_before_step = c->chk.max_applied;
 	struct sim_node *n = ev.node <= SIM_MAX_NODES ? &c->nodes[ev.node] : NULL;
 	switch (ev.type) {
 	case SIM_EV_TICK:
@@ -197,10 +198,20 @@ bool sim_cluster_step(struct sim_cluster *c)
 	case SIM_EV_WORK:
 		sim_work_event(c);
 		break;
+	case SIM_EV_CRASH:
+		if (n->up && n->gen == ev.gen) {
+			sim_node_crash(c, ev.node);
+			sim_schedule(c, c->now + sim_rng_range(&c->rng, 20, 400), SIM_EV_RESTART,
+			             ev.node, n->gen, NULL);
+		}
+		break;
 	default:
 		break;
 	}
+	c->new_leader = RAFT_NONE;
 	sim_check_step(c);
+	if (c->new_leader && c->o.random_faults && !c->in_final)
+		sim_chaos_new_leader(c, c->new_leader);
 	return true;
 }
 

@@ -47,6 +47,7 @@ static struct sim_node *prepare(struct sim_cluster *c, raft_id id)
 	n->last_rd_id = 0;
 	n->seen_role = RAFT_FOLLOWER;
 	n->seen_term = 0;
+	n->seen_commit = 0;
 	n->disk_free_at = c->now;
 	/* ticks of different nodes interleave, with a random phase */
 	sim_schedule(c, c->now + 1 + sim_rng_below(&c->rng, c->o.tick_ms), SIM_EV_TICK, id, n->gen,
@@ -204,6 +205,7 @@ void sim_node_restart(struct sim_cluster *c, raft_id id)
 		}
 	}
 	n->seen_term = raft_current_term(n->r);
+	n->seen_commit = raft_commit_index(n->r);
 	sim_node_ready(c, n);
 }
 

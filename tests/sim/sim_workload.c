@@ -172,6 +172,25 @@ void sim_chaos_event(struct sim_cluster *c)
 	sim_schedule(c, c->now + sim_rng_range(&c->rng, 20, 80), SIM_EV_CHAOS, 0, 0, NULL);
 }
 
+void sim_chaos_new_leader(struct sim_cluster *c, raft_id id)
+{
+	struct sim_node *n = &c->nodes[id];
+	unsigned roll = (unsigned)sim_rng_below(&c->rng, 1000);
+	if (roll < 100) {
+		/* its disk hangs, then it dies with what it had not written */
+		uint64_t hang = sim_rng_range(&c->rng, 10, 60);
+		sim_node_set_stall(c, id, c->now + hang);
+		sim_schedule(c, c->now + sim_rng_range(&c->rng, 1, hang), SIM_EV_CRASH, id, n->gen,
+		             NULL);
+	} else if (roll < 250) {
+		sim_node_set_stall(c, id, c->now + sim_rng_range(&c->rng, 5, 60));
+	} else if (roll < 400) {
+		sim_schedule(c, c->now + sim_rng_range(&c->rng, 1, 40), SIM_EV_CRASH, id, n->gen,
+		             NULL);
+		sim_trace(c, "n%" PRIu64 " will crash soon", id);
+	}
+}
+
 void sim_final_begin(struct sim_cluster *c)
 {
 	c->in_final = true;
