@@ -1,0 +1,84 @@
+/* fault_check.c: fault-check, the checker of fault-run histories (registers, appends, sets). */
+#include "history.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/*
+ * fault-check [--limit N] [--quiet] HISTORY...
+ *
+ * Loads every history file (a run writes one per client), checks the three
+ * workloads, describes each anomaly on stderr and prints one summary line on
+ * stdout:
+ *
+ *   ops=N ok=N failed=N unknown=N anomalies=A lost=L inconclusive=I
+ *
+ * Exit status: 0 if A, L and I are all 0; 1 if A or L is not 0; 2 if only
+ * the search limit was hit (neither pass nor fail); 3 on a usage or input
+ * error.
+ */
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fault-check [--limit CONFIGURATIONS] HISTORY...\n");
+	exit(3);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"limit", required_argument, NULL, 'l'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct check_report r = {.out = stderr, .search_limit = 20000000};
+	int c;
+	while ((c = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			r.search_limit = strtoull(optarg, NULL, 10);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind >= argc) {
+		usage();
+	}
+	struct history h = {0};
+	for (int i = optind; i < argc; i++) {
+		if (history_load(&h, argv[i]) != 0) {
+			return 3;
+		}
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	check_registers(&h, &r);
+	check_appends(&h, &r);
+	check_sets(&h, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	size_t ok = 0, failed = 0, unknown = 0, n = 0;
+	for (size_t i = 0; i < h.n; i++) {
+		const struct hop *o = &h.ops[i];
+		if (strcmp(o->proc, "init") == 0 || strncmp(o->proc, "final", 5) == 0) {
+			continue;
+		}
+		n++;
+		ok += o->outcome == HOP_OK;
+		failed += o->outcome == HOP_FAIL;
+		unknown += o->outcome == HOP_UNKNOWN;
+	}
+	fprintf(stderr,
+	        "fault-check: %zu history lines checked in %.3f s, %llu WGL configurations\n", h.n,
+	        (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+	        (unsigned long long)r.explored);
+	printf("ops=%zu ok=%zu failed=%zu unknown=%zu anomalies=%u lost=%u inconclusive=%u\n", n,
+	       ok, failed, unknown, r.anomalies, r.lost, r.inconclusive);
+	history_free(&h);
+	if (r.anomalies != 0 || r.lost != 0) {
+		return 1;
+	}
+	return r.inconclusive != 0 ? 2 : 0;
+}

@@ -1,0 +1,83 @@
+/* history.h: the operation history of a fault run, its text format, and the three checkers. */
+#ifndef QFS_FAULT_HISTORY_H
+#define QFS_FAULT_HISTORY_H
+
+/*
+ * One line per operation, nine tab-separated fields:
+ *
+ *   PROCESS OPID KEY TYPE VALUE START_NS END_NS OUTCOME RESULT
+ *
+ * PROCESS  who ran it: a number for a client thread, "init" for the set-up,
+ *          "finalN" for the harness's final reads on node N.
+ * OPID     unique within the history (e.g. "3-17").
+ * KEY      the file: "reg/r3", "app/a1"; "set" for the set workload.
+ * TYPE     write | read (registers), append | aread (appends),
+ *          create | list (sets).
+ * VALUE    write/append/create: the unique token written or created; "-".
+ * START_NS CLOCK_MONOTONIC when the call began; END_NS when it returned (for
+ *          an unknown outcome, when the client gave up).
+ * OUTCOME  ok | fail | unknown. "fail" means the operation certainly did not
+ *          take effect (EROFS before proposing); anything uncertain is
+ *          "unknown". A read that did not return ok carries no information.
+ * RESULT   read: the contents: "@" file absent, "_" empty, otherwise the
+ *          token (a register), or the tokens joined by "," (an append file,
+ *          one token per line); list: the names joined by ","; "_" empty.
+ *          write: "T" if the truncation of open(O_TRUNC) may have been
+ *          applied on its own (the open succeeded, the write did not),
+ *          otherwise "-". Anything else: "-".
+ *
+ * Tokens are made of [A-Za-z0-9_.-]; a read whose bytes are not a clean
+ * token list is recorded as "!" followed by the hex of the bytes, which no
+ * write ever produced (so a checker reports it).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum hop_type { HOP_WRITE, HOP_READ, HOP_APPEND, HOP_AREAD, HOP_CREATE, HOP_LIST };
+enum hop_outcome { HOP_OK, HOP_FAIL, HOP_UNKNOWN };
+
+struct hop {
+	char *proc;
+	char *id;
+	char *key;
+	int type;    /* enum hop_type */
+	char *value; /* "-" if none */
+	int64_t start, end;
+	int outcome; /* enum hop_outcome */
+	char *result;
+	int line; /* line number in the file, for reports */
+};
+
+struct history {
+	struct hop *ops;
+	size_t n, cap;
+};
+
+/* Parse one history file, appending its ops to @h. Returns 0, or -1 with a message on stderr. */
+int history_load(struct history *h, const char *path);
+void history_free(struct history *h);
+
+/* Limits and result of a check. */
+struct check_report {
+	FILE *out;             /* anomalies are described here, one per line */
+	uint64_t search_limit; /* WGL: configurations explored per key before giving up */
+	unsigned anomalies;    /* incremented per anomaly */
+	unsigned lost;         /* acknowledged writes/appends/creates missing at the end */
+	unsigned inconclusive; /* keys whose search hit the limit */
+	uint64_t explored;     /* WGL configurations explored, all keys */
+};
+
+/* Per-file linearizability of the register ops (WRITE/READ) of @h. */
+void check_registers(const struct history *h, struct check_report *r);
+/* The append-log properties of the APPEND/AREAD ops of @h. */
+void check_appends(const struct history *h, struct check_report *r);
+/* The set properties of the CREATE/LIST ops of @h. */
+void check_sets(const struct history *h, struct check_report *r);
+
+/* Split @s at @sep into a freshly allocated array of borrowed pointers (s is modified). */
+size_t history_split(char *s, char sep, char ***out);
+
+#endif
