@@ -66,6 +66,11 @@ struct node_options {
 	 * unaffected: this node still listens on its configured address. */
 	unsigned n_dial_overrides;
 	struct node_peer dial_overrides[NODE_MAX_PEERS];
+	/* Snapshots: one is taken every snapshot_entries applied entries (0:
+	 * 10000), and the log keeps snapshot_trailing entries behind it for
+	 * followers a little behind (0: 1024). Tests make both small. */
+	uint64_t snapshot_entries;
+	uint64_t snapshot_trailing;
 };
 
 struct node;
@@ -189,6 +194,8 @@ struct node_status {
 	uint64_t applied;
 	uint64_t last_index;
 	uint64_t snapshot_index;
+	uint64_t first_index; /* first log entry still held; older ones are only
+	                         in the snapshot */
 	unsigned n_members;
 	struct node_member_status members[NODE_MAX_PEERS];
 };

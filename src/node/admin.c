@@ -20,6 +20,7 @@ void node_status(struct node *n, struct node_status *st)
 	st->applied = n->applied;
 	st->last_index = raft_last_index(n->raft);
 	st->snapshot_index = n->snapshot_index;
+	st->first_index = raft_first_index(n->raft);
 	for (unsigned i = 0; i < conf->n && i < NODE_MAX_PEERS; i++) {
 		struct node_member_status *m = &st->members[st->n_members++];
 		struct raft_progress_info pi;
@@ -76,11 +77,12 @@ size_t node_status_json(const struct node_status *st, char *buf, size_t cap)
 		buf[0] = '\0';
 	put(&o,
 	    "{\"id\":%llu,\"role\":\"%s\",\"term\":%llu,\"leader\":%llu,\"commit\":%llu,"
-	    "\"applied\":%llu,\"last_index\":%llu,\"snapshot_index\":%llu,\"members\":[",
+	    "\"applied\":%llu,\"first_index\":%llu,\"last_index\":%llu,\"snapshot_index\":%llu,"
+	    "\"members\":[",
 	    (unsigned long long)st->id, st->role, (unsigned long long)st->term,
 	    (unsigned long long)st->leader, (unsigned long long)st->commit,
-	    (unsigned long long)st->applied, (unsigned long long)st->last_index,
-	    (unsigned long long)st->snapshot_index);
+	    (unsigned long long)st->applied, (unsigned long long)st->first_index,
+	    (unsigned long long)st->last_index, (unsigned long long)st->snapshot_index);
 	for (unsigned i = 0; i < st->n_members; i++) {
 		const struct node_member_status *m = &st->members[i];
 		put(&o, "%s{\"id\":%llu,\"address\":", i ? "," : "", (unsigned long long)m->id);

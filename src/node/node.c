@@ -293,7 +293,7 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	if (n->opts.max_value_size == 0)
 		n->opts.max_value_size = FSM_DEFAULT_MAX_VALUE_SIZE;
 	n->submits.next = n->submits.prev = &n->submits;
-	n->snapshot_every = NODE__SNAPSHOT_EVERY;
+	n->snapshot_every = opts->snapshot_entries ? opts->snapshot_entries : NODE__SNAPSHOT_EVERY;
 
 	so.node_id = opts->id;
 	cluster_id(opts->cluster_name, so.cluster_id);
@@ -325,6 +325,8 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	raft_config_default(&rc_cfg, opts->id, seed ^ opts->id);
 	rc_cfg.heartbeat_ticks = 1;
 	rc_cfg.election_ticks = opts->election_ms / opts->heartbeat_ms;
+	if (opts->snapshot_trailing > 0)
+		rc_cfg.trailing_entries = opts->snapshot_trailing;
 	rc = raft_new(&rc_cfg, &n->raft);
 	if (rc != 0) {
 		errf(err, errlen, "raft: %s", raft_strerror(rc));

@@ -527,6 +527,142 @@ static void test_wrong_key(void **state)
 	assert_true(applied_of(c, 2) < applied_of(c, leader));
 }
 
+/* Submits @count creates named prefix-k on node @i, all at once. */
+static void create_many(struct cluster *c, int i, const char *prefix, int count)
+{
+	struct submit_wait *w = calloc((size_t)count, sizeof(*w));
+	char name[32];
+	assert_non_null(w);
+	for (int k = 0; k < count; k++) {
+		snprintf(name, sizeof(name), "%s-%d", prefix, k);
+		struct wire_cmd cmd = create_cmd(name, name);
+		assert_int_equal(node_submit(c->nodes[i], &cmd, submit_done, &w[k]), 0);
+	}
+	for (int k = 0; k < count; k++) {
+		assert_true(run_until(c, submit_finished, &w[k], 10000));
+		assert_int_equal(w[k].err, 0);
+		assert_int_equal(w[k].res.err, 0);
+	}
+	free(w);
+}
+
+static uint64_t snapshot_of(struct cluster *c, int i)
+{
+	struct node_status st;
+	node_status(c->nodes[i], &st);
+	return st.snapshot_index;
+}
+
+static bool leader_snapshotted(struct cluster *c, void *arg)
+{
+	return snapshot_of(c, *(int *)arg) > 0;
+}
+
+/* A follower that missed more than the log keeps is caught up with an
+ * InstallSnapshot in chunks, and restarts from the installed snapshot. */
+static void test_snapshot_catch_up(void **state)
+{
+	struct cluster *c = *state;
+	for (int i = 0; i < N_NODES; i++) {
+		c->opts[i].snapshot_entries = 20;
+		c->opts[i].snapshot_trailing = 5;
+	}
+	start_all(c);
+	int leader = wait_leader(c);
+	int f = any_follower(c, leader);
+	create_many(c, leader, "early", 5);
+	uint64_t f_applied = applied_of(c, f);
+	stop_node(c, f);
+	create_many(c, leader, "missed", 80);
+	assert_true(run_until(c, leader_snapshotted, &leader, 10000));
+	/* What f lacks is gone from the leader's log: only a snapshot helps. */
+	struct node_status st;
+	node_status(c->nodes[leader], &st);
+	assert_true(st.first_index > f_applied + 1);
+
+	assert_int_equal(start_node(c, f), 0);
+	struct catch_up cu = {.node = f, .index = applied_of(c, leader)};
+	assert_true(run_until(c, caught_up, &cu, 20000));
+	assert_true(snapshot_of(c, f) > 0);
+	assert_file(c, f, "early-0", "early-0");
+	assert_file(c, f, "missed-79", "missed-79");
+
+	/* Restart from the installed snapshot, and keep going. */
+	stop_node(c, f);
+	assert_int_equal(start_node(c, f), 0);
+	assert_file(c, f, "missed-79", "missed-79");
+	create_many(c, f, "later", 10);
+	assert_file(c, f, "later-9", "later-9");
+	assert_int_equal(barrier(c, leader), 0);
+	assert_file(c, leader, "later-9", "later-9");
+}
+
+/* Every node stops and starts again on its directory: the tree, the log
+ * and the membership come back, and writes go on. */
+static void test_full_restart(void **state)
+{
+	struct cluster *c = *state;
+	start_all(c);
+	int leader = wait_leader(c);
+	create_many(c, leader, "one", 10);
+	for (int i = 0; i < N_NODES; i++)
+		stop_node(c, i);
+	start_all(c);
+	for (int i = 0; i < N_NODES; i++)
+		assert_file(c, i, "one-9", "one-9");
+	leader = wait_leader(c);
+	create_many(c, any_follower(c, leader), "two", 10);
+	for (int i = 0; i < N_NODES; i++) {
+		assert_int_equal(barrier(c, i), 0);
+		assert_file(c, i, "two-9", "two-9");
+	}
+}
+
+struct changes {
+	int calls;
+	uint64_t ino, parent;
+	char name[64];
+};
+
+static void on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t len)
+{
+	struct changes *ch = arg;
+	ch->calls++;
+	ch->ino = ino;
+	ch->parent = parent;
+	snprintf(ch->name, sizeof(ch->name), "%.*s", (int)len, name ? name : "");
+}
+
+static bool change_seen(struct cluster *c, void *arg)
+{
+	(void)c;
+	return ((struct changes *)arg)->calls > 0;
+}
+
+/* The change hook runs on every node for a change made anywhere. */
+static void test_change_hook(void **state)
+{
+	struct cluster *c = *state;
+	struct changes ch[N_NODES];
+	memset(ch, 0, sizeof(ch));
+	start_all(c);
+	int leader = wait_leader(c);
+	/* Let the bootstrap and no-op entries apply everywhere first. */
+	for (int i = 0; i < N_NODES; i++)
+		assert_int_equal(barrier(c, i), 0);
+	for (int i = 0; i < N_NODES; i++)
+		node_on_change(c->nodes[i], on_change, &ch[i]);
+	struct wire_cmd cmd = create_cmd("watched", "w");
+	struct submit_wait w = submit(c, leader, &cmd);
+	assert_int_equal(w.err, 0);
+	for (int i = 0; i < N_NODES; i++) {
+		assert_true(run_until(c, change_seen, &ch[i], 10000));
+		assert_int_equal(ch[i].ino, w.res.attr.ino);
+		assert_int_equal(ch[i].parent, FSM_ROOT_INO);
+		assert_string_equal(ch[i].name, "watched");
+	}
+}
+
 /* The status renders as JSON naming every member. */
 static void test_status_json(void **state)
 {
@@ -555,6 +691,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_stale_reads, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_status_json, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_snapshot_catch_up, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_full_restart, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_change_hook, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
