@@ -18,5 +18,6 @@ int main(void)
 	failed += raft_test_transfer();
 	failed += raft_test_snapshot();
 	failed += raft_test_membership();
+	failed += raft_test_fuzz();
 	return failed ? 1 : 0;
 }

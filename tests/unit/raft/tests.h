@@ -10,5 +10,6 @@ int raft_test_read(void);
 int raft_test_transfer(void);
 int raft_test_snapshot(void);
 int raft_test_membership(void);
+int raft_test_fuzz(void);
 
 #endif
