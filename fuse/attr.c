@@ -1,0 +1,78 @@
+/* attr.c: attributes and entries as the kernel wants them, with the mount's cache timeouts. */
+#include <errno.h>
+#include <string.h>
+
+#include "fuse_int.h"
+
+static void ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+	if (r < 0) {
+		r += 1000000000;
+		s--;
+	}
+	ts->tv_sec = (time_t)s;
+	ts->tv_nsec = (long)r;
+}
+
+void qfs__attr_to_stat(const struct fsm_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = (ino_t)a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	ns_to_ts(a->atime_ns, &st->st_atim);
+	ns_to_ts(a->mtime_ns, &st->st_mtim);
+	ns_to_ts(a->ctime_ns, &st->st_ctim);
+}
+
+void qfs__attr_reflect(struct qfs_mount *m, struct fsm_attr *a)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, a->ino);
+	if (in != NULL && in->n_pending > 0 && S_ISREG(a->mode))
+		a->size = 0;
+}
+
+void qfs__entry_param(struct qfs_mount *m, const struct fsm_attr *a, struct fuse_entry_param *e)
+{
+	struct fsm_attr shown = *a;
+
+	memset(e, 0, sizeof(*e));
+	qfs__attr_reflect(m, &shown);
+	e->ino = a->ino;
+	e->generation = 0; /* inode numbers are never reused (fsm) */
+	qfs__attr_to_stat(&shown, &e->attr);
+	e->attr_timeout = m->opts.attr_timeout;
+	e->entry_timeout = m->opts.entry_timeout;
+}
+
+void qfs__reply_entry(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a)
+{
+	struct fuse_entry_param e;
+
+	qfs__entry_param(m, a, &e);
+	/* Count first: the kernel may forget as soon as it has the reply. */
+	qfs__inode_lookup(m, a->ino);
+	if (fuse_reply_entry(req, &e) != 0)
+		qfs__inode_forget(m, a->ino, 1); /* the kernel never got it */
+}
+
+void qfs__reply_attr(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a)
+{
+	struct fsm_attr shown = *a;
+	struct stat st;
+
+	qfs__attr_reflect(m, &shown);
+	qfs__attr_to_stat(&shown, &st);
+	fuse_reply_attr(req, &st, m->opts.attr_timeout);
+}
+
+int qfs__check_name(size_t len)
+{
+	return len > FSM_NAME_MAX ? -ENAMETOOLONG : 0;
+}

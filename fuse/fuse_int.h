@@ -1,0 +1,201 @@
+/* fuse_int.h: what the files of the mount share: the mount, parked operations, inodes, handles. */
+#ifndef QFS_FUSE_INT_H
+#define QFS_FUSE_INT_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <uv.h>
+
+#include "quorumfs/command.h"
+#include "quorumfs/fsm.h"
+#include "quorumfs/node.h"
+#include "quorumfs/qfs_fuse.h"
+
+struct qfs__notifier;
+struct qfs__op;
+struct qfs__handle;
+
+/*
+ * What the mount knows of an inode the kernel holds: its lookup count, its
+ * open handles, and the truncations that open(O_TRUNC) left pending.
+ * Invariants: an entry lives while nlookup + nopen + n_inflight + hold > 0 or an
+ * operation waits on it; n_pending counts the open handles whose
+ * trunc_pending is set.
+ */
+struct qfs__inode {
+	uint64_t ino;
+	uint64_t nlookup;
+	unsigned nopen;
+	unsigned n_pending;          /* handles with an uncommitted O_TRUNC */
+	unsigned n_inflight;         /* truncating commands proposed, not answered */
+	unsigned hold;               /* code on the stack still uses the entry */
+	struct qfs__handle *handles; /* the open handles, linked by next */
+	struct qfs__op *wait_head;   /* operations waiting for n_inflight == 0 */
+	struct qfs__op *wait_tail;
+	struct qfs__inode *next; /* hash chain */
+};
+
+struct qfs__inodes {
+	struct qfs__inode **buckets;
+	size_t n_buckets; /* a power of two */
+	size_t count;
+};
+
+struct qfs_mount {
+	uv_loop_t *loop;
+	struct node *node;
+	struct fuse_session *se;
+	struct fuse_buf buf;
+	uv_poll_t poll;
+	bool poll_started;
+	char *mountpoint;
+	char *fsname;
+	struct qfs_mount_options opts;
+	struct qfs__inodes inodes;
+	struct qfs__notifier *notifier;
+	unsigned long parked; /* operations waiting on the node or an inode */
+	bool stopping;
+	bool gone;        /* the kernel side went away (unmounted or aborted) */
+	bool finishing;   /* stopping, and nothing is parked any more */
+	int handles_open; /* uv handles not yet closed */
+	void (*stop_done)(void *arg);
+	void *stop_arg;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Parked operations (op.c)                                                 */
+
+struct qfs__op;
+typedef void (*qfs__op_fn)(struct qfs__op *op, int err);
+typedef void (*qfs__result_fn)(struct qfs__op *op, int err, const struct fsm_result *res);
+
+/*
+ * One kernel request in progress. Each operation embeds this header first in
+ * a context of its own (qfs__op_new(size)). It is freed by qfs__op_done(),
+ * after the one reply.
+ */
+struct qfs__op {
+	struct qfs_mount *m;
+	fuse_req_t req;
+	uint64_t ino;
+	qfs__op_fn run;       /* what runs after a barrier or a wait */
+	qfs__result_fn done;  /* what runs after a submit */
+	struct qfs__op *next; /* in an inode's wait list */
+};
+
+/* A new operation context of @size bytes (zeroed), or NULL (then the request
+ * was answered ENOMEM). */
+void *qfs__op_new(struct qfs_mount *m, fuse_req_t req, uint64_t ino, size_t size);
+/* Free @op (its request must have been answered). */
+void qfs__op_done(struct qfs__op *op);
+/* Answer @op's request with the error @err (mapped, errors.c) and free it. */
+void qfs__op_fail(struct qfs__op *op, int err, bool write);
+
+/* Run @fn(@op, err) once local reads are linearizable (node_read_barrier). */
+void qfs__barrier(struct qfs__op *op, qfs__op_fn fn);
+/* Propose @cmd (uid/gid from the request filled here); @fn(@op, err, res)
+ * runs once with the outcome. */
+void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn);
+/* Run @fn(@op, err) once no truncation of @op->ino is pending or in flight
+ * (committing the pending ones now). */
+void qfs__settle(struct qfs__op *op, qfs__op_fn fn);
+/* Run @fn(@op, err) once no truncation of @op->ino is in flight (pending ones
+ * stay pending). */
+void qfs__wait_inflight(struct qfs__op *op, qfs__op_fn fn);
+
+/* Called when m->parked may have reached 0 while stopping (mount.c). */
+void qfs__maybe_finish(struct qfs_mount *m);
+
+/* ------------------------------------------------------------------------ */
+/* Inodes (inode.c)                                                         */
+
+int qfs__inodes_init(struct qfs__inodes *t);
+void qfs__inodes_free(struct qfs__inodes *t);
+/* The entry of @ino, or NULL. */
+struct qfs__inode *qfs__inode_find(struct qfs__inodes *t, uint64_t ino);
+/* The entry of @ino, created if absent; NULL if out of memory. */
+struct qfs__inode *qfs__inode_get(struct qfs__inodes *t, uint64_t ino);
+/* Free @in if nothing holds it any more (see the invariant). */
+void qfs__inode_put(struct qfs__inodes *t, struct qfs__inode *in);
+/* The kernel got a reference (an entry reply): nlookup += 1. */
+void qfs__inode_lookup(struct qfs_mount *m, uint64_t ino);
+/* The kernel dropped @n references (forget). */
+void qfs__inode_forget(struct qfs_mount *m, uint64_t ino, uint64_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Open files (handle.c)                                                    */
+
+struct qfs__handle {
+	uint64_t ino;
+	int flags;                       /* open(2) flags */
+	bool append;                     /* O_APPEND: every write goes at the end */
+	bool trunc_pending;              /* O_TRUNC not committed yet (see handle.c) */
+	struct qfs__handle *next, *prev; /* the inode's open handles */
+};
+
+/* Open a handle on @ino (copying @fi->flags), marking a pending truncation
+ * if @truncate. Returns NULL if out of memory. */
+struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flags, bool truncate);
+/* The handle of @fi. */
+struct qfs__handle *qfs__handle_of(const struct fuse_file_info *fi);
+/* Close @h; if its truncation is still pending, commit it first. Answers
+ * @req (release; NULL: none) when done. */
+void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
+/* Commit every pending truncation of @in now (one SETATTR size 0). */
+void qfs__trunc_flush(struct qfs_mount *m, struct qfs__inode *in);
+/* A truncating command of @in was proposed / answered. */
+void qfs__inflight_begin(struct qfs__inode *in);
+void qfs__inflight_end(struct qfs_mount *m, struct qfs__inode *in);
+/* Take @h's pending truncation (it travels in a command now); restore it. */
+void qfs__handle_take_trunc(struct qfs_mount *m, struct qfs__handle *h);
+void qfs__handle_restore_trunc(struct qfs_mount *m, struct qfs__handle *h);
+
+/* ------------------------------------------------------------------------ */
+/* Errors (errors.c): the one place node and fsm codes become FUSE replies.  */
+
+/* The positive errno to give the kernel for @err (0, -errno or QFS_E*);
+ * @write: the operation changes the tree (no quorum: EROFS, not EIO). */
+int qfs__errno(int err, bool write);
+void qfs__reply_err(fuse_req_t req, int err, bool write);
+
+/* ------------------------------------------------------------------------ */
+/* Replies with attributes (attr.c)                                          */
+
+void qfs__attr_to_stat(const struct fsm_attr *a, struct stat *st);
+/* Fill @e for @a with the mount's timeouts. */
+void qfs__entry_param(struct qfs_mount *m, const struct fsm_attr *a, struct fuse_entry_param *e);
+/* Reply an entry for @a and count the lookup. */
+void qfs__reply_entry(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a);
+/* Reply @a as attributes; with a pending truncation the size shows as 0. */
+void qfs__reply_attr(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a);
+/* Show @a as this node will have it: size 0 while a truncation is pending. */
+void qfs__attr_reflect(struct qfs_mount *m, struct fsm_attr *a);
+/* -ENAMETOOLONG if @len exceeds FSM_NAME_MAX, else 0. */
+int qfs__check_name(size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Cache invalidation (notify.c)                                            */
+
+int qfs__notifier_start(struct qfs_mount *m, char *err, size_t errlen);
+/* Ask the thread to stop; @m->notifier is freed by qfs__notifier_join(). */
+void qfs__notifier_stop(struct qfs__notifier *nt);
+/* True once the thread has left its loop (it no longer writes to the session). */
+bool qfs__notifier_stopped(struct qfs__notifier *nt);
+void qfs__notifier_join(struct qfs__notifier *nt);
+/* node_change_fn: queue the invalidations (never blocks on the kernel). */
+void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t name_len);
+
+/* ------------------------------------------------------------------------ */
+/* The operation tables' parts (ops_*.c)                                     */
+
+void qfs__ops_entry(struct fuse_lowlevel_ops *ops);
+void qfs__ops_dir(struct fuse_lowlevel_ops *ops);
+void qfs__ops_file(struct fuse_lowlevel_ops *ops);
+void qfs__ops_xattr(struct fuse_lowlevel_ops *ops);
+
+#endif

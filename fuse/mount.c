@@ -1,0 +1,251 @@
+/* mount.c: the FUSE session on the node's loop: mount, read and dispatch requests, stop, unmount.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse_int.h"
+#include "quorumfs/log.h"
+
+/* Requests read per wake-up, so that a busy mount does not starve the
+ * node's own work on the loop (Raft ticks, peers, commits). */
+#define READS_PER_WAKEUP 64
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* OPEN carries O_TRUNC instead of a SETATTR before it: that is what
+	 * lets `echo v > f` travel as one command (handle.c). */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Writes must reach us as WRITEs, each answered once committed. */
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* Pages of a file whose size or mtime changed are dropped. */
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+}
+
+static void gone(struct qfs_mount *m)
+{
+	if (m->gone)
+		return;
+	m->gone = true;
+	uv_poll_stop(&m->poll);
+	if (!m->stopping) {
+		qfs_log(QFS_LOG_WARN, "%s: the mount went away", m->mountpoint);
+		if (m->opts.unmounted != NULL)
+			m->opts.unmounted(m->opts.unmounted_arg);
+	}
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events)
+{
+	struct qfs_mount *m = p->data;
+
+	if (status < 0) {
+		gone(m);
+		return;
+	}
+	for (int i = 0; i < READS_PER_WAKEUP && !m->stopping; i++) {
+		int rc = fuse_session_receive_buf(m->se, &m->buf);
+		if (rc == -EINTR)
+			continue; /* a request interrupted before we read it */
+		if (rc == -EAGAIN)
+			break;
+		if (rc <= 0) { /* 0: ENODEV, unmounted; other: the device failed */
+			gone(m);
+			return;
+		}
+		fuse_session_process_buf(m->se, &m->buf);
+		if (fuse_session_exited(m->se)) {
+			gone(m);
+			return;
+		}
+	}
+}
+
+static void poll_closed(uv_handle_t *h)
+{
+	struct qfs_mount *m = h->data;
+	m->handles_open--;
+	qfs__maybe_finish(m);
+}
+
+static void mount_free(struct qfs_mount *m)
+{
+	qfs__inodes_free(&m->inodes);
+	free(m->buf.mem);
+	free(m->mountpoint);
+	free(m->fsname);
+	free(m);
+}
+
+/* The last steps of a stop, once nothing is parked and the notifier thread
+ * no longer writes to the session: unmount, close the handles, free. */
+void qfs__maybe_finish(struct qfs_mount *m)
+{
+	if (!m->stopping)
+		return;
+	if (!m->finishing) {
+		if (m->parked > 0)
+			return;
+		if (m->notifier != NULL && !qfs__notifier_stopped(m->notifier))
+			return;
+		m->finishing = true;
+		if (m->notifier != NULL) {
+			qfs__notifier_join(m->notifier); /* closes its async handle */
+			m->notifier = NULL;
+		}
+		if (m->se != NULL) {
+			fuse_session_unmount(m->se);
+			fuse_session_destroy(m->se);
+			m->se = NULL;
+		}
+		m->handles_open++;
+		uv_close((uv_handle_t *)&m->poll, poll_closed);
+		return;
+	}
+	if (m->handles_open == 0) {
+		void (*done)(void *) = m->stop_done;
+		void *arg = m->stop_arg;
+		mount_free(m);
+		if (done != NULL)
+			done(arg);
+	}
+}
+
+/* The mount options for libfuse; -EINVAL if a string would break the list. */
+static int mount_opts(const struct qfs_mount *m, char *buf, size_t cap)
+{
+	int n;
+
+	if (strpbrk(m->fsname, ",\\") != NULL)
+		return -EINVAL;
+	n = snprintf(buf, cap, "default_permissions,fsname=%s,subtype=quorumfs%s", m->fsname,
+	             m->opts.allow_other ? ",allow_other" : "");
+	return n > 0 && (size_t)n < cap ? 0 : -EINVAL;
+}
+
+static struct fuse_session *session_new(struct qfs_mount *m, char *err, size_t errlen)
+{
+	static struct fuse_lowlevel_ops ops;
+	char opts[512];
+	char *argv[5];
+	int argc = 0;
+	struct fuse_args args;
+	struct fuse_session *se;
+
+	memset(&ops, 0, sizeof(ops));
+	ops.init = op_init;
+	qfs__ops_entry(&ops);
+	qfs__ops_dir(&ops);
+	qfs__ops_file(&ops);
+	qfs__ops_xattr(&ops);
+	if (mount_opts(m, opts, sizeof(opts)) != 0) {
+		snprintf(err, errlen, "invalid fsname \"%s\"", m->fsname);
+		return NULL;
+	}
+	argv[argc++] = (char *)"quorumfs";
+	argv[argc++] = (char *)"-o";
+	argv[argc++] = opts;
+	if (m->opts.debug)
+		argv[argc++] = (char *)"-d";
+	argv[argc] = NULL;
+	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	se = fuse_session_new(&args, &ops, sizeof(ops), m);
+	if (se == NULL)
+		snprintf(err, errlen, "fuse_session_new failed (options \"%s\")", opts);
+	return se;
+}
+
+int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
+                    const struct qfs_mount_options *opts, struct qfs_mount **out, char *err,
+                    size_t errlen)
+{
+	struct qfs_mount *m = calloc(1, sizeof(*m));
+	int fd, rc;
+
+	snprintf(err, errlen, "%s", "");
+	if (m == NULL || qfs__inodes_init(&m->inodes) != 0) {
+		free(m);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	m->loop = loop;
+	m->node = node;
+	if (opts != NULL)
+		m->opts = *opts;
+	m->mountpoint = strdup(mountpoint);
+	m->fsname = strdup(m->opts.fsname != NULL ? m->opts.fsname : "quorumfs");
+	m->opts.fsname = m->fsname;
+	if (m->mountpoint == NULL || m->fsname == NULL) {
+		snprintf(err, errlen, "out of memory");
+		mount_free(m);
+		return -ENOMEM;
+	}
+	if (m->opts.entry_timeout < 0 || m->opts.attr_timeout < 0) {
+		snprintf(err, errlen, "negative cache timeout");
+		mount_free(m);
+		return -EINVAL;
+	}
+	m->se = session_new(m, err, errlen);
+	if (m->se == NULL) {
+		mount_free(m);
+		return -EINVAL;
+	}
+	if (fuse_session_mount(m->se, mountpoint) != 0) {
+		snprintf(err, errlen,
+		         "cannot mount at %s (is /dev/fuse there, the directory "
+		         "empty, and fusermount3 allowed?)",
+		         mountpoint);
+		fuse_session_destroy(m->se);
+		mount_free(m);
+		return -EIO;
+	}
+	fd = fuse_session_fd(m->se);
+	rc = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (rc == 0)
+		rc = uv_poll_init(loop, &m->poll, fd);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot poll the FUSE device: %s",
+		         rc < 0 ? uv_strerror(rc) : strerror(errno));
+		fuse_session_unmount(m->se);
+		fuse_session_destroy(m->se);
+		mount_free(m);
+		return -EIO;
+	}
+	m->poll.data = m;
+	rc = qfs__notifier_start(m, err, errlen);
+	if (rc == 0)
+		rc = uv_poll_start(&m->poll, UV_READABLE, poll_cb);
+	if (rc != 0) {
+		/* Undo through the normal stop, which owns the handles now. */
+		qfs_log(QFS_LOG_ERROR, "%s: %s", mountpoint, err[0] ? err : uv_strerror(rc));
+		qfs_mount_stop(m, NULL, NULL);
+		return -EIO;
+	}
+	m->poll_started = true;
+	node_on_change(node, qfs__on_change, m);
+	*out = m;
+	return 0;
+}
+
+void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg)
+{
+	m->stopping = true;
+	m->stop_done = done;
+	m->stop_arg = arg;
+	node_on_change(m->node, NULL, NULL);
+	uv_poll_stop(&m->poll);
+	if (m->se != NULL)
+		fuse_session_exit(m->se);
+	if (m->notifier != NULL)
+		qfs__notifier_stop(m->notifier);
+	qfs__maybe_finish(m);
+}
+
+const char *qfs_mount_point(const struct qfs_mount *m)
+{
+	return m->mountpoint;
+}

@@ -1,0 +1,200 @@
+/* notify.c: the thread that tells the kernel to drop what it cached of an inode or a name. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse_int.h"
+#include "quorumfs/log.h"
+
+/*
+ * A notification is a write to /dev/fuse that the kernel may hold until it
+ * gets an inode's lock; a request parked here can hold that lock until the
+ * loop answers it. Written from the loop, it would deadlock; so the loop only
+ * queues (a mutex held for a list append), and this thread writes. The queue
+ * is bounded: beyond QUEUE_MAX (a kernel that stopped taking them) new ones
+ * are dropped, counted and logged at stop. Nothing depends on them alone:
+ * the zero cache timeouts keep attributes and names fresh, and an open
+ * always drops the page cache; they serve the files that stay open.
+ */
+
+#define QUEUE_MAX 65536
+
+struct note {
+	struct note *next;
+	uint64_t ino;
+	uint64_t parent; /* 0: no name */
+	size_t name_len;
+	char name[]; /* NUL-terminated */
+};
+
+struct qfs__notifier {
+	struct qfs_mount *m;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct note *head, *tail; /* under lock */
+	size_t count;             /* under lock */
+	bool quit;                /* under lock */
+	atomic_bool stopped;      /* the thread left its loop */
+	bool thread_started;
+	uv_async_t async;      /* wakes the loop when the thread stops */
+	unsigned long dropped; /* loop thread only */
+};
+
+static void *run(void *arg)
+{
+	struct qfs__notifier *nt = arg;
+	struct fuse_session *se = nt->m->se;
+
+	pthread_mutex_lock(&nt->lock);
+	for (;;) {
+		struct note *n;
+		while (nt->head == NULL && !nt->quit)
+			pthread_cond_wait(&nt->cond, &nt->lock);
+		if (nt->quit)
+			break;
+		n = nt->head;
+		nt->head = n->next;
+		if (nt->head == NULL)
+			nt->tail = NULL;
+		nt->count--;
+		pthread_mutex_unlock(&nt->lock);
+		/* Errors are expected and harmless: -ENOENT for an inode or
+		 * name the kernel does not hold, -ENOSYS/-EBADF while the
+		 * connection starts or ends. */
+		if (n->parent != 0)
+			(void)fuse_lowlevel_notify_inval_entry(se, n->parent, n->name, n->name_len);
+		if (n->ino != 0)
+			(void)fuse_lowlevel_notify_inval_inode(se, n->ino, 0, 0);
+		free(n);
+		pthread_mutex_lock(&nt->lock);
+	}
+	pthread_mutex_unlock(&nt->lock);
+	atomic_store(&nt->stopped, true);
+	uv_async_send(&nt->async);
+	return NULL;
+}
+
+static void async_cb(uv_async_t *a)
+{
+	struct qfs__notifier *nt = a->data;
+	qfs__maybe_finish(nt->m);
+}
+
+int qfs__notifier_start(struct qfs_mount *m, char *err, size_t errlen)
+{
+	struct qfs__notifier *nt = calloc(1, sizeof(*nt));
+	int rc;
+
+	if (nt == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	nt->m = m;
+	atomic_init(&nt->stopped, false);
+	rc = uv_async_init(m->loop, &nt->async, async_cb);
+	if (rc != 0) {
+		snprintf(err, errlen, "uv_async_init: %s", uv_strerror(rc));
+		free(nt);
+		return rc;
+	}
+	nt->async.data = nt;
+	pthread_mutex_init(&nt->lock, NULL);
+	pthread_cond_init(&nt->cond, NULL);
+	rc = pthread_create(&nt->thread, NULL, run, nt);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the notifier thread: %s", strerror(rc));
+		/* The async handle is closed with the mount's others (join). */
+		atomic_store(&nt->stopped, true);
+		m->notifier = nt;
+		return -rc;
+	}
+	nt->thread_started = true;
+	m->notifier = nt;
+	return 0;
+}
+
+void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t name_len)
+{
+	struct qfs_mount *m = arg;
+	struct qfs__notifier *nt = m->notifier;
+	struct note *n;
+	bool drop = false;
+
+	if (nt == NULL || m->stopping)
+		return;
+	if (name == NULL || name_len > FSM_NAME_MAX)
+		parent = 0, name_len = 0;
+	n = malloc(sizeof(*n) + name_len + 1);
+	if (n == NULL) {
+		nt->dropped++;
+		return;
+	}
+	n->next = NULL;
+	n->ino = ino;
+	n->parent = parent;
+	n->name_len = name_len;
+	if (name_len)
+		memcpy(n->name, name, name_len);
+	n->name[name_len] = '\0';
+	pthread_mutex_lock(&nt->lock);
+	if (nt->count >= QUEUE_MAX) {
+		drop = true;
+	} else {
+		if (nt->tail != NULL)
+			nt->tail->next = n;
+		else
+			nt->head = n;
+		nt->tail = n;
+		nt->count++;
+		pthread_cond_signal(&nt->cond);
+	}
+	pthread_mutex_unlock(&nt->lock);
+	if (drop) {
+		free(n);
+		nt->dropped++;
+	}
+}
+
+void qfs__notifier_stop(struct qfs__notifier *nt)
+{
+	pthread_mutex_lock(&nt->lock);
+	nt->quit = true;
+	pthread_cond_signal(&nt->cond);
+	pthread_mutex_unlock(&nt->lock);
+}
+
+bool qfs__notifier_stopped(struct qfs__notifier *nt)
+{
+	return atomic_load(&nt->stopped);
+}
+
+static void async_closed(uv_handle_t *h)
+{
+	struct qfs__notifier *nt = h->data;
+	struct qfs_mount *m = nt->m;
+	struct note *n, *next;
+
+	for (n = nt->head; n != NULL; n = next) {
+		next = n->next;
+		free(n);
+	}
+	pthread_mutex_destroy(&nt->lock);
+	pthread_cond_destroy(&nt->cond);
+	free(nt);
+	m->handles_open--;
+	qfs__maybe_finish(m);
+}
+
+void qfs__notifier_join(struct qfs__notifier *nt)
+{
+	if (nt->thread_started)
+		pthread_join(nt->thread, NULL);
+	if (nt->dropped > 0)
+		qfs_log(QFS_LOG_WARN, "%lu cache invalidations were dropped", nt->dropped);
+	nt->m->handles_open++;
+	uv_close((uv_handle_t *)&nt->async, async_closed);
+}

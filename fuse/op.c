@@ -1,0 +1,147 @@
+/* op.c: parked operations: barriers, proposals and waits on an inode's truncations. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse_int.h"
+#include "quorumfs/errors.h"
+
+void *qfs__op_new(struct qfs_mount *m, fuse_req_t req, uint64_t ino, size_t size)
+{
+	struct qfs__op *op = calloc(1, size);
+	if (op == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return NULL;
+	}
+	op->m = m;
+	op->req = req;
+	op->ino = ino;
+	m->parked++;
+	return op;
+}
+
+void qfs__op_done(struct qfs__op *op)
+{
+	struct qfs_mount *m = op->m;
+	free(op);
+	m->parked--;
+	if (m->stopping)
+		qfs__maybe_finish(m);
+}
+
+void qfs__op_fail(struct qfs__op *op, int err, bool write)
+{
+	qfs__reply_err(op->req, err, write);
+	qfs__op_done(op);
+}
+
+static void barrier_cb(void *arg, int err)
+{
+	struct qfs__op *op = arg;
+	op->run(op, op->m->stopping && err == 0 ? QFS_ESHUTDOWN : err);
+}
+
+void qfs__barrier(struct qfs__op *op, qfs__op_fn fn)
+{
+	int rc;
+
+	if (op->m->stopping) {
+		fn(op, QFS_ESHUTDOWN);
+		return;
+	}
+	op->run = fn;
+	rc = node_read_barrier(op->m->node, barrier_cb, op);
+	if (rc == 1)
+		fn(op, 0);
+	else if (rc < 0)
+		fn(op, rc);
+}
+
+static void submit_cb(void *arg, int err, const struct fsm_result *res)
+{
+	struct qfs__op *op = arg;
+	op->done(op, err, err == 0 ? res : NULL);
+}
+
+void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn)
+{
+	int rc;
+
+	if (op->m->stopping) {
+		fn(op, QFS_ESHUTDOWN, NULL);
+		return;
+	}
+	if (op->req != NULL) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(op->req);
+		cmd->uid = ctx->uid;
+		cmd->gid = ctx->gid;
+	}
+	op->done = fn;
+	rc = node_submit(op->m->node, cmd, submit_cb, op);
+	if (rc != 0)
+		fn(op, rc, NULL);
+}
+
+/* Queue @op on @in until its truncations in flight are answered. */
+static void wait_on(struct qfs__inode *in, struct qfs__op *op, qfs__op_fn fn)
+{
+	op->run = fn;
+	op->next = NULL;
+	if (in->wait_tail != NULL)
+		in->wait_tail->next = op;
+	else
+		in->wait_head = op;
+	in->wait_tail = op;
+}
+
+void qfs__wait_inflight(struct qfs__op *op, qfs__op_fn fn)
+{
+	struct qfs__inode *in = qfs__inode_find(&op->m->inodes, op->ino);
+
+	if (in == NULL || in->n_inflight == 0) {
+		fn(op, op->m->stopping ? QFS_ESHUTDOWN : 0);
+		return;
+	}
+	wait_on(in, op, fn);
+}
+
+void qfs__settle(struct qfs__op *op, qfs__op_fn fn)
+{
+	struct qfs__inode *in = qfs__inode_find(&op->m->inodes, op->ino);
+
+	if (in == NULL || (in->n_pending == 0 && in->n_inflight == 0)) {
+		fn(op, op->m->stopping ? QFS_ESHUTDOWN : 0);
+		return;
+	}
+	if (in->n_pending > 0)
+		qfs__trunc_flush(op->m, in);
+	if (in->n_inflight == 0) { /* the flush could not even be proposed */
+		fn(op, op->m->stopping ? QFS_ESHUTDOWN : 0);
+		return;
+	}
+	wait_on(in, op, fn);
+}
+
+void qfs__inflight_begin(struct qfs__inode *in)
+{
+	in->n_inflight++;
+}
+
+void qfs__inflight_end(struct qfs_mount *m, struct qfs__inode *in)
+{
+	struct qfs__op *op;
+
+	in->n_inflight--;
+	in->hold++;
+	/* Resume the waiters in order; one of them may start a new truncation
+	 * (then the rest wait again behind it). */
+	while (in->n_inflight == 0 && (op = in->wait_head) != NULL) {
+		in->wait_head = op->next;
+		if (in->wait_head == NULL)
+			in->wait_tail = NULL;
+		op->next = NULL;
+		op->run(op, m->stopping ? QFS_ESHUTDOWN : 0);
+	}
+	in->hold--;
+	qfs__inode_put(&m->inodes, in);
+}

@@ -1,0 +1,243 @@
+/* ops_entry.c: lookup, forget, getattr, setattr and statfs. */
+#include <errno.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fuse_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* lookup: barrier, local lookup; wait for a truncation in flight, look again */
+
+struct lookup_op {
+	struct qfs__op op;
+	uint64_t parent;
+	size_t len;
+	char name[FSM_NAME_MAX + 1];
+};
+
+static void lookup_reply(struct qfs__op *op, int err)
+{
+	struct lookup_op *l = (struct lookup_op *)op;
+	struct fsm_attr a;
+
+	if (err == 0)
+		err = node_lookup(op->m->node, l->parent, l->name, l->len, &a);
+	if (err != 0) {
+		qfs__op_fail(op, err, false);
+		return;
+	}
+	qfs__reply_entry(op->m, op->req, &a);
+	qfs__op_done(op);
+}
+
+static void lookup_ready(struct qfs__op *op, int err)
+{
+	struct lookup_op *l = (struct lookup_op *)op;
+	struct qfs__inode *in;
+	struct fsm_attr a;
+
+	if (err == 0)
+		err = node_lookup(op->m->node, l->parent, l->name, l->len, &a);
+	if (err != 0) {
+		qfs__op_fail(op, err, false);
+		return;
+	}
+	in = qfs__inode_find(&op->m->inodes, a.ino);
+	if (in != NULL && in->n_inflight > 0) {
+		op->ino = a.ino;
+		qfs__wait_inflight(op, lookup_reply);
+		return;
+	}
+	qfs__reply_entry(op->m, op->req, &a);
+	qfs__op_done(op);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct qfs_mount *m = fuse_req_userdata(req);
+	size_t len = strlen(name);
+	struct lookup_op *l;
+
+	if (len > FSM_NAME_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	l = qfs__op_new(m, req, parent, sizeof(*l));
+	if (l == NULL)
+		return;
+	l->parent = parent;
+	l->len = len;
+	memcpy(l->name, name, len);
+	qfs__barrier(&l->op, lookup_ready);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	qfs__inode_forget(fuse_req_userdata(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct qfs_mount *m = fuse_req_userdata(req);
+	for (size_t i = 0; i < count; i++)
+		qfs__inode_forget(m, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* ------------------------------------------------------------------------ */
+/* getattr: barrier, local getattr (a truncation in flight is waited for)    */
+
+static void getattr_ready(struct qfs__op *op, int err)
+{
+	struct fsm_attr a;
+
+	if (err == 0)
+		err = node_getattr(op->m->node, op->ino, &a);
+	if (err != 0) {
+		qfs__op_fail(op, err, false);
+		return;
+	}
+	qfs__reply_attr(op->m, op->req, &a);
+	qfs__op_done(op);
+}
+
+static void getattr_settled(struct qfs__op *op, int err)
+{
+	if (err != 0) {
+		qfs__op_fail(op, err, false);
+		return;
+	}
+	qfs__barrier(op, getattr_ready);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct qfs__op *op = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*op));
+	if (op != NULL)
+		qfs__wait_inflight(op, getattr_settled);
+}
+
+/* ------------------------------------------------------------------------ */
+/* setattr: commit pending truncations, then one SETATTR                     */
+
+struct setattr_op {
+	struct qfs__op op;
+	struct wire_cmd_attr attr;
+};
+
+static void setattr_done(struct qfs__op *op, int err, const struct fsm_result *res)
+{
+	if (err == 0)
+		err = res->err;
+	if (err != 0) {
+		qfs__op_fail(op, err, true);
+		return;
+	}
+	qfs__reply_attr(op->m, op->req, &res->attr);
+	qfs__op_done(op);
+}
+
+static void setattr_settled(struct qfs__op *op, int err)
+{
+	struct setattr_op *s = (struct setattr_op *)op;
+	struct wire_cmd cmd = {.type = WIRE_CMD_SETATTR, .ino = op->ino, .attr = s->attr};
+
+	if (err != 0) {
+		qfs__op_fail(op, err, true);
+		return;
+	}
+	qfs__submit(op, &cmd, setattr_done);
+}
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+	struct setattr_op *s = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*s));
+	struct wire_cmd_attr *a;
+
+	if (s == NULL)
+		return;
+	a = &s->attr;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		a->valid |= WIRE_ATTR_MODE;
+		a->mode = attr->st_mode & 07777;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		a->valid |= WIRE_ATTR_UID;
+		a->uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		a->valid |= WIRE_ATTR_GID;
+		a->gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size < 0) {
+			qfs__op_fail(&s->op, -EINVAL, true);
+			return;
+		}
+		a->valid |= WIRE_ATTR_SIZE;
+		a->size = (uint64_t)attr->st_size;
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		a->valid |= WIRE_ATTR_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		a->valid |= WIRE_ATTR_ATIME;
+		a->atime_ns = ts_ns(&attr->st_atim);
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		a->valid |= WIRE_ATTR_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		a->valid |= WIRE_ATTR_MTIME;
+		a->mtime_ns = ts_ns(&attr->st_mtim);
+	}
+	if (to_set & FUSE_SET_ATTR_CTIME) {
+		a->valid |= WIRE_ATTR_CTIME;
+		a->ctime_ns = ts_ns(&attr->st_ctim);
+	}
+	/* A change of size must follow the pending O_TRUNC, not precede it. */
+	qfs__settle(&s->op, setattr_settled);
+}
+
+/* ------------------------------------------------------------------------ */
+/* statfs: local (a count of what is stored, no barrier needed)              */
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct qfs_mount *m = fuse_req_userdata(req);
+	struct fsm_statfs fs;
+	struct statvfs st;
+	int rc = m->stopping ? -EIO : node_statfs(m->node, &fs);
+
+	if (rc != 0) {
+		qfs__reply_err(req, rc, false);
+		return;
+	}
+	/* The mount does not know the data directory's free space; it shows
+	 * what is stored, and room for as much again plus 1 GiB, so that tools
+	 * that check free space before writing carry on (docs/semantics.md). */
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = 4096;
+	st.f_frsize = 4096;
+	st.f_bfree = st.f_bavail = (fs.bytes + (1ull << 30)) / 4096;
+	st.f_blocks = (fs.bytes + 4095) / 4096 + st.f_bfree;
+	st.f_ffree = st.f_favail = 1u << 20;
+	st.f_files = fs.files + st.f_ffree;
+	st.f_namemax = FSM_NAME_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+void qfs__ops_entry(struct fuse_lowlevel_ops *ops)
+{
+	ops->lookup = op_lookup;
+	ops->forget = op_forget;
+	ops->forget_multi = op_forget_multi;
+	ops->getattr = op_getattr;
+	ops->setattr = op_setattr;
+	ops->statfs = op_statfs;
+}

@@ -1,0 +1,136 @@
+/* ops_xattr.c: extended attributes: setxattr, getxattr, listxattr, removexattr. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "fuse_int.h"
+
+static void xattr_done(struct qfs__op *op, int err, const struct fsm_result *res)
+{
+	if (err == 0)
+		err = res->err;
+	if (err != 0) {
+		qfs__op_fail(op, err, true);
+		return;
+	}
+	fuse_reply_err(op->req, 0);
+	qfs__op_done(op);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+	struct wire_cmd cmd = {.type = WIRE_CMD_SETXATTR,
+	                       .ino = ino,
+	                       .name = name,
+	                       .name_len = strlen(name),
+	                       .data = value,
+	                       .data_len = size};
+	struct qfs__op *op;
+
+	if (cmd.name_len > FSM_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ERANGE); /* setxattr(2) on a too-long name */
+		return;
+	}
+	if (size > FSM_XATTR_SIZE_MAX) {
+		fuse_reply_err(req, E2BIG);
+		return;
+	}
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (flags & XATTR_CREATE)
+		cmd.flags |= WIRE_XATTR_CREATE;
+	if (flags & XATTR_REPLACE)
+		cmd.flags |= WIRE_XATTR_REPLACE;
+	op = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*op));
+	if (op != NULL)
+		qfs__submit(op, &cmd, xattr_done);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct wire_cmd cmd = {
+	        .type = WIRE_CMD_REMOVEXATTR, .ino = ino, .name = name, .name_len = strlen(name)};
+	struct qfs__op *op;
+
+	if (cmd.name_len > FSM_XATTR_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	op = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*op));
+	if (op != NULL)
+		qfs__submit(op, &cmd, xattr_done);
+}
+
+/* getxattr and listxattr: a barrier, then the local tree. Size 0 asks for
+ * the length only. */
+struct xattr_op {
+	struct qfs__op op;
+	size_t size;
+	size_t name_len; /* 0: listxattr */
+	char name[FSM_XATTR_NAME_MAX + 1];
+};
+
+static void xattr_ready(struct qfs__op *op, int err)
+{
+	struct xattr_op *x = (struct xattr_op *)op;
+	struct node *n = op->m->node;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (err == 0 && x->size > 0 && (buf = malloc(x->size)) == NULL)
+		err = -ENOMEM;
+	if (err == 0 && x->name_len > 0)
+		err = node_getxattr(n, op->ino, x->name, x->name_len, buf, x->size, &len);
+	else if (err == 0)
+		err = node_listxattr(n, op->ino, buf, x->size, &len);
+	if (err != 0) {
+		free(buf);
+		qfs__op_fail(op, err, false);
+		return;
+	}
+	if (x->size == 0)
+		fuse_reply_xattr(op->req, len);
+	else
+		fuse_reply_buf(op->req, buf, len);
+	free(buf);
+	qfs__op_done(op);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	size_t len = strlen(name);
+	struct xattr_op *x;
+
+	if (len > FSM_XATTR_NAME_MAX || len == 0) {
+		fuse_reply_err(req, len ? ERANGE : ENODATA);
+		return;
+	}
+	x = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*x));
+	if (x == NULL)
+		return;
+	x->size = size;
+	x->name_len = len;
+	memcpy(x->name, name, len);
+	qfs__barrier(&x->op, xattr_ready);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct xattr_op *x = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*x));
+	if (x == NULL)
+		return;
+	x->size = size;
+	qfs__barrier(&x->op, xattr_ready);
+}
+
+void qfs__ops_xattr(struct fuse_lowlevel_ops *ops)
+{
+	ops->setxattr = op_setxattr;
+	ops->getxattr = op_getxattr;
+	ops->listxattr = op_listxattr;
+	ops->removexattr = op_removexattr;
+}

@@ -1,0 +1,76 @@
+/* qfs_fuse.h: the FUSE mount of a node: kernel requests in, node calls out, answers when done. */
+#ifndef QUORUMFS_QFS_FUSE_H
+#define QUORUMFS_QFS_FUSE_H
+
+/*
+ * The mount serves one FUSE session from the node's libuv loop: the
+ * session's file descriptor is polled by the loop, each request is decoded
+ * and handled on the loop thread, and a request that needs the cluster (a
+ * write, or a linearizable read behind a barrier) is parked and answered
+ * from the node's callback. No thread waits for a commit. One helper thread
+ * of the mount's own sends cache invalidations to the kernel (a notification
+ * can block on an inode lock that a parked request holds, so it must never
+ * be written from the loop).
+ *
+ * docs/semantics.md says what a user of the mount sees.
+ *
+ * Threading: every function here is called on the loop thread; every
+ * callback runs on it.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+struct node;
+struct qfs_mount;
+
+struct qfs_mount_options {
+	bool allow_other;     /* other users may use the mount (needs user_allow_other
+	                         in /etc/fuse.conf unless root) */
+	bool debug;           /* libfuse's debug output: every request on stderr */
+	double entry_timeout; /* seconds the kernel may cache a name; 0 (default) */
+	double attr_timeout;  /* seconds the kernel may cache attributes; 0 (default) */
+	const char *fsname;   /* shown in /proc/mounts; NULL: "quorumfs" (copied) */
+	/* Called once, on the loop, if the mount went away without
+	 * qfs_mount_stop() (fusermount3 -u, umount -l, the kernel aborted the
+	 * connection). The owner should then call qfs_mount_stop(). May be NULL. */
+	void (*unmounted)(void *arg);
+	void *unmounted_arg;
+};
+
+/*
+ * qfs_mount_start - mount the node's tree at @mountpoint and serve it.
+ * @loop: borrowed; must outlive the mount.
+ * @node: borrowed; must stay usable until qfs_mount_stop()'s @done ran
+ *        (node_stop() may be called before that: see qfs_mount_stop).
+ * @mountpoint: an empty directory the caller never touches (copied).
+ * @opts: copied; NULL for the defaults.
+ * @out: the new mount.
+ * @err: receives one line saying what failed (@errlen bytes).
+ * The mount always has default_permissions (the kernel checks modes) and
+ * sets the node's change callback (node_on_change) for itself.
+ * Returns 0, -ENOMEM, -EINVAL (bad options), -EIO (libfuse could not create
+ * the session, or mount: /dev/fuse missing, no permission, mountpoint not a
+ * directory; @err says which).
+ */
+int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
+                    const struct qfs_mount_options *opts, struct qfs_mount **out, char *err,
+                    size_t errlen);
+
+/*
+ * qfs_mount_stop - stop reading requests, clear the node's change callback,
+ * wait until every parked request was answered (each does within the node's
+ * commit timeout; node_stop() makes it sooner), then unmount, free the
+ * mount and call @done(@arg) once, on the loop. From this call on, the mount
+ * calls no node function but node_on_change(NULL), which it calls here, so
+ * the owner may call node_stop() right after this returns. Calling it twice
+ * is a bug. @done may be NULL.
+ */
+void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg);
+
+/* qfs_mount_point - the mountpoint, as given (borrowed). */
+const char *qfs_mount_point(const struct qfs_mount *m);
+
+#endif

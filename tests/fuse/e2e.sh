@@ -1,0 +1,247 @@
+#!/bin/bash
+# e2e.sh: the mount over a fake node, driven by shell tools from this process
+# (the daemon serves from another). Usage: e2e.sh PATH/TO/qfs-fuse-testd
+# Exit 0: passed; 1: failed; 77: skipped (no usable /dev/fuse).
+# Whatever happens, the trap unmounts, kills the daemon by its PID and
+# removes the temporary directories.
+set -u
+
+TESTD=${1:?usage: e2e.sh qfs-fuse-testd}
+MAX=4194304 # the fake node's max_value_size: 4 MiB
+
+if [ ! -c /dev/fuse ] || ! [ -r /dev/fuse ] || ! [ -w /dev/fuse ] ||
+	! command -v fusermount3 >/dev/null; then
+	echo "SKIP: /dev/fuse or fusermount3 not usable"
+	exit 77
+fi
+
+TMP=$(mktemp -d /tmp/qfs-fuse-e2e.XXXXXX) || exit 1
+MNT=$TMP/mnt
+DATA=$TMP/data
+LOCAL=$TMP/local
+CMDLOG=$TMP/commands.log
+mkdir -p "$MNT" "$DATA" "$LOCAL"
+PID=
+WATCHDOG=
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
+	if grep -qs " $MNT " /proc/mounts; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
+	fi
+	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+		kill -TERM "$PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$PID" 2>/dev/null
+	fi
+	[ -n "$PID" ] && wait "$PID" 2>/dev/null
+	grep -qs " $MNT " /proc/mounts && fusermount3 -u -z "$MNT" 2>/dev/null
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'echo "interrupted"; exit 1' INT TERM
+
+QFS_FAKE_NODE_LOG=$CMDLOG "$TESTD" "$MNT" "$DATA" "$MAX" ${QFS_FUSE_DEBUG:+debug} \
+	2>"$TMP/testd.err" &
+PID=$!
+for _ in $(seq 100); do
+	grep -qs " $MNT " /proc/mounts && break
+	kill -0 "$PID" 2>/dev/null || break
+	sleep 0.05
+done
+if ! grep -qs " $MNT " /proc/mounts; then
+	cat "$TMP/testd.err"
+	if grep -qs "fuse: device not found\|Permission denied\|Operation not permitted" "$TMP/testd.err"; then
+		echo "SKIP: cannot mount FUSE here"
+		exit 77
+	fi
+	echo "FAIL: the daemon did not mount"
+	exit 1
+fi
+# A hang must not outlive the test: the watchdog ends it, and the trap cleans.
+(exec >/dev/null 2>&1; sleep 100; kill -TERM $$) &
+WATCHDOG=$!
+
+failures=0
+n=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+eq() { # eq NAME GOT WANT
+	n=$((n + 1))
+	if [ "$2" == "$3" ]; then echo "ok $n - $1"; else fail "$1: got '$2', want '$3'"; fi
+}
+ok() { # ok NAME CMD...: the command succeeds
+	local name=$1; shift
+	n=$((n + 1))
+	if "$@" >"$TMP/out" 2>&1; then echo "ok $n - $name"; else fail "$name: $(cat "$TMP/out")"; fi
+}
+fails_with() { # fails_with NAME MESSAGE CMD...: fails, saying MESSAGE (strerror)
+	local name=$1 msg=$2; shift 2
+	n=$((n + 1))
+	if "$@" >"$TMP/out" 2>&1; then
+		fail "$name: succeeded"
+	elif grep -q "$msg" "$TMP/out"; then
+		echo "ok $n - $name"
+	else
+		fail "$name: wanted '$msg', got: $(cat "$TMP/out")"
+	fi
+}
+# Commands the fake node applied since mark_commands.
+mark_commands() { sleep 0.2; MARK=$(wc -l <"$CMDLOG" 2>/dev/null || echo 0); }
+commands_since() { sleep 0.3; tail -n +$((MARK + 1)) "$CMDLOG" | cut -d' ' -f1,2 | tr '\n' ';'; }
+
+cd "$TMP" || exit 1
+M=$MNT
+
+# --- contents ---------------------------------------------------------------
+echo hello >"$M/f"
+eq "echo > new file, cat" "$(cat "$M/f")" "hello"
+echo "a longer value" >"$M/f"
+echo v2 >"$M/f"
+eq "echo > over a longer value" "$(cat "$M/f")" "v2"
+eq "size after replacement" "$(stat -c %s "$M/f")" "3"
+echo a >"$M/g"
+echo b >>"$M/g"
+eq "append with >>" "$(cat "$M/g")" "$(printf 'a\nb')"
+printf 'a\0b\0\0c' >"$M/nul"
+printf 'a\0b\0\0c' >"$LOCAL/nul"
+ok "printf with NUL bytes, cmp" cmp "$M/nul" "$LOCAL/nul"
+printf 'one\ntwo\nthree\n' >"$M/s"
+ok "sed -i runs" sed -i 's/two/dos/' "$M/s"
+eq "sed -i result" "$(cat "$M/s")" "$(printf 'one\ndos\nthree')"
+printf 'abcdef' >"$M/t"
+ok "truncate -s 3" truncate -s 3 "$M/t"
+eq "truncated contents" "$(cat "$M/t")" "abc"
+ok "truncate -s 10 (extend)" truncate -s 10 "$M/t"
+eq "extended size" "$(stat -c %s "$M/t")" "10"
+eq "extension is zeros" "$(od -An -tx1 "$M/t" | tr -d ' \n')" "61626300000000000000"
+head -c 3000000 /dev/urandom >"$LOCAL/big"
+ok "cp of a 3 MB file" cp "$LOCAL/big" "$M/big"
+ok "3 MB file reads back" cmp "$M/big" "$LOCAL/big"
+fails_with "a value above the maximum: EFBIG" "File too large" \
+	bash -c "head -c 5000000 /dev/zero >'$M/toobig'"
+ok "dd at an offset (conv=notrunc)" bash -c "printf XY | dd of='$M/big' bs=1 seek=100 conv=notrunc status=none"
+eq "bytes at the offset" "$(dd if="$M/big" bs=1 skip=100 count=2 status=none)" "XY"
+
+# --- `echo v > f` is one command; `: > f` still truncates -------------------
+echo old-contents >"$M/atomic"
+mark_commands
+echo new >"$M/atomic"
+eq "echo > existing file is ONE write|truncate command" "$(commands_since)" "write flags=1;"
+eq "its contents" "$(cat "$M/atomic")" "new"
+mark_commands
+: >"$M/atomic"
+eq ": > f: size 0 at once through this node" "$(stat -c %s "$M/atomic")" "0"
+eq ": > f commits one truncation" "$(commands_since)" "setattr flags=0;"
+eq ": > f: empty" "$(cat "$M/atomic")" ""
+echo again >"$M/atomic"
+(: >"$M/atomic"; cat "$M/atomic" >"$TMP/catout"; stat -c %s "$M/atomic" >>"$TMP/catout")
+eq ": > f then cat and stat at once" "$(cat "$TMP/catout")" "0"
+
+# --- attributes ---------------------------------------------------------------
+ok "chmod 600" chmod 600 "$M/f"
+eq "mode after chmod" "$(stat -c %a "$M/f")" "600"
+ok "touch -d" touch -d '2020-02-03 04:05:06 UTC' "$M/f"
+eq "mtime after touch -d" "$(stat -c %Y "$M/f")" "1580702706"
+ok "touch (now)" touch "$M/f"
+[ "$(stat -c %Y "$M/f")" -ge "$(($(date +%s) - 60))" ] && eq "touch sets now" 1 1 ||
+	fail "touch did not set mtime to now"
+ok "chown" chown 1234:5678 "$M/g"
+eq "owner after chown" "$(stat -c %u:%g "$M/g")" "1234:5678"
+
+# --- names --------------------------------------------------------------------
+ok "mkdir -p" mkdir -p "$M/a/b/c"
+ok "a/b/c is a directory" test -d "$M/a/b/c"
+ok "ln -s" ln -s ../f "$M/a/link"
+eq "readlink" "$(readlink "$M/a/link")" "../f"
+eq "cat through the symlink" "$(cat "$M/a/link")" "v2"
+ok "ln (hard link)" ln "$M/g" "$M/a/hard"
+eq "nlink after ln" "$(stat -c %h "$M/g")" "2"
+eq "the hard link's contents" "$(cat "$M/a/hard")" "$(printf 'a\nb')"
+echo one >"$M/m1"
+echo two >"$M/m2"
+ok "mv over an existing file" mv "$M/m1" "$M/m2"
+eq "mv: target has the source's contents" "$(cat "$M/m2")" "one"
+ok "mv: the source name is gone" test ! -e "$M/m1"
+mkdir -p "$LOCAL/tree"
+for d in $(seq 10); do
+	mkdir "$LOCAL/tree/d$d"
+	for f in $(seq 30); do echo "file $d/$f" >"$LOCAL/tree/d$d/f$f"; done
+done
+ok "cp -r of a 300-file tree" cp -r "$LOCAL/tree" "$M/tree"
+ok "diff -r of the copy" diff -r "$LOCAL/tree" "$M/tree"
+eq "find counts the files" "$(find "$M/tree" -type f | wc -l)" "300"
+ok "mv of a non-empty directory" mv "$M/tree" "$M/a/moved"
+ok "diff -r after mv" diff -r "$LOCAL/tree" "$M/a/moved"
+ok "rm -r" rm -r "$M/a/moved"
+ok "rm -r: gone" test ! -e "$M/a/moved"
+fails_with "rmdir of a non-empty directory" "not empty" rmdir "$M/a"
+eq "ls lists names" "$(ls "$M/a" | tr '\n' ' ')" "b hard link "
+ok "ls -l" ls -l "$M" "$M/a"
+ok "ls -laR" ls -laR "$M"
+long255=$(printf 'x%.0s' $(seq 255))
+long256=$(printf 'y%.0s' $(seq 256))
+ok "a 255-byte name" bash -c "echo ok >'$M/$long255'"
+eq "the 255-byte name reads back" "$(cat "$M/$long255")" "ok"
+fails_with "a 256-byte name: ENAMETOOLONG" "File name too long" bash -c "echo no >'$M/$long256'"
+fails_with "mkdir of a 256-byte name" "File name too long" mkdir "$M/$long256"
+fails_with "mkfifo: not supported" "Operation not permitted" mkfifo "$M/fifo"
+fails_with "mknod of a device: not supported" "Operation not permitted" mknod "$M/dev" c 1 3
+fails_with "cat of a missing file" "No such file" cat "$M/missing"
+fails_with "noclobber (set -C) refuses an existing file" "cannot overwrite" bash -c "set -C; echo x >'$M/f'"
+if command -v python3 >/dev/null; then
+	fails_with "O_CREAT|O_EXCL of an existing file: EEXIST" "FileExistsError" \
+		python3 -c "import os; os.open('$M/f', os.O_CREAT | os.O_EXCL | os.O_WRONLY)"
+fi
+
+# --- extended attributes --------------------------------------------------------
+ok "setfattr" setfattr -n user.color -v blue "$M/f"
+eq "getfattr" "$(getfattr -n user.color --only-values "$M/f")" "blue"
+ok "setfattr on a directory" setfattr -n user.d -v 1 "$M/a"
+eq "getfattr -d lists it" "$(getfattr -d "$M/a" 2>/dev/null | grep user.d)" 'user.d="1"'
+ok "setfattr -x" setfattr -x user.color "$M/f"
+fails_with "getfattr after removal" "No such attribute" getfattr -n user.color "$M/f"
+
+# --- many writers, one file ---------------------------------------------------
+for w in 1 2 3 4; do
+	(for i in $(seq 50); do echo "$w-$i" >>"$M/shared"; done) &
+done
+wait $(jobs -p | grep -v "^$PID\$" | grep -v "^$WATCHDOG\$") 2>/dev/null
+eq ">> from 4 writers loses nothing" "$(wc -l <"$M/shared")" "200"
+eq "every line whole" "$(grep -c '^[1-4]-[0-9]*$' "$M/shared")" "200"
+
+# --- no quorum: writes fail with EROFS, reads go on ----------------------------
+kill -USR1 "$PID"
+sleep 0.2
+fails_with "write without quorum: EROFS" "Read-only file system" bash -c "echo x >'$M/f'"
+fails_with "mkdir without quorum: EROFS" "Read-only file system" mkdir "$M/nq"
+eq "reads go on" "$(cat "$M/s")" "$(printf 'one\ndos\nthree')"
+kill -USR2 "$PID"
+sleep 0.2
+echo back >"$M/f"
+eq "writes work again" "$(cat "$M/f")" "back"
+
+ok "df" df "$M"
+
+# --- clean stop -----------------------------------------------------------------
+cd /
+kill -TERM "$PID"
+for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$PID" 2>/dev/null; then
+	fail "the daemon did not stop on SIGTERM"
+else
+	wait "$PID"
+	eq "the daemon exits 0" "$?" "0"
+	PID=
+fi
+if grep -qs " $MNT " /proc/mounts; then fail "the mount is still there"; else eq "unmounted" 1 1; fi
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures of $n checks failed; daemon stderr:"
+	tail -20 "$TMP/testd.err"
+	exit 1
+fi
+echo "all $n checks passed"
+exit 0

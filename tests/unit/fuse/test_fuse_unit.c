@@ -1,0 +1,125 @@
+/* test_fuse_unit.c: the mount's pieces that need no kernel: error mapping and the inode table. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fuse_int.h"
+#include "quorumfs/errors.h"
+
+/* DESIGN.md, "Errors a user sees". */
+static void test_errno_map(void **state)
+{
+	(void)state;
+	assert_int_equal(qfs__errno(0, true), 0);
+	assert_int_equal(qfs__errno(-EROFS, true), EROFS);
+	assert_int_equal(qfs__errno(-EROFS, false), EIO); /* reads: EIO, never EROFS */
+	assert_int_equal(qfs__errno(-EIO, false), EIO);
+	assert_int_equal(qfs__errno(-ETIMEDOUT, true), ETIMEDOUT);
+	assert_int_equal(qfs__errno(-EFBIG, true), EFBIG);
+	assert_int_equal(qfs__errno(-ENAMETOOLONG, true), ENAMETOOLONG);
+	assert_int_equal(qfs__errno(-ENOSPC, true), ENOSPC);
+	assert_int_equal(qfs__errno(-ENOENT, false), ENOENT);
+	assert_int_equal(qfs__errno(-EEXIST, true), EEXIST);
+	assert_int_equal(qfs__errno(QFS_ENOQUORUM, true), EROFS);
+	assert_int_equal(qfs__errno(QFS_ENOQUORUM, false), EIO);
+	assert_int_equal(qfs__errno(QFS_ENOTLEADER, true), EROFS);
+	assert_int_equal(qfs__errno(QFS_ESHUTDOWN, true), EIO);
+	assert_int_equal(qfs__errno(QFS_ECORRUPT, false), EIO);
+	assert_int_equal(qfs__errno(QFS_EPROTO, true), EIO);
+	assert_int_equal(qfs__errno(QFS_ESTORAGE, true), EIO);
+	assert_int_equal(qfs__errno(FSM_EMAPFULL, true), ENOSPC);
+	assert_int_equal(qfs__errno(5, true), EIO); /* a positive code is never success */
+	assert_int_equal(qfs__errno(-(QFS_EBASE + 999), true), EIO);
+}
+
+static void test_check_name(void **state)
+{
+	(void)state;
+	assert_int_equal(qfs__check_name(255), 0);
+	assert_int_equal(qfs__check_name(256), -ENAMETOOLONG);
+}
+
+/* Lookup counts: an entry lives while the kernel holds it; the root never
+ * enters the table; forgetting more than was looked up is harmless. */
+static void test_inode_counts(void **state)
+{
+	struct qfs_mount m;
+	(void)state;
+
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(qfs__inodes_init(&m.inodes), 0);
+	for (uint64_t ino = 2; ino < 5000; ino++) {
+		qfs__inode_lookup(&m, ino);
+		qfs__inode_lookup(&m, ino);
+	}
+	qfs__inode_lookup(&m, FSM_ROOT_INO);
+	assert_null(qfs__inode_find(&m.inodes, FSM_ROOT_INO));
+	assert_int_equal(m.inodes.count, 4998);
+	assert_true(m.inodes.n_buckets >= 4998); /* it grew */
+	for (uint64_t ino = 2; ino < 5000; ino++) {
+		struct qfs__inode *in = qfs__inode_find(&m.inodes, ino);
+		assert_non_null(in);
+		assert_int_equal(in->nlookup, 2);
+	}
+	for (uint64_t ino = 2; ino < 5000; ino++)
+		qfs__inode_forget(&m, ino, 1);
+	assert_int_equal(m.inodes.count, 4998);
+	for (uint64_t ino = 2; ino < 5000; ino += 2)
+		qfs__inode_forget(&m, ino, 7);
+	assert_int_equal(m.inodes.count, 2499);
+	assert_null(qfs__inode_find(&m.inodes, 2));
+	assert_non_null(qfs__inode_find(&m.inodes, 3));
+	qfs__inode_forget(&m, 123456, 1); /* unknown: nothing happens */
+	qfs__inodes_free(&m.inodes);
+}
+
+/* An open handle keeps the inode after the kernel forgot its name; an
+ * O_TRUNC open counts as a pending truncation, shown as size 0. */
+static void test_handle_keeps_inode(void **state)
+{
+	struct qfs_mount m;
+	struct qfs__handle *h;
+	struct qfs__inode *in;
+	struct fsm_attr a = {.ino = 9, .mode = S_IFREG | 0644, .size = 42};
+	(void)state;
+
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(qfs__inodes_init(&m.inodes), 0);
+	qfs__inode_lookup(&m, 9);
+	h = qfs__handle_open(&m, 9, 0, true);
+	assert_non_null(h);
+	in = qfs__inode_find(&m.inodes, 9);
+	assert_int_equal(in->nopen, 1);
+	assert_int_equal(in->n_pending, 1);
+	qfs__attr_reflect(&m, &a);
+	assert_int_equal(a.size, 0);
+	qfs__inode_forget(&m, 9, 1);
+	assert_non_null(qfs__inode_find(&m.inodes, 9));
+	qfs__handle_take_trunc(&m, h);
+	assert_int_equal(in->n_pending, 0);
+	a.size = 42;
+	qfs__attr_reflect(&m, &a);
+	assert_int_equal(a.size, 42);
+	qfs__handle_restore_trunc(&m, h);
+	assert_int_equal(in->n_pending, 1);
+	m.stopping = true; /* release without a node: the truncation is dropped */
+	qfs__handle_release(&m, NULL, h);
+	assert_null(qfs__inode_find(&m.inodes, 9));
+	qfs__inodes_free(&m.inodes);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_errno_map),
+	        cmocka_unit_test(test_check_name),
+	        cmocka_unit_test(test_inode_counts),
+	        cmocka_unit_test(test_handle_keeps_inode),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
