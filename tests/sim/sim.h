@@ -434,6 +434,8 @@ void sim_chaos_new_leader(struct sim_cluster *c, raft_id id);
 
 struct sim_fig8_result {
 	bool old_entry_committed; /* the term-4 leader committed the term-2 entry */
+	bool s5_led;              /* S5 was elected for term 5 and committed */
+	bool converged;           /* then every log and state machine agree with S5's */
 	unsigned violations;
 	char violation[1024];
 };
@@ -446,7 +448,8 @@ void sim_conf_voters(struct raft_conf *conf, unsigned n);
 struct raft_entry *sim_log_from_terms(const struct raft_conf *conf, const raft_term *terms,
                                       unsigned n, const char *tag);
 
-/* The Raft paper's Figure 8 with five servers; see sim_fig8.c. */
-void sim_fig8(bool verbose, struct sim_fig8_result *out);
+/* The Raft paper's Figure 8 with five servers; see sim_fig8.c. With
+ * @no_commit_rule only the consequences (a lost committed entry) count. */
+void sim_fig8(bool verbose, bool no_commit_rule, struct sim_fig8_result *out);
 
 #endif

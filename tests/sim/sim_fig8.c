@@ -68,13 +68,14 @@ static bool s5_commits(struct sim_cluster *c, void *arg)
  * index 2 with its term-3 entry. Had S1 committed (and applied) the term-2
  * entry, that is a committed entry lost.
  */
-void sim_fig8(bool verbose, struct sim_fig8_result *out)
+void sim_fig8(bool verbose, bool no_commit_rule, struct sim_fig8_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct sim_opts o;
 	sim_opts_default(&o);
 	o.nodes = 5;
 	o.verbose = verbose;
+	o.no_commit_rule = no_commit_rule;
 	o.snap_every = (raft_index)-1;
 	struct sim_cluster *c = sim_cluster_new(&o, 8);
 	struct raft_conf conf;
@@ -118,7 +119,7 @@ void sim_fig8(bool verbose, struct sim_fig8_result *out)
 		 * it cannot win itself: S1 and S5 have longer logs */
 		c->nodes[4].frozen = false;
 		c->nodes[5].frozen = false;
-		sim_run_until(c, s5_commits, NULL, 5000);
+		out->s5_led = sim_run_until(c, s5_commits, NULL, 5000);
 
 		/* (e) everyone converges on S5's log */
 		sim_net_heal(c);
@@ -127,6 +128,14 @@ void sim_fig8(bool verbose, struct sim_fig8_result *out)
 		sim_run_until(c, NULL, NULL, 2000);
 		for (raft_id id = 1; id <= 5; id++)
 			sim_check_scan(c, &c->nodes[id]);
+		struct raft *r5 = sim_core(c, 5);
+		out->converged = r5 && raft_role(r5) == RAFT_LEADER;
+		for (raft_id id = 1; id <= 5 && out->converged; id++) {
+			struct raft *r = sim_core(c, id);
+			out->converged = r && raft_last_index(r) == raft_last_index(r5) &&
+			                 c->nodes[id].sm.applied == raft_commit_index(r5) &&
+			                 raft_entry_at(r, 2) && raft_entry_at(r, 2)->term == 3;
+		}
 	} else if (!c->n_violations) {
 		sim_violation(c, "scenario", "S1 was not elected for term 4");
 	}

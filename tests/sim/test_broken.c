@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -17,11 +18,25 @@ static void fig8_directed_is_caught(void **state)
 {
 	(void)state;
 	struct sim_fig8_result r;
-	sim_fig8(false, &r);
-	printf("fig8 (broken core): old entry committed: %s; violations: %u; %s\n",
-	       r.old_entry_committed ? "yes" : "no", r.violations, r.violation);
+	sim_fig8(false, false, &r);
+	printf("fig8 (broken core): old entry committed: %s; %s\n",
+	       r.old_entry_committed ? "yes" : "no", r.violation);
 	assert_true(r.old_entry_committed);
 	assert_true(r.violations > 0);
+	assert_non_null(strstr(r.violation, "\"commit rule\""));
+}
+
+/* The same without the commit-rule check: the early commit has its
+ * consequence, S5 (elected for term 5) lacks the entry S1 applied. */
+static void fig8_directed_loses_committed_entry(void **state)
+{
+	(void)state;
+	struct sim_fig8_result r;
+	sim_fig8(false, true, &r);
+	printf("fig8 (broken core, consequences only): %s\n", r.violation);
+	assert_true(r.old_entry_committed);
+	assert_true(r.violations > 0);
+	assert_null(strstr(r.violation, "\"commit rule\""));
 }
 
 /* The random simulator, with no knowledge of the bug, finds it within a
@@ -52,6 +67,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(fig8_directed_is_caught),
+	        cmocka_unit_test(fig8_directed_loses_committed_entry),
 	        cmocka_unit_test(random_search_is_caught),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,26 +6,404 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "sim.h"
 
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                    */
+
+static struct sim_cluster *cluster(unsigned nodes, uint64_t seed)
+{
+	struct sim_opts o;
+	sim_opts_default(&o);
+	o.nodes = nodes;
+	o.verbose = getenv("SIM_VERBOSE") != NULL;
+	struct sim_cluster *c = sim_cluster_new(&o, seed);
+	if (nodes)
+		sim_cluster_bootstrap(c, nodes);
+	return c;
+}
+
+static void no_violation(struct sim_cluster *c)
+{
+	if (c->n_violations)
+		fail_msg("seed %" PRIu64 ": %s", c->seed, c->violation);
+}
+
+static bool has_leader(struct sim_cluster *c, void *arg)
+{
+	(void)arg;
+	return sim_leader(c) != RAFT_NONE;
+}
+
+static raft_id wait_leader(struct sim_cluster *c, uint64_t ms)
+{
+	sim_run_until(c, has_leader, NULL, ms);
+	no_violation(c);
+	raft_id l = sim_leader(c);
+	assert_true(l != RAFT_NONE);
+	return l;
+}
+
+struct applied_arg {
+	raft_id id;
+	raft_index index;
+};
+
+static bool applied_at_least(struct sim_cluster *c, void *arg)
+{
+	const struct applied_arg *a = arg;
+	return c->nodes[a->id].up && c->nodes[a->id].sm.applied >= a->index;
+}
+
+/* Every up node in @l's configuration has applied everything @l committed,
+ * and @l committed its whole log. */
+static bool converged(struct sim_cluster *c, void *arg)
+{
+	raft_id l = (raft_id)(uintptr_t)arg;
+	struct raft *r = sim_core(c, l);
+	if (!r || raft_role(r) != RAFT_LEADER)
+		return false;
+	raft_index commit = raft_commit_index(r);
+	if (commit < raft_last_index(r))
+		return false;
+	const struct raft_conf *conf = raft_configuration(r);
+	for (unsigned i = 0; i < conf->n; i++) {
+		const struct sim_node *n = &c->nodes[conf->servers[i].id];
+		if (!n->up || n->sm.applied < commit)
+			return false;
+	}
+	return true;
+}
+
+/* Proposes @k entries on @l and waits until @l applied them. */
+static void propose_and_commit(struct sim_cluster *c, raft_id l, unsigned k)
+{
+	int64_t idx = 0;
+	for (unsigned i = 0; i < k; i++) {
+		idx = sim_propose(c, l);
+		assert_true(idx > 0);
+		sim_run_until(c, NULL, NULL, 2);
+	}
+	struct applied_arg a = {l, (raft_index)idx};
+	assert_true(sim_run_until(c, applied_at_least, &a, 5000));
+	no_violation(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Raft paper, Figure 7                                                       */
+
+/* The leader (term 8) and followers (a)-(f) of Figure 7, indices 1..12. */
+static const raft_term fig7_logs[7][12] = {
+        {1, 1, 1, 4, 4, 5, 5, 6, 6, 6},       /* leader, 10 entries */
+        {1, 1, 1, 4, 4, 5, 5, 6, 6},          /* (a) 9: missing one */
+        {1, 1, 1, 4},                         /* (b) 4: missing many */
+        {1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6},    /* (c) 11: an extra uncommitted entry */
+        {1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7}, /* (d) 12: extra entries of term 7 */
+        {1, 1, 1, 4, 4, 4, 4},                /* (e) 7: missing and extra */
+        {1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3},    /* (f) 11: terms 2, 3 nobody else has */
+};
+static const unsigned fig7_len[7] = {10, 9, 4, 11, 12, 7, 11};
+
+static void fig7_followers_repaired(void **state)
+{
+	(void)state;
+	struct sim_cluster *c = cluster(0, 7);
+	struct raft_conf conf;
+	sim_conf_voters(&conf, 7);
+	struct raft_hard_state hs = {.term = 7, .vote = RAFT_NONE, .commit = 1};
+	for (raft_id id = 1; id <= 7; id++) {
+		struct raft_entry *log =
+		        sim_log_from_terms(&conf, fig7_logs[id - 1], fig7_len[id - 1], "fig7");
+		sim_node_start_restored(c, id, &hs, log, fig7_len[id - 1]);
+		sim_entries_free(log, fig7_len[id - 1]);
+		c->nodes[id].frozen = id != 1; /* only the leader-to-be times out */
+	}
+	/* (c) and (d) have logs the leader cannot beat; keep them away until
+	 * the leader of term 8 is elected by itself, (a), (b), (e) and (f). */
+	sim_net_isolate(c, 4);
+	sim_net_isolate(c, 5);
+	raft_id l = wait_leader(c, 3000);
+	assert_int_equal(l, 1);
+	assert_int_equal(raft_current_term(c->nodes[1].r), 8);
+	sim_net_heal(c);
+	for (raft_id id = 2; id <= 7; id++)
+		c->nodes[id].frozen = false;
+	propose_and_commit(c, 1, 1);
+	assert_true(sim_run_until(c, converged, (void *)(uintptr_t)1, 5000));
+	no_violation(c);
+	struct raft *lr = c->nodes[1].r;
+	assert_int_equal(raft_role(lr), RAFT_LEADER);
+	assert_int_equal(raft_current_term(lr), 8);
+	/* indices 1..10 keep the leader's terms; everyone's log is the leader's */
+	for (raft_index i = 1; i <= 10; i++)
+		assert_int_equal(raft_entry_at(lr, i)->term, fig7_logs[0][i - 1]);
+	for (raft_id id = 2; id <= 7; id++) {
+		struct raft *r = c->nodes[id].r;
+		assert_int_equal(raft_last_index(r), raft_last_index(lr));
+		for (raft_index i = raft_first_index(r); i <= raft_last_index(lr); i++)
+			assert_int_equal(raft_entry_at(r, i)->term, raft_entry_at(lr, i)->term);
+	}
+	sim_cluster_free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Raft paper, Figure 8 (the scenario itself is in sim_fig8.c)               */
+
 static void fig8_correct_core_waits(void **state)
 {
 	(void)state;
 	struct sim_fig8_result r;
-	sim_fig8(false, &r);
+	sim_fig8(getenv("SIM_VERBOSE") != NULL, false, &r);
 	if (r.violations)
-		printf("%s\n", r.violation);
+		fail_msg("%s", r.violation);
 	assert_false(r.old_entry_committed);
-	assert_int_equal(r.violations, 0);
+	assert_true(r.s5_led);
+	assert_true(r.converged);
+}
+
+/* ------------------------------------------------------------------------ */
+/* PreVote and CheckQuorum                                                    */
+
+/* Dissertation 9.6: a server that was partitioned away does not raise its
+ * term, so when it comes back the healthy leader keeps leading. */
+static void prevote_protects_leader(void **state)
+{
+	(void)state;
+	struct sim_cluster *c = cluster(3, 96);
+	raft_id l = wait_leader(c, 3000);
+	propose_and_commit(c, l, 3);
+	raft_term t = raft_current_term(c->nodes[l].r);
+	raft_id f = l % 3 + 1;
+	sim_net_isolate(c, f);
+	sim_run_until(c, NULL, NULL, 3000); /* many election timeouts */
+	no_violation(c);
+	assert_int_equal(raft_current_term(c->nodes[f].r), t);
+	sim_net_heal(c);
+	sim_run_until(c, NULL, NULL, 2000);
+	no_violation(c);
+	assert_int_equal(sim_leader(c), l);
+	assert_int_equal(raft_current_term(c->nodes[l].r), t);
+	assert_int_equal(raft_current_term(c->nodes[f].r), t);
+	assert_int_equal(raft_leader(c->nodes[f].r), l);
+	sim_cluster_free(c);
+}
+
+static bool not_leader(struct sim_cluster *c, void *arg)
+{
+	struct raft *r = sim_core(c, (raft_id)(uintptr_t)arg);
+	return r && raft_role(r) != RAFT_LEADER;
+}
+
+/* Dissertation 6.2: a leader that cannot reach a majority steps down within
+ * about two election timeouts; the others elect a new one. */
+static void check_quorum_isolated_leader_steps_down(void **state)
+{
+	(void)state;
+	struct sim_cluster *c = cluster(5, 62);
+	raft_id l = wait_leader(c, 3000);
+	propose_and_commit(c, l, 2);
+	raft_term t = raft_current_term(c->nodes[l].r);
+	sim_net_isolate(c, l);
+	uint64_t start = c->now;
+	/* election timeout in [e, 2e) ticks of tick_ms */
+	uint64_t bound = 2ull * 2 * c->o.election_ticks * c->o.tick_ms;
+	assert_true(sim_run_until(c, not_leader, (void *)(uintptr_t)l, bound));
+	printf("isolated leader stepped down after %" PRIu64 " ms (bound %" PRIu64 ")\n",
+	       c->now - start, bound);
+	raft_id l2 = wait_leader(c, 3000);
+	assert_true(l2 != l);
+	assert_true(raft_current_term(c->nodes[l2].r) > t);
+	sim_cluster_free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Membership                                                                 */
+
+static bool change_committed(struct sim_cluster *c, void *arg)
+{
+	const struct applied_arg *a = arg;
+	struct raft *r = sim_core(c, a->id);
+	return r && raft_commit_index(r) >= a->index;
+}
+
+/* Dissertation 4.2.3: a server removed from the configuration, which never
+ * hears of it and keeps timing out, cannot disrupt the cluster. */
+static void removed_server_cannot_disrupt(void **state)
+{
+	(void)state;
+	struct sim_cluster *c = cluster(4, 423);
+	raft_id l = wait_leader(c, 3000);
+	propose_and_commit(c, l, 2);
+	raft_id gone = l % 4 + 1;
+	sim_net_isolate(c, gone);
+	int64_t idx = raft_change(c->nodes[l].r, RAFT_REMOVE, gone, NULL);
+	assert_true(idx > 0);
+	sim_node_ready(c, &c->nodes[l]);
+	struct applied_arg a = {l, (raft_index)idx};
+	assert_true(sim_run_until(c, change_committed, &a, 3000));
+	raft_term t = raft_current_term(c->nodes[l].r);
+	sim_run_until(c, NULL, NULL, 1000);
+	sim_net_heal(c); /* it comes back, still believing it is a voter */
+	sim_run_until(c, NULL, NULL, 4000);
+	no_violation(c);
+	assert_int_equal(sim_leader(c), l);
+	assert_int_equal(raft_current_term(c->nodes[l].r), t);
+	assert_null(raft_conf_get(raft_configuration(c->nodes[l].r), gone));
+	propose_and_commit(c, l, 2);
+	sim_cluster_free(c);
+}
+
+static bool is_leader(struct sim_cluster *c, void *arg)
+{
+	struct raft *r = sim_core(c, (raft_id)(uintptr_t)arg);
+	return r && raft_role(r) == RAFT_LEADER;
+}
+
+/* Dissertation 3.10: TimeoutNow makes the target leader at once, term + 1. */
+static void leadership_transfer(void **state)
+{
+	(void)state;
+	struct sim_cluster *c = cluster(3, 310);
+	raft_id l = wait_leader(c, 3000);
+	propose_and_commit(c, l, 3);
+	raft_term t = raft_current_term(c->nodes[l].r);
+	raft_id to = l % 3 + 1;
+	assert_int_equal(raft_transfer(c->nodes[l].r, to), 0);
+	sim_node_ready(c, &c->nodes[l]);
+	assert_true(sim_run_until(c, is_leader, (void *)(uintptr_t)to, 2000));
+	no_violation(c);
+	assert_int_equal(raft_current_term(c->nodes[to].r), t + 1);
+	assert_int_not_equal(raft_role(c->nodes[l].r), RAFT_LEADER);
+	propose_and_commit(c, to, 1);
+	sim_cluster_free(c);
+}
+
+/* Paper section 7: a follower behind the leader's compacted log is caught up
+ * with InstallSnapshot, in several chunks. */
+static void snapshot_catch_up_in_chunks(void **state)
+{
+	(void)state;
+	struct sim_opts o;
+	sim_opts_default(&o);
+	o.nodes = 3;
+	o.verbose = getenv("SIM_VERBOSE") != NULL;
+	o.snap_every = 5;
+	o.trailing_entries = 2;
+	o.snapshot_chunk_bytes = 16;
+	struct sim_cluster *c = sim_cluster_new(&o, 7007);
+	sim_cluster_bootstrap(c, 3);
+	raft_id l = wait_leader(c, 3000);
+	raft_id f = l % 3 + 1;
+	sim_node_crash(c, f);
+	propose_and_commit(c, l, 30);
+	assert_true(raft_first_index(c->nodes[l].r) > c->nodes[f].disk.n + 1);
+	uint64_t chunks = c->n_chunks;
+	sim_node_restart(c, f);
+	assert_true(sim_run_until(c, converged, (void *)(uintptr_t)l, 5000));
+	no_violation(c);
+	assert_true(c->n_snap_installs >= 1);
+	assert_true(c->n_chunks - chunks >= (SIM_SM_BYTES + 15) / 16);
+	printf("follower caught up by %" PRIu64 " snapshot install(s), %" PRIu64 " chunks\n",
+	       c->n_snap_installs, c->n_chunks - chunks);
+	sim_cluster_free(c);
+}
+
+static bool learner_promoted(struct sim_cluster *c, void *arg)
+{
+	struct applied_arg *a = arg;
+	raft_id l = sim_leader(c);
+	if (!l)
+		return false;
+	struct raft *r = c->nodes[l].r;
+	if (!a->index) {
+		int64_t idx = raft_change(r, RAFT_PROMOTE, a->id, NULL);
+		if (idx == RAFT_ENOTCAUGHTUP || idx == RAFT_EBUSY)
+			return false;
+		assert_true(idx > 0);
+		a->index = (raft_index)idx;
+		sim_node_ready(c, &c->nodes[l]);
+	}
+	const struct raft_server *s = raft_conf_get(raft_configuration(r), a->id);
+	return s && s->role == RAFT_VOTER && raft_commit_index(r) >= a->index;
+}
+
+/* Dissertation 4.2.1: a new server joins as a learner, catches up, and is
+ * promoted only then (until then raft_change says RAFT_ENOTCAUGHTUP). */
+static void learner_added_caught_up_promoted(void **state)
+{
+	(void)state;
+	struct sim_cluster *c = cluster(3, 421);
+	raft_id l = wait_leader(c, 3000);
+	propose_and_commit(c, l, 40);
+	int64_t idx = raft_change(c->nodes[l].r, RAFT_ADD_LEARNER, 4, "sim://4");
+	assert_true(idx > 0);
+	sim_node_ready(c, &c->nodes[l]);
+	sim_node_start_empty(c, 4);
+	sim_net_isolate(c, 4);
+	struct applied_arg added = {l, (raft_index)idx};
+	assert_true(sim_run_until(c, change_committed, &added, 3000));
+	/* not caught up: it has nothing yet */
+	assert_int_equal(raft_change(c->nodes[l].r, RAFT_PROMOTE, 4, NULL), RAFT_ENOTCAUGHTUP);
+	sim_net_heal(c);
+	struct applied_arg a = {4, 0};
+	assert_true(sim_run_until(c, learner_promoted, &a, 5000));
+	no_violation(c);
+	l = sim_leader(c);
+	assert_int_equal(raft_conf_voters(raft_configuration(c->nodes[l].r)), 4);
+	propose_and_commit(c, l, 2);
+	assert_true(sim_run_until(c, converged, (void *)(uintptr_t)l, 3000));
+	no_violation(c);
+	sim_cluster_free(c);
+}
+
+static bool other_leader(struct sim_cluster *c, void *arg)
+{
+	raft_id old = (raft_id)(uintptr_t)arg;
+	raft_id l = sim_leader(c);
+	return l && l != old;
+}
+
+/* Dissertation 4.2.2: a leader removing itself leads until the change
+ * commits, then steps down; the others elect a leader among themselves. */
+static void leader_removes_itself(void **state)
+{
+	(void)state;
+	struct sim_cluster *c = cluster(4, 422);
+	raft_id l = wait_leader(c, 3000);
+	propose_and_commit(c, l, 3);
+	int64_t idx = raft_change(c->nodes[l].r, RAFT_REMOVE, l, NULL);
+	assert_true(idx > 0);
+	sim_node_ready(c, &c->nodes[l]);
+	assert_true(sim_run_until(c, other_leader, (void *)(uintptr_t)l, 5000));
+	no_violation(c);
+	raft_id l2 = sim_leader(c);
+	assert_true(raft_commit_index(c->nodes[l2].r) >= (raft_index)idx);
+	assert_null(raft_conf_get(raft_configuration(c->nodes[l2].r), l));
+	assert_int_not_equal(raft_role(c->nodes[l].r), RAFT_LEADER);
+	propose_and_commit(c, l2, 2);
+	sim_run_until(c, NULL, NULL, 1000);
+	no_violation(c);
+	assert_int_equal(sim_leader(c), l2);
+	sim_cluster_free(c);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(fig7_followers_repaired),
 	        cmocka_unit_test(fig8_correct_core_waits),
+	        cmocka_unit_test(prevote_protects_leader),
+	        cmocka_unit_test(check_quorum_isolated_leader_steps_down),
+	        cmocka_unit_test(removed_server_cannot_disrupt),
+	        cmocka_unit_test(leadership_transfer),
+	        cmocka_unit_test(snapshot_catch_up_in_chunks),
+	        cmocka_unit_test(learner_added_caught_up_promoted),
+	        cmocka_unit_test(leader_removes_itself),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
