@@ -154,6 +154,7 @@ static struct fuse_session *session_new(struct qfs_mount *m, char *err, size_t e
 	argv[argc] = NULL;
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	se = fuse_session_new(&args, &ops, sizeof(ops), m);
+	fuse_opt_free_args(&args); /* libfuse may have copied them */
 	if (se == NULL)
 		snprintf(err, errlen, "fuse_session_new failed (options \"%s\")", opts);
 	return se;
