@@ -19,6 +19,7 @@ struct args {
 	unsigned nodes, jobs;
 	bool verbose;
 	bool no_commit_rule;
+	unsigned sim_bug;
 };
 
 static void usage(void)
@@ -29,7 +30,9 @@ static void usage(void)
 	        "  M events of faults per seed before the faults stop (default 3000);\n"
 	        "  J worker processes (default: the CPUs, 1 with --verbose);\n"
 	        "  --no-commit-rule: do not check the Figure 8 commit rule itself, only\n"
-	        "  its consequences (lost committed entries)\n",
+	        "  its consequences (lost committed entries);\n"
+	        "  --sim-bug early-send|lying-disk|no-heal: the simulator itself breaks the\n"
+	        "  ready contract, the disk, or the final heal (the checkers must notice)\n",
 	        SIM_PROG);
 	exit(2);
 }
@@ -59,6 +62,7 @@ static void run_part(const struct args *a, unsigned part, FILE *out)
 		sim_opts_random(&o, a->nodes, a->steps);
 		o.verbose = a->verbose;
 		o.no_commit_rule = a->no_commit_rule;
+		o.sim_bug = a->sim_bug;
 		struct sim_cluster *c = sim_cluster_new(&o, seed);
 		unsigned v = sim_run_random(c);
 		t.seeds++;
@@ -113,6 +117,18 @@ int main(int argc, char **argv)
 		}
 		if (i + 1 >= argc)
 			usage();
+		if (!strcmp(o, "--sim-bug")) {
+			const char *b = argv[++i];
+			if (!strcmp(b, "early-send"))
+				a.sim_bug = SIM_BUG_EARLY_SEND;
+			else if (!strcmp(b, "lying-disk"))
+				a.sim_bug = SIM_BUG_LYING_DISK;
+			else if (!strcmp(b, "no-heal"))
+				a.sim_bug = SIM_BUG_NO_HEAL;
+			else
+				usage();
+			continue;
+		}
 		uint64_t v = num(argv[++i]);
 		if (!strcmp(o, "--seeds"))
 			a.seeds = v;
@@ -215,10 +231,19 @@ int main(int argc, char **argv)
 	}
 	if (n_fails)
 		qsort(fails, n_fails, sizeof(*fails), by_seed);
+	static const char *bugs[] = {"", " --sim-bug early-send", " --sim-bug lying-disk",
+	                             " --sim-bug no-heal"};
+	char extra[128];
+	snprintf(extra, sizeof(extra), "%s%s", a.no_commit_rule ? " --no-commit-rule" : "",
+	         bugs[a.sim_bug < 4 ? a.sim_bug : 0]);
+	if (a.steps != 3000)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --steps %" PRIu64,
+		         a.steps);
 	for (size_t i = 0; i < n_fails; i++) {
 		printf("seed %" PRIu64 " FAILED: %s\n  replay: %s --seeds 1 --seed %" PRIu64
-		       " --nodes %u --verbose\n",
-		       fails[i].seed, fails[i].text, SIM_PROG, fails[i].seed, fails[i].nodes);
+		       " --nodes %u%s --verbose\n",
+		       fails[i].seed, fails[i].text, SIM_PROG, fails[i].seed, fails[i].nodes,
+		       extra);
 		free(fails[i].text);
 	}
 	free(fails);

@@ -231,6 +231,7 @@ struct sim_proposal {
 	uint64_t hash;
 	uint8_t state; /* 0 pending, 1 committed, 2 dropped */
 	bool final_phase;
+	uint64_t time; /* when proposed */
 };
 
 struct sim_check {
@@ -253,6 +254,15 @@ struct sim_check {
 /* ------------------------------------------------------------------------ */
 /* The cluster (sim_cluster.c)                                                */
 
+/* Deliberate mistakes of the simulated environment (not of the core), to show
+ * that the checkers catch what they claim to. */
+enum sim_bug {
+	SIM_BUG_NONE = 0,
+	SIM_BUG_EARLY_SEND, /* send msgs_after_persist before the batch is durable */
+	SIM_BUG_LYING_DISK, /* a crash loses the last durable entries and the vote */
+	SIM_BUG_NO_HEAL,    /* the final phase leaves the network partitioned */
+};
+
 struct sim_opts {
 	unsigned nodes;     /* initial voters, 3..7 */
 	uint64_t steps;     /* events of the faulty phase */
@@ -262,6 +272,7 @@ struct sim_opts {
 	bool final_phase;   /* after steps: heal everything and check liveness */
 	bool stop_on_violation;
 	bool no_commit_rule; /* skip the commit-rule check: only consequences count */
+	unsigned sim_bug;    /* enum sim_bug: the simulator breaks a rule on purpose */
 	/* the cores' configuration; 0 means "chosen from the seed" */
 	unsigned election_ticks;
 	unsigned heartbeat_ticks;

@@ -157,6 +157,14 @@ void sim_node_crash(struct sim_cluster *c, raft_id id)
 		n->serve[i] = (struct sim_snap){0};
 	}
 	sim_stage_free(&n->stage);
+	if (c->o.sim_bug == SIM_BUG_LYING_DISK) {
+		struct sim_disk *d = &n->disk;
+		for (int k = 0; k < 2 && d->n > 1; k++)
+			free(d->log[--d->n].data.base);
+		d->hs.vote = RAFT_NONE;
+		if (d->hs.commit > sim_disk_last(d))
+			d->hs.commit = sim_disk_last(d);
+	}
 	c->n_crashes++;
 }
 

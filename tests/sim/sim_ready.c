@@ -88,7 +88,10 @@ static void take_persist(struct sim_cluster *c, struct sim_node *n, const struct
 		sim_entries_copy(&b->entries, rd->entries, rd->n_entries);
 		b->n_entries = rd->n_entries;
 	}
-	if (rd->n_msgs_after_persist) {
+	if (rd->n_msgs_after_persist && c->o.sim_bug == SIM_BUG_EARLY_SEND) {
+		for (unsigned i = 0; i < rd->n_msgs_after_persist; i++)
+			sim_net_send(c, n, &rd->msgs_after_persist[i]);
+	} else if (rd->n_msgs_after_persist) {
 		b->held = sim_xmalloc(rd->n_msgs_after_persist * sizeof(*b->held));
 		b->n_held = rd->n_msgs_after_persist;
 		for (unsigned i = 0; i < rd->n_msgs_after_persist; i++)

@@ -196,7 +196,10 @@ void sim_final_begin(struct sim_cluster *c)
 	c->in_final = true;
 	c->final_start = c->now;
 	sim_trace(c, "FINAL PHASE: faults stop");
-	sim_net_heal(c);
+	if (c->o.sim_bug != SIM_BUG_NO_HEAL)
+		sim_net_heal(c);
+	else
+		sim_net_split(c, 1u << 1 | 1u << 2); /* a minority and a majority, for good */
 	c->drop_permille = 0;
 	c->dup_permille = 0;
 	for (raft_id id = 1; id <= c->n_ids; id++) {
