@@ -64,6 +64,17 @@ if setup_build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lunde
 		run_suites build-asan --suite unit --suite sim
 fi
 
+# Each libFuzzer target runs for a few seconds on top of its committed seed
+# corpus (clang, ASan+UBSan); longer runs: tests/fuzz/run-fuzzers.sh SECONDS.
+echo "== fuzzing, ${QFS_FUZZ_SECONDS:-5} s per target"
+fuzz_log=$(mktemp)
+tests/fuzz/run-fuzzers.sh "${QFS_FUZZ_SECONDS:-5}" | tee "$fuzz_log"
+fuzz_ok=$(grep -c ': ok, ' "$fuzz_log")
+fuzz_bad=$(grep -cE ': FAILED|^build failed|^meson setup failed' "$fuzz_log")
+rm -f "$fuzz_log"
+passed=$((passed + fuzz_ok)) failed=$((failed + fuzz_bad))
+[ $((fuzz_ok + fuzz_bad)) -eq 0 ] && failed=$((failed + 1))
+
 line="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
 echo "$line"

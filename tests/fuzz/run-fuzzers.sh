@@ -14,7 +14,7 @@ secs=${1:-10}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 build=build-fuzz
-targets=(peer_decode frame)
+targets=(peer_decode frame command admin config snapshot)
 
 if [ ! -f "$build/build.ninja" ]; then
 	# Every library gets coverage instrumentation (fuzzer-no-link); only the
