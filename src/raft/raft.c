@@ -117,12 +117,13 @@ void raft__free_data(struct raft *r, void *p)
 {
 	if (p == NULL)
 		return;
-	if (!r->batch.out || RAFT__RESERVE(r->garbage, 1) != 0) {
-		if (!r->batch.out) {
-			free(p);
-			return;
-		}
-		free(p); /* cannot defer: out of memory (the batch is borrowed) */
+	if (!r->batch.out) {
+		free(p);
+		return;
+	}
+	if (RAFT__RESERVE(r->garbage, 1) != 0) {
+		/* Out of memory: leak rather than free what the caller may
+		 * still be reading from the batch. */
 		return;
 	}
 	r->garbage.v[r->garbage.n++] = p;

@@ -228,8 +228,8 @@ void raft__inflight_add(struct raft *r, struct raft__progress *pr, raft_index la
 void raft__inflight_free_to(struct raft *r, struct raft__progress *pr, raft_index index);
 /* Match index of @id as the leader counts it (its own: persisted). */
 raft_index raft__match_of(const struct raft *r, raft_id id);
-/* True if the voters in @flags (by conf slot) form a majority of the latest
- * configuration; the leader counts itself if it is a voter. */
+/* CheckQuorum: true if a majority of the latest configuration's voters was
+ * heard from since the last call (the leader counts itself if a voter). */
 bool raft__quorum_active(struct raft *r);
 
 /* election.c */
