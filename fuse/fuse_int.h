@@ -146,6 +146,9 @@ struct qfs__handle *qfs__handle_of(const struct fuse_file_info *fi);
 /* Close @h; if its truncation is still pending, commit it first. Answers
  * @req (release; NULL: none) when done. */
 void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
+/* Forget @h without committing its truncation: the kernel never had it (the
+ * open's reply failed), so for the kernel the open never happened. */
+void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h);
 /* Commit every pending truncation of @in now (one SETATTR size 0). */
 void qfs__trunc_flush(struct qfs_mount *m, struct qfs__inode *in);
 /* A truncating command of @in was proposed / answered. */

@@ -171,6 +171,11 @@ void qfs__trunc_flush(struct qfs_mount *m, struct qfs__inode *in)
 		propose(m, in, NULL, NULL);
 }
 
+void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h)
+{
+	handle_free(m, qfs__inode_find(&m->inodes, h->ino), h);
+}
+
 void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
 {
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);

@@ -15,7 +15,7 @@ static void reply_open(struct qfs_mount *m, fuse_req_t req, struct fuse_file_inf
 	fi->keep_cache = 0;
 	fi->direct_io = 0;
 	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release will come */
-		qfs__handle_release(m, NULL, h);
+		qfs__handle_drop(m, h);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -83,7 +83,7 @@ static void create_done(struct qfs__op *op, int err, const struct fsm_result *re
 	qfs__inode_lookup(m, e.ino);
 	if (fuse_reply_create(op->req, &e, &c->fi) != 0) {
 		qfs__inode_forget(m, e.ino, 1);
-		qfs__handle_release(m, NULL, h);
+		qfs__handle_drop(m, h);
 	}
 	qfs__op_done(op);
 }

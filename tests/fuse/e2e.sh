@@ -140,6 +140,45 @@ echo again >"$M/atomic"
 (: >"$M/atomic"; cat "$M/atomic" >"$TMP/catout"; stat -c %s "$M/atomic" >>"$TMP/catout")
 eq ": > f then cat and stat at once" "$(cat "$TMP/catout")" "0"
 
+# An O_TRUNC open held open: nothing is committed until something else of
+# this node looks at the contents; what it shows meanwhile is size 0.
+echo held >"$M/p"
+mark_commands
+exec 3>"$M/p"
+eq "O_TRUNC open held: size 0 through this node" "$(stat -c %s "$M/p")" "0"
+eq "O_TRUNC open held: nothing committed yet" "$(commands_since)" ""
+mark_commands
+eq "a read meanwhile sees it empty" "$(cat "$M/p")" ""
+eq "(the kernel, told size 0, reads nothing: still nothing committed)" "$(commands_since)" ""
+mark_commands
+echo more >>"$M/p"
+eq "a write through another handle commits the truncation first" "$(commands_since)" \
+	"setattr flags=0;append flags=0;"
+mark_commands
+echo after >&3
+exec 3>&-
+eq "a later write through the held handle is a plain write" "$(commands_since)" "write flags=0;"
+eq "its contents" "$(cat "$M/p")" "after"
+
+# A change from "another node" (the daemon applies it itself on SIGHUP):
+# a reader that holds the file open sees it.
+echo local >"$M/remote"
+if command -v python3 >/dev/null; then
+	eq "an open reader sees a remote change" "$(python3 - "$M/remote" "$PID" <<'PY'
+import os, signal, sys, time
+f = open(sys.argv[1], 'rb')
+a = f.read()
+os.kill(int(sys.argv[2]), signal.SIGHUP)
+time.sleep(0.5)
+f.seek(0)
+print(a.decode().strip(), '|', f.read().decode().strip())
+PY
+)" "local | remote 1"
+fi
+kill -HUP "$PID"
+sleep 0.3
+eq "a new reader sees the second remote change" "$(cat "$M/remote")" "remote 2"
+
 # --- attributes ---------------------------------------------------------------
 ok "chmod 600" chmod 600 "$M/f"
 eq "mode after chmod" "$(stat -c %a "$M/f")" "600"
@@ -237,6 +276,22 @@ else
 	PID=
 fi
 if grep -qs " $MNT " /proc/mounts; then fail "the mount is still there"; else eq "unmounted" 1 1; fi
+
+# --- a second daemon on the same data: the tree is there; fusermount3 -u stops it
+"$TESTD" "$MNT" "$DATA" "$MAX" 2>>"$TMP/testd.err" &
+PID=$!
+for _ in $(seq 100); do grep -qs " $MNT " /proc/mounts && break; sleep 0.05; done
+eq "after a restart: contents" "$(cat "$M/m2")" "one"
+eq "after a restart: names" "$(ls "$M/a" | tr '\n' ' ')" "b hard link "
+ok "fusermount3 -u from outside" fusermount3 -u "$MNT"
+for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$PID" 2>/dev/null; then
+	fail "the daemon did not exit after fusermount3 -u"
+else
+	wait "$PID"
+	eq "the daemon exits 0 after an outside unmount" "$?" "0"
+	PID=
+fi
 
 if [ "$failures" -ne 0 ]; then
 	echo "$failures of $n checks failed; daemon stderr:"

@@ -13,7 +13,9 @@
 /*
  * Usage: qfs-fuse-testd MOUNTPOINT DATADIR [MAX_VALUE_SIZE [debug]]
  * SIGTERM, SIGINT: unmount and exit 0. SIGUSR1: every later write fails
- * with EROFS (no quorum); SIGUSR2: writes work again. The mount serves from
+ * with EROFS (no quorum); SIGUSR2: writes work again. SIGHUP: a change as if
+ * from another node: /remote (which must exist) becomes "remote N\n", N
+ * counting the SIGHUPs, without the kernel knowing. The mount serves from
  * this process; the test's shell works from another (the daemon never
  * touches its own mount).
  */
@@ -21,13 +23,14 @@
 static uv_loop_t *loop;
 static struct node *node;
 static struct qfs_mount *mnt;
-static uv_signal_t sigs[4];
+static uv_signal_t sigs[5];
+static unsigned remote_count;
 static int stopping;
 
 static void stopped(void *arg)
 {
 	fake_node_close(node);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		uv_close((uv_handle_t *)&sigs[i], NULL);
 }
 
@@ -44,9 +47,37 @@ static void unmounted(void *arg)
 	stop();
 }
 
+static void remote_done(void *arg, int err, const struct fsm_result *res)
+{
+	free(arg);
+	if (err != 0 || res->err != 0)
+		fprintf(stderr, "testd: remote write failed: %d %d\n", err, err ? 0 : res->err);
+}
+
+/* Propose a write to /remote straight to the node, as a peer's would be. */
+static void remote_write(void)
+{
+	struct wire_cmd cmd = {.type = WIRE_CMD_WRITE, .flags = WIRE_WRITE_TRUNCATE};
+	struct fsm_attr a;
+	char *buf = malloc(64);
+
+	if (buf == NULL || node_lookup(node, FSM_ROOT_INO, "remote", 6, &a) != 0) {
+		fprintf(stderr, "testd: no /remote\n");
+		free(buf);
+		return;
+	}
+	cmd.ino = a.ino;
+	cmd.data = buf;
+	cmd.data_len = (size_t)snprintf(buf, 64, "remote %u\n", ++remote_count);
+	if (node_submit(node, &cmd, remote_done, buf) != 0)
+		free(buf);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
-	if (signum == SIGUSR1)
+	if (signum == SIGHUP)
+		remote_write();
+	else if (signum == SIGUSR1)
 		fake_node_fail_writes(node, -EROFS);
 	else if (signum == SIGUSR2)
 		fake_node_fail_writes(node, 0);
@@ -57,7 +88,7 @@ static void on_signal(uv_signal_t *s, int signum)
 int main(int argc, char **argv)
 {
 	struct qfs_mount_options o = {.unmounted = unmounted, .fsname = "quorumfs-test"};
-	static const int signums[4] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+	static const int signums[5] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP};
 	uint64_t max = 0;
 	char err[256];
 	int rc;
@@ -82,7 +113,7 @@ int main(int argc, char **argv)
 		uv_run(loop, UV_RUN_DEFAULT);
 		return 1;
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		uv_signal_init(loop, &sigs[i]);
 		uv_signal_start(&sigs[i], on_signal, signums[i]);
 	}
