@@ -442,7 +442,8 @@ static void check_key(const struct history *h, const char *key, struct check_rep
 		trunc_possible |=
 		        o->type == HOP_WRITE && o->outcome != HOP_OK && strcmp(o->result, "T") == 0;
 	}
-	/* Reads of values that no write could have produced. */
+	/* Reads of values that no write could have produced (the first few described). */
+	unsigned phantoms = 0;
 	for (size_t k = 0; k < cap; k++) {
 		const struct hop *o = &h->ops[idx[k]];
 		if (o->type != HOP_READ || o->outcome != HOP_OK) {
@@ -453,8 +454,10 @@ static void check_key(const struct history *h, const char *key, struct check_rep
 			continue;
 		}
 		if (writer[v] < 0) {
-			fprintf(r->out, "registers %s: read a value never written\n", key);
-			describe(r->out, o);
+			if (phantoms++ < 5) {
+				fprintf(r->out, "registers %s: read a value never written\n", key);
+				describe(r->out, o);
+			}
 			bad = true;
 		} else if (h->ops[idx[writer[v]]].outcome == HOP_FAIL) {
 			fprintf(r->out, "registers %s: read the value of a write that failed\n",
@@ -463,6 +466,10 @@ static void check_key(const struct history *h, const char *key, struct check_rep
 			describe(r->out, &h->ops[idx[writer[v]]]);
 			bad = true;
 		}
+	}
+	if (phantoms > 5) {
+		fprintf(r->out, "registers %s: ... %u reads of values never written in all\n", key,
+		        phantoms);
 	}
 	if (bad) {
 		r->anomalies++;

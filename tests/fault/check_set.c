@@ -8,14 +8,22 @@
  * For the set workload (files created under one directory):
  *
  * - every final listing (one per node, process "final*") holds every create
- *   that was acknowledged: lost otherwise;
- * - no listing holds a name that was never attempted, or whose create failed;
+ *   acknowledged before the listing began: lost otherwise;
+ * - no listing holds a name that was never attempted (before the listing
+ *   returned), or whose create failed;
  * - all final listings are the same set (the nodes have converged).
  */
 
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "final1" and "final3" are one round of listings; "final1" and "crash1" are not. */
+static bool same_round(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "0123456789"), lb = strcspn(b, "0123456789");
+	return la == lb && strncmp(a, b, la) == 0;
 }
 
 static const struct hop *find_create(const struct hop **cr, size_t n, const char *name)
@@ -55,9 +63,14 @@ void check_sets(const struct history *h, struct check_report *r)
 		}
 	}
 	qsort(cr, nc, sizeof(*cr), cmp_hop_value);
-	char *first = NULL;
-	const struct hop *first_op = NULL;
-	unsigned maxlost = 0;
+	/* Listings seen so far: (op, canonical text, lost). */
+	const struct hop **lops = calloc(h->n + 1, sizeof(*lops));
+	char **canons = calloc(h->n + 1, sizeof(*canons));
+	unsigned *losts = calloc(h->n + 1, sizeof(*losts));
+	size_t nl = 0;
+	if (lops == NULL || canons == NULL || losts == NULL) {
+		abort();
+	}
 	for (size_t i = 0; i < h->n; i++) {
 		const struct hop *o = &h->ops[i];
 		if (o->type != HOP_LIST || o->outcome != HOP_OK) {
@@ -88,7 +101,7 @@ void check_sets(const struct history *h, struct check_report *r)
 		}
 		for (size_t j = 0; j < nn; j++) {
 			const struct hop *c = find_create(cr, nc, names[j]);
-			if (c == NULL) {
+			if (c == NULL || c->start > o->end) {
 				fprintf(r->out, "sets %s: %s lists %s, which nobody created\n",
 				        o->key, o->proc, names[j]);
 				r->anomalies++;
@@ -101,7 +114,8 @@ void check_sets(const struct history *h, struct check_report *r)
 		}
 		unsigned lost = 0;
 		for (size_t k = 0; k < nc; k++) {
-			if (cr[k]->outcome != HOP_OK) {
+			if (cr[k]->outcome != HOP_OK || strcmp(cr[k]->key, o->key) != 0 ||
+			    cr[k]->end > o->start) {
 				continue;
 			}
 			bool found =
@@ -116,25 +130,47 @@ void check_sets(const struct history *h, struct check_report *r)
 				lost++;
 			}
 		}
-		/* A create lost on several nodes counts once: keep the worst node. */
-		if (lost > maxlost) {
-			maxlost = lost;
-		}
-		if (first == NULL) {
-			first = canon;
-			first_op = o;
-		} else {
-			if (strcmp(first, canon) != 0) {
+		/*
+		 * Listings of one directory by one round of the harness ("final1",
+		 * "final2"... are a round) must be equal: the nodes converged. A
+		 * create lost on several nodes counts once: the worst node counts.
+		 */
+		for (size_t q = 0; q < nl; q++) {
+			if (strcmp(lops[q]->key, o->key) != 0 ||
+			    !same_round(lops[q]->proc, o->proc)) {
+				continue;
+			}
+			if (strcmp(canons[q], canon) != 0) {
 				fprintf(r->out, "sets %s: the final listings of %s and %s differ\n",
-				        o->key, first_op->proc, o->proc);
+				        o->key, lops[q]->proc, o->proc);
 				r->anomalies++;
 			}
-			free(canon);
+			break;
 		}
+		lops[nl] = o;
+		canons[nl] = canon;
+		losts[nl] = lost;
+		nl++;
 		free(names);
 		free(buf);
 	}
-	r->lost += maxlost;
-	free(first);
+	for (size_t q = 0; q < nl; q++) {
+		bool first = true;
+		unsigned worst = 0;
+		for (size_t x = 0; x < nl; x++) {
+			if (strcmp(lops[x]->key, lops[q]->key) == 0 &&
+			    same_round(lops[x]->proc, lops[q]->proc)) {
+				first &= x >= q;
+				worst = losts[x] > worst ? losts[x] : worst;
+			}
+		}
+		r->lost += first ? worst : 0;
+	}
+	for (size_t q = 0; q < nl; q++) {
+		free(canons[q]);
+	}
+	free(canons);
+	free(lops);
+	free(losts);
 	free(cr);
 }

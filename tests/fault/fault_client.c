@@ -1,0 +1,699 @@
+/* fault_client.c: fault-client, one workload against one mount, writing a history (history.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * fault-client --dir MOUNT --out HISTORY [--workload registers|appends|sets|all]
+ *              [--time SECONDS] [--seed S] [--procs N] [--proc-base B]
+ *              [--timeout-ms MS] [--keys K] [--append-files A]
+ * fault-client --dir MOUNT --out HISTORY --setup      create the files, write "init" lines
+ * fault-client --dir MOUNT --out HISTORY --final N    final reads and listings, as "finalN"
+ * fault-client --dir MOUNT --out HISTORY --burst N    N acknowledged creates under dur/, in a row
+ *
+ * Each of the N processes is a thread that runs one operation at a time;
+ * every operation itself runs on a thread of its own, and the process waits
+ * for it at most --timeout-ms. Past that the outcome is recorded as unknown
+ * and the process moves on: a FUSE call can hang while its daemon is
+ * stopped, and that must never hang the run. The abandoned thread finishes
+ * (or is killed when the client exits) and records nothing.
+ *
+ * Outcomes: "fail" only for EROFS before anything could have been proposed
+ * (open, or the first write of an append/create); every other error or a
+ * timeout is "unknown". A register write whose open(O_TRUNC) succeeded but
+ * whose write did not is marked "T": the truncation may apply on its own.
+ */
+
+enum { W_REG = 1, W_APP = 2, W_SET = 4 };
+
+struct opt {
+	const char *dir, *out;
+	int workload;
+	double time_s;
+	uint64_t seed;
+	int procs, proc_base, timeout_ms, keys, app_files;
+	int final_node, burst;
+	bool setup;
+};
+
+static struct opt opt = {.workload = W_REG | W_APP | W_SET,
+                         .time_s = 10,
+                         .seed = 1,
+                         .procs = 3,
+                         .proc_base = 1,
+                         .timeout_ms = 5000,
+                         .keys = 10,
+                         .app_files = 3};
+
+static FILE *hist;
+static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int hung;
+static atomic_ulong n_ok, n_fail, n_unknown;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+enum op_kind { K_WRITE, K_READ, K_APPEND, K_AREAD, K_CREATE, K_BURST };
+static const char *const kind_type[] = {"write", "read", "append", "aread", "create", "create"};
+enum { O_OK, O_FAIL, O_UNKNOWN };
+static const char *const outcome_name[] = {"ok", "fail", "unknown"};
+
+struct op {
+	/* Set by the process before the op thread starts. */
+	int kind;
+	char proc[32], id[48], key[64], value[48], path[512];
+	int64_t start;
+	/* Set by the op thread, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	int outcome;
+	char *result; /* malloc'd */
+	int refs;     /* the process and the op thread */
+};
+
+static void op_put(struct op *o)
+{
+	pthread_mutex_lock(&o->mu);
+	int r = --o->refs;
+	pthread_mutex_unlock(&o->mu);
+	if (r == 0) {
+		pthread_mutex_destroy(&o->mu);
+		pthread_cond_destroy(&o->cv);
+		free(o->result);
+		free(o);
+	}
+}
+
+static void record(const struct op *o, int64_t end, int outcome, const char *result)
+{
+	pthread_mutex_lock(&hist_mu);
+	fprintf(hist, "%s\t%s\t%s\t%s\t%s\t%lld\t%lld\t%s\t%s\n", o->proc, o->id, o->key,
+	        kind_type[o->kind], o->value[0] ? o->value : "-", (long long)o->start,
+	        (long long)end, outcome_name[outcome], result ? result : "-");
+	pthread_mutex_unlock(&hist_mu);
+	atomic_ulong *c = outcome == O_OK ? &n_ok : outcome == O_FAIL ? &n_fail : &n_unknown;
+	atomic_fetch_add(c, 1);
+}
+
+static bool is_token_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+static char *hex_of(const char *buf, size_t len)
+{
+	char *s = malloc(2 * len + 2);
+	if (s == NULL) {
+		abort();
+	}
+	s[0] = '!';
+	for (size_t i = 0; i < len; i++) {
+		sprintf(s + 1 + 2 * i, "%02x", (unsigned char)buf[i]);
+	}
+	s[1 + 2 * len] = '\0';
+	return s;
+}
+
+/* Encode a register's bytes: "_" empty, the token, or "!hex". */
+static char *encode_register(const char *buf, size_t len)
+{
+	if (len == 0) {
+		return strdup("_");
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!is_token_char((unsigned char)buf[i])) {
+			return hex_of(buf, len);
+		}
+	}
+	return strndup(buf, len);
+}
+
+/* Encode an append file (one token per line): "_" empty, "t1,t2,...", or "!hex". */
+static char *encode_lines(const char *buf, size_t len)
+{
+	if (len == 0) {
+		return strdup("_");
+	}
+	if (buf[len - 1] != '\n') {
+		return hex_of(buf, len);
+	}
+	char *s = malloc(len + 1);
+	if (s == NULL) {
+		abort();
+	}
+	size_t j = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '\n') {
+			if (i == 0 || buf[i - 1] == '\n') {
+				free(s);
+				return hex_of(buf, len);
+			}
+			s[j++] = i + 1 == len ? '\0' : ',';
+		} else if (is_token_char(c)) {
+			s[j++] = (char)c;
+		} else {
+			free(s);
+			return hex_of(buf, len);
+		}
+	}
+	s[j] = '\0';
+	return s;
+}
+
+/* Read the whole file at @path. Returns 0 and a malloc'd buffer, or -errno. */
+static int slurp(const char *path, char **out, size_t *outlen)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		return -errno;
+	}
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	if (buf == NULL) {
+		abort();
+	}
+	for (;;) {
+		if (len == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (buf == NULL) {
+				abort();
+			}
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			int e = -errno;
+			close(fd);
+			free(buf);
+			return e;
+		}
+		if (n == 0) {
+			break;
+		}
+		len += (size_t)n;
+	}
+	if (close(fd) != 0) {
+		int e = -errno;
+		free(buf);
+		return e;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+/* Runs the operation; sets outcome and result. */
+static void perform(struct op *o, int *outcome, char **result)
+{
+	int fd;
+	char buf[64];
+	size_t vlen = strlen(o->value);
+	*result = NULL;
+	switch (o->kind) {
+	case K_WRITE:
+		fd = open(o->path, O_WRONLY | O_TRUNC);
+		if (fd < 0) {
+			*outcome = errno == EROFS ? O_FAIL : O_UNKNOWN;
+			*result = strdup(errno == EROFS ? "-" : "T");
+			return;
+		}
+		if (write(fd, o->value, vlen) != (ssize_t)vlen) {
+			close(fd);
+			*outcome = O_UNKNOWN;
+			*result = strdup("T");
+			return;
+		}
+		*outcome = close(fd) == 0 ? O_OK : O_UNKNOWN;
+		*result = strdup(*outcome == O_OK ? "-" : "T");
+		return;
+	case K_APPEND:
+	case K_CREATE:
+	case K_BURST:
+		if (o->kind == K_APPEND) {
+			fd = open(o->path, O_WRONLY | O_APPEND);
+		} else {
+			fd = open(o->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		}
+		if (fd < 0) {
+			*outcome = errno == EROFS ? O_FAIL : O_UNKNOWN;
+			return;
+		}
+		if (o->kind != K_CREATE) {
+			int n = snprintf(buf, sizeof(buf), "%s%s", o->value,
+			                 o->kind == K_APPEND ? "\n" : "");
+			ssize_t w = write(fd, buf, (size_t)n);
+			if (w != n) {
+				/* An append that EROFS refused was never proposed. */
+				*outcome = w < 0 && errno == EROFS && o->kind == K_APPEND
+				                   ? O_FAIL
+				                   : O_UNKNOWN;
+				close(fd);
+				return;
+			}
+		}
+		*outcome = close(fd) == 0 ? O_OK : O_UNKNOWN;
+		return;
+	case K_READ:
+	case K_AREAD: {
+		char *data;
+		size_t len;
+		int rc = slurp(o->path, &data, &len);
+		if (rc == -ENOENT) {
+			*outcome = O_OK;
+			*result = strdup("@");
+		} else if (rc < 0) {
+			*outcome = O_FAIL;
+			*result = strdup("~");
+		} else {
+			*outcome = O_OK;
+			*result = o->kind == K_READ ? encode_register(data, len)
+			                            : encode_lines(data, len);
+			free(data);
+		}
+		return;
+	}
+	}
+}
+
+static void *op_thread(void *arg)
+{
+	struct op *o = arg;
+	int outcome = O_UNKNOWN;
+	char *result = NULL;
+	perform(o, &outcome, &result);
+	pthread_mutex_lock(&o->mu);
+	bool abandoned = o->refs == 1;
+	o->done = true;
+	o->outcome = outcome;
+	o->result = result;
+	pthread_cond_signal(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+	if (abandoned) {
+		atomic_fetch_sub(&hung, 1);
+	}
+	op_put(o);
+	return NULL;
+}
+
+/* Run @o with the timeout and record it. Consumes the process's reference. */
+static void run_op(struct op *o)
+{
+	pthread_mutex_init(&o->mu, NULL);
+	pthread_cond_init(&o->cv, NULL);
+	o->refs = 2;
+	o->start = now_ns();
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_t t;
+	if (pthread_create(&t, &attr, op_thread, o) != 0) {
+		/* Could not even try: the op never happened; say nothing. */
+		pthread_attr_destroy(&attr);
+		o->refs = 1;
+		op_put(o);
+		usleep(10000);
+		return;
+	}
+	pthread_attr_destroy(&attr);
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += opt.timeout_ms / 1000;
+	dl.tv_nsec += (long)(opt.timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&o->mu);
+	while (!o->done) {
+		if (pthread_cond_timedwait(&o->cv, &o->mu, &dl) == ETIMEDOUT) {
+			break;
+		}
+	}
+	bool done = o->done;
+	int64_t end = now_ns();
+	if (done) {
+		pthread_mutex_unlock(&o->mu);
+		record(o, end, o->outcome, o->result);
+	} else {
+		atomic_fetch_add(&hung, 1);
+		pthread_mutex_unlock(&o->mu);
+		bool rd = o->kind == K_READ || o->kind == K_AREAD;
+		record(o, end, O_UNKNOWN, rd ? "~" : o->kind == K_WRITE ? "T" : "-");
+	}
+	op_put(o);
+}
+
+static struct op *op_new(int kind, const char *proc, const char *id, const char *key,
+                         const char *value)
+{
+	struct op *o = calloc(1, sizeof(*o));
+	if (o == NULL) {
+		abort();
+	}
+	o->kind = kind;
+	snprintf(o->proc, sizeof(o->proc), "%s", proc);
+	snprintf(o->id, sizeof(o->id), "%s", id);
+	snprintf(o->key, sizeof(o->key), "%s", key);
+	snprintf(o->value, sizeof(o->value), "%s", value ? value : "");
+	if (kind == K_CREATE || kind == K_BURST) {
+		snprintf(o->path, sizeof(o->path), "%s/%s/%s", opt.dir, key, value);
+	} else {
+		snprintf(o->path, sizeof(o->path), "%s/%s", opt.dir, key);
+	}
+	return o;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+struct proc {
+	int id;
+	pthread_t t;
+};
+
+static int64_t deadline_ns;
+
+static void *proc_main(void *arg)
+{
+	struct proc *p = arg;
+	uint64_t rng =
+	        (opt.seed * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)p->id * 0xbf58476d1ce4e5b9ULL);
+	rng |= 1;
+	char proc[32], id[48], key[64], val[48];
+	snprintf(proc, sizeof(proc), "%d", p->id);
+	int kinds[3], nk = 0;
+	for (int w = W_REG; w <= W_SET; w <<= 1) {
+		if (opt.workload & w) {
+			kinds[nk++] = w;
+		}
+	}
+	for (unsigned long seq = 1; now_ns() < deadline_ns; seq++) {
+		while (atomic_load(&hung) > 200 && now_ns() < deadline_ns) {
+			usleep(50000);
+		}
+		snprintf(id, sizeof(id), "%d-%lu", p->id, seq);
+		snprintf(val, sizeof(val), "p%d-%lu", p->id, seq);
+		int w = kinds[xorshift(&rng) % (uint64_t)nk];
+		uint64_t r = xorshift(&rng);
+		struct op *o;
+		if (w == W_REG) {
+			snprintf(key, sizeof(key), "reg/r%d", (int)(r % (uint64_t)opt.keys));
+			o = op_new((r >> 20) % 2 ? K_WRITE : K_READ, proc, id, key, NULL);
+			if (o->kind == K_WRITE) {
+				snprintf(o->value, sizeof(o->value), "%s", val);
+			}
+		} else if (w == W_APP) {
+			snprintf(key, sizeof(key), "app/a%d", (int)(r % (uint64_t)opt.app_files));
+			o = op_new((r >> 20) % 5 < 3 ? K_APPEND : K_AREAD, proc, id, key, NULL);
+			if (o->kind == K_APPEND) {
+				snprintf(o->value, sizeof(o->value), "%s", val);
+			}
+		} else {
+			o = op_new(K_CREATE, proc, id, "set", val);
+		}
+		run_op(o);
+	}
+	return NULL;
+}
+
+/* Create the directories and files of the workloads; the initial values as "init" writes. */
+static int do_setup(void)
+{
+	char path[512];
+	const char *dirs[] = {"reg", "app", "set", "dur"};
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", opt.dir, dirs[i]);
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			fprintf(stderr, "fault-client: mkdir %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+	}
+	for (int k = 0; k < opt.keys; k++) {
+		snprintf(path, sizeof(path), "%s/reg/r%d", opt.dir, k);
+		int64_t s = now_ns();
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, "init", 4) != 4 || close(fd) != 0) {
+			fprintf(stderr, "fault-client: setup %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		fprintf(hist, "init\tinit-r%d\treg/r%d\twrite\tinit\t%lld\t%lld\tok\t-\n", k, k,
+		        (long long)s, (long long)now_ns());
+	}
+	for (int a = 0; a < opt.app_files; a++) {
+		snprintf(path, sizeof(path), "%s/app/a%d", opt.dir, a);
+		int fd = open(path, O_WRONLY | O_CREAT, 0644);
+		if (fd < 0 || close(fd) != 0) {
+			fprintf(stderr, "fault-client: setup %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The listing of @sub: names joined by ","; under dur/ a file whose contents is not its name is
+ * listed as NAME#bad (which nobody created, so the checker reports it). */
+static int list_dir(const char *sub, char **out)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", opt.dir, sub);
+	DIR *d = opendir(path);
+	if (d == NULL) {
+		return errno == ENOENT ? (*out = strdup("@"), 0) : -errno;
+	}
+	size_t n = 0, cap = 1024, len = 1;
+	char **names = malloc(cap * sizeof(*names));
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+			continue;
+		}
+		if (n == cap) {
+			cap *= 2;
+			names = realloc(names, cap * sizeof(*names));
+		}
+		char *nm = strdup(e->d_name);
+		if (strcmp(sub, "dur") == 0) {
+			char fp[1024], *data = NULL;
+			size_t dl = 0;
+			snprintf(fp, sizeof(fp), "%s/%s", path, e->d_name);
+			if (slurp(fp, &data, &dl) != 0 || dl != strlen(nm) ||
+			    memcmp(data, nm, dl)) {
+				char *bad = malloc(strlen(nm) + 8);
+				sprintf(bad, "%s#bad", nm);
+				free(nm);
+				nm = bad;
+			}
+			free(data);
+		}
+		len += strlen(nm) + 1;
+		names[n++] = nm;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_str);
+	char *s = calloc(len + 2, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0) {
+			strcat(s, ",");
+		}
+		strcat(s, names[i]);
+		free(names[i]);
+	}
+	free(names);
+	if (n == 0) {
+		strcpy(s, "_");
+	}
+	*out = s;
+	return 0;
+}
+
+/* Final reads of every file and listings of set/ and dur/, recorded as process "finalN". */
+static int do_final(void)
+{
+	char proc[32], id[64], key[64];
+	snprintf(proc, sizeof(proc), "final%d", opt.final_node);
+	int bad = 0;
+	for (int k = 0; k < opt.keys; k++) {
+		snprintf(key, sizeof(key), "reg/r%d", k);
+		snprintf(id, sizeof(id), "f%d-r%d", opt.final_node, k);
+		run_op(op_new(K_READ, proc, id, key, NULL));
+	}
+	for (int a = 0; a < opt.app_files; a++) {
+		snprintf(key, sizeof(key), "app/a%d", a);
+		snprintf(id, sizeof(id), "f%d-a%d", opt.final_node, a);
+		run_op(op_new(K_AREAD, proc, id, key, NULL));
+	}
+	const char *dirs[] = {"set", "dur"};
+	for (int i = 0; i < 2; i++) {
+		char *names = NULL;
+		int64_t s = now_ns();
+		int rc = list_dir(dirs[i], &names);
+		if (rc < 0) {
+			fprintf(stderr, "fault-client: list %s: %s\n", dirs[i], strerror(-rc));
+			bad = 1;
+			continue;
+		}
+		fprintf(hist, "%s\tf%d-%s\t%s\tlist\t-\t%lld\t%lld\tok\t%s\n", proc, opt.final_node,
+		        dirs[i], dirs[i], (long long)s, (long long)now_ns(), names);
+		free(names);
+	}
+	return bad;
+}
+
+static void do_burst(void)
+{
+	char proc[32], id[64], val[64];
+	snprintf(proc, sizeof(proc), "%d", opt.proc_base);
+	for (int i = 1; i <= opt.burst; i++) {
+		snprintf(id, sizeof(id), "%d-b%d", opt.proc_base, i);
+		snprintf(val, sizeof(val), "d%llu-%d", (unsigned long long)opt.seed,
+		         i + opt.proc_base * 100000);
+		run_op(op_new(K_BURST, proc, id, "dur", val));
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: fault-client --dir MOUNT --out HISTORY [--setup | --final N | "
+	                "--burst N | --workload W --time S --seed S --procs N --proc-base B "
+	                "--timeout-ms MS]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+	        {"dir", required_argument, NULL, 'd'},
+	        {"out", required_argument, NULL, 'o'},
+	        {"workload", required_argument, NULL, 'w'},
+	        {"time", required_argument, NULL, 't'},
+	        {"seed", required_argument, NULL, 's'},
+	        {"procs", required_argument, NULL, 'p'},
+	        {"proc-base", required_argument, NULL, 'b'},
+	        {"timeout-ms", required_argument, NULL, 'T'},
+	        {"keys", required_argument, NULL, 'k'},
+	        {"append-files", required_argument, NULL, 'a'},
+	        {"setup", no_argument, NULL, 'S'},
+	        {"final", required_argument, NULL, 'F'},
+	        {"burst", required_argument, NULL, 'B'},
+	        {NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			opt.dir = optarg;
+			break;
+		case 'o':
+			opt.out = optarg;
+			break;
+		case 'w':
+			opt.workload = strcmp(optarg, "registers") == 0 ? W_REG
+			               : strcmp(optarg, "appends") == 0 ? W_APP
+			               : strcmp(optarg, "sets") == 0    ? W_SET
+			               : strcmp(optarg, "all") == 0     ? W_REG | W_APP | W_SET
+			                                                : 0;
+			if (opt.workload == 0) {
+				usage();
+			}
+			break;
+		case 't':
+			opt.time_s = atof(optarg);
+			break;
+		case 's':
+			opt.seed = strtoull(optarg, NULL, 10);
+			break;
+		case 'p':
+			opt.procs = atoi(optarg);
+			break;
+		case 'b':
+			opt.proc_base = atoi(optarg);
+			break;
+		case 'T':
+			opt.timeout_ms = atoi(optarg);
+			break;
+		case 'k':
+			opt.keys = atoi(optarg);
+			break;
+		case 'a':
+			opt.app_files = atoi(optarg);
+			break;
+		case 'S':
+			opt.setup = true;
+			break;
+		case 'F':
+			opt.final_node = atoi(optarg);
+			break;
+		case 'B':
+			opt.burst = atoi(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (opt.dir == NULL || opt.out == NULL || opt.procs < 1 || opt.keys < 1 ||
+	    opt.app_files < 1 || opt.timeout_ms < 1) {
+		usage();
+	}
+	hist = fopen(opt.out, "a");
+	if (hist == NULL) {
+		fprintf(stderr, "fault-client: %s: %s\n", opt.out, strerror(errno));
+		return 2;
+	}
+	int rc = 0;
+	if (opt.setup) {
+		rc = do_setup();
+	} else if (opt.final_node > 0) {
+		rc = do_final();
+	} else if (opt.burst > 0) {
+		do_burst();
+	} else {
+		deadline_ns = now_ns() + (int64_t)(opt.time_s * 1e9);
+		struct proc *ps = calloc((size_t)opt.procs, sizeof(*ps));
+		for (int i = 0; i < opt.procs; i++) {
+			ps[i].id = opt.proc_base + i;
+			pthread_create(&ps[i].t, NULL, proc_main, &ps[i]);
+		}
+		for (int i = 0; i < opt.procs; i++) {
+			pthread_join(ps[i].t, NULL);
+		}
+		free(ps);
+	}
+	pthread_mutex_lock(&hist_mu);
+	fflush(hist);
+	fsync(fileno(hist));
+	pthread_mutex_unlock(&hist_mu);
+	fprintf(stderr, "fault-client %s: ok=%lu fail=%lu unknown=%lu hung=%d\n", opt.dir,
+	        atomic_load(&n_ok), atomic_load(&n_fail), atomic_load(&n_unknown),
+	        atomic_load(&hung));
+	/* Threads still inside a hung FUSE call must not keep us alive. */
+	_exit(rc);
+}
