@@ -487,6 +487,52 @@ static void xattr_list_bound(void **state)
 	assert_int_equal(i - 1, 65536 / 206); /* names of 205 bytes + NUL */
 }
 
+/* The errors that need an unusual command or a lot of links. */
+static void rare_errors(void **state)
+{
+	struct tenv *t = *state;
+	struct wire_cmd mk = {.type = WIRE_CMD_MKDIR,
+	                      .parent = ROOT,
+	                      .name = "x",
+	                      .name_len = 1,
+	                      .mode = S_IFREG | 0644};
+	struct wire_cmd sl = {.type = WIRE_CMD_SYMLINK,
+	                      .parent = ROOT,
+	                      .name = "s",
+	                      .name_len = 1,
+	                      .data = "a\0b",
+	                      .data_len = 3};
+	struct wire_cmd ln = {.type = WIRE_CMD_LINK, .parent = ROOT};
+	struct fsm_result res;
+	MDB_txn *txn;
+	char name[16];
+	uint8_t buf[64];
+	size_t len;
+	uint64_t f;
+
+	ASSERT_FAILS(t, EINVAL, tenv_apply(t, &mk));
+	ASSERT_FAILS(t, EINVAL, tenv_apply(t, &sl));
+	assert_int_equal(t_append(t, ROOT, ""), -EISDIR);
+	assert_int_equal(t_symlink(t, ROOT, "l", "x"), 0);
+	ASSERT_FAILS(t, EINVAL, t_append(t, t->res.attr.ino, "a"));
+
+	/* Links up to FSM_NLINK_MAX, in one transaction for speed. */
+	assert_int_equal(t_create(t, ROOT, "f", 0, NULL), 0);
+	f = t->res.attr.ino;
+	ln.ino = f;
+	ln.name = name;
+	assert_int_equal(mdb_txn_begin(t->env, NULL, 0, &txn), 0);
+	for (int i = 1; i < FSM_NLINK_MAX; i++) {
+		ln.name_len = (size_t)snprintf(name, sizeof(name), "l%d", i);
+		assert_int_equal(wire_cmd_encode(&ln, buf, sizeof(buf), &len), 0);
+		assert_int_equal(fsm_apply(t->fsm, txn, ++t->index, buf, len, &res), 0);
+		assert_int_equal(res.err, 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(t_getattr(t, f).nlink, FSM_NLINK_MAX);
+	ASSERT_FAILS(t, EMLINK, t_link(t, f, ROOT, "one-more"));
+}
+
 static void name_limits(void **state)
 {
 	struct tenv *t = *state;
@@ -556,6 +602,7 @@ int main(void)
 	        T(symlink_and_readlink),
 	        T(xattrs),
 	        T(xattr_list_bound),
+	        T(rare_errors),
 	        T(name_limits),
 	        cmocka_unit_test(value_limits),
 	};
