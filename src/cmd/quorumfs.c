@@ -1,0 +1,462 @@
+/* quorumfs.c: main() of the daemon: one node of the cluster, mounted as a directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "mountpoint.h"
+#include "quorumfs/config.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/keyfile.h"
+#include "quorumfs/log.h"
+#include "quorumfs/node.h"
+#include "quorumfs/qfs_fuse.h"
+
+static const char usage[] =
+        "usage: quorumfs -c CONFIG -i ID -d DATA_DIR [-f] [-o OPTIONS] MOUNTPOINT\n"
+        "\n"
+        "Runs node ID of the cluster described by CONFIG and mounts the cluster's\n"
+        "file tree at MOUNTPOINT. Without -f it detaches once the mount is ready.\n"
+        "\n"
+        "  -c, --config FILE     the cluster's INI file (docs/operations.md)\n"
+        "  -i, --id ID           this node's id: a [node ID] section of CONFIG\n"
+        "  -d, --data-dir DIR    this node's data directory (created if missing)\n"
+        "  -f, --foreground      stay in the foreground, log to stderr\n"
+        "  -o OPT[,OPT...]       stale_reads       serve reads from local state, also\n"
+        "                                          without a quorum (may be stale)\n"
+        "                        allow_other       let other users use the mount\n"
+        "                        debug             log every operation\n"
+        "      --join HOST:PORT  join a running cluster through this member; the\n"
+        "                        data directory must be empty (then: quorumctl add)\n"
+        "      --pid-file FILE   write the daemon's process id to FILE\n"
+        "      --log-file FILE   where a detached daemon logs (default DATA_DIR/quorumfs.log)\n"
+        "  -h, --help            this text\n"
+        "  -V, --version         the version\n";
+
+struct args {
+	const char *config;
+	uint64_t id;
+	const char *data_dir;
+	const char *mountpoint;
+	bool foreground;
+	bool stale_reads;
+	bool allow_other;
+	bool debug;
+	const char *join;
+	const char *pid_file;
+	const char *log_file;
+	unsigned n_dial;
+	struct node_peer dial[NODE_MAX_PEERS];
+};
+
+/* Exit status 2: the command line or the configuration is wrong. */
+static void die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "quorumfs: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(quorumfs --help tells how to use it)\n");
+	exit(2);
+}
+
+static void parse_mount_options(struct args *a, char *opts)
+{
+	char *save = NULL;
+	for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (strcmp(o, "stale_reads") == 0)
+			a->stale_reads = true;
+		else if (strcmp(o, "allow_other") == 0)
+			a->allow_other = true;
+		else if (strcmp(o, "debug") == 0)
+			a->debug = true;
+		else
+			die_usage("unknown mount option '%s'", o);
+	}
+}
+
+/* --peer-address ID=HOST:PORT */
+static void parse_peer_address(struct args *a, const char *arg)
+{
+	char host[NODE_ADDRESS_MAX], *end;
+	int port;
+	const char *eq = strchr(arg, '=');
+	errno = 0;
+	unsigned long long id = strtoull(arg, &end, 10);
+	if (eq == NULL || end != eq || id == 0 || errno ||
+	    qfs_parse_address(eq + 1, host, sizeof(host), &port) != 0 ||
+	    strlen(eq + 1) >= NODE_ADDRESS_MAX)
+		die_usage("--peer-address takes ID=HOST:PORT, not '%s'", arg);
+	if (a->n_dial == NODE_MAX_PEERS)
+		die_usage("too many --peer-address options (%s)", arg);
+	a->dial[a->n_dial].id = id;
+	strcpy(a->dial[a->n_dial].address, eq + 1);
+	a->n_dial++;
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	enum { OPT_JOIN = 256, OPT_PID_FILE, OPT_LOG_FILE, OPT_PEER_ADDRESS };
+	static const struct option longopts[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"id", required_argument, NULL, 'i'},
+	        {"data-dir", required_argument, NULL, 'd'},
+	        {"foreground", no_argument, NULL, 'f'},
+	        {"join", required_argument, NULL, OPT_JOIN},
+	        {"pid-file", required_argument, NULL, OPT_PID_FILE},
+	        {"log-file", required_argument, NULL, OPT_LOG_FILE},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
+	};
+	char *end;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	while ((c = getopt_long(argc, argv, "c:i:d:fo:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a->config = optarg;
+			break;
+		case 'i':
+			errno = 0;
+			a->id = strtoull(optarg, &end, 10);
+			if (errno || *end || a->id == 0 || optarg[0] == '-')
+				die_usage("-i takes a node id, a whole number > 0, not '%s'",
+				          optarg);
+			break;
+		case 'd':
+			a->data_dir = optarg;
+			break;
+		case 'f':
+			a->foreground = true;
+			break;
+		case 'o':
+			parse_mount_options(a, optarg);
+			break;
+		case OPT_JOIN:
+			a->join = optarg;
+			break;
+		case OPT_PID_FILE:
+			a->pid_file = optarg;
+			break;
+		case OPT_LOG_FILE:
+			a->log_file = optarg;
+			break;
+		case OPT_PEER_ADDRESS:
+			parse_peer_address(a, optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		case 'V':
+			printf("quorumfs %s\n", QFS_VERSION);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc - 1)
+		die_usage("%s", optind >= argc ? "a MOUNTPOINT is needed" : "one MOUNTPOINT only");
+	a->mountpoint = argv[optind];
+	if (a->config == NULL)
+		die_usage("%s", "-c CONFIG is needed");
+	if (a->id == 0)
+		die_usage("%s", "-i ID is needed");
+	if (a->data_dir == NULL)
+		die_usage("%s", "-d DATA_DIR is needed");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Detaching: the parent waits until the child's mount is ready, so a script
+ * can use the mount on its next line, and exits with the child's verdict. */
+
+static int ready_fd = -1;
+
+static void report_ready(const char *error)
+{
+	if (ready_fd < 0)
+		return;
+	const char *msg = error ? error : "";
+	size_t len = strlen(msg) + 1; /* the NUL says "done" */
+	if (write(ready_fd, msg, len) < 0) {
+		/* The parent is gone; nothing to tell. */
+	}
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+/* Forks; the parent returns only to exit. Returns in the child. */
+static void detach(const char *log_file)
+{
+	int fds[2];
+	if (pipe(fds) != 0) {
+		perror("quorumfs: pipe");
+		exit(1);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("quorumfs: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		char buf[1024];
+		size_t got = 0;
+		ssize_t n;
+		close(fds[1]);
+		while (got < sizeof(buf) - 1 &&
+		       (n = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)n;
+		buf[got] = '\0';
+		if (got == 0) {
+			fprintf(stderr,
+			        "quorumfs: the daemon exited before its mount was ready; see %s\n",
+			        log_file);
+			exit(1);
+		}
+		if (buf[0] != '\0') {
+			fprintf(stderr, "quorumfs: %s\n", buf);
+			exit(1);
+		}
+		exit(0);
+	}
+	close(fds[0]);
+	ready_fd = fds[1];
+	setsid();
+	int fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0 && null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	}
+	if (fd > STDERR_FILENO)
+		close(fd);
+	if (null > STDERR_FILENO)
+		close(null);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running */
+
+struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint, sighup;
+	struct node *node;
+	struct qfs_mount *mount;
+	bool stopping;
+	int exit_code;
+};
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Both the mount and the node report when they are done; the loop ends
+ * once both have and our signal handles are closed. */
+static void maybe_finish(struct daemon *d)
+{
+	if (d->mount == NULL && d->node == NULL)
+		uv_walk(&d->loop, close_handle, NULL);
+}
+
+static void node_stopped(void *arg)
+{
+	struct daemon *d = arg;
+	d->node = NULL;
+	maybe_finish(d);
+}
+
+static void mount_stopped(void *arg)
+{
+	struct daemon *d = arg;
+	d->mount = NULL;
+	maybe_finish(d);
+}
+
+/* Stop taking requests (qfs_mount_stop answers the parked ones as the node
+ * fails them), stop the node, then unmount: qfs_mount_stop allows
+ * node_stop() right after it returns. */
+static void begin_stop(struct daemon *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	qfs_info("%s: unmounting and stopping", why);
+	if (d->mount)
+		qfs_mount_stop(d->mount, mount_stopped, d);
+	if (d->node)
+		node_stop(d->node, node_stopped, d);
+	maybe_finish(d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	if (signum == SIGHUP) {
+		qfs_info("SIGHUP: nothing to reload (the membership is replicated)");
+		return;
+	}
+	begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* The mount ended on its own (fusermount3 -u by someone): stop the node too. */
+static void on_unmounted(void *arg)
+{
+	begin_stop(arg, "unmounted");
+}
+
+static int fill_node_options(const struct args *a, const struct qfs_config *cfg,
+                             struct node_options *o, char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	o->id = a->id;
+	o->data_dir = a->data_dir;
+	o->cluster_name = cfg->name;
+	o->heartbeat_ms = cfg->heartbeat_ms;
+	o->election_ms = cfg->election_ms;
+	o->commit_timeout_ms = cfg->commit_timeout_ms;
+	o->max_value_size = cfg->max_value_size;
+	o->join_address = a->join;
+	o->stale_reads = a->stale_reads;
+	o->n_dial_overrides = a->n_dial;
+	memcpy(o->dial_overrides, a->dial, sizeof(a->dial));
+	o->n_peers = cfg->n_nodes;
+	for (unsigned i = 0; i < cfg->n_nodes; i++) {
+		o->peers[i].id = cfg->nodes[i].id;
+		snprintf(o->peers[i].address, sizeof(o->peers[i].address), "%s",
+		         cfg->nodes[i].address);
+	}
+	return qfs_key_load(cfg->key_file, o->cluster_key, err, errlen);
+}
+
+/* The data directory is created here so that the log file of a detached
+ * daemon has a place; the store locks it against a second daemon. */
+static int make_data_dir(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "data directory %.400s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void write_pid_file(const char *path)
+{
+	FILE *f;
+	if (path == NULL || (f = fopen(path, "w")) == NULL)
+		return;
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct qfs_config cfg;
+	struct node_options nopts;
+	struct qfs_mount_options mopts;
+	struct daemon d;
+	char err[512], mp[PATH_MAX], logpath[PATH_MAX];
+	int rc;
+
+	parse_args(argc, argv, &a);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = qfs_config_load(a.config, &cfg, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "quorumfs: %s\n", err);
+		return 2;
+	}
+	if (qfs_config_node(&cfg, a.id) == NULL) {
+		fprintf(stderr,
+		        "quorumfs: %s has no [node %" PRIu64 "] section with this node's address\n",
+		        a.config, a.id);
+		return 2;
+	}
+	if (fill_node_options(&a, &cfg, &nopts, err, sizeof(err)) != 0) {
+		fprintf(stderr, "quorumfs: %s\n", err);
+		return 2;
+	}
+	if (realpath(a.mountpoint, mp) == NULL) {
+		fprintf(stderr, "quorumfs: mount point %s: %s\n", a.mountpoint, strerror(errno));
+		return 1;
+	}
+	if (make_data_dir(a.data_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "quorumfs: %s\n", err);
+		return 1;
+	}
+	rc = qfs_clear_stale_mount(mp, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "quorumfs: %s\n", err);
+		return 1;
+	}
+
+	snprintf(logpath, sizeof(logpath), "%s/quorumfs.log", a.data_dir);
+	if (!a.foreground)
+		detach(a.log_file ? a.log_file : logpath);
+	write_pid_file(a.pid_file);
+
+	char prefix[32];
+	snprintf(prefix, sizeof(prefix), "node %" PRIu64, a.id);
+	qfs_log_set_prefix(prefix);
+	if (a.debug)
+		qfs_log_set_level(QFS_LOG_DEBUG);
+	if (rc == 1)
+		qfs_warn("%s: cleared a mount left by a killed daemon", mp);
+
+	memset(&d, 0, sizeof(d));
+	uv_loop_init(&d.loop);
+	rc = node_start(&d.loop, &nopts, &d.node, err, sizeof(err));
+	sodium_memzero(nopts.cluster_key, sizeof(nopts.cluster_key));
+	if (rc != 0) {
+		qfs_error("%s", err);
+		report_ready(err);
+		return 1;
+	}
+
+	memset(&mopts, 0, sizeof(mopts));
+	mopts.allow_other = a.allow_other;
+	mopts.debug = a.debug;
+	mopts.unmounted = on_unmounted;
+	mopts.unmounted_arg = &d;
+	rc = qfs_mount_start(&d.loop, d.node, mp, &mopts, &d.mount, err, sizeof(err));
+	if (rc != 0) {
+		qfs_error("%s", err);
+		report_ready(err);
+		node_stop(d.node, node_stopped, &d);
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d.loop);
+		return 1;
+	}
+
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sighup);
+	d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_signal_start(&d.sighup, on_signal, SIGHUP);
+
+	qfs_info("mounted at %s (cluster '%s', data in %s)", mp, cfg.name, a.data_dir);
+	report_ready(NULL);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&d.loop);
+	if (a.pid_file)
+		unlink(a.pid_file);
+	qfs_info("stopped");
+	return d.exit_code;
+}
