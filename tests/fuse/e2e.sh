@@ -220,6 +220,23 @@ fails_with "rmdir of a non-empty directory" "not empty" rmdir "$M/a"
 eq "ls lists names" "$(ls "$M/a" | tr '\n' ' ')" "b hard link "
 ok "ls -l" ls -l "$M" "$M/a"
 ok "ls -laR" ls -laR "$M"
+if command -v python3 >/dev/null; then
+	echo left >"$M/x1"
+	echo right >"$M/x2"
+	renameat2() { # renameat2 FROM TO FLAGS: prints 0 or the errno name
+		python3 - "$1" "$2" "$3" <<'PY'
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), int(sys.argv[3]))
+print(0 if r == 0 else errno.errorcode[ctypes.get_errno()])
+PY
+	}
+	eq "renameat2 RENAME_EXCHANGE" "$(renameat2 "$M/x1" "$M/x2" 2)" "0"
+	eq "exchanged" "$(cat "$M/x1") $(cat "$M/x2")" "right left"
+	eq "renameat2 RENAME_NOREPLACE over a file: EEXIST" "$(renameat2 "$M/x1" "$M/x2" 1)" "EEXIST"
+	eq "renameat2 RENAME_NOREPLACE to a new name" "$(renameat2 "$M/x1" "$M/x3" 1)" "0"
+	eq "renamed" "$(cat "$M/x3")" "right"
+fi
 long255=$(printf 'x%.0s' $(seq 255))
 long256=$(printf 'y%.0s' $(seq 256))
 ok "a 255-byte name" bash -c "echo ok >'$M/$long255'"
