@@ -222,6 +222,7 @@ struct sim_commit { /* an applied entry: committed for good */
 	uint64_t hash;
 	uint64_t chain;
 	raft_id by;
+	raft_term in_term; /* the first applier's term: >= the term that committed it */
 };
 
 struct sim_proposal {

@@ -192,8 +192,12 @@ void sim_check_apply(struct sim_cluster *c, struct sim_node *n, const struct raf
 			              n->id, e->index, cm->by);
 		return;
 	}
-	*cm = (struct sim_commit){
-	        .valid = true, .term = e->term, .hash = h, .chain = chain, .by = n->id};
+	*cm = (struct sim_commit){.valid = true,
+	                          .term = e->term,
+	                          .hash = h,
+	                          .chain = chain,
+	                          .by = n->id,
+	                          .in_term = raft_current_term(n->r)};
 	c->n_committed++;
 	if (e->index > k->max_applied)
 		k->max_applied = e->index;
@@ -214,14 +218,16 @@ void sim_check_install(struct sim_cluster *c, struct sim_node *n)
 		              n->id, n->sm.applied);
 }
 
-/* Leader completeness (paper 5.4.1): a new leader holds every committed entry. */
+/* Leader completeness (paper 5.4.1): the leader of a term holds every entry
+ * committed in an earlier term. (A leader elected late for an old term, whose
+ * vote replies were slow, owes nothing to the terms after it.) */
 static void check_leader_complete(struct sim_cluster *c, struct sim_node *n, raft_term term)
 {
 	struct sim_check *k = &c->chk;
 	raft_index first = raft_first_index(n->r), last = raft_last_index(n->r);
 	for (raft_index i = first ? first : 1; i < k->n_commits && i <= k->max_applied; i++) {
 		const struct sim_commit *cm = &k->commits[i];
-		if (!cm->valid)
+		if (!cm->valid || cm->in_term >= term)
 			continue;
 		const struct raft_entry *e = i <= last ? raft_entry_at(n->r, i) : NULL;
 		if (!e || e->term != cm->term) {
@@ -305,6 +311,18 @@ void sim_check_step(struct sim_cluster *c)
 		raft_index commit = raft_commit_index(n->r);
 		if (commit > k->max_commit_seen)
 			k->max_commit_seen = commit;
+		if (commit < n->seen_commit)
+			sim_violation(c, "commit monotonic",
+			              "n%" PRIu64 " commit index went from %" PRIu64
+			              " back to %" PRIu64,
+			              id, n->seen_commit, commit);
+		raft_id lead = raft_leader(n->r);
+		if (role != RAFT_LEADER && lead &&
+		    (term >= k->n_terms || k->term_leader[term] != lead))
+			sim_violation(c, "leader identity",
+			              "n%" PRIu64 " believes n%" PRIu64 " leads term %" PRIu64
+			              " but that term's leader is n%" PRIu64,
+			              id, lead, term, term < k->n_terms ? k->term_leader[term] : 0);
 		if (role == RAFT_LEADER && commit > n->seen_commit && n->seen_role == RAFT_LEADER &&
 		    n->seen_term == term)
 			check_commit_rule(c, n, term, commit);
@@ -489,6 +507,21 @@ bool sim_check_converged(struct sim_cluster *c, bool report)
 			              stuck->term, commit);
 		return false;
 	}
+	/* a stale leader (partitioned before the heal) does not count */
+	for (raft_id id = 1; id <= c->n_ids; id++) {
+		struct sim_node *o = &c->nodes[id];
+		if (o->up && raft_current_term(o->r) > raft_current_term(r)) {
+			if (report)
+				sim_violation(c, "liveness",
+				              "n%" PRIu64 " leads term %" PRIu64 " but n%" PRIu64
+				              " is in term %" PRIu64 " %" PRIu64
+				              " ms after faults stopped",
+				              l, raft_current_term(r), id, raft_current_term(o->r),
+				              c->now - c->final_start);
+			return false;
+		}
+	}
+	/* no committed entry was lost on the way */
 	check_leader_complete(c, &c->nodes[l], raft_current_term(r));
 	if (c->n_violations)
 		return false;

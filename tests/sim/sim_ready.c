@@ -110,6 +110,13 @@ static void apply_committed(struct sim_cluster *c, struct sim_node *n, const str
 			              n->id, e->index, e->term, n->sm.applied);
 			return;
 		}
+		if (e->index > raft_commit_index(n->r)) {
+			sim_violation(c, "apply order",
+			              "n%" PRIu64 " is given %" PRIu64
+			              " to apply beyond its commit %" PRIu64,
+			              n->id, e->index, raft_commit_index(n->r));
+			return;
+		}
 		if (sim_sm_apply(&n->sm, e) != 0) {
 			sim_violation(c, "apply",
 			              "n%" PRIu64 ": configuration entry %" PRIu64
