@@ -11,7 +11,7 @@
  * inside it: the leader's wall clock, the caller's uid/gid, and the client
  * session (client id, serial) that makes a retried command apply once.
  *
- * The byte format (docs/storage-format-tree.md, "Command encoding") is one
+ * The byte format (docs/storage-format.md, "Command encoding") is one
  * msgpack array: [version, type, client_id, serial, time_ns, uid, gid,
  * fields of the type...]. Names, data and targets are msgpack bin.
  */

@@ -11,7 +11,7 @@
 /*
  * The tree lives in named databases of an LMDB environment opened by
  * src/store: "inodes", "dirents", "data", "sessions", and the keys of "meta"
- * that start with "fsm." (docs/storage-format-tree.md has every byte).
+ * that start with "fsm." (docs/storage-format.md has every byte).
  * Commands (quorumfs/command.h) are applied inside the caller's write
  * transaction, so applying an entry and moving "applied" forward commit
  * together. Apply reads no clock and no randomness: the same log gives the
@@ -229,7 +229,7 @@ struct fsm_statfs {
 int fsm_statfs(struct fsm *fsm, MDB_txn *txn, struct fsm_statfs *st);
 
 /*
- * Snapshots: the byte format is in docs/storage-format-tree.md. A snapshot
+ * Snapshots: the byte format is in docs/storage-format.md. A snapshot
  * is one consistent read transaction over the tree databases.
  */
 struct fsm_snapshot;

@@ -33,7 +33,7 @@ struct fsm {
 	char errmsg[256];
 };
 
-/* Meta keys (docs/storage-format-tree.md). */
+/* Meta keys (docs/storage-format.md). */
 #define FSM__KEY_FORMAT  "fsm.format"
 #define FSM__KEY_APPLIED "fsm.applied"
 #define FSM__KEY_NEXTINO "fsm.next_ino"

@@ -8,7 +8,7 @@
  * trailer : u8 0, u64 record count, u32 CRC-32C of every byte before it
  * All integers big-endian. Records go database by database in the order of
  * the db ids, keys in LMDB order, so one tree always gives the same bytes.
- * docs/storage-format-tree.md is the reference.
+ * docs/storage-format.md is the reference.
  */
 #define FSM__SNAP_MAGIC      "qfstree"
 #define FSM__SNAP_HEADER     24
