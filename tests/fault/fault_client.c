@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,8 +20,11 @@
  *              [--time SECONDS] [--seed S] [--procs N] [--proc-base B]
  *              [--timeout-ms MS] [--keys K] [--append-files A]
  * fault-client --dir MOUNT --out HISTORY --setup      create the files, write "init" lines
- * fault-client --dir MOUNT --out HISTORY --final N    final reads and listings, as "finalN"
+ * fault-client --dir MOUNT --out HISTORY --final N [--round R]
+ *                                                  final reads and listings, as process "RN"
+ *                                                  (R: "final" by default)
  * fault-client --dir MOUNT --out HISTORY --burst N    N acknowledged creates under dur/, in a row
+ * --any-fs: accept a directory that is not a FUSE mount (to test the client itself).
  *
  * Each of the N processes is a thread that runs one operation at a time;
  * every operation itself runs on a thread of its own, and the process waits
@@ -28,6 +32,13 @@
  * and the process moves on: a FUSE call can hang while its daemon is
  * stopped, and that must never hang the run. The abandoned thread finishes
  * (or is killed when the client exits) and records nothing.
+ *
+ * Every path is opened relative to a descriptor of the mount's root, checked
+ * to be a FUSE file system. While the daemon is dead the mount point is an
+ * empty local directory: a path would silently reach that instead, so ops
+ * wait for a live mount and are not attempted (nor recorded) until then. An
+ * op that fails with ENOTCONN (the daemon died under it) drops the
+ * descriptor; the next op opens the new mount.
  *
  * Outcomes: "fail" only for EROFS before anything could have been proposed
  * (open, or the first write of an append/create); every other error or a
@@ -44,7 +55,7 @@ struct opt {
 	uint64_t seed;
 	int procs, proc_base, timeout_ms, keys, app_files;
 	int final_node, burst;
-	bool setup;
+	bool setup, any_fs;
 };
 
 static struct opt opt = {.workload = W_REG | W_APP | W_SET,
@@ -56,7 +67,44 @@ static struct opt opt = {.workload = W_REG | W_APP | W_SET,
                          .keys = 10,
                          .app_files = 3};
 
+#define FUSE_SUPER_MAGIC 0x65735546
+
 static FILE *hist;
+static atomic_int root_fd = -1;
+static pthread_mutex_t root_mu = PTHREAD_MUTEX_INITIALIZER;
+static char round_name[32] = "final";
+
+/*
+ * The mount's root, or -1 if no FUSE file system is mounted there. Old
+ * descriptors are never closed (another thread may still use one); there is
+ * one per restart of the daemon.
+ */
+static int get_root(void)
+{
+	int fd = atomic_load(&root_fd);
+	if (fd >= 0) {
+		return fd;
+	}
+	pthread_mutex_lock(&root_mu);
+	fd = atomic_load(&root_fd);
+	if (fd < 0) {
+		fd = open(opt.dir, O_RDONLY | O_DIRECTORY);
+		struct statfs sf;
+		if (fd >= 0 && !opt.any_fs &&
+		    (fstatfs(fd, &sf) != 0 || sf.f_type != FUSE_SUPER_MAGIC)) {
+			close(fd);
+			fd = -1;
+		}
+		atomic_store(&root_fd, fd);
+	}
+	pthread_mutex_unlock(&root_mu);
+	return fd;
+}
+
+static void drop_root(int fd)
+{
+	atomic_compare_exchange_strong(&root_fd, &fd, -1);
+}
 static pthread_mutex_t hist_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int hung;
 static atomic_ulong n_ok, n_fail, n_unknown;
@@ -76,7 +124,8 @@ static const char *const outcome_name[] = {"ok", "fail", "unknown"};
 struct op {
 	/* Set by the process before the op thread starts. */
 	int kind;
-	char proc[32], id[48], key[64], value[48], path[512];
+	char proc[32], id[48], key[64], value[48], path[512]; /* path: relative to the root */
+	bool skipped; /* no mount: not attempted, not recorded */
 	int64_t start;
 	/* Set by the op thread, under mu. */
 	pthread_mutex_t mu;
@@ -179,9 +228,9 @@ static char *encode_lines(const char *buf, size_t len)
 }
 
 /* Read the whole file at @path. Returns 0 and a malloc'd buffer, or -errno. */
-static int slurp(const char *path, char **out, size_t *outlen)
+static int slurp(int dirfd, const char *path, char **out, size_t *outlen)
 {
-	int fd = open(path, O_RDONLY);
+	int fd = openat(dirfd, path, O_RDONLY);
 	if (fd < 0) {
 		return -errno;
 	}
@@ -220,16 +269,33 @@ static int slurp(const char *path, char **out, size_t *outlen)
 	return 0;
 }
 
+static void perform_at(struct op *o, int root, int *outcome, char **result);
+
 /* Runs the operation; sets outcome and result. */
 static void perform(struct op *o, int *outcome, char **result)
+{
+	*result = NULL;
+	int root = get_root();
+	if (root < 0) {
+		o->skipped = true;
+		*outcome = O_FAIL;
+		return;
+	}
+	errno = 0;
+	perform_at(o, root, outcome, result);
+	if (errno == ENOTCONN || errno == EBADF) {
+		drop_root(root);
+	}
+}
+
+static void perform_at(struct op *o, int root, int *outcome, char **result)
 {
 	int fd;
 	char buf[64];
 	size_t vlen = strlen(o->value);
-	*result = NULL;
 	switch (o->kind) {
 	case K_WRITE:
-		fd = open(o->path, O_WRONLY | O_TRUNC);
+		fd = openat(root, o->path, O_WRONLY | O_TRUNC);
 		if (fd < 0) {
 			*outcome = errno == EROFS ? O_FAIL : O_UNKNOWN;
 			*result = strdup(errno == EROFS ? "-" : "T");
@@ -248,9 +314,9 @@ static void perform(struct op *o, int *outcome, char **result)
 	case K_CREATE:
 	case K_BURST:
 		if (o->kind == K_APPEND) {
-			fd = open(o->path, O_WRONLY | O_APPEND);
+			fd = openat(root, o->path, O_WRONLY | O_APPEND);
 		} else {
-			fd = open(o->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+			fd = openat(root, o->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 		}
 		if (fd < 0) {
 			*outcome = errno == EROFS ? O_FAIL : O_UNKNOWN;
@@ -275,7 +341,7 @@ static void perform(struct op *o, int *outcome, char **result)
 	case K_AREAD: {
 		char *data;
 		size_t len;
-		int rc = slurp(o->path, &data, &len);
+		int rc = slurp(root, o->path, &data, &len);
 		if (rc == -ENOENT) {
 			*outcome = O_OK;
 			*result = strdup("@");
@@ -350,7 +416,10 @@ static void run_op(struct op *o)
 	}
 	bool done = o->done;
 	int64_t end = now_ns();
-	if (done) {
+	if (done && o->skipped) {
+		pthread_mutex_unlock(&o->mu);
+		usleep(100000);
+	} else if (done) {
 		pthread_mutex_unlock(&o->mu);
 		record(o, end, o->outcome, o->result);
 	} else {
@@ -375,9 +444,9 @@ static struct op *op_new(int kind, const char *proc, const char *id, const char 
 	snprintf(o->key, sizeof(o->key), "%s", key);
 	snprintf(o->value, sizeof(o->value), "%s", value ? value : "");
 	if (kind == K_CREATE || kind == K_BURST) {
-		snprintf(o->path, sizeof(o->path), "%s/%s/%s", opt.dir, key, value);
+		snprintf(o->path, sizeof(o->path), "%s/%s", key, value);
 	} else {
-		snprintf(o->path, sizeof(o->path), "%s/%s", opt.dir, key);
+		snprintf(o->path, sizeof(o->path), "%s", key);
 	}
 	return o;
 }
@@ -505,7 +574,7 @@ static int list_dir(const char *sub, char **out)
 			char fp[1024], *data = NULL;
 			size_t dl = 0;
 			snprintf(fp, sizeof(fp), "%s/%s", path, e->d_name);
-			if (slurp(fp, &data, &dl) != 0 || dl != strlen(nm) ||
+			if (slurp(AT_FDCWD, fp, &data, &dl) != 0 || dl != strlen(nm) ||
 			    memcmp(data, nm, dl)) {
 				char *bad = malloc(strlen(nm) + 8);
 				sprintf(bad, "%s#bad", nm);
@@ -538,8 +607,8 @@ static int list_dir(const char *sub, char **out)
 /* Final reads of every file and listings of set/ and dur/, recorded as process "finalN". */
 static int do_final(void)
 {
-	char proc[32], id[64], key[64];
-	snprintf(proc, sizeof(proc), "final%d", opt.final_node);
+	char proc[64], id[64], key[64];
+	snprintf(proc, sizeof(proc), "%s%d", round_name, opt.final_node);
 	int bad = 0;
 	for (int k = 0; k < opt.keys; k++) {
 		snprintf(key, sizeof(key), "reg/r%d", k);
@@ -604,6 +673,8 @@ int main(int argc, char **argv)
 	        {"setup", no_argument, NULL, 'S'},
 	        {"final", required_argument, NULL, 'F'},
 	        {"burst", required_argument, NULL, 'B'},
+	        {"round", required_argument, NULL, 'R'},
+	        {"any-fs", no_argument, NULL, 'A'},
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -655,6 +726,12 @@ int main(int argc, char **argv)
 		case 'B':
 			opt.burst = atoi(optarg);
 			break;
+		case 'R':
+			snprintf(round_name, sizeof(round_name), "%s", optarg);
+			break;
+		case 'A':
+			opt.any_fs = true;
+			break;
 		default:
 			usage();
 		}
@@ -669,6 +746,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int rc = 0;
+	if ((opt.setup || opt.final_node > 0 || opt.burst > 0) && get_root() < 0) {
+		fprintf(stderr, "fault-client: no FUSE file system mounted at %s\n", opt.dir);
+		return 1;
+	}
 	if (opt.setup) {
 		rc = do_setup();
 	} else if (opt.final_node > 0) {
