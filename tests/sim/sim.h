@@ -194,6 +194,8 @@ struct sim_node {
 	raft_index snap_index; /* the core's snapshot (taken or installed) */
 	raft_index snap_every; /* take a snapshot every this many applied entries */
 	bool frozen;           /* no ticks (scenario control) */
+	uint64_t paused_until; /* a stopped process (SIGSTOP, GC): its events wait */
+	unsigned tick_ms;      /* this node's clock period (clocks drift apart) */
 	struct sim_read *reads;
 	unsigned n_reads, cap_reads;
 	uint64_t next_ctx;

@@ -176,6 +176,14 @@ bool sim_cluster_step(struct sim_cluster *c)
 	c->step++;
 	c->chk.applied_before_step = c->chk.max_applied;
 	struct sim_node *n = ev.node <= SIM_MAX_NODES ? &c->nodes[ev.node] : NULL;
+	if (n && n->up && c->now < n->paused_until &&
+	    (ev.type == SIM_EV_TICK || ev.type == SIM_EV_DELIVER || ev.type == SIM_EV_DISK)) {
+		/* a stopped process: what arrives waits in its socket buffer */
+		ev.time = n->paused_until;
+		ev.seq = c->seq++;
+		sim_heap_push(&c->heap, &ev);
+		return true;
+	}
 	switch (ev.type) {
 	case SIM_EV_TICK:
 		if (n->up && n->gen == ev.gen)

@@ -45,6 +45,8 @@ static uint64_t delay(struct sim_cluster *c)
 	uint64_t d = sim_rng_range(&c->rng, c->o.net_min, c->o.net_max);
 	if (c->o.random_faults && !c->in_final && sim_rng_permille(&c->rng, 50))
 		d += sim_rng_range(&c->rng, 5, 60); /* overtaken by later messages */
+	if (c->o.random_faults && !c->in_final && sim_rng_permille(&c->rng, 3))
+		d += sim_rng_range(&c->rng, 200, 2000); /* a straggler from terms ago */
 	return d;
 }
 

@@ -33,6 +33,13 @@ static struct sim_node *prepare(struct sim_cluster *c, raft_id id)
 	n->exists = true;
 	if (id > c->n_ids)
 		c->n_ids = (unsigned)id;
+	if (!n->tick_ms) {
+		n->tick_ms = c->o.tick_ms;
+		/* clocks drift: safety must not depend on them */
+		if (c->o.random_faults && sim_rng_permille(&c->rng, 500))
+			n->tick_ms = (unsigned)sim_rng_range(&c->rng, c->o.tick_ms * 8 / 10,
+			                                     c->o.tick_ms * 5 / 4);
+	}
 	if (!n->snap_every)
 		n->snap_every = c->o.snap_every ? c->o.snap_every : sim_rng_range(&c->rng, 4, 40);
 	n->gen++;
@@ -129,7 +136,7 @@ void sim_node_tick(struct sim_cluster *c, struct sim_node *n)
 		sim_node_maybe_snapshot(c, n, false);
 		sim_node_ready(c, n);
 	}
-	sim_schedule(c, c->now + c->o.tick_ms, SIM_EV_TICK, n->id, n->gen, NULL);
+	sim_schedule(c, c->now + n->tick_ms, SIM_EV_TICK, n->id, n->gen, NULL);
 }
 
 void sim_node_crash(struct sim_cluster *c, raft_id id)
@@ -152,6 +159,7 @@ void sim_node_crash(struct sim_cluster *c, raft_id id)
 	n->pend_tail = NULL;
 	n->n_reads = 0;
 	n->stall_until = 0;
+	n->paused_until = 0;
 	for (int i = 0; i < 2; i++) {
 		free(n->serve[i].bytes);
 		n->serve[i] = (struct sim_snap){0};
@@ -159,7 +167,9 @@ void sim_node_crash(struct sim_cluster *c, raft_id id)
 	sim_stage_free(&n->stage);
 	if (c->o.sim_bug == SIM_BUG_LYING_DISK) {
 		struct sim_disk *d = &n->disk;
-		for (int k = 0; k < 2 && d->n > 1; k++)
+		for (int k = 0;
+		     k < 2 && d->n > 1 && (!d->has_snap || d->log[d->n - 1].index > d->snap.index);
+		     k++)
 			free(d->log[--d->n].data.base);
 		d->hs.vote = RAFT_NONE;
 		if (d->hs.commit > sim_disk_last(d))

@@ -165,8 +165,16 @@ void sim_chaos_event(struct sim_cluster *c)
 			sim_node_maybe_snapshot(c, &c->nodes[id], true);
 			sim_node_ready(c, &c->nodes[id]);
 		}
-	} else if (roll < 780) {
-		c->drop_permille = (unsigned)sim_rng_below(&c->rng, 150);
+	} else if (roll < 810) {
+		/* a stopped process (SIGSTOP, a long GC): often the leader */
+		id = pick(c, 600);
+		if (id) {
+			c->nodes[id].paused_until = c->now + sim_rng_range(&c->rng, 50, 800);
+			sim_trace(c, "n%" PRIu64 " pauses until t=%" PRIu64, id,
+			          c->nodes[id].paused_until);
+		}
+	} else if (roll < 830) {
+		c->drop_permille = (unsigned)sim_rng_below(&c->rng, 250);
 		sim_trace(c, "net: drop %u/1000", c->drop_permille);
 	}
 	sim_schedule(c, c->now + sim_rng_range(&c->rng, 20, 80), SIM_EV_CHAOS, 0, 0, NULL);
@@ -210,5 +218,6 @@ void sim_final_begin(struct sim_cluster *c)
 			sim_node_restart(c, id);
 		else if (n->stall_until > c->now)
 			sim_node_set_stall(c, id, 0);
+		n->paused_until = 0;
 	}
 }
