@@ -203,6 +203,41 @@ struct node_status {
 /* node_status - fill @st (strings static). */
 void node_status(struct node *n, struct node_status *st);
 
+/* ------------------------------------------------------------------------ */
+/* Membership and maintenance (the admin socket's calls; tests use them too) */
+
+enum node_member_op {
+	NODE_ADD_LEARNER = 1, /* a new, non-voting member; promoted automatically once caught up */
+	NODE_PROMOTE,         /* learner -> voter now (-EAGAIN until caught up) */
+	NODE_REMOVE,          /* remove a member (the leader too) */
+};
+
+/*
+ * node_member_change - propose a single-server membership change on this
+ * node, which must lead. @address (copied) only for NODE_ADD_LEARNER.
+ * Returns the index of the configuration entry (> 0; it applies like any
+ * entry), or QFS_ENOTLEADER (ask the leader: node_status().leader),
+ * QFS_EBUSY (another change or a transfer is under way), -ENOENT (no such
+ * member), -EEXIST (already a member), -E2BIG (NODE_MAX_PEERS reached),
+ * -EAGAIN (the learner is not caught up), -EINVAL, -ENOMEM, QFS_ESTORAGE.
+ */
+int64_t node_member_change(struct node *n, enum node_member_op op, uint64_t id,
+                           const char *address);
+
+/*
+ * node_transfer - hand leadership to voter @to (0: the most up-to-date one).
+ * Returns 0 (started; it completes or is abandoned within an election
+ * timeout), QFS_ENOTLEADER, -ENOENT, QFS_EBUSY.
+ */
+int node_transfer(struct node *n, uint64_t to);
+
+/*
+ * node_snapshot - ask the writer to take a snapshot now (the log is then
+ * compacted behind it). Returns 0; the snapshot follows after the write in
+ * progress; node_status().snapshot_index shows it.
+ */
+int node_snapshot(struct node *n);
+
 /*
  * node_status_json - render @st as one JSON object (what the admin socket's
  * "status" request answers, and what quorumctl prints) into @buf, at most

@@ -1,4 +1,5 @@
-/* admin.c: the node's status, its JSON rendering, and the admin socket that serves it. */
+/* admin.c: the node's status, its JSON rendering, and the admin socket (answered here or by the
+ * leader). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,6 +8,8 @@
 #include "node_int.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
+#include "quorumfs/wire_admin.h"
+#include "quorumfs/wire_peer.h"
 
 void node_status(struct node *n, struct node_status *st)
 {
@@ -95,23 +98,175 @@ size_t node_status_json(const struct node_status *st, char *buf, size_t cap)
 	return o.len;
 }
 
+static void fill_status(struct node *n, struct wire_admin_status *ws)
+{
+	struct node_status st;
+	node_status(n, &st);
+	memset(ws, 0, sizeof(*ws));
+	ws->id = st.id;
+	snprintf(ws->role, sizeof(ws->role), "%s", st.role);
+	ws->term = st.term;
+	ws->leader = st.leader;
+	ws->commit = st.commit;
+	ws->applied = st.applied;
+	ws->last_index = st.last_index;
+	ws->snapshot_index = st.snapshot_index;
+	for (unsigned i = 0; i < st.n_members && i < WIRE_ADMIN_MAX_MEMBERS; i++) {
+		struct wire_admin_member *m = &ws->members[ws->n_members++];
+		m->id = st.members[i].id;
+		snprintf(m->address, sizeof(m->address), "%s", st.members[i].address);
+		m->voter = st.members[i].voter;
+		m->match = st.members[i].match;
+		m->last_contact_ms = st.members[i].last_contact_ms;
+	}
+}
+
+/* Runs @req here. Returns false if it must go to the leader instead. */
+static bool execute(struct node *n, const struct wire_admin_req *req, struct wire_admin_resp *resp)
+{
+	int64_t rc = 0;
+	memset(resp, 0, sizeof(*resp));
+	switch (req->op) {
+	case WIRE_ADMIN_STATUS:
+		fill_status(n, &resp->status);
+		resp->has_status = 1;
+		return true;
+	case WIRE_ADMIN_SNAPSHOT:
+		rc = node_snapshot(n);
+		break;
+	case WIRE_ADMIN_ADD_LEARNER:
+		rc = node_member_change(n, NODE_ADD_LEARNER, req->id, req->address);
+		break;
+	case WIRE_ADMIN_PROMOTE:
+		rc = node_member_change(n, NODE_PROMOTE, req->id, NULL);
+		break;
+	case WIRE_ADMIN_REMOVE:
+		rc = node_member_change(n, NODE_REMOVE, req->id, NULL);
+		break;
+	case WIRE_ADMIN_TRANSFER:
+		rc = node_transfer(n, req->id);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	if (rc == QFS_ENOTLEADER)
+		return false;
+	if (rc < 0) {
+		resp->err = (int32_t)rc;
+		snprintf(resp->message, sizeof(resp->message), "%s: %s",
+		         wire_admin_op_name(req->op), qfs_strerror((int)rc));
+	} else {
+		resp->index = (uint64_t)rc;
+		snprintf(resp->message, sizeof(resp->message), "%s: done",
+		         wire_admin_op_name(req->op));
+	}
+	return true;
+}
+
+static void answer(struct node *n, uint64_t conn, const struct wire_admin_resp *resp)
+{
+	static uint8_t out[WIRE_ADMIN_FRAME_MAX];
+	int len = wire_admin_resp_encode(resp, out, sizeof(out));
+	if (len > 0 && n->admin != NULL)
+		net_admin_send(n->admin, conn, out, (size_t)len);
+}
+
+static void answer_err(struct node *n, uint64_t conn, int err, const char *what)
+{
+	struct wire_admin_resp resp = {.err = err};
+	snprintf(resp.message, sizeof(resp.message), "%s: %s", what, qfs_strerror(err));
+	answer(n, conn, &resp);
+}
+
+/*
+ * A request from quorumctl. Membership calls need the leader: a follower
+ * forwards the request unchanged in a WIRE_FRAME_ADMIN frame and relays
+ * the WIRE_FRAME_ADMIN_RESULT. One forwarded call at a time, so answers
+ * cannot be confused (admin calls are rare and made by a person).
+ */
 static void on_admin(struct net_admin *a, uint64_t conn, const void *frame, size_t len, void *data)
 {
 	struct node *n = data;
-	char out[8192];
-	size_t olen;
+	struct wire_admin_req req;
+	struct wire_admin_resp resp;
 
-	if (len == 6 && memcmp(frame, "status", 6) == 0) {
-		struct node_status st;
-		node_status(n, &st);
-		olen = node_status_json(&st, out, sizeof(out));
-		if (olen >= sizeof(out))
-			olen = (size_t)snprintf(out, sizeof(out),
-			                        "{\"error\":\"status too long\"}");
-	} else {
-		olen = (size_t)snprintf(out, sizeof(out), "{\"error\":\"unknown request\"}");
+	(void)a;
+	if (wire_admin_req_decode(frame, len, &req) != 0) {
+		answer_err(n, conn, QFS_EPROTO, "request");
+		return;
 	}
-	net_admin_send(a, conn, out, olen);
+	if (execute(n, &req, &resp)) {
+		answer(n, conn, &resp);
+		return;
+	}
+	raft_id leader = raft_leader(n->raft);
+	if (leader == RAFT_NONE || leader == n->opts.id) {
+		answer_err(n, conn, QFS_ENOQUORUM, wire_admin_op_name(req.op));
+		return;
+	}
+	if (n->admin_fwd) {
+		answer_err(n, conn, QFS_EBUSY, wire_admin_op_name(req.op));
+		return;
+	}
+	uint8_t *f = net_frame_alloc(1 + len);
+	if (f == NULL) {
+		answer_err(n, conn, -ENOMEM, wire_admin_op_name(req.op));
+		return;
+	}
+	f[0] = WIRE_FRAME_ADMIN;
+	memcpy(f + 1, frame, len);
+	int rc = net_send_frame(n->net, leader, f, 1 + len);
+	if (rc != 0) {
+		answer_err(n, conn, rc, "forward to the leader");
+		return;
+	}
+	n->admin_fwd = true;
+	n->admin_fwd_conn = conn;
+	n->admin_fwd_deadline = uv_now(n->loop) + n->opts.commit_timeout_ms;
+}
+
+/* On the leader: a call a follower forwarded. */
+void node__admin_recv(struct node *n, raft_id from, const void *frame, size_t len)
+{
+	struct wire_admin_req req;
+	struct wire_admin_resp resp;
+	static uint8_t out[1 + WIRE_ADMIN_FRAME_MAX];
+
+	if (len < 1 || wire_admin_req_decode((const uint8_t *)frame + 1, len - 1, &req) != 0)
+		return;
+	if (req.op == WIRE_ADMIN_STATUS || req.op == WIRE_ADMIN_SNAPSHOT)
+		return; /* local calls; never forwarded */
+	if (!execute(n, &req, &resp)) {
+		memset(&resp, 0, sizeof(resp));
+		resp.err = QFS_ENOTLEADER;
+		snprintf(resp.message, sizeof(resp.message), "%s: %s", wire_admin_op_name(req.op),
+		         qfs_strerror(QFS_ENOTLEADER));
+	}
+	out[0] = WIRE_FRAME_ADMIN_RESULT;
+	int w = wire_admin_resp_encode(&resp, out + 1, sizeof(out) - 1);
+	if (w > 0)
+		net_send(n->net, from, out, 1 + (size_t)w);
+}
+
+/* On the follower: the leader's answer, relayed to quorumctl. */
+void node__admin_result_recv(struct node *n, raft_id from, const void *frame, size_t len)
+{
+	struct wire_admin_resp resp;
+	(void)from;
+	if (!n->admin_fwd || len < 1 ||
+	    wire_admin_resp_decode((const uint8_t *)frame + 1, len - 1, &resp) != 0)
+		return;
+	n->admin_fwd = false;
+	answer(n, n->admin_fwd_conn, &resp);
+}
+
+void node__admin_on_tick(struct node *n)
+{
+	if (n->admin_fwd && uv_now(n->loop) >= n->admin_fwd_deadline) {
+		n->admin_fwd = false;
+		answer_err(n, n->admin_fwd_conn, -ETIMEDOUT, "the leader did not answer");
+	}
 }
 
 int node__admin_start(struct node *n)
@@ -120,5 +275,5 @@ int node__admin_start(struct node *n)
 	int w = snprintf(path, sizeof(path), "%s/admin.sock", n->data_dir);
 	if (w < 0 || (size_t)w >= sizeof(path))
 		return -ENAMETOOLONG;
-	return net_admin_listen(n->loop, path, 4096, on_admin, n, &n->admin);
+	return net_admin_listen(n->loop, path, WIRE_ADMIN_FRAME_MAX, on_admin, n, &n->admin);
 }

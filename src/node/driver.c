@@ -266,6 +266,8 @@ void node__on_tick(struct node *n)
 	if (n->stopping)
 		return;
 	raft_tick(n->raft);
+	node__members_on_tick(n);
+	node__admin_on_tick(n);
 	node__submits_on_tick(n);
 	node__barriers_on_tick(n);
 	node__drive(n);

@@ -1,6 +1,7 @@
 /* node.c: starting a node (recovery of log, tree and membership), stopping it, and its loop
  * handles. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,12 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	rc = validate(opts, err, errlen);
 	if (rc != 0)
 		return rc;
+	/* A write to a peer that just closed raises SIGPIPE, whose default
+	 * kills the process; the transport sees EPIPE instead. Process-wide,
+	 * and only if nobody chose otherwise. */
+	struct sigaction old;
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
 	struct node *n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return -ENOMEM;

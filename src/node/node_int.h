@@ -74,6 +74,7 @@ struct node__writer {
 	bool disk_full;      /* the last attempt failed with -ENOSPC; retrying */
 	int fatal;           /* a storage failure other than ENOSPC; writer stopped */
 	uint64_t compact_to; /* the loop asks: compact the stored log up to here */
+	bool snap_request;   /* the loop asks: take a snapshot now */
 	/* A snapshot the writer wrote, for the loop to report to the core. */
 	bool snap_ready;
 	uint64_t snap_index, snap_size;
@@ -150,7 +151,11 @@ struct node {
 	void *change_arg;
 
 	uint64_t snapshot_every; /* applied entries between snapshots */
-	bool failed;             /* storage failure: raft_fail() was called */
+	uint64_t promote_at;     /* next time the leader tries to promote learners */
+	/* The one admin call forwarded to the leader and not yet answered. */
+	bool admin_fwd;
+	uint64_t admin_fwd_conn, admin_fwd_deadline;
+	bool failed; /* storage failure: raft_fail() was called */
 	bool stopping;
 	void (*stop_cb)(void *);
 	void *stop_arg;
@@ -172,6 +177,7 @@ void node__batch_free(struct node__batch *b);
 bool node__writer_idle(struct node *n);
 void node__writer_completions(uv_async_t *a);
 void node__writer_request_compact(struct node *n, uint64_t upto);
+void node__writer_request_snapshot(struct node *n);
 
 /* submit.c */
 void node__submits_on_applied(struct node *n, const struct node__apply *a);
@@ -207,7 +213,14 @@ int node__snapshot_take(struct node *n, uint64_t *index, uint64_t *size);
 void node__snapshot_installed(struct node *n, uint64_t index);
 void node__snapshot_prune(struct node *n, uint64_t keep);
 
+/* members.c */
+int node__raft_error(int err);
+void node__members_on_tick(struct node *n);
+
 /* admin.c */
 int node__admin_start(struct node *n);
+void node__admin_recv(struct node *n, raft_id from, const void *frame, size_t len);
+void node__admin_result_recv(struct node *n, raft_id from, const void *frame, size_t len);
+void node__admin_on_tick(struct node *n);
 
 #endif

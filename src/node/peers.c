@@ -101,6 +101,12 @@ static void on_recv(struct net *net, raft_id from, const void *frame, size_t len
 	case WIRE_FRAME_FORWARD_RESULT:
 		node__forward_result_recv(n, from, frame, len);
 		break;
+	case WIRE_FRAME_ADMIN:
+		node__admin_recv(n, from, frame, len);
+		break;
+	case WIRE_FRAME_ADMIN_RESULT:
+		node__admin_result_recv(n, from, frame, len);
+		break;
 	default:
 		break;
 	}
@@ -161,7 +167,23 @@ int node__net_start(struct node *n)
 	rc = net_listen(n->net, host, port);
 	if (rc != 0)
 		return rc;
-	node__peers_update(n, raft_configuration(n->raft));
+	const struct raft_conf *conf = raft_configuration(n->raft);
+	if (conf->n == 0) {
+		/* A joining node knows no configuration until the leader's
+		 * entries reach it, but it must be able to answer them: dial
+		 * the members it was told about. */
+		struct raft_conf founders = {0};
+		for (unsigned i = 0; i < n->opts.n_peers && i < RAFT_MAX_SERVERS; i++) {
+			founders.servers[founders.n].id = n->opts.peers[i].id;
+			founders.servers[founders.n].role = RAFT_VOTER;
+			snprintf(founders.servers[founders.n].address, RAFT_ADDRESS_MAX, "%s",
+			         n->opts.peers[i].address);
+			founders.n++;
+		}
+		node__peers_update(n, &founders);
+	} else {
+		node__peers_update(n, conf);
+	}
 	return 0;
 }
 

@@ -44,6 +44,16 @@ void node__submits_run_finished(struct node *n)
 	}
 }
 
+/* How long a proposed or forwarded command may go unapplied before it is
+ * sent again (its frame or the leader's entry may have been lost). Not
+ * shorter than an election timeout, so a healthy but busy leader is rarely
+ * sent duplicates (which sessions would drop anyway). */
+static uint64_t resend_after(const struct node *n)
+{
+	uint64_t t = n->opts.commit_timeout_ms / 4;
+	return t > n->opts.election_ms ? t : n->opts.election_ms;
+}
+
 /* Proposes @s here, or forwards it to the leader. Leaves it waiting (not in
  * flight) when no leader is known or the leader refused for now. */
 static void try_send(struct node *n, struct node__submit *s)
@@ -57,7 +67,7 @@ static void try_send(struct node *n, struct node__submit *s)
 		int64_t idx = raft_propose(n->raft, s->buf, s->len);
 		if (idx > 0) {
 			s->sent = s->in_flight = true;
-			s->resend_at = now + n->opts.election_ms;
+			s->resend_at = now + resend_after(n);
 			node__kick(n);
 		}
 		/* RAFT_EBUSY (a transfer), RAFT_ENOTLEADER: next tick. */
@@ -71,7 +81,7 @@ static void try_send(struct node *n, struct node__submit *s)
 	memcpy(f + WIRE_FORWARD_HEADER, s->buf, s->len);
 	if (net_send_frame(n->net, leader, f, len) == 0) {
 		s->sent = s->in_flight = true;
-		s->resend_at = now + n->opts.election_ms;
+		s->resend_at = now + resend_after(n);
 	}
 }
 

@@ -168,22 +168,30 @@ static void after_commit(struct node *n, struct wtxn *t)
 	n->w.applied = t->applied;
 	n->w.conf = t->conf;
 	n->w.conf_index = t->conf_index;
-	if (t->applied > n->w.last_snap_index && t->conf_index > 0 && n->snapshot_every > 0 &&
-	    t->applied - n->w.last_snap_index >= n->snapshot_every) {
-		uint64_t idx, size;
-		int rc = node__snapshot_take(n, &idx, &size);
-		if (rc == 0) {
-			pthread_mutex_lock(&n->w.mu);
-			n->w.snap_ready = true;
-			n->w.snap_index = idx;
-			n->w.snap_size = size;
-			pthread_mutex_unlock(&n->w.mu);
-		} else {
-			/* Not fatal: the log just grows until the next try. */
-			qfs_warn("node %llu: taking a snapshot failed: %s",
-			         (unsigned long long)n->opts.id, qfs_strerror(rc));
-			n->w.last_snap_index = t->applied;
-		}
+}
+
+/* Takes a snapshot every snapshot_every applied entries, or when asked. */
+static void maybe_snapshot(struct node *n, bool force)
+{
+	struct node__writer *w = &n->w;
+	if (w->applied <= w->last_snap_index || w->conf_index == 0)
+		return;
+	if (!force &&
+	    (n->snapshot_every == 0 || w->applied - w->last_snap_index < n->snapshot_every))
+		return;
+	uint64_t idx, size;
+	int rc = node__snapshot_take(n, &idx, &size);
+	if (rc == 0) {
+		pthread_mutex_lock(&w->mu);
+		w->snap_ready = true;
+		w->snap_index = idx;
+		w->snap_size = size;
+		pthread_mutex_unlock(&w->mu);
+	} else {
+		/* Not fatal: the log just grows until the next try. */
+		qfs_warn("node %llu: taking a snapshot failed: %s", (unsigned long long)n->opts.id,
+		         qfs_strerror(rc));
+		w->last_snap_index = w->applied;
 	}
 }
 
@@ -195,11 +203,14 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->stop && w->queue == NULL && w->compact_to <= w->compacted)
+		while (!w->stop && w->queue == NULL && w->compact_to <= w->compacted &&
+		       !w->snap_request)
 			pthread_cond_wait(&w->cond, &w->mu);
 		if (w->stop)
 			break;
 		uint64_t compact = w->compact_to;
+		bool force_snapshot = w->snap_request;
+		w->snap_request = false;
 		/* Group commit: everything queued while the last fsync ran. */
 		work = w->queue;
 		w->queue = w->queue_tail = NULL;
@@ -226,6 +237,8 @@ static void *writer_main(void *arg)
 			if (rc == 0)
 				after_commit(n, &t);
 		}
+		if (rc == 0)
+			maybe_snapshot(n, force_snapshot);
 
 		pthread_mutex_lock(&w->mu);
 		w->busy = false;
@@ -316,6 +329,14 @@ void node__writer_push(struct node *n, struct node__batch *b)
 	w->queue_tail = b;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
+}
+
+void node__writer_request_snapshot(struct node *n)
+{
+	pthread_mutex_lock(&n->w.mu);
+	n->w.snap_request = true;
+	pthread_cond_signal(&n->w.cond);
+	pthread_mutex_unlock(&n->w.mu);
 }
 
 void node__writer_request_compact(struct node *n, uint64_t upto)

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,15 +21,16 @@
 #include "quorumfs/log.h"
 #include "quorumfs/node.h"
 
-#define N_NODES 3
+#define N_NODES 3 /* the founding members */
+#define N_SLOTS 4 /* and one that joins later */
 
 struct cluster {
 	uv_loop_t loop;
 	uv_timer_t wake; /* keeps uv_run(UV_RUN_ONCE) from blocking for long */
 	char base[256];
-	struct node_options opts[N_NODES];
-	char dirs[N_NODES][300];
-	struct node *nodes[N_NODES];
+	struct node_options opts[N_SLOTS];
+	char dirs[N_SLOTS][300];
+	struct node *nodes[N_SLOTS];
 	uint8_t key[NODE_KEY_BYTES];
 };
 
@@ -119,7 +121,7 @@ static void stop_node(struct cluster *c, int i)
 static int setup(void **state)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
-	uint16_t ports[N_NODES];
+	uint16_t ports[N_SLOTS];
 	assert_non_null(c);
 	snprintf(c->base, sizeof(c->base), "/tmp/qfs-node-test-XXXXXX");
 	assert_non_null(mkdtemp(c->base));
@@ -128,9 +130,10 @@ static int setup(void **state)
 	uv_timer_start(&c->wake, on_wake, 10, 10);
 	for (int i = 0; i < NODE_KEY_BYTES; i++)
 		c->key[i] = (uint8_t)(i * 7 + 1);
-	for (int i = 0; i < N_NODES; i++)
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < N_SLOTS; i++)
 		ports[i] = free_port();
-	for (int i = 0; i < N_NODES; i++) {
+	for (int i = 0; i < N_SLOTS; i++) {
 		struct node_options *o = &c->opts[i];
 		snprintf(c->dirs[i], sizeof(c->dirs[i]), "%s/n%d", c->base, i + 1);
 		o->id = (uint64_t)i + 1;
@@ -147,6 +150,13 @@ static int setup(void **state)
 			snprintf(o->peers[j].address, NODE_ADDRESS_MAX, "127.0.0.1:%u", ports[j]);
 		}
 	}
+	/* The joiner: names itself among the peers (its listen address) and
+	 * never bootstraps. */
+	struct node_options *j = &c->opts[N_NODES];
+	j->n_peers = N_NODES + 1;
+	j->peers[N_NODES].id = N_NODES + 1;
+	snprintf(j->peers[N_NODES].address, NODE_ADDRESS_MAX, "127.0.0.1:%u", ports[N_NODES]);
+	j->join_address = c->opts[0].peers[0].address;
 	*state = c;
 	return 0;
 }
@@ -162,7 +172,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 static int teardown(void **state)
 {
 	struct cluster *c = *state;
-	for (int i = 0; i < N_NODES; i++)
+	for (int i = 0; i < N_SLOTS; i++)
 		if (c->nodes[i] != NULL) {
 			int done = 0;
 			node_stop(c->nodes[i], stopped, &done);
@@ -605,8 +615,12 @@ static void test_full_restart(void **state)
 	start_all(c);
 	int leader = wait_leader(c);
 	create_many(c, leader, "one", 10);
+	/* Every node has applied them before it stops... */
+	for (int i = 0; i < N_NODES; i++)
+		assert_int_equal(barrier(c, i), 0);
 	for (int i = 0; i < N_NODES; i++)
 		stop_node(c, i);
+	/* ...so each has them at once after it starts, before any election. */
 	start_all(c);
 	for (int i = 0; i < N_NODES; i++)
 		assert_file(c, i, "one-9", "one-9");
@@ -663,6 +677,124 @@ static void test_change_hook(void **state)
 	}
 }
 
+static bool is_voter(struct cluster *c, int leader, uint64_t id, bool *found)
+{
+	struct node_status st;
+	node_status(c->nodes[leader], &st);
+	*found = false;
+	for (unsigned i = 0; i < st.n_members; i++)
+		if (st.members[i].id == id) {
+			*found = true;
+			return st.members[i].voter;
+		}
+	return false;
+}
+
+struct member_wait {
+	int leader;
+	uint64_t id;
+	int want; /* 1: a voter, 0: gone */
+};
+
+static bool member_state(struct cluster *c, void *arg)
+{
+	struct member_wait *mw = arg;
+	bool found;
+	bool voter = is_voter(c, mw->leader, mw->id, &found);
+	return mw->want ? voter : !found;
+}
+
+/* An empty node joins: added as a learner on the leader, it catches up, is
+ * promoted automatically, takes writes; then it is removed again. */
+static void test_join_promote_remove(void **state)
+{
+	struct cluster *c = *state;
+	int nj = N_NODES;
+	start_all(c);
+	int leader = wait_leader(c);
+	create_many(c, leader, "old", 5);
+
+	assert_int_equal(start_node(c, nj), 0);
+	/* Only the leader changes membership. */
+	int f = any_follower(c, leader);
+	assert_int_equal(node_member_change(c->nodes[f], NODE_ADD_LEARNER, nj + 1,
+	                                    c->opts[nj].peers[nj].address),
+	                 QFS_ENOTLEADER);
+	int64_t idx = node_member_change(c->nodes[leader], NODE_ADD_LEARNER, nj + 1,
+	                                 c->opts[nj].peers[nj].address);
+	assert_true(idx > 0);
+	assert_int_equal(node_member_change(c->nodes[leader], NODE_ADD_LEARNER, nj + 1,
+	                                    c->opts[nj].peers[nj].address) < 0,
+	                 1);
+
+	struct member_wait mw = {.leader = leader, .id = nj + 1, .want = 1};
+	assert_true(run_until(c, member_state, &mw, 20000));
+	struct catch_up cu = {.node = nj, .index = applied_of(c, leader)};
+	assert_true(run_until(c, caught_up, &cu, 10000));
+	assert_file(c, nj, "old-4", "old-4");
+
+	/* A write through the new member. */
+	struct wire_cmd cmd = create_cmd("from-new", "n");
+	struct submit_wait w = submit(c, nj, &cmd);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(w.res.err, 0);
+	assert_int_equal(barrier(c, leader), 0);
+	assert_file(c, leader, "from-new", "n");
+
+	/* And out again. */
+	leader = wait_leader(c);
+	if (leader == nj) {
+		assert_int_equal(node_transfer(c->nodes[leader], 1), 0);
+		assert_true(run_until(c, have_leader, NULL, 10000));
+		leader = agreed_leader(c);
+	}
+	assert_true(node_member_change(c->nodes[leader], NODE_REMOVE, nj + 1, NULL) > 0);
+	mw = (struct member_wait){.leader = leader, .id = nj + 1, .want = 0};
+	assert_true(run_until(c, member_state, &mw, 10000));
+	stop_node(c, nj);
+	cmd = create_cmd("after-remove", "r");
+	assert_int_equal(submit(c, leader, &cmd).err, 0);
+}
+
+/* Leadership moves to the voter asked for. */
+static void test_transfer(void **state)
+{
+	struct cluster *c = *state;
+	start_all(c);
+	int leader = wait_leader(c);
+	int to = any_follower(c, leader);
+	assert_int_equal(node_transfer(c->nodes[to], 0), QFS_ENOTLEADER);
+	assert_int_equal(node_transfer(c->nodes[leader], (uint64_t)to + 1), 0);
+	uint64_t deadline = uv_now(&c->loop) + 10000;
+	while (agreed_leader(c) != to && uv_now(&c->loop) < deadline)
+		uv_run(&c->loop, UV_RUN_ONCE);
+	assert_int_equal(agreed_leader(c), to);
+	struct wire_cmd cmd = create_cmd("moved", "m");
+	assert_int_equal(submit(c, leader, &cmd).err, 0);
+}
+
+/* node_snapshot takes one at once, and the log is compacted behind it. */
+static void test_snapshot_on_demand(void **state)
+{
+	struct cluster *c = *state;
+	for (int i = 0; i < N_NODES; i++)
+		c->opts[i].snapshot_trailing = 2;
+	start_all(c);
+	int leader = wait_leader(c);
+	create_many(c, leader, "s", 10);
+	assert_int_equal(snapshot_of(c, leader), 0);
+	assert_int_equal(node_snapshot(c->nodes[leader]), 0);
+	assert_true(run_until(c, leader_snapshotted, &leader, 10000));
+	struct node_status st;
+	node_status(c->nodes[leader], &st);
+	assert_true(st.snapshot_index >= 11);
+	assert_true(st.first_index > 1);
+	/* Still answers, and restarts from it. */
+	stop_node(c, leader);
+	assert_int_equal(start_node(c, leader), 0);
+	assert_file(c, leader, "s-9", "s-9");
+}
+
 /* The status renders as JSON naming every member. */
 static void test_status_json(void **state)
 {
@@ -694,6 +826,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_snapshot_catch_up, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_full_restart, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_change_hook, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_join_promote_remove, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_snapshot_on_demand, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
