@@ -1,0 +1,220 @@
+#!/bin/bash
+# cluster.sh: three real nodes (Raft on loopback, LMDB), each with its mount,
+# driven by shell tools from this process. Usage: cluster.sh PATH/TO/qfs-fuse-noded
+# Exit 0: passed; 1: failed; 77: skipped (no usable /dev/fuse).
+# Whatever happens, the trap resumes and stops the daemons by PID, unmounts
+# and removes the temporary directories.
+set -u
+
+NODED=${1:?usage: cluster.sh qfs-fuse-noded}
+MAX=1048576
+
+if [ ! -c /dev/fuse ] || ! [ -r /dev/fuse ] || ! [ -w /dev/fuse ] ||
+	! command -v fusermount3 >/dev/null; then
+	echo "SKIP: /dev/fuse or fusermount3 not usable"
+	exit 77
+fi
+
+TMP=$(mktemp -d /tmp/qfs-fuse-cluster.XXXXXX) || exit 1
+PIDS=(0 "" "" "")
+WATCHDOG=
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
+	for i in 1 2 3; do
+		p=${PIDS[$i]}
+		[ -n "$p" ] && kill -CONT "$p" 2>/dev/null
+	done
+	for i in 1 2 3; do
+		grep -qs " $TMP/m$i " /proc/mounts && { fusermount3 -u "$TMP/m$i" 2>/dev/null ||
+			fusermount3 -u -z "$TMP/m$i" 2>/dev/null; }
+	done
+	for i in 1 2 3; do
+		p=${PIDS[$i]}
+		[ -n "$p" ] || continue
+		kill -TERM "$p" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for i in 1 2 3; do
+		grep -qs " $TMP/m$i " /proc/mounts && fusermount3 -u -z "$TMP/m$i" 2>/dev/null
+	done
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'echo "interrupted"; exit 1' INT TERM
+
+if command -v python3 >/dev/null; then
+	PORTS=$(python3 -c '
+import socket
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(",".join(str(x.getsockname()[1]) for x in s))')
+else
+	b=$((20000 + RANDOM % 20000))
+	PORTS="$b,$((b + 1)),$((b + 2))"
+fi
+
+start() { # start I: node I with its mount at $TMP/mI
+	mkdir -p "$TMP/m$1" "$TMP/d$1"
+	"$NODED" "$1" "$TMP/m$1" "$TMP/d$1" "$PORTS" "$MAX" 2>>"$TMP/noded$1.err" &
+	PIDS[$1]=$!
+}
+for i in 1 2 3; do start $i; done
+for i in 1 2 3; do
+	for _ in $(seq 100); do grep -qs " $TMP/m$i " /proc/mounts && break; sleep 0.05; done
+	if ! grep -qs " $TMP/m$i " /proc/mounts; then
+		cat "$TMP/noded$i.err"
+		echo "FAIL: node $i did not mount"
+		exit 1
+	fi
+done
+(exec >/dev/null 2>&1; sleep 100; kill -TERM $$) &
+WATCHDOG=$!
+
+M1=$TMP/m1 M2=$TMP/m2 M3=$TMP/m3
+# A leader first: a write succeeds once one is elected.
+for _ in $(seq 100); do mkdir "$M1/ready" 2>/dev/null && break; sleep 0.1; done
+
+failures=0
+n=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+eq() {
+	n=$((n + 1))
+	if [ "$2" == "$3" ]; then echo "ok $n - $1"; else fail "$1: got '$2', want '$3'"; fi
+}
+ok() {
+	local name=$1; shift
+	n=$((n + 1))
+	if "$@" >"$TMP/out" 2>&1; then echo "ok $n - $name"; else fail "$name: $(cat "$TMP/out")"; fi
+}
+fails_with() {
+	local name=$1 msg=$2; shift 2
+	n=$((n + 1))
+	if "$@" >"$TMP/out" 2>&1; then
+		fail "$name: succeeded"
+	elif grep -q "$msg" "$TMP/out"; then
+		echo "ok $n - $name"
+	else
+		fail "$name: wanted '$msg', got: $(cat "$TMP/out")"
+	fi
+}
+
+ok "a leader was elected (mkdir succeeded)" test -d "$M1/ready"
+eq "mkdir on node 1 seen on node 3" "$(test -d "$M3/ready" && echo yes)" "yes"
+
+# Linearizable: once the write returned on one node, a read on any node sees it.
+echo 'db.example.internal' >"$M1/db_host"
+eq "echo on node 1, cat on node 2 at once" "$(cat "$M2/db_host")" "db.example.internal"
+eq "... and on node 3" "$(cat "$M3/db_host")" "db.example.internal"
+for v in 1 2 3 4 5 6 7 8 9 10; do
+	i=$(((v % 3) + 1)) j=$((((v + 1) % 3) + 1))
+	echo "value $v" >"$TMP/m$i/rotating"
+	got=$(cat "$TMP/m$j/rotating")
+	[ "$got" == "value $v" ] || fail "write on node $i, read on node $j: got '$got'"
+done
+eq "10 writes, each read back at once on another node" "$failures" "0"
+
+echo old >"$M2/swap.tmp"
+echo current >"$M2/swap"
+echo next >"$M3/swap.tmp"
+ok "mv over a file on node 3" mv "$M3/swap.tmp" "$M3/swap"
+eq "node 1 sees the renamed contents" "$(cat "$M1/swap")" "next"
+ok "the temporary name is gone on node 2" test ! -e "$M2/swap.tmp"
+
+mkdir -p "$TMP/tree"
+for d in 1 2 3 4 5; do
+	mkdir "$TMP/tree/d$d"
+	for f in $(seq 10); do echo "$d/$f" >"$TMP/tree/d$d/f$f"; done
+done
+ok "cp -r of a 50-file tree on node 1" cp -r "$TMP/tree" "$M1/tree"
+ok "diff -r on node 2" diff -r "$TMP/tree" "$M2/tree"
+ok "mv of the directory on node 3" mv "$M3/tree" "$M3/tree2"
+ok "diff -r of the moved tree on node 1" diff -r "$TMP/tree" "$M1/tree2"
+ok "rm -r on node 2" rm -r "$M2/tree2"
+ok "gone on node 3" test ! -e "$M3/tree2"
+
+for i in 1 2 3; do
+	(for k in $(seq 30); do echo "$i-$k" >>"$TMP/m$i/log"; done) &
+done
+wait $(jobs -p | grep -v "^$WATCHDOG\$" | grep -v -F -x -e "${PIDS[1]}" -e "${PIDS[2]}" -e "${PIDS[3]}") 2>/dev/null
+eq ">> from three nodes: no line lost (node 1)" "$(wc -l <"$M1/log")" "90"
+eq "every line whole (node 3)" "$(grep -c '^[1-3]-[0-9]*$' "$M3/log")" "90"
+
+echo contents >"$M1/trunc"
+: >"$M1/trunc"
+eq ": > f on node 1: empty there at once" "$(stat -c %s "$M1/trunc")" "0"
+sleep 0.3
+eq "... and on node 2 once the release committed" "$(stat -c %s "$M2/trunc")" "0"
+ok "truncate -s 2 on node 3" truncate -s 2 "$M3/trunc"
+eq "size on node 1" "$(stat -c %s "$M1/trunc")" "2"
+
+ok "setfattr on node 1" setfattr -n user.owner -v ops "$M1/db_host"
+eq "getfattr on node 2" "$(getfattr -n user.owner --only-values "$M2/db_host")" "ops"
+ok "chmod on node 2" chmod 640 "$M2/db_host"
+eq "mode on node 3" "$(stat -c %a "$M3/db_host")" "640"
+ok "ln -s on node 3" ln -s db_host "$M3/alias"
+eq "readlink on node 1" "$(readlink "$M1/alias")" "db_host"
+
+if command -v python3 >/dev/null; then
+	echo before >"$M1/watched"
+	eq "a reader holding the file open on node 2 sees a write from node 1" \
+		"$(python3 - "$M2/watched" "$M1/watched" <<'PY'
+import sys, time
+f = open(sys.argv[1], 'rb')
+a = f.read()
+with open(sys.argv[2], 'w') as w:
+    w.write('after\n')
+time.sleep(0.5)
+f.seek(0)
+print(a.decode().strip(), '|', f.read().decode().strip())
+PY
+)" "before | after"
+fi
+
+fails_with "EFBIG above max_value_size" "File too large" \
+	bash -c "head -c 2000000 /dev/zero >'$M2/big'"
+long256=$(printf 'y%.0s' $(seq 256))
+fails_with "ENAMETOOLONG" "File name too long" bash -c "echo >'$M3/$long256'"
+
+# No quorum: node 1 alone. Its writes fail with EROFS and its reads with EIO
+# within the commit timeout; none hangs. (Nothing touches the stopped nodes'
+# mounts: their daemons cannot answer.)
+kill -STOP "${PIDS[2]}" "${PIDS[3]}"
+t0=$(date +%s)
+fails_with "write without quorum: EROFS" "Read-only file system" bash -c "echo x >'$M1/nq'"
+fails_with "read without quorum: EIO" "Input/output error" cat "$M1/db_host"
+t1=$(date +%s)
+[ $((t1 - t0)) -le 15 ] && eq "both answered within the commit timeouts" 1 1 ||
+	fail "no-quorum answers took $((t1 - t0)) s"
+kill -CONT "${PIDS[2]}" "${PIDS[3]}"
+for _ in $(seq 100); do echo back >"$M1/nq" 2>/dev/null && break; sleep 0.1; done
+eq "after the partition heals, writes work" "$(cat "$M3/nq")" "back"
+
+for i in 1 2 3; do
+	kill -TERM "${PIDS[$i]}"
+done
+for i in 1 2 3; do
+	p=${PIDS[$i]}
+	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+	if kill -0 "$p" 2>/dev/null; then
+		fail "node $i did not stop on SIGTERM"
+	else
+		wait "$p"
+		eq "node $i exits 0" "$?" "0"
+		PIDS[$i]=
+	fi
+	grep -qs " $TMP/m$i " /proc/mounts && fail "mount $i is still there"
+done
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures of $n checks failed"
+	for i in 1 2 3; do echo "--- node $i"; tail -15 "$TMP/noded$i.err"; done
+	exit 1
+fi
+echo "all $n checks passed"
+exit 0
