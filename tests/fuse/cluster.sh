@@ -195,10 +195,31 @@ kill -CONT "${PIDS[2]}" "${PIDS[3]}"
 for _ in $(seq 100); do echo back >"$M1/nq" 2>/dev/null && break; sleep 0.1; done
 eq "after the partition heals, writes work" "$(cat "$M3/nq")" "back"
 
-for i in 1 2 3; do
+# Stopping a daemon while a request waits for the cluster: the request is
+# answered (an error), the daemon exits 0 and leaves no mount behind.
+kill -STOP "${PIDS[2]}" "${PIDS[3]}"
+(echo parked >"$M1/parked" 2>"$TMP/parked.err"; echo $? >"$TMP/parked.rc") &
+BG=$!
+sleep 0.5
+kill -TERM "${PIDS[1]}"
+for _ in $(seq 100); do kill -0 "${PIDS[1]}" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "${PIDS[1]}" 2>/dev/null; then
+	fail "node 1 did not stop with a request parked"
+else
+	wait "${PIDS[1]}"
+	eq "node 1 stops with a request parked, exit 0" "$?" "0"
+	PIDS[1]=
+fi
+for _ in $(seq 100); do kill -0 "$BG" 2>/dev/null || break; sleep 0.05; done
+wait "$BG" 2>/dev/null
+eq "the parked write was answered with an error" "$(cat "$TMP/parked.rc" 2>/dev/null)" "1"
+grep -qs " $M1 " /proc/mounts && fail "mount 1 is still there"
+kill -CONT "${PIDS[2]}" "${PIDS[3]}"
+
+for i in 2 3; do
 	kill -TERM "${PIDS[$i]}"
 done
-for i in 1 2 3; do
+for i in 2 3; do
 	p=${PIDS[$i]}
 	for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 	if kill -0 "$p" 2>/dev/null; then
