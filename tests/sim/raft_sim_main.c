@@ -27,7 +27,7 @@ static void usage(void)
 	fprintf(stderr,
 	        "usage: %s --seeds N [--seed S] [--nodes K] [--steps M] [--jobs J] [--verbose]\n"
 	        "  runs N seeds from S (default 1); K nodes (3..7; default: per seed);\n"
-	        "  M events of faults per seed before the faults stop (default 3000);\n"
+	        "  M events of faults per seed before the faults stop (default 10000);\n"
 	        "  J worker processes (default: the CPUs, 1 with --verbose);\n"
 	        "  --no-commit-rule: do not check the Figure 8 commit rule itself, only\n"
 	        "  its consequences (lost committed entries);\n"
@@ -104,7 +104,7 @@ static int by_seed(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	struct args a = {.seeds = 0, .seed = 1, .steps = 3000, .nodes = 0, .jobs = 0};
+	struct args a = {.seeds = 0, .seed = 1, .steps = 10000, .nodes = 0, .jobs = 0};
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
 		if (!strcmp(o, "--verbose")) {
@@ -236,7 +236,7 @@ int main(int argc, char **argv)
 	char extra[128];
 	snprintf(extra, sizeof(extra), "%s%s", a.no_commit_rule ? " --no-commit-rule" : "",
 	         bugs[a.sim_bug < 4 ? a.sim_bug : 0]);
-	if (a.steps != 3000)
+	if (a.steps != 10000)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --steps %" PRIu64,
 		         a.steps);
 	for (size_t i = 0; i < n_fails; i++) {

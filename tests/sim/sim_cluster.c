@@ -11,7 +11,7 @@ void sim_opts_default(struct sim_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->nodes = 3;
-	o->steps = 3000;
+	o->steps = 10000;
 	o->stop_on_violation = true;
 	o->election_ticks = 10;
 	o->heartbeat_ticks = 1;
