@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,7 +21,9 @@
 
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
+#include "quorumfs/net.h"
 #include "quorumfs/node.h"
+#include "quorumfs/wire_admin.h"
 
 #define N_NODES 3 /* the founding members */
 #define N_SLOTS 4 /* and one that joins later */
@@ -795,6 +799,94 @@ static void test_snapshot_on_demand(void **state)
 	assert_file(c, leader, "s-9", "s-9");
 }
 
+/* quorumctl's side of the admin socket, on a thread of its own: the
+ * blocking client must not stall the loop that serves it. */
+struct admin_call {
+	char path[400];
+	struct wire_admin_req req;
+	int rc;
+	struct wire_admin_resp resp;
+	atomic_int done;
+};
+
+static void *admin_thread(void *arg)
+{
+	struct admin_call *ac = arg;
+	uint8_t buf[WIRE_ADMIN_FRAME_MAX];
+	void *resp = NULL;
+	size_t resp_len = 0;
+	int len = wire_admin_req_encode(&ac->req, buf, sizeof(buf));
+	ac->rc = len < 0 ? len
+	                 : net_admin_call(ac->path, buf, (size_t)len, WIRE_ADMIN_FRAME_MAX, 10000,
+	                                  &resp, &resp_len);
+	if (ac->rc == 0)
+		ac->rc = wire_admin_resp_decode(resp, resp_len, &ac->resp);
+	free(resp);
+	atomic_store(&ac->done, 1);
+	return NULL;
+}
+
+static bool admin_done(struct cluster *c, void *arg)
+{
+	(void)c;
+	return atomic_load(&((struct admin_call *)arg)->done) != 0;
+}
+
+static void admin(struct cluster *c, int i, struct admin_call *ac)
+{
+	pthread_t t;
+	snprintf(ac->path, sizeof(ac->path), "%s/admin.sock", c->dirs[i]);
+	atomic_store(&ac->done, 0);
+	assert_int_equal(pthread_create(&t, NULL, admin_thread, ac), 0);
+	bool ok = run_until(c, admin_done, ac, 15000);
+	pthread_join(t, NULL);
+	assert_true(ok);
+	assert_int_equal(ac->rc, 0);
+}
+
+/* The admin socket: status of the node asked; a membership call sent to a
+ * follower is carried out by the leader. */
+static void test_admin_socket(void **state)
+{
+	struct cluster *c = *state;
+	struct admin_call ac;
+	start_all(c);
+	int leader = wait_leader(c);
+	int f = any_follower(c, leader);
+
+	memset(&ac, 0, sizeof(ac));
+	ac.req.op = WIRE_ADMIN_STATUS;
+	admin(c, f, &ac);
+	assert_int_equal(ac.resp.err, 0);
+	assert_true(ac.resp.has_status);
+	assert_int_equal(ac.resp.status.id, (uint64_t)f + 1);
+	assert_string_equal(ac.resp.status.role, "follower");
+	assert_int_equal(ac.resp.status.leader, (uint64_t)leader + 1);
+	assert_int_equal(ac.resp.status.n_members, N_NODES);
+
+	/* The core takes a membership change only once the leader has
+	 * committed an entry of its term; a barrier waits for that. */
+	assert_int_equal(barrier(c, leader), 0);
+	memset(&ac, 0, sizeof(ac));
+	ac.req.op = WIRE_ADMIN_ADD_LEARNER;
+	ac.req.id = N_NODES + 1;
+	snprintf(ac.req.address, sizeof(ac.req.address), "%s",
+	         c->opts[N_NODES].peers[N_NODES].address);
+	admin(c, f, &ac);
+	assert_int_equal(ac.resp.err, 0);
+	assert_true(ac.resp.index > 0);
+	bool found;
+	is_voter(c, leader, N_NODES + 1, &found);
+	assert_true(found);
+
+	/* Removing an unknown member fails, with the leader's error. */
+	memset(&ac, 0, sizeof(ac));
+	ac.req.op = WIRE_ADMIN_REMOVE;
+	ac.req.id = 42;
+	admin(c, f, &ac);
+	assert_true(ac.resp.err == -ENOENT || ac.resp.err == QFS_EBUSY);
+}
+
 /* The status renders as JSON naming every member. */
 static void test_status_json(void **state)
 {
@@ -829,6 +921,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_join_promote_remove, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_snapshot_on_demand, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_admin_socket, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
