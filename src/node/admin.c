@@ -166,7 +166,7 @@ static bool execute(struct node *n, const struct wire_admin_req *req, struct wir
 
 static void answer(struct node *n, uint64_t conn, const struct wire_admin_resp *resp)
 {
-	static uint8_t out[WIRE_ADMIN_FRAME_MAX];
+	uint8_t out[WIRE_ADMIN_FRAME_MAX];
 	int len = wire_admin_resp_encode(resp, out, sizeof(out));
 	if (len > 0 && n->admin != NULL)
 		net_admin_send(n->admin, conn, out, (size_t)len);
@@ -231,7 +231,7 @@ void node__admin_recv(struct node *n, raft_id from, const void *frame, size_t le
 {
 	struct wire_admin_req req;
 	struct wire_admin_resp resp;
-	static uint8_t out[1 + WIRE_ADMIN_FRAME_MAX];
+	uint8_t out[1 + WIRE_ADMIN_FRAME_MAX];
 
 	if (len < 1 || wire_admin_req_decode((const uint8_t *)frame + 1, len - 1, &req) != 0)
 		return;
