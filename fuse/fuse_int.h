@@ -52,7 +52,7 @@ struct qfs_mount {
 	struct fuse_session *se;
 	struct fuse_buf buf;
 	uv_poll_t poll;
-	bool poll_started;
+	bool dispatching; /* inside poll_cb: the session must not be destroyed */
 	char *mountpoint;
 	char *fsname;
 	struct qfs_mount_options opts;

@@ -39,6 +39,12 @@ static void gone(struct qfs_mount *m)
 	}
 }
 
+/*
+ * Requests are read until the very end of a stop, and answered (with EIO
+ * once stopping): a process whose request sits unread may hold a directory
+ * lock that a notification of the notifier thread waits for, and the stop
+ * waits for that thread.
+ */
 static void poll_cb(uv_poll_t *p, int status, int events)
 {
 	struct qfs_mount *m = p->data;
@@ -47,7 +53,8 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 		gone(m);
 		return;
 	}
-	for (int i = 0; i < READS_PER_WAKEUP && !m->stopping; i++) {
+	m->dispatching = true;
+	for (int i = 0; i < READS_PER_WAKEUP && !m->gone; i++) {
 		int rc = fuse_session_receive_buf(m->se, &m->buf);
 		if (rc == -EINTR)
 			continue; /* a request interrupted before we read it */
@@ -55,21 +62,16 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 			break;
 		if (rc <= 0) { /* 0: ENODEV, unmounted; other: the device failed */
 			gone(m);
-			return;
+			break;
 		}
 		fuse_session_process_buf(m->se, &m->buf);
 		if (fuse_session_exited(m->se)) {
 			gone(m);
-			return;
+			break;
 		}
 	}
-}
-
-static void poll_closed(uv_handle_t *h)
-{
-	struct qfs_mount *m = h->data;
-	m->handles_open--;
-	qfs__maybe_finish(m);
+	m->dispatching = false;
+	qfs__maybe_finish(m); /* deferred while the session was in use */
 }
 
 static void mount_free(struct qfs_mount *m)
@@ -81,11 +83,26 @@ static void mount_free(struct qfs_mount *m)
 	free(m);
 }
 
+/* The poll handle is closed: nothing reads the session any more. */
+static void poll_closed(uv_handle_t *h)
+{
+	struct qfs_mount *m = h->data;
+
+	if (m->se != NULL) {
+		fuse_session_unmount(m->se);
+		fuse_session_destroy(m->se);
+		m->se = NULL;
+	}
+	m->handles_open--;
+	qfs__maybe_finish(m);
+}
+
 /* The last steps of a stop, once nothing is parked and the notifier thread
- * no longer writes to the session: unmount, close the handles, free. */
+ * no longer writes to the session: close the poll handle (then unmount and
+ * destroy the session), close the notifier's handle, free, call back. */
 void qfs__maybe_finish(struct qfs_mount *m)
 {
-	if (!m->stopping)
+	if (!m->stopping || m->dispatching)
 		return;
 	if (!m->finishing) {
 		if (m->parked > 0)
@@ -94,14 +111,10 @@ void qfs__maybe_finish(struct qfs_mount *m)
 			return;
 		m->finishing = true;
 		if (m->notifier != NULL) {
-			qfs__notifier_join(m->notifier); /* closes its async handle */
+			qfs__notifier_join(m->notifier); /* at once: it has stopped */
 			m->notifier = NULL;
 		}
-		if (m->se != NULL) {
-			fuse_session_unmount(m->se);
-			fuse_session_destroy(m->se);
-			m->se = NULL;
-		}
+		uv_poll_stop(&m->poll);
 		m->handles_open++;
 		uv_close((uv_handle_t *)&m->poll, poll_closed);
 		return;
@@ -205,12 +218,11 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 		return -EIO;
 	}
 	fd = fuse_session_fd(m->se);
-	rc = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	rc = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 ? 0 : -errno;
 	if (rc == 0)
 		rc = uv_poll_init(loop, &m->poll, fd);
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot poll the FUSE device: %s",
-		         rc < 0 ? uv_strerror(rc) : strerror(errno));
+		snprintf(err, errlen, "cannot poll the FUSE device: %s", uv_strerror(rc));
 		fuse_session_unmount(m->se);
 		fuse_session_destroy(m->se);
 		mount_free(m);
@@ -226,7 +238,6 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 		qfs_mount_stop(m, NULL, NULL);
 		return -EIO;
 	}
-	m->poll_started = true;
 	node_on_change(node, qfs__on_change, m);
 	*out = m;
 	return 0;
@@ -238,9 +249,7 @@ void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg)
 	m->stop_done = done;
 	m->stop_arg = arg;
 	node_on_change(m->node, NULL, NULL);
-	uv_poll_stop(&m->poll);
-	if (m->se != NULL)
-		fuse_session_exit(m->se);
+	/* The poll goes on: requests that arrive now are answered EIO. */
 	if (m->notifier != NULL)
 		qfs__notifier_stop(m->notifier);
 	qfs__maybe_finish(m);

@@ -60,10 +60,13 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
                     size_t errlen);
 
 /*
- * qfs_mount_stop - stop reading requests, clear the node's change callback,
- * wait until every parked request was answered (each does within the node's
- * commit timeout; node_stop() makes it sooner), then unmount, free the
- * mount and call @done(@arg) once, on the loop. From this call on, the mount
+ * qfs_mount_stop - clear the node's change callback, answer every new
+ * request with EIO, wait until every parked request was answered (each is
+ * within the node's commit timeout; node_stop() makes it sooner) and the
+ * notifier thread has ended, then unmount, free the mount and call
+ * @done(@arg) once, on the loop, never from inside this call. A truncation
+ * still owed by an open handle (docs/semantics.md) is dropped, logged.
+ * From this call on, the mount
  * calls no node function but node_on_change(NULL), which it calls here, so
  * the owner may call node_stop() right after this returns. Calling it twice
  * is a bug. @done may be NULL.
