@@ -131,6 +131,14 @@ mark_commands
 echo new >"$M/atomic"
 eq "echo > existing file is ONE write|truncate command" "$(commands_since)" "write flags=1;"
 eq "its contents" "$(cat "$M/atomic")" "new"
+printf 'from a program\n' >"$LOCAL/small"
+mark_commands
+cat "$LOCAL/small" >"$M/atomic"
+eq "cat a > existing f is ONE write|truncate command" "$(commands_since)" "write flags=1;"
+mark_commands
+cp "$LOCAL/small" "$M/atomic"
+eq "cp a existing-f is ONE write|truncate command" "$(commands_since)" "write flags=1;"
+eq "its contents" "$(cat "$M/atomic")" "from a program"
 mark_commands
 : >"$M/atomic"
 eq ": > f: size 0 at once through this node" "$(stat -c %s "$M/atomic")" "0"
