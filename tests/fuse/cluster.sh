@@ -145,6 +145,21 @@ wait $(jobs -p | grep -v "^$WATCHDOG\$" | grep -v -F -x -e "${PIDS[1]}" -e "${PI
 eq ">> from three nodes: no line lost (node 1)" "$(wc -l <"$M1/log")" "90"
 eq "every line whole (node 3)" "$(grep -c '^[1-3]-[0-9]*$' "$M3/log")" "90"
 
+# `echo v > f` replaces atomically: a reader on another node never sees the
+# file empty, however the two interleave.
+echo v0 >"$M1/hot"
+(for k in $(seq 150); do echo "v$k" >"$M1/hot"; done) &
+WRITER=$!
+empties=0 reads=0
+while kill -0 "$WRITER" 2>/dev/null; do
+	got=$(cat "$M2/hot")
+	reads=$((reads + 1))
+	[ -z "$got" ] && empties=$((empties + 1))
+done
+wait "$WRITER"
+eq "echo > f on node 1 never seen empty on node 2 ($reads reads)" "$empties" "0"
+eq "the last value" "$(cat "$M3/hot")" "v150"
+
 echo contents >"$M1/trunc"
 : >"$M1/trunc"
 eq ": > f on node 1: empty there at once" "$(stat -c %s "$M1/trunc")" "0"
