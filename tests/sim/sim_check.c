@@ -127,18 +127,19 @@ void sim_check_entries(struct sim_cluster *c, struct sim_node *n, const struct r
 	}
 }
 
-/* A committed entry is never removed from a log that holds it (paper 5.4:
- * the leader holds every committed entry, so a follower only ever drops
- * entries that conflict with it, which are not committed). Checked as a batch
- * reaches the disk. A log that never held it may hold another entry at that
- * index (a stale leader's) until the leader overwrites it. */
+/* A committed entry is never removed from a log that holds it by a leader
+ * of the term that committed it or a later one (paper 5.4: such a leader
+ * holds the entry, so it cannot conflict). Checked as a batch reaches the
+ * disk. A stale leader of an earlier term may still overwrite it on a node
+ * that was not part of the committing majority (it stays on that majority),
+ * and a log that never held it may hold another entry at that index. */
 void sim_check_truncate(struct sim_cluster *c, struct sim_node *n, const struct sim_batch *b)
 {
 	struct sim_check *k = &c->chk;
 	for (unsigned i = 0; i < b->n_entries; i++) {
 		const struct raft_entry *e = &b->entries[i];
 		const struct sim_commit *cm = committed(k, e->index);
-		if (!cm || cm->term == e->term)
+		if (!cm || cm->term == e->term || b->term < cm->in_term)
 			continue;
 		const struct raft_entry *old = sim_disk_entry(&n->disk, e->index);
 		if (old && old->term == cm->term) {
@@ -508,9 +509,12 @@ bool sim_check_converged(struct sim_cluster *c, bool report)
 		return false;
 	}
 	/* a stale leader (partitioned before the heal) does not count */
-	for (raft_id id = 1; id <= c->n_ids; id++) {
+	const struct raft_conf *members = raft_configuration(r);
+	for (unsigned i = 0; i < members->n; i++) {
+		raft_id id = members->servers[i].id;
 		struct sim_node *o = &c->nodes[id];
-		if (o->up && raft_current_term(o->r) > raft_current_term(r)) {
+		if (id <= SIM_MAX_NODES && o->up &&
+		    raft_current_term(o->r) > raft_current_term(r)) {
 			if (report)
 				sim_violation(c, "liveness",
 				              "n%" PRIu64 " leads term %" PRIu64 " but n%" PRIu64

@@ -67,6 +67,14 @@ struct sim_cluster *sim_cluster_new(const struct sim_opts *o, uint64_t seed)
 		                                              : sim_rng_range(g, 64, 1024);
 	if (!c->o.max_inflight_msgs)
 		c->o.max_inflight_msgs = (unsigned)sim_rng_range(g, 1, 8);
+	if (c->o.random_faults) {
+		/* a few seeds without PreVote or CheckQuorum: liveness may suffer
+		 * under faults (the final phase has none), safety may not */
+		c->o.no_pre_vote = sim_rng_permille(g, 100);
+		c->o.no_check_quorum = sim_rng_permille(g, 100);
+		c->o.election_ticks = (unsigned)sim_rng_range(g, 5, 15);
+		c->o.promote_lag = sim_rng_range(g, 1, 20);
+	}
 	if (!c->o.tick_ms)
 		c->o.tick_ms = 10;
 	if (!c->o.net_max) {
@@ -244,12 +252,14 @@ bool sim_run_until(struct sim_cluster *c, bool (*pred)(struct sim_cluster *, voi
 unsigned sim_run_random(struct sim_cluster *c)
 {
 	sim_trace(c,
-	          "seed %" PRIu64 ": %u nodes, hb %u, chunk %zu, trailing %" PRIu64
+	          "seed %" PRIu64 ": %u nodes, election %u, hb %u, prevote %d, checkquorum %d, "
+	          "chunk %zu, trailing %" PRIu64
 	          ", msg bytes %zu, inflight %u, net %u-%u ms, disk %u-%u ms, drop %u/1000, dup "
 	          "%u/1000",
-	          c->seed, c->o.nodes, c->o.heartbeat_ticks, c->o.snapshot_chunk_bytes,
-	          c->o.trailing_entries, c->o.max_msg_bytes, c->o.max_inflight_msgs, c->o.net_min,
-	          c->o.net_max, c->o.disk_min, c->o.disk_max, c->drop_permille, c->dup_permille);
+	          c->seed, c->o.nodes, c->o.election_ticks, c->o.heartbeat_ticks, !c->o.no_pre_vote,
+	          !c->o.no_check_quorum, c->o.snapshot_chunk_bytes, c->o.trailing_entries,
+	          c->o.max_msg_bytes, c->o.max_inflight_msgs, c->o.net_min, c->o.net_max,
+	          c->o.disk_min, c->o.disk_max, c->drop_permille, c->dup_permille);
 	sim_cluster_bootstrap(c, c->o.nodes);
 	if (c->o.random_faults)
 		sim_schedule(c, 50, SIM_EV_CHAOS, 0, 0, NULL);

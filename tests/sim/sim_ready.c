@@ -195,6 +195,7 @@ void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
 		if (!b)
 			abort();
 		b->id = rd.id;
+		b->term = raft_current_term(n->r);
 		take_persist(c, n, &rd, b);
 		for (unsigned i = 0; i < rd.n_msgs; i++)
 			sim_net_send(c, n, &rd.msgs[i]);

@@ -6,12 +6,24 @@
 #include "sim.h"
 
 /* A random node that exists and is up (RAFT_NONE if none). */
+/* A stopped process takes no calls. */
+static bool running(struct sim_cluster *c, raft_id id)
+{
+	return id && c->nodes[id].up && c->now >= c->nodes[id].paused_until;
+}
+
+static raft_id running_leader(struct sim_cluster *c)
+{
+	raft_id l = sim_leader(c);
+	return running(c, l) ? l : RAFT_NONE;
+}
+
 static raft_id random_up(struct sim_cluster *c)
 {
 	raft_id ids[SIM_MAX_NODES];
 	unsigned k = 0;
 	for (raft_id id = 1; id <= c->n_ids; id++)
-		if (c->nodes[id].up)
+		if (running(c, id))
 			ids[k++] = id;
 	return k ? ids[sim_rng_below(&c->rng, k)] : RAFT_NONE;
 }
@@ -29,7 +41,7 @@ static raft_id random_down(struct sim_cluster *c)
 /* The leader with probability @p_leader/1000 (if there is one), else anyone. */
 static raft_id pick(struct sim_cluster *c, unsigned p_leader)
 {
-	raft_id l = sim_leader(c);
+	raft_id l = running_leader(c);
 	if (l && sim_rng_permille(&c->rng, p_leader))
 		return l;
 	return random_up(c);
@@ -39,7 +51,7 @@ void sim_work_event(struct sim_cluster *c)
 {
 	unsigned roll = (unsigned)sim_rng_below(&c->rng, 1000);
 	if (c->in_final) {
-		raft_id l = sim_leader(c);
+		raft_id l = running_leader(c);
 		if (l && roll < 300)
 			sim_propose(c, l);
 		else if (roll < 400 && (l = random_up(c)))
@@ -60,7 +72,7 @@ void sim_work_event(struct sim_cluster *c)
 
 static void change(struct sim_cluster *c)
 {
-	raft_id l = sim_leader(c);
+	raft_id l = running_leader(c);
 	if (!l)
 		return;
 	struct raft *r = c->nodes[l].r;
@@ -153,7 +165,7 @@ void sim_chaos_event(struct sim_cluster *c)
 	} else if (roll < 650) {
 		change(c);
 	} else if (roll < 710) {
-		raft_id l = sim_leader(c);
+		raft_id l = running_leader(c);
 		if (l) {
 			raft_id to = sim_rng_permille(&c->rng, 300) ? RAFT_NONE : random_up(c);
 			int rv = raft_transfer(c->nodes[l].r, to == l ? RAFT_NONE : to);
