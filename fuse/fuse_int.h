@@ -208,6 +208,7 @@ void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, 
 void qfs__ops_entry(struct fuse_lowlevel_ops *ops);
 void qfs__ops_dir(struct fuse_lowlevel_ops *ops);
 void qfs__ops_file(struct fuse_lowlevel_ops *ops);
+void qfs__ops_locks(struct fuse_lowlevel_ops *ops);
 void qfs__ops_xattr(struct fuse_lowlevel_ops *ops);
 
 #endif

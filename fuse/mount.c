@@ -15,12 +15,19 @@
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct qfs_mount *m = userdata;
+
 	/* OPEN carries O_TRUNC instead of a SETATTR before it: that is what
 	 * lets `echo v > f` travel as one command (handle.c). */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Writes must reach us as WRITEs, each answered once committed. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* Locks come to us (and are refused) unless they stay local. */
+	if (!m->opts.local_locks)
+		conn->want |= conn->capable & (FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	else
+		conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 	/* Pages of a file whose size or mtime changed are dropped. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
@@ -155,6 +162,8 @@ static struct fuse_session *session_new(struct qfs_mount *m, char *err, size_t e
 	qfs__ops_dir(&ops);
 	qfs__ops_file(&ops);
 	qfs__ops_xattr(&ops);
+	if (!m->opts.local_locks)
+		qfs__ops_locks(&ops);
 	if (mount_opts(m, opts, sizeof(opts)) != 0) {
 		snprintf(err, errlen, "invalid fsname \"%s\"", m->fsname);
 		return NULL;

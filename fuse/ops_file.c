@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 
 #include "fuse_int.h"
 
@@ -303,6 +304,32 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct qfs__op *op = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*op));
 	if (op != NULL)
 		qfs__settle(op, fsync_settled);
+}
+
+/* Locks: refused (qfs_mount_options.local_locks says why). With these
+ * handlers set, the kernel sends lock requests here instead of keeping them
+ * to itself. */
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
+{
+	fuse_reply_err(req, ENOLCK);
+}
+
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
+                     int sleep)
+{
+	fuse_reply_err(req, lock->l_type == F_UNLCK ? 0 : ENOLCK);
+}
+
+static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	fuse_reply_err(req, (op & LOCK_UN) ? 0 : ENOLCK);
+}
+
+void qfs__ops_locks(struct fuse_lowlevel_ops *ops)
+{
+	ops->getlk = op_getlk;
+	ops->setlk = op_setlk;
+	ops->flock = op_flock;
 }
 
 void qfs__ops_file(struct fuse_lowlevel_ops *ops)

@@ -33,6 +33,11 @@ struct qfs_mount_options {
 	double entry_timeout; /* seconds the kernel may cache a name; 0 (default) */
 	double attr_timeout;  /* seconds the kernel may cache attributes; 0 (default) */
 	const char *fsname;   /* shown in /proc/mounts; NULL: "quorumfs" (copied) */
+	/* flock(2) and fcntl(2) locks. false (default): refused with ENOLCK,
+	 * because the cluster has no lock service yet and a lock held on one
+	 * machine only would be a silent lie. true: the kernel's locks, which
+	 * exclude processes of this machine only. */
+	bool local_locks;
 	/* Called once, on the loop, if the mount went away without
 	 * qfs_mount_stop() (fusermount3 -u, umount -l, the kernel aborted the
 	 * connection). The owner should then call qfs_mount_stop(). May be NULL. */

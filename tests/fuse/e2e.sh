@@ -288,6 +288,17 @@ echo back >"$M/f"
 eq "writes work again" "$(cat "$M/f")" "back"
 
 ok "df" df "$M"
+fails_with "flock is refused (no cluster-wide locks yet): ENOLCK" "No locks available" \
+	flock "$M/f" true
+if command -v python3 >/dev/null; then
+	fails_with "fcntl locks are refused: ENOLCK" "No locks available" python3 -c "
+import fcntl, sys
+f = open('$M/f', 'r+')
+try:
+    fcntl.lockf(f, fcntl.LOCK_EX)
+except OSError as e:
+    sys.exit(e.strerror)"
+fi
 
 # --- clean stop -----------------------------------------------------------------
 cd /
