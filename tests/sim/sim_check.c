@@ -300,6 +300,32 @@ static void check_commit_rule(struct sim_cluster *c, struct sim_node *n, raft_te
 		              n->id, term, commit, e ? e->term : 0, at_least, voters, term);
 }
 
+/* Paper 5.2: a candidate wins with votes from a majority of the voters of
+ * its configuration. Votes are durable before they are sent (checked on
+ * send), so right after the election a majority of the voters' disks say
+ * (term, vote = the leader), or have moved on to a later term since. */
+static void check_vote_quorum(struct sim_cluster *c, struct sim_node *n, raft_term term)
+{
+	const struct raft_conf *conf = raft_configuration(n->r);
+	unsigned voters = 0, votes = 0;
+	for (unsigned i = 0; i < conf->n; i++) {
+		if (conf->servers[i].role != RAFT_VOTER)
+			continue;
+		voters++;
+		raft_id id = conf->servers[i].id;
+		if (id > SIM_MAX_NODES || !c->nodes[id].exists)
+			continue;
+		const struct raft_hard_state *hs = &c->nodes[id].disk.hs;
+		if (hs->term > term || (hs->term == term && hs->vote == n->id))
+			votes++;
+	}
+	if (votes < voters / 2 + 1)
+		sim_violation(c, "vote quorum",
+		              "n%" PRIu64 " leads term %" PRIu64 " but only %u of its %u voters' "
+		              "disks hold a vote for it in that term",
+		              n->id, term, votes, voters);
+}
+
 void sim_check_step(struct sim_cluster *c)
 {
 	struct sim_check *k = &c->chk;
@@ -353,6 +379,7 @@ void sim_check_step(struct sim_cluster *c)
 				sim_trace(c, "n%" PRIu64 " becomes leader of term %" PRIu64, id,
 				          term);
 				check_leader_complete(c, n, term);
+				check_vote_quorum(c, n, term);
 			}
 		}
 		n->seen_role = role;
@@ -375,6 +402,15 @@ void sim_check_send(struct sim_cluster *c, struct sim_node *n, const struct raft
 			              "n%" PRIu64 " acknowledges index %" PRIu64 " to n%" PRIu64
 			              " but its disk holds only up to %" PRIu64,
 			              n->id, m->append_resp.index, m->to, d);
+	} else if (m->type == RAFT_MSG_SNAPSHOT_RESP && !m->snapshot_resp.reject &&
+	           m->snapshot_resp.last_index >= m->snapshot_resp.snap_index &&
+	           sim_disk_last(&n->disk) < m->snapshot_resp.snap_index) {
+		/* it claims the snapshot installed: the install must be durable */
+		sim_violation(c, "durability",
+		              "n%" PRIu64 " reports snapshot %" PRIu64 " installed (last %" PRIu64
+		              ") to n%" PRIu64 " but its disk holds only up to %" PRIu64,
+		              n->id, m->snapshot_resp.snap_index, m->snapshot_resp.last_index,
+		              m->to, sim_disk_last(&n->disk));
 	} else if (m->type == RAFT_MSG_VOTE_RESP && m->vote_resp.granted &&
 	           !m->vote_resp.pre_vote) {
 		const struct raft_hard_state *hs = &n->disk.hs;
