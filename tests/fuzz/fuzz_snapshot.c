@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "quorumfs/errors.h"
@@ -42,36 +43,24 @@ static void open_env(MDB_env **env, struct fsm **fsm)
 		abort();
 }
 
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-/* Serves the input in pieces of at most 1000 bytes, like chunks from a peer. */
-static long read_input(void *arg, void *buf, size_t cap)
-{
-	struct input *in = arg;
-	size_t n = cap < in->left ? cap : in->left;
-	if (n > 1000)
-		n = 1000;
-	memcpy(buf, in->p, n);
-	in->p += n;
-	in->left -= n;
-	return (long)n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	MDB_env *env;
 	MDB_txn *txn;
 	struct fsm *fsm;
 	uint64_t applied = 0;
-	struct input in = {data, size};
 
+	/* The daemon stages received chunks in a file and installs from it,
+	 * verifying the whole file before it writes (fsm_snapshot_install_fd):
+	 * that is the path fuzzed here. */
+	int fd = memfd_create("snapshot", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
+		abort();
 	open_env(&env, &fsm);
 	if (mdb_txn_begin(env, NULL, 0, &txn) != 0)
 		abort();
-	int rc = fsm_snapshot_install(fsm, txn, read_input, &in, &applied);
+	int rc = fsm_snapshot_install_fd(fsm, txn, fd, &applied);
+	close(fd);
 	mdb_txn_abort(txn);
 	fsm_close(fsm);
 	mdb_env_close(env);
