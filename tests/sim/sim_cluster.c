@@ -52,8 +52,11 @@ struct sim_cluster *sim_cluster_new(const struct sim_opts *o, uint64_t seed)
 	sim_rng_seed(&c->rng, sim_mix(seed ^ 0x51u));
 	struct sim_rng *g = &c->rng;
 	/* what the options leave at 0 is chosen from the seed */
+	/* drawn even when fixed, so that `--nodes K` with the K a seed drew
+	 * replays that seed exactly */
+	unsigned drawn = 3 + (unsigned)sim_rng_below(g, 5);
 	if (!c->o.nodes)
-		c->o.nodes = 3 + (unsigned)sim_rng_below(g, 5);
+		c->o.nodes = drawn;
 	if (!c->o.election_ticks)
 		c->o.election_ticks = 10;
 	if (!c->o.heartbeat_ticks)
