@@ -71,6 +71,10 @@ struct node_options {
 	 * followers a little behind (0: 1024). Tests make both small. */
 	uint64_t snapshot_entries;
 	uint64_t snapshot_trailing;
+	/* The store's map never grows past this many bytes (0: the store's
+	 * default, 1 TiB); a write beyond it fails as a full disk (ENOSPC).
+	 * Tests make it small. */
+	uint64_t max_map_bytes;
 };
 
 struct node;

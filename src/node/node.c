@@ -303,6 +303,9 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	n->snapshot_every = opts->snapshot_entries ? opts->snapshot_entries : NODE__SNAPSHOT_EVERY;
 
 	so.node_id = opts->id;
+	so.max_map_size = (size_t)opts->max_map_bytes;
+	if (so.max_map_size > 0 && so.max_map_size < (1u << 20))
+		so.initial_map_size = so.max_map_size;
 	cluster_id(opts->cluster_name, so.cluster_id);
 	rc = store_open(n->data_dir, &so, &n->store, err, errlen);
 	if (rc != 0) {

@@ -887,6 +887,47 @@ static void test_admin_socket(void **state)
 	assert_true(ac.resp.err == -ENOENT || ac.resp.err == QFS_EBUSY);
 }
 
+/* A one-member cluster whose disk (here: its map) fills up: writes fail
+ * with ENOSPC or ETIMEDOUT, never hang; the node stays up and still
+ * answers reads and its status; it stops cleanly. */
+static void test_disk_full(void **state)
+{
+	struct cluster *c = *state;
+	c->opts[0].n_peers = 1;
+	c->opts[0].max_map_bytes = 2u << 20;
+	c->opts[0].commit_timeout_ms = 1000;
+	assert_int_equal(start_node(c, 0), 0);
+	assert_int_equal(wait_leader(c), 0);
+	struct wire_cmd cmd = create_cmd("first", "1");
+	assert_int_equal(submit(c, 0, &cmd).err, 0);
+
+	size_t len = 256 << 10;
+	char *big = malloc(len + 1);
+	assert_non_null(big);
+	memset(big, 'b', len);
+	big[len] = '\0';
+	int err = 0, k;
+	for (k = 0; k < 64 && err == 0; k++) {
+		char name[32];
+		snprintf(name, sizeof(name), "big-%d", k);
+		cmd = create_cmd(name, big);
+		struct submit_wait w = submit(c, 0, &cmd);
+		err = w.err;
+		if (err == 0)
+			assert_int_equal(w.res.err, 0);
+	}
+	free(big);
+	assert_true(err == -ENOSPC || err == -ETIMEDOUT);
+	/* Once the writer saw it, new writes are refused at once. */
+	cmd = create_cmd("more", "m");
+	struct submit_wait w = submit(c, 0, &cmd);
+	assert_true(w.err == -ENOSPC || w.err == -ETIMEDOUT);
+	assert_file(c, 0, "first", "1");
+	struct node_status st;
+	node_status(c->nodes[0], &st);
+	assert_int_equal(st.id, 1);
+}
+
 /* The status renders as JSON naming every member. */
 static void test_status_json(void **state)
 {
@@ -922,6 +963,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_snapshot_on_demand, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_socket, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
