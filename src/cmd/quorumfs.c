@@ -39,6 +39,9 @@ static const char usage[] =
         "                        debug             log every operation\n"
         "      --join HOST:PORT  join a running cluster through this member; the\n"
         "                        data directory must be empty (then: quorumctl add)\n"
+        "      --peer-address ID=HOST:PORT\n"
+        "                        dial peer ID at HOST:PORT instead of its configured\n"
+        "                        address (repeatable; for fault-injecting proxies)\n"
         "      --pid-file FILE   write the daemon's process id to FILE\n"
         "      --log-file FILE   where a detached daemon logs (default DATA_DIR/quorumfs.log)\n"
         "  -h, --help            this text\n"
@@ -114,6 +117,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 	        {"join", required_argument, NULL, OPT_JOIN},
 	        {"pid-file", required_argument, NULL, OPT_PID_FILE},
 	        {"log-file", required_argument, NULL, OPT_LOG_FILE},
+	        {"peer-address", required_argument, NULL, OPT_PEER_ADDRESS},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
