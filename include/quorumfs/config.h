@@ -69,4 +69,14 @@ const struct qfs_config_node *qfs_config_node(const struct qfs_config *cfg, uint
  */
 int qfs_parse_address(const char *address, char *host, size_t hostlen, int *port);
 
+/*
+ * qfs_resolve_address - turn "host:port" into "ip:port" (or "[ipv6]:port")
+ * with getaddrinfo(3), preferring IPv4, so that what the transport dials and
+ * what the replicated membership records is a literal. An IP literal comes
+ * back unchanged. Blocks on DNS: call at start, not on the event loop.
+ * Returns 0, -EINVAL (not host:port), or -EHOSTUNREACH (no such host; @err
+ * says which), with one line in @err.
+ */
+int qfs_resolve_address(const char *address, char *out, size_t outlen, char *err, size_t errlen);
+
 #endif

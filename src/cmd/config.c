@@ -1,6 +1,8 @@
 /* config.c: parse and validate the cluster's INI file with inih. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <ini.h>
+#include <netdb.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -310,4 +312,39 @@ const struct qfs_config_node *qfs_config_node(const struct qfs_config *cfg, uint
 		if (cfg->nodes[i].id == id)
 			return &cfg->nodes[i];
 	return NULL;
+}
+
+int qfs_resolve_address(const char *address, char *out, size_t outlen, char *err, size_t errlen)
+{
+	char host[QFS_CONFIG_ADDRESS_MAX], ip[INET6_ADDRSTRLEN];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai, *pick = NULL;
+	int port, rc;
+
+	if (qfs_parse_address(address, host, sizeof(host), &port) != 0) {
+		snprintf(err, errlen, "'%s' is not host:port", address);
+		return -EINVAL;
+	}
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot resolve %s: %s", address, host, gai_strerror(rc));
+		return -EHOSTUNREACH;
+	}
+	for (ai = res; ai; ai = ai->ai_next)
+		if (pick == NULL || (ai->ai_family == AF_INET && pick->ai_family != AF_INET))
+			pick = ai;
+	if (pick->ai_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)pick->ai_addr)->sin_addr, ip,
+		          sizeof(ip));
+		rc = snprintf(out, outlen, "%s:%d", ip, port);
+	} else {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr, ip,
+		          sizeof(ip));
+		rc = snprintf(out, outlen, "[%s]:%d", ip, port);
+	}
+	freeaddrinfo(res);
+	if (rc < 0 || (size_t)rc >= outlen) {
+		snprintf(err, errlen, "%s: resolved address too long", address);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -196,14 +196,12 @@ static int add(uint64_t id, const char *address)
 {
 	struct wire_admin_req req = {.op = WIRE_ADMIN_ADD_LEARNER, .id = id};
 	struct wire_admin_resp resp;
-	char host[64];
-	int port;
 	int limit = timeout_s > 0 ? timeout_s : 300;
 	time_t deadline = time(NULL) + limit;
 
-	if (qfs_parse_address(address, host, sizeof(host), &port) != 0)
-		die("'%s' is not HOST:PORT", address);
-	snprintf(req.address, sizeof(req.address), "%s", address);
+	char err[256];
+	if (qfs_resolve_address(address, req.address, sizeof(req.address), err, sizeof(err)) != 0)
+		die("%s", err);
 	printf("adding node %" PRIu64 " at %s as a learner...\n", id, address);
 	fflush(stdout);
 	call(&req, &resp, 10000);

@@ -340,9 +340,13 @@ static int fill_node_options(const struct args *a, const struct qfs_config *cfg,
 	memcpy(o->dial_overrides, a->dial, sizeof(a->dial));
 	o->n_peers = cfg->n_nodes;
 	for (unsigned i = 0; i < cfg->n_nodes; i++) {
+		/* Resolved once, here: the transport dials literals only, and the
+		 * membership the cluster replicates should not depend on DNS. */
 		o->peers[i].id = cfg->nodes[i].id;
-		snprintf(o->peers[i].address, sizeof(o->peers[i].address), "%s",
-		         cfg->nodes[i].address);
+		int rc = qfs_resolve_address(cfg->nodes[i].address, o->peers[i].address,
+		                             sizeof(o->peers[i].address), err, errlen);
+		if (rc != 0)
+			return rc;
 	}
 	return qfs_key_load(cfg->key_file, o->cluster_key, err, errlen);
 }

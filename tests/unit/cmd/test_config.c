@@ -149,6 +149,22 @@ static void addresses_split(void **state)
 	assert_int_equal(qfs_parse_address("[::1]9", host, sizeof(host), &port), -EINVAL);
 }
 
+static void addresses_resolve_to_literals(void **state)
+{
+	(void)state;
+	char out[64], err[256];
+	assert_int_equal(qfs_resolve_address("localhost:7001", out, sizeof(out), err, sizeof(err)),
+	                 0);
+	assert_string_equal(out, "127.0.0.1:7001");
+	assert_int_equal(qfs_resolve_address("127.0.0.9:9", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "127.0.0.9:9");
+	assert_int_equal(qfs_resolve_address("[::1]:9", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "[::1]:9");
+	assert_int_equal(qfs_resolve_address("nocolon", out, sizeof(out), err, sizeof(err)),
+	                 -EINVAL);
+	assert_non_null(strstr(err, "not host:port"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +175,7 @@ int main(void)
 	        cmocka_unit_test(first_error_wins),
 	        cmocka_unit_test(load_reads_a_file_and_reports_missing),
 	        cmocka_unit_test(addresses_split),
+	        cmocka_unit_test(addresses_resolve_to_literals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
