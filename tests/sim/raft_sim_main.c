@@ -20,6 +20,7 @@ struct args {
 	bool verbose;
 	bool no_commit_rule;
 	unsigned sim_bug;
+	unsigned oom;
 };
 
 static void usage(void)
@@ -32,7 +33,8 @@ static void usage(void)
 	        "  --no-commit-rule: do not check the Figure 8 commit rule itself, only\n"
 	        "  its consequences (lost committed entries);\n"
 	        "  --sim-bug early-send|lying-disk|no-heal: the simulator itself breaks the\n"
-	        "  ready contract, the disk, or the final heal (the checkers must notice)\n",
+	        "  ready contract, the disk, or the final heal (the checkers must notice);\n"
+	        "  --oom P: P/1000 of the core's allocations fail (-ENOMEM must be harmless)\n",
 	        SIM_PROG);
 	exit(2);
 }
@@ -63,6 +65,7 @@ static void run_part(const struct args *a, unsigned part, FILE *out)
 		o.verbose = a->verbose;
 		o.no_commit_rule = a->no_commit_rule;
 		o.sim_bug = a->sim_bug;
+		o.oom_permille = a->oom;
 		struct sim_cluster *c = sim_cluster_new(&o, seed);
 		unsigned v = sim_run_random(c);
 		t.seeds++;
@@ -138,6 +141,8 @@ int main(int argc, char **argv)
 			a.steps = v;
 		else if (!strcmp(o, "--nodes") && v >= 3 && v <= SIM_MAX_NODES)
 			a.nodes = (unsigned)v;
+		else if (!strcmp(o, "--oom") && v <= 1000)
+			a.oom = (unsigned)v;
 		else if (!strcmp(o, "--jobs") && v >= 1 && v <= 64)
 			a.jobs = (unsigned)v;
 		else
@@ -236,6 +241,8 @@ int main(int argc, char **argv)
 	char extra[128];
 	snprintf(extra, sizeof(extra), "%s%s", a.no_commit_rule ? " --no-commit-rule" : "",
 	         bugs[a.sim_bug < 4 ? a.sim_bug : 0]);
+	if (a.oom)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --oom %u", a.oom);
 	if (a.steps != 10000)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --steps %" PRIu64,
 		         a.steps);

@@ -56,6 +56,20 @@ void sim_entries_free(struct raft_entry *e, unsigned n);
 /* One-line description of @m into @buf (for the trace). */
 void sim_msg_describe(const struct raft_message *m, char *buf, size_t cap);
 
+/* Allocation failures injected into the core (raft-sim --oom, sim_oom.c):
+ * while armed (only around calls into the core), each malloc, calloc or
+ * realloc fails with probability permille/1000. Executables not linked with
+ * the ld --wrap of sim_oom.c never fail. One process runs one seed at a time. */
+struct sim_oom {
+	struct sim_rng rng;
+	unsigned permille;
+	bool armed;
+	uint64_t n_failed;
+};
+extern struct sim_oom sim_oom;
+#define SIM_CORE_BEGIN() (sim_oom.armed = sim_oom.permille != 0)
+#define SIM_CORE_END()   (sim_oom.armed = false)
+
 /* ------------------------------------------------------------------------ */
 /* The state machine (sim_sm.c)                                               */
 
@@ -275,8 +289,9 @@ struct sim_opts {
 	bool random_work;   /* proposals, reads, membership changes, transfers */
 	bool final_phase;   /* after steps: heal everything and check liveness */
 	bool stop_on_violation;
-	bool no_commit_rule; /* skip the commit-rule check: only consequences count */
-	unsigned sim_bug;    /* enum sim_bug: the simulator breaks a rule on purpose */
+	bool no_commit_rule;   /* skip the commit-rule check: only consequences count */
+	unsigned sim_bug;      /* enum sim_bug: the simulator breaks a rule on purpose */
+	unsigned oom_permille; /* core allocations that fail (needs sim_oom.c) */
 	/* the cores' configuration; 0 means "chosen from the seed" */
 	unsigned election_ticks;
 	unsigned heartbeat_ticks;

@@ -100,6 +100,10 @@ struct sim_cluster *sim_cluster_new(const struct sim_opts *o, uint64_t seed)
 		for (int b = 0; b <= SIM_MAX_NODES; b++)
 			c->link[a][b] = true;
 	sim_check_init(&c->chk);
+	sim_oom.permille = c->o.oom_permille;
+	sim_oom.armed = false;
+	sim_oom.n_failed = 0;
+	sim_rng_seed(&sim_oom.rng, sim_mix(seed ^ 0x00aull));
 	return c;
 }
 
@@ -117,6 +121,7 @@ void sim_cluster_free(struct sim_cluster *c)
 	}
 	sim_heap_free(&c->heap);
 	sim_check_free(&c->chk);
+	sim_oom.permille = 0;
 	free(c);
 }
 
@@ -295,8 +300,10 @@ unsigned sim_run_random(struct sim_cluster *c)
 	          "end: %" PRIu64 " steps, %" PRIu64 " ms, %" PRIu64 " msgs, %" PRIu64
 	          " elections, %" PRIu64 " crashes, %" PRIu64 " committed, %" PRIu64
 	          " snapshot installs (%" PRIu64 " chunks), %" PRIu64 " changes, %" PRIu64
-	          " reads, %" PRIu64 " proposals dropped by leader changes",
+	          " reads, %" PRIu64 " proposals dropped by leader changes, %" PRIu64
+	          " allocations failed",
 	          c->step, c->now, c->n_msgs, c->n_elections, c->n_crashes, c->n_committed,
-	          c->n_snap_installs, c->n_chunks, c->n_changes, c->n_reads_ok, c->chk.n_dropped);
+	          c->n_snap_installs, c->n_chunks, c->n_changes, c->n_reads_ok, c->chk.n_dropped,
+	          sim_oom.n_failed);
 	return c->n_violations ? 1 : 0;
 }

@@ -98,7 +98,9 @@ void sim_net_deliver(struct sim_cluster *c, struct raft_message *m)
 		sim_trace(c, "%s %s", ok ? "recv" : "lost", d);
 	}
 	if (ok) {
+		SIM_CORE_BEGIN();
 		int rv = raft_step(n->r, m);
+		SIM_CORE_END();
 		if (rv != 0 && rv != RAFT_EFAILED)
 			sim_trace(c, "n%" PRIu64 " raft_step = %d (%s)", n->id, rv,
 			          raft_strerror(rv));

@@ -133,7 +133,9 @@ void sim_node_start_restored(struct sim_cluster *c, raft_id id, const struct raf
 void sim_node_tick(struct sim_cluster *c, struct sim_node *n)
 {
 	if (!n->frozen) {
+		SIM_CORE_BEGIN();
 		raft_tick(n->r);
+		SIM_CORE_END();
 		sim_node_ready(c, n);
 		sim_node_maybe_snapshot(c, n, false);
 		sim_node_ready(c, n);
@@ -251,7 +253,9 @@ int64_t sim_propose(struct sim_cluster *c, raft_id id)
 	for (unsigned i = 0; i < pad && len < (int)sizeof(buf); i++)
 		buf[len++] = (char)('a' + sim_rng_below(&c->rng, 26));
 	raft_term term = raft_current_term(n->r);
+	SIM_CORE_BEGIN();
 	int64_t idx = raft_propose(n->r, buf, (size_t)len);
+	SIM_CORE_END();
 	if (idx > 0) {
 		struct raft_entry e = {.term = term,
 		                       .index = (raft_index)idx,
@@ -277,7 +281,9 @@ int sim_read(struct sim_cluster *c, raft_id id)
 			seen = raft_commit_index(c->nodes[j].r);
 	c->chk.max_commit_seen = seen;
 	uint64_t ctx = ++n->next_ctx;
+	SIM_CORE_BEGIN();
 	int rv = raft_read_index(n->r, ctx);
+	SIM_CORE_END();
 	if (rv == 0) {
 		if (n->n_reads == n->cap_reads) {
 			n->cap_reads = n->cap_reads ? n->cap_reads * 2 : 8;

@@ -1,4 +1,5 @@
 /* sim_ready.c: a simulated node's side of the ready contract: persist, send, apply, advance. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,9 @@ void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
 			return;
 		}
 		struct raft_ready rd;
+		SIM_CORE_BEGIN();
 		raft_ready(n->r, &rd);
+		SIM_CORE_END();
 		trace_ready(c, n, &rd);
 		if (n->last_rd_id && rd.id != n->last_rd_id + 1)
 			sim_violation(c, "ready contract",
@@ -206,9 +209,13 @@ void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
 		if (rd.conf && c->o.verbose)
 			sim_trace(c, "n%" PRIu64 " configuration now has %u servers (%u voters)",
 			          n->id, rd.conf->n, raft_conf_voters(rd.conf));
+		SIM_CORE_BEGIN();
 		raft_advance(n->r, &rd);
+		SIM_CORE_END();
 		if (batch_is_empty(b) && !n->pend) {
+			SIM_CORE_BEGIN();
 			raft_persisted(n->r, b->id);
+			SIM_CORE_END();
 			sim_batch_free(b);
 		} else {
 			enqueue(c, n, b);
@@ -233,7 +240,9 @@ void sim_node_disk_event(struct sim_cluster *c, struct sim_node *n)
 			sim_violation(c, "ready contract", "n%" PRIu64 ": %s", n->id, why);
 		sim_trace(c, "n%" PRIu64 " batch #%" PRIu64 " durable (disk last %" PRIu64 ")",
 		          n->id, b->id, sim_disk_last(&n->disk));
+		SIM_CORE_BEGIN();
 		raft_persisted(n->r, b->id);
+		SIM_CORE_END();
 		for (unsigned i = 0; i < b->n_held; i++)
 			sim_net_send(c, n, &b->held[i]);
 		sim_batch_free(b);
@@ -255,7 +264,13 @@ void sim_node_maybe_snapshot(struct sim_cluster *c, struct sim_node *n, bool for
 	uint8_t *bytes = sim_xmalloc(SIM_SM_BYTES);
 	sim_sm_encode(&n->sm, bytes);
 	raft_index compact = 0;
+	SIM_CORE_BEGIN();
 	int rv = raft_snapshot_taken(n->r, a, SIM_SM_BYTES, &compact);
+	SIM_CORE_END();
+	if (rv == -ENOMEM && sim_oom.permille) {
+		free(bytes); /* no snapshot this time; the core is unchanged */
+		return;
+	}
 	if (rv != 0) {
 		sim_violation(c, "snapshot_taken",
 		              "n%" PRIu64 ": raft_snapshot_taken(%" PRIu64

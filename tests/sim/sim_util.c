@@ -6,6 +6,8 @@
 
 #include "sim.h"
 
+struct sim_oom sim_oom;
+
 uint64_t sim_mix(uint64_t x)
 {
 	x += 0x9e3779b97f4a7c15ULL;

@@ -93,24 +93,32 @@ static void change(struct sim_cluster *c)
 	if (nl && roll < 450) {
 		target = learners[sim_rng_below(&c->rng, nl)];
 		what = "promote";
+		SIM_CORE_BEGIN();
 		rv = raft_change(r, RAFT_PROMOTE, target, NULL);
+		SIM_CORE_END();
 	} else if (roll < 650 && c->n_ids < SIM_MAX_NODES) {
 		target = c->n_ids + 1;
 		char addr[32];
 		snprintf(addr, sizeof(addr), "sim://%" PRIu64, target);
 		what = "add learner";
+		SIM_CORE_BEGIN();
 		rv = raft_change(r, RAFT_ADD_LEARNER, target, addr);
+		SIM_CORE_END();
 		if (rv > 0)
 			sim_node_start_empty(c, target);
 	} else if (roll < 900 && voters > 3) {
 		/* sometimes the leader itself (dissertation 4.2.2) */
 		target = sim_rng_permille(&c->rng, 300) ? l : vs[sim_rng_below(&c->rng, nv)];
 		what = "remove voter";
+		SIM_CORE_BEGIN();
 		rv = raft_change(r, RAFT_REMOVE, target, NULL);
+		SIM_CORE_END();
 	} else if (nl) {
 		target = learners[sim_rng_below(&c->rng, nl)];
 		what = "remove learner";
+		SIM_CORE_BEGIN();
 		rv = raft_change(r, RAFT_REMOVE, target, NULL);
+		SIM_CORE_END();
 	}
 	if (!what)
 		return;
@@ -168,7 +176,9 @@ void sim_chaos_event(struct sim_cluster *c)
 		raft_id l = running_leader(c);
 		if (l) {
 			raft_id to = sim_rng_permille(&c->rng, 300) ? RAFT_NONE : random_up(c);
+			SIM_CORE_BEGIN();
 			int rv = raft_transfer(c->nodes[l].r, to == l ? RAFT_NONE : to);
+			SIM_CORE_END();
 			sim_trace(c, "n%" PRIu64 " transfer to n%" PRIu64 " = %d", l, to, rv);
 			sim_node_ready(c, &c->nodes[l]);
 		}
@@ -222,6 +232,7 @@ void sim_final_begin(struct sim_cluster *c)
 		sim_net_split(c, 1u << 1 | 1u << 2); /* a minority and a majority, for good */
 	c->drop_permille = 0;
 	c->dup_permille = 0;
+	sim_oom.permille = 0; /* memory is back too */
 	for (raft_id id = 1; id <= c->n_ids; id++) {
 		struct sim_node *n = &c->nodes[id];
 		if (!n->exists)
