@@ -35,7 +35,7 @@ void qfs__attr_reflect(struct qfs_mount *m, struct fsm_attr *a)
 {
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, a->ino);
 	if (in != NULL && in->n_pending > 0 && S_ISREG(a->mode))
-		a->size = 0;
+		a->size = in->buffering != NULL ? in->buffering->len : 0;
 }
 
 void qfs__entry_param(struct qfs_mount *m, const struct fsm_attr *a, struct fuse_entry_param *e)

@@ -31,11 +31,12 @@ struct qfs__inode {
 	uint64_t ino;
 	uint64_t nlookup;
 	unsigned nopen;
-	unsigned n_pending;          /* handles with an uncommitted O_TRUNC */
-	unsigned n_inflight;         /* truncating commands proposed, not answered */
-	unsigned hold;               /* code on the stack still uses the entry */
-	struct qfs__handle *handles; /* the open handles, linked by next */
-	struct qfs__op *wait_head;   /* operations waiting for n_inflight == 0 */
+	unsigned n_pending;            /* handles with an uncommitted O_TRUNC */
+	unsigned n_inflight;           /* truncating commands proposed, not answered */
+	unsigned hold;                 /* code on the stack still uses the entry */
+	struct qfs__handle *handles;   /* the open handles, linked by next */
+	struct qfs__handle *buffering; /* the one handle holding a write buffer */
+	struct qfs__op *wait_head;     /* operations waiting for n_inflight == 0 */
 	struct qfs__op *wait_tail;
 	struct qfs__inode *next; /* hash chain */
 };
@@ -61,6 +62,8 @@ struct qfs_mount {
 	unsigned long parked;    /* operations waiting on the node or an inode */
 	uint64_t noquorum_until; /* uv_now() ms: a barrier failed for want of
 	                            quorum; until then lookup/getattr do not wait */
+	size_t max_chunk;        /* the largest WRITE seen: the kernel's chunk */
+	size_t buffered;         /* bytes in all handles' write buffers */
 	bool stopping;
 	bool gone;        /* the kernel side went away (unmounted or aborted) */
 	bool finishing;   /* stopping, and nothing is parked any more */
@@ -144,6 +147,9 @@ struct qfs__handle {
 	int flags;                       /* open(2) flags */
 	bool append;                     /* O_APPEND: every write goes at the end */
 	bool trunc_pending;              /* O_TRUNC not committed yet (see handle.c) */
+	char *buf;                       /* with trunc_pending: the new contents so far, written */
+	size_t len;                      /* from offset 0 in full chunks, not yet committed */
+	size_t cap;                      /* (handle.c, "Write buffering") */
 	struct qfs__handle *next, *prev; /* the inode's open handles */
 };
 
@@ -163,9 +169,18 @@ void qfs__trunc_flush(struct qfs_mount *m, struct qfs__inode *in);
 /* A truncating command of @in was proposed / answered. */
 void qfs__inflight_begin(struct qfs__inode *in);
 void qfs__inflight_end(struct qfs_mount *m, struct qfs__inode *in);
-/* Take @h's pending truncation (it travels in a command now); restore it. */
+/* Take @h's pending truncation (it travels in a command now). */
 void qfs__handle_take_trunc(struct qfs_mount *m, struct qfs__handle *h);
-void qfs__handle_restore_trunc(struct qfs_mount *m, struct qfs__handle *h);
+/* Should a WRITE of @size bytes at @off through @h be buffered? Only the
+ * next full chunk of the one truncating handle of its inode is. */
+bool qfs__handle_can_buffer(struct qfs_mount *m, struct qfs__handle *h, off_t off, size_t size);
+/* Append @size bytes to @h's buffer. Returns 0 or -ENOMEM. */
+int qfs__handle_buffer(struct qfs_mount *m, struct qfs__handle *h, const char *data, size_t size);
+/* Take @h's buffer (the caller frees it), leaving it empty; *@len its bytes. */
+char *qfs__handle_take_buffer(struct qfs_mount *m, struct qfs__handle *h, size_t *len);
+/* Answer FLUSH: commit @h's buffer if it has one (answering after the
+ * commit, with its error), else answer at once. */
+void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
 
 /* ------------------------------------------------------------------------ */
 /* Errors (errors.c): the one place node and fsm codes become FUSE replies.  */
@@ -185,7 +200,8 @@ void qfs__entry_param(struct qfs_mount *m, const struct fsm_attr *a, struct fuse
 void qfs__reply_entry(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a);
 /* Reply @a as attributes; with a pending truncation the size shows as 0. */
 void qfs__reply_attr(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a);
-/* Show @a as this node will have it: size 0 while a truncation is pending. */
+/* Show @a as this node will have it: while a truncation is pending, the
+ * size is that of the buffered writes (0 without). */
 void qfs__attr_reflect(struct qfs_mount *m, struct fsm_attr *a);
 /* -ENAMETOOLONG if @len exceeds FSM_NAME_MAX, else 0. */
 int qfs__check_name(size_t len);

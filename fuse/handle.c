@@ -1,8 +1,8 @@
-/* handle.c: open files, and the truncation that open(O_TRUNC) leaves pending until a write or a
- * close. */
+/* handle.c: open files: the truncation that open(O_TRUNC) leaves pending, and the write buffer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuse_int.h"
 #include "quorumfs/errors.h"
@@ -17,12 +17,40 @@
  * FLUSH before any write commits nothing. What is still pending when the
  * handle is released (`: > f`) is committed then. Any other operation of
  * this node that reads or changes the file's contents (read, write through
- * another handle or at another offset, setattr) first commits the pending
- * truncation and waits for it (qfs__settle); getattr and lookup show the
- * file as this node will have it: size 0 (qfs__attr_reflect), and wait only
- * for a truncation already in flight. docs/semantics.md has what other nodes
- * see meanwhile.
+ * another handle or out of sequence, setattr, fsync) first commits the
+ * pending truncation and waits for it (qfs__settle); getattr and lookup show
+ * the file as this node will have it (qfs__attr_reflect), and wait only for
+ * a truncation already in flight.
+ *
+ * Write buffering. `cp big f` writes f in chunks (the kernel's largest
+ * WRITE, 128 KiB or more); committing each alone would let other nodes see
+ * a prefix of the new contents, and a copy refused half-way (EFBIG) would
+ * leave a mangled file. So while a handle owes a truncation and writes full
+ * chunks in sequence from offset 0, the chunks are kept here (answered at
+ * once), and the first write that is not a full chunk (the last piece of
+ * the copy; all of `echo v > f`) travels with all of them as ONE
+ * WRITE|TRUNCATE, answered after its commit. A FLUSH (close), fsync, a
+ * release, or any operation of rule "settle" commits the buffer the same
+ * way. A buffer never exceeds max_value_size (then the write that would
+ * pass it is committed with the buffer, and the node answers EFBIG), and all
+ * buffers of the mount stay under BUFFER_TOTAL_MAX. A truncating write that
+ * fails takes its truncation and buffer with it: the file keeps its old
+ * contents. docs/semantics.md has what users see.
  */
+
+#define BUFFER_TOTAL_MAX ((size_t)256 << 20)
+#define CHUNK_MIN        ((size_t)64 << 10)
+
+/* Free @h's buffer. */
+static void buffer_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h)
+{
+	m->buffered -= h->len;
+	free(h->buf);
+	h->buf = NULL;
+	h->len = h->cap = 0;
+	if (in != NULL && in->buffering == h)
+		in->buffering = NULL;
+}
 
 struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flags, bool truncate)
 {
@@ -45,6 +73,10 @@ struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flag
 	in->handles = h;
 	in->nopen++;
 	if (truncate) {
+		/* What another handle buffered was written before this open:
+		 * it is committed first, and this truncation comes after. */
+		if (in->buffering != NULL)
+			qfs__trunc_flush(m, in);
 		h->trunc_pending = true;
 		in->n_pending++;
 	}
@@ -65,18 +97,64 @@ void qfs__handle_take_trunc(struct qfs_mount *m, struct qfs__handle *h)
 	}
 }
 
-void qfs__handle_restore_trunc(struct qfs_mount *m, struct qfs__handle *h)
+bool qfs__handle_can_buffer(struct qfs_mount *m, struct qfs__handle *h, off_t off, size_t size)
 {
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-	if (!h->trunc_pending && in != NULL) {
-		h->trunc_pending = true;
-		in->n_pending++;
+	uint64_t max = m->opts.max_value_size ? m->opts.max_value_size : FSM_DEFAULT_MAX_VALUE_SIZE;
+
+	if (size > m->max_chunk)
+		m->max_chunk = size;
+	if (in == NULL || !h->trunc_pending || h->append || in->n_pending != 1 ||
+	    in->n_inflight != 0 || (in->buffering != NULL && in->buffering != h))
+		return false;
+	/* A full chunk: as large as any WRITE seen, in whole pages. */
+	if (size < CHUNK_MIN || size % 4096 != 0 || size != m->max_chunk)
+		return false;
+	return off == (off_t)h->len && h->len + size <= max &&
+	       m->buffered + size <= BUFFER_TOTAL_MAX;
+}
+
+int qfs__handle_buffer(struct qfs_mount *m, struct qfs__handle *h, const char *data, size_t size)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
+
+	if (h->len + size > h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : size * 4;
+		char *nb;
+		if (cap < h->len + size)
+			cap = h->len + size;
+		nb = realloc(h->buf, cap);
+		if (nb == NULL)
+			return -ENOMEM;
+		h->buf = nb;
+		h->cap = cap;
 	}
+	memcpy(h->buf + h->len, data, size);
+	h->len += size;
+	m->buffered += size;
+	if (in != NULL)
+		in->buffering = h;
+	return 0;
+}
+
+char *qfs__handle_take_buffer(struct qfs_mount *m, struct qfs__handle *h, size_t *len)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
+	char *buf = h->buf;
+
+	*len = h->len;
+	m->buffered -= h->len;
+	h->buf = NULL;
+	h->len = h->cap = 0;
+	if (in != NULL && in->buffering == h)
+		in->buffering = NULL;
+	return buf;
 }
 
 /* Unlink @h from its inode and free it; drops the inode if nothing holds it. */
 static void handle_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h)
 {
+	buffer_free(m, in, h);
 	if (in != NULL) {
 		if (h->trunc_pending)
 			in->n_pending--;
@@ -94,13 +172,17 @@ static void handle_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__
 }
 
 /* ------------------------------------------------------------------------ */
-/* Committing pending truncations                                           */
+/* Committing pending truncations and buffers                               */
 
-/* A truncation in flight. It has a kernel request only when a release
- * committed it (the release is answered after the commit). */
+enum commit_for { FOR_SETTLE, FOR_FLUSH, FOR_RELEASE };
+
+/* A truncation (with a buffer, or alone) in flight. FOR_FLUSH and
+ * FOR_RELEASE answer their request after the commit. */
 struct trunc_op {
 	struct qfs__op op;
-	struct qfs__handle *release; /* non-NULL: free it, then answer op.req */
+	enum commit_for why;
+	struct qfs__handle *release; /* FOR_RELEASE: freed after the commit */
+	size_t len;                  /* bytes of data it carried */
 };
 
 static void truncated(struct qfs__op *op, int err, const struct fsm_result *res)
@@ -111,13 +193,17 @@ static void truncated(struct qfs__op *op, int err, const struct fsm_result *res)
 
 	if (err == 0 && res->err != 0)
 		err = res->err;
-	/* ENOENT: the file was removed meanwhile; nothing to truncate. */
-	if (err != 0 && err != -ENOENT && err != QFS_ESHUTDOWN)
-		qfs_log(QFS_LOG_WARN, "truncation of inode %llu (open with O_TRUNC) failed: %s",
+	/* ENOENT: the file was removed meanwhile; nothing to truncate. A
+	 * FLUSH reports its error; the others can only log it. */
+	if (err != 0 && err != -ENOENT && err != QFS_ESHUTDOWN && t->why != FOR_FLUSH)
+		qfs_log(QFS_LOG_WARN, "%s of inode %llu (open with O_TRUNC) failed: %s",
+		        t->len ? "write of buffered data" : "truncation",
 		        (unsigned long long)op->ino, qfs_strerror(err));
 	if (in != NULL)
 		in->hold++;
-	if (t->release != NULL) {
+	if (t->why == FOR_FLUSH) {
+		qfs__reply_err(op->req, err, true);
+	} else if (t->why == FOR_RELEASE) {
 		handle_free(m, in, t->release);
 		if (op->req != NULL)
 			fuse_reply_err(op->req, 0);
@@ -130,16 +216,22 @@ static void truncated(struct qfs__op *op, int err, const struct fsm_result *res)
 }
 
 /*
- * Propose SETATTR size 0 for @in, clearing every pending mark (they all ask
- * for the same thing). @release, @req: the handle being released and its
- * request, or NULL.
+ * Commit what @in owes: the buffering handle's contents as one
+ * WRITE|TRUNCATE, or else SETATTR size 0. Every pending mark is cleared
+ * (they all come down to the same: the truncations are older than the
+ * buffered writes, which come after all of them). @release, @req: see
+ * struct trunc_op.
  */
-static void propose(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *release,
-                    fuse_req_t req)
+static void propose(struct qfs_mount *m, struct qfs__inode *in, enum commit_for why,
+                    struct qfs__handle *release, fuse_req_t req)
 {
 	struct wire_cmd cmd = {.type = WIRE_CMD_SETATTR, .ino = in->ino};
 	struct trunc_op *t;
+	char *data = NULL;
+	size_t len = 0;
 
+	if (in->buffering != NULL)
+		data = qfs__handle_take_buffer(m, in->buffering, &len);
 	for (struct qfs__handle *h = in->handles; h != NULL; h = h->next)
 		h->trunc_pending = false;
 	in->n_pending = 0;
@@ -147,28 +239,52 @@ static void propose(struct qfs_mount *m, struct qfs__inode *in, struct qfs__hand
 	if (t == NULL) {
 		qfs_log(QFS_LOG_ERROR, "truncation of inode %llu lost: out of memory",
 		        (unsigned long long)in->ino);
-		if (release != NULL) {
+		free(data);
+		if (why == FOR_RELEASE)
 			handle_free(m, in, release);
-			if (req != NULL)
-				fuse_reply_err(req, 0);
-		}
+		if (req != NULL)
+			fuse_reply_err(req, why == FOR_FLUSH ? ENOMEM : 0);
 		return;
 	}
 	t->op.m = m;
 	t->op.req = req;
 	t->op.ino = in->ino;
+	t->why = why;
 	t->release = release;
+	t->len = len;
 	m->parked++;
-	cmd.attr.valid = WIRE_ATTR_SIZE;
-	cmd.attr.size = 0;
+	if (len > 0) {
+		cmd.type = WIRE_CMD_WRITE;
+		cmd.flags = WIRE_WRITE_TRUNCATE;
+		cmd.offset = 0;
+		cmd.data = data;
+		cmd.data_len = len;
+	} else {
+		cmd.attr.valid = WIRE_ATTR_SIZE;
+		cmd.attr.size = 0;
+	}
 	qfs__inflight_begin(in);
-	qfs__submit(&t->op, &cmd, truncated);
+	qfs__submit(&t->op, &cmd, truncated); /* copies the data */
+	free(data);
 }
 
 void qfs__trunc_flush(struct qfs_mount *m, struct qfs__inode *in)
 {
 	if (in->n_pending > 0)
-		propose(m, in, NULL, NULL);
+		propose(m, in, FOR_SETTLE, NULL, NULL);
+}
+
+void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
+
+	/* A FLUSH with nothing buffered commits nothing: bash's first one
+	 * comes before the write that will carry the truncation. */
+	if (in == NULL || h->len == 0 || in->buffering != h || m->stopping) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	propose(m, in, FOR_FLUSH, NULL, req);
 }
 
 void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h)
@@ -181,7 +297,7 @@ void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
 
 	if (h->trunc_pending && in != NULL && !m->stopping) {
-		propose(m, in, h, req);
+		propose(m, in, FOR_RELEASE, h, req);
 		return;
 	}
 	if (h->trunc_pending)

@@ -192,10 +192,11 @@ static void write_done(struct qfs__op *op, int err, const struct fsm_result *res
 		fuse_reply_write(op->req, w->size);
 	else
 		qfs__reply_err(op->req, err, true);
+	/* A failed truncating write is not retried at release: the file keeps
+	 * its old contents (or, after ETIMEDOUT, gets the new ones if the
+	 * command applies after all). */
 	if (w->truncating) {
-		struct qfs__inode *in = qfs__inode_find(&m->inodes, w->h->ino);
-		if (err != 0) /* not applied (or unknown): the truncation is still owed */
-			qfs__handle_restore_trunc(m, w->h);
+		struct qfs__inode *in = qfs__inode_find(&m->inodes, op->ino);
 		if (in != NULL)
 			qfs__inflight_end(m, in);
 	}
@@ -207,18 +208,37 @@ static void write_go(struct qfs__op *op, int err)
 	struct write_op *w = (struct write_op *)op;
 	struct qfs__handle *h = w->h;
 	struct wire_cmd cmd = {.ino = op->ino, .data = w->data, .data_len = w->size};
+	char *joined = NULL;
 
 	if (err != 0) {
 		free(w->copy);
+		w->copy = NULL;
 		qfs__op_fail(op, err, true);
 		return;
 	}
 	if (h->trunc_pending) {
-		/* `echo v > f`: the O_TRUNC and the data in one command. An
-		 * O_APPEND|O_TRUNC file is empty, so its end is offset 0. */
+		/* `echo v > f`: the O_TRUNC and the data in one command, with
+		 * the chunks buffered before it (they start at offset 0, and
+		 * this one follows them). An O_APPEND|O_TRUNC file is empty,
+		 * so its end is offset 0. */
+		size_t len;
 		cmd.type = WIRE_CMD_WRITE;
 		cmd.flags = WIRE_WRITE_TRUNCATE;
 		cmd.offset = h->append ? 0 : (uint64_t)w->off;
+		joined = qfs__handle_take_buffer(op->m, h, &len);
+		if (len > 0) {
+			char *nb = realloc(joined, len + w->size);
+			if (nb == NULL) {
+				free(joined);
+				qfs__op_fail(op, -ENOMEM, true);
+				return;
+			}
+			joined = nb;
+			memcpy(joined + len, w->data, w->size);
+			cmd.offset = 0;
+			cmd.data = joined;
+			cmd.data_len = len + w->size;
+		}
 		w->truncating = true;
 		qfs__handle_take_trunc(op->m, h);
 		qfs__inflight_begin(qfs__inode_find(&op->m->inodes, op->ino));
@@ -228,7 +248,8 @@ static void write_go(struct qfs__op *op, int err)
 		cmd.type = WIRE_CMD_WRITE;
 		cmd.offset = (uint64_t)w->off;
 	}
-	qfs__submit(op, &cmd, write_done);
+	qfs__submit(op, &cmd, write_done); /* copies the data */
+	free(joined);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -244,6 +265,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	/* A full chunk of a truncating copy: kept, answered at once. */
+	if (!m->stopping && qfs__handle_can_buffer(m, h, off, size) &&
+	    qfs__handle_buffer(m, h, buf, size) == 0) {
+		fuse_reply_write(req, size);
+		return;
+	}
 	w = qfs__op_new(m, req, ino, sizeof(*w));
 	if (w == NULL)
 		return;
@@ -251,13 +278,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	w->off = off;
 	w->size = size;
 	w->data = buf;
-	/* The write carries its own handle's truncation only when nothing
-	 * else is owed or in flight on the file, and only at offset 0 (the
-	 * fsm's WRITE|TRUNCATE keeps the bytes before its offset). Otherwise
-	 * the truncations are committed first, and the write follows. */
+	/* The write carries its own handle's truncation (and buffer) only
+	 * when nothing else is owed or in flight on the file, and only in
+	 * sequence (the fsm's WRITE|TRUNCATE keeps the bytes before its
+	 * offset). Otherwise what is owed is committed first, and the write
+	 * follows as a command of its own. */
 	own = h->trunc_pending;
 	wait = in != NULL && (in->n_inflight > 0 || in->n_pending > (own ? 1u : 0u) ||
-	                      (own && !h->append && off != 0));
+	                      (own && !h->append && off != (off_t)h->len));
 	if (!wait) {
 		write_go(&w->op, 0);
 		return;
@@ -275,12 +303,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 /* ------------------------------------------------------------------------ */
 /* flush, release, fsync                                                    */
 
-/* Every write was committed before it was answered, so there is nothing to
- * flush; and a FLUSH before any write (bash's dup2 + close of `echo v > f`)
- * must not commit the pending truncation: the write that follows carries it. */
+/* A write was committed before it was answered, unless it was buffered:
+ * the buffer is committed now (handle.c). A FLUSH before any write (bash's
+ * dup2 + close of `echo v > f`) commits nothing: the write carries the
+ * truncation. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	qfs__handle_flush(fuse_req_userdata(req), req, qfs__handle_of(fi));
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

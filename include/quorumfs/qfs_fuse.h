@@ -38,6 +38,10 @@ struct qfs_mount_options {
 	 * machine only would be a silent lie. true: the kernel's locks, which
 	 * exclude processes of this machine only. */
 	bool local_locks;
+	/* The cluster's max_value_size (node_options), or 0 for the fsm's
+	 * default. Bounds what one open file buffers (docs/semantics.md,
+	 * "Atomicity"); the node still decides what is too large (EFBIG). */
+	uint64_t max_value_size;
 	/* Called once, on the loop, if the mount went away without
 	 * qfs_mount_stop() (fusermount3 -u, umount -l, the kernel aborted the
 	 * connection). The owner should then call qfs_mount_stop(). May be NULL. */

@@ -122,6 +122,28 @@ ok "cp of a 3 MB file" cp "$LOCAL/big" "$M/big"
 ok "3 MB file reads back" cmp "$M/big" "$LOCAL/big"
 fails_with "a value above the maximum: EFBIG" "File too large" \
 	bash -c "head -c 5000000 /dev/zero >'$M/toobig'"
+
+# Replacing a file with a copy of several chunks: one command, all or nothing.
+head -c 2500000 /dev/urandom >"$LOCAL/big2"
+mark_commands
+ok "cp of 2.5 MB over an existing 3 MB file" cp "$LOCAL/big2" "$M/big"
+eq "... is ONE write|truncate command" "$(commands_since)" "write flags=1;"
+ok "... and reads back" cmp "$M/big" "$LOCAL/big2"
+head -c 1048576 /dev/urandom >"$LOCAL/exact"
+mark_commands
+ok "cp of exactly 1 MiB (whole chunks) over a file" cp "$LOCAL/exact" "$M/big"
+eq "... is ONE command, committed by close" "$(commands_since)" "write flags=1;"
+ok "... and reads back" cmp "$M/big" "$LOCAL/exact"
+head -c 5000000 /dev/urandom >"$LOCAL/over"
+fails_with "cp of a value above the maximum over a file: EFBIG" "File too large" \
+	cp "$LOCAL/over" "$M/big"
+ok "... and the old value survives" cmp "$M/big" "$LOCAL/exact"
+head -c "$MAX" /dev/urandom >"$LOCAL/max"
+ok "cp of exactly the maximum size" cp "$LOCAL/max" "$M/big"
+ok "... reads back" cmp "$M/big" "$LOCAL/max"
+fails_with "appending a byte beyond the maximum: EFBIG" "File too large" \
+	bash -c "printf x >>'$M/big'"
+ok "... and the old value survives" cmp "$M/big" "$LOCAL/max"
 ok "dd at an offset (conv=notrunc)" bash -c "printf XY | dd of='$M/big' bs=1 seek=100 conv=notrunc status=none"
 eq "bytes at the offset" "$(dd if="$M/big" bs=1 skip=100 count=2 status=none)" "XY"
 

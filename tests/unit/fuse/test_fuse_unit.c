@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -79,13 +80,17 @@ static void test_inode_counts(void **state)
 }
 
 /* An open handle keeps the inode after the kernel forgot its name; an
- * O_TRUNC open counts as a pending truncation, shown as size 0. */
-static void test_handle_keeps_inode(void **state)
+ * O_TRUNC open counts as a pending truncation, shown as size 0, then as the
+ * size of the full chunks buffered in sequence (and only those). */
+static void test_handle_truncation_and_buffer(void **state)
 {
+	static char chunk[131072];
 	struct qfs_mount m;
-	struct qfs__handle *h;
+	struct qfs__handle *h, *h2;
 	struct qfs__inode *in;
 	struct fsm_attr a = {.ino = 9, .mode = S_IFREG | 0644, .size = 42};
+	size_t len;
+	char *buf;
 	(void)state;
 
 	memset(&m, 0, sizeof(m));
@@ -100,14 +105,42 @@ static void test_handle_keeps_inode(void **state)
 	assert_int_equal(a.size, 0);
 	qfs__inode_forget(&m, 9, 1);
 	assert_non_null(qfs__inode_find(&m.inodes, 9));
+
+	assert_true(qfs__handle_can_buffer(&m, h, 0, sizeof(chunk)));
+	assert_int_equal(qfs__handle_buffer(&m, h, chunk, sizeof(chunk)), 0);
+	assert_ptr_equal(in->buffering, h);
+	assert_int_equal(m.buffered, sizeof(chunk));
+	a.size = 42;
+	qfs__attr_reflect(&m, &a);
+	assert_int_equal(a.size, sizeof(chunk));
+	assert_false(qfs__handle_can_buffer(&m, h, 100, sizeof(chunk)));   /* out of sequence */
+	assert_false(qfs__handle_can_buffer(&m, h, sizeof(chunk), 4096));  /* not a full chunk */
+	assert_false(qfs__handle_can_buffer(&m, h, sizeof(chunk), 70000)); /* not whole pages */
+	assert_true(qfs__handle_can_buffer(&m, h, sizeof(chunk), sizeof(chunk)));
+	m.opts.max_value_size = sizeof(chunk) + 4096; /* beyond the maximum */
+	assert_false(qfs__handle_can_buffer(&m, h, sizeof(chunk), sizeof(chunk)));
+	m.opts.max_value_size = 0;
+
+	/* A second handle without O_TRUNC does not stop the buffering one. */
+	h2 = qfs__handle_open(&m, 9, 0, false);
+	assert_true(qfs__handle_can_buffer(&m, h, sizeof(chunk), sizeof(chunk)));
+	assert_false(qfs__handle_can_buffer(&m, h2, 0, sizeof(chunk)));
+	m.stopping = true;
+	qfs__handle_release(&m, NULL, h2);
+	m.stopping = false;
+
+	buf = qfs__handle_take_buffer(&m, h, &len);
+	assert_int_equal(len, sizeof(chunk));
+	free(buf);
+	assert_int_equal(m.buffered, 0);
+	assert_null(in->buffering);
 	qfs__handle_take_trunc(&m, h);
 	assert_int_equal(in->n_pending, 0);
 	a.size = 42;
 	qfs__attr_reflect(&m, &a);
 	assert_int_equal(a.size, 42);
-	qfs__handle_restore_trunc(&m, h);
-	assert_int_equal(in->n_pending, 1);
-	m.stopping = true; /* release without a node: the truncation is dropped */
+	assert_false(qfs__handle_can_buffer(&m, h, 0, sizeof(chunk))); /* nothing owed */
+	m.stopping = true;                                             /* release without a node */
 	qfs__handle_release(&m, NULL, h);
 	assert_null(qfs__inode_find(&m.inodes, 9));
 	qfs__inodes_free(&m.inodes);
@@ -119,7 +152,7 @@ int main(void)
 	        cmocka_unit_test(test_errno_map),
 	        cmocka_unit_test(test_check_name),
 	        cmocka_unit_test(test_inode_counts),
-	        cmocka_unit_test(test_handle_keeps_inode),
+	        cmocka_unit_test(test_handle_truncation_and_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
