@@ -209,6 +209,7 @@ struct sim_node {
 	raft_index snap_index; /* the core's snapshot (taken or installed) */
 	raft_index snap_every; /* take a snapshot every this many applied entries */
 	bool frozen;           /* no ticks (scenario control) */
+	bool failed;           /* its disk failed: raft_fail() was called (until a restart) */
 	uint64_t paused_until; /* a stopped process (SIGSTOP, GC): its events wait */
 	unsigned tick_ms;      /* this node's clock period (clocks drift apart) */
 	struct sim_read *reads;
@@ -387,6 +388,8 @@ void sim_node_disk_event(struct sim_cluster *c, struct sim_node *n);
 void sim_node_crash(struct sim_cluster *c, raft_id id);
 void sim_node_restart(struct sim_cluster *c, raft_id id);
 void sim_node_set_stall(struct sim_cluster *c, raft_id id, uint64_t until); /* 0: none */
+/* The node's storage fails: raft_fail(); repaired by a crash and restart. */
+void sim_node_fail(struct sim_cluster *c, raft_id id);
 void sim_node_maybe_snapshot(struct sim_cluster *c, struct sim_node *n, bool force);
 /* Proposes a unique payload on @id; returns raft_propose's result. */
 int64_t sim_propose(struct sim_cluster *c, raft_id id);

@@ -335,6 +335,10 @@ void sim_check_step(struct sim_cluster *c)
 			continue;
 		enum raft_role role = raft_role(n->r);
 		raft_term term = raft_current_term(n->r);
+		if (n->failed && role != RAFT_FOLLOWER)
+			sim_violation(c, "storage failure",
+			              "n%" PRIu64 " is %s in term %" PRIu64 " after raft_fail()",
+			              id, raft_role_name(role), term);
 		raft_index commit = raft_commit_index(n->r);
 		if (commit > k->max_commit_seen)
 			k->max_commit_seen = commit;
@@ -395,6 +399,16 @@ void sim_check_step(struct sim_cluster *c)
  * storage. Checked as the message leaves the node, against its disk. */
 void sim_check_send(struct sim_cluster *c, struct sim_node *n, const struct raft_message *m)
 {
+	/* STYLE.md rule 6, raft_fail(): a node whose storage failed stops
+	 * voting, campaigning and leading for good */
+	if (n->failed && (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||
+	                  m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_SNAPSHOT ||
+	                  m->type == RAFT_MSG_TIMEOUT_NOW ||
+	                  (m->type == RAFT_MSG_VOTE_RESP && m->vote_resp.granted) ||
+	                  (m->type == RAFT_MSG_APPEND_RESP && !m->append_resp.reject)))
+		sim_violation(c, "storage failure",
+		              "n%" PRIu64 " sends %s to n%" PRIu64 " after raft_fail()", n->id,
+		              raft_msg_type_name(m->type), m->to);
 	if (m->type == RAFT_MSG_APPEND_RESP && !m->append_resp.reject) {
 		raft_index d = sim_disk_last(&n->disk);
 		if (m->append_resp.index > d)

@@ -164,6 +164,7 @@ void sim_node_crash(struct sim_cluster *c, raft_id id)
 	n->n_reads = 0;
 	n->stall_until = 0;
 	n->paused_until = 0;
+	n->failed = false;
 	for (int i = 0; i < 2; i++) {
 		free(n->serve[i].bytes);
 		n->serve[i] = (struct sim_snap){0};
@@ -234,12 +235,25 @@ void sim_node_restart(struct sim_cluster *c, raft_id id)
 void sim_node_set_stall(struct sim_cluster *c, raft_id id, uint64_t until)
 {
 	struct sim_node *n = &c->nodes[id];
-	if (!n->up)
-		return;
+	if (!n->up || n->failed)
+		return; /* a failed disk stays failed until the node restarts */
 	n->stall_until = until;
 	sim_trace(c, "n%" PRIu64 " disk %s", id, until ? "stalls" : "resumes");
 	if (until < UINT64_MAX / 2)
 		sim_schedule(c, until > c->now ? until : c->now, SIM_EV_DISK, id, n->gen, NULL);
+}
+
+void sim_node_fail(struct sim_cluster *c, raft_id id)
+{
+	struct sim_node *n = &c->nodes[id];
+	if (!n->up || n->failed)
+		return;
+	sim_trace(c, "n%" PRIu64 " DISK FAILS: raft_fail (%s, term %" PRIu64 ")", id,
+	          raft_role_name(raft_role(n->r)), raft_current_term(n->r));
+	n->failed = true;
+	n->stall_until = UINT64_MAX; /* nothing more becomes durable */
+	raft_fail(n->r);
+	sim_node_ready(c, n);
 }
 
 int64_t sim_propose(struct sim_cluster *c, raft_id id)

@@ -195,7 +195,15 @@ void sim_chaos_event(struct sim_cluster *c)
 			sim_trace(c, "n%" PRIu64 " pauses until t=%" PRIu64, id,
 			          c->nodes[id].paused_until);
 		}
-	} else if (roll < 830) {
+	} else if (roll < 838) {
+		/* a disk dies under a node (often the leader); a restart repairs it */
+		id = pick(c, 500);
+		if (id) {
+			sim_node_fail(c, id);
+			sim_schedule(c, c->now + sim_rng_range(&c->rng, 100, 800), SIM_EV_CRASH, id,
+			             c->nodes[id].gen, NULL);
+		}
+	} else if (roll < 858) {
 		c->drop_permille = (unsigned)sim_rng_below(&c->rng, 250);
 		sim_trace(c, "net: drop %u/1000", c->drop_permille);
 	}
@@ -237,6 +245,8 @@ void sim_final_begin(struct sim_cluster *c)
 		struct sim_node *n = &c->nodes[id];
 		if (!n->exists)
 			continue;
+		if (n->up && n->failed)
+			sim_node_crash(c, id); /* replace the failed disk, keep its data */
 		if (!n->up)
 			sim_node_restart(c, id);
 		else if (n->stall_until > c->now)
