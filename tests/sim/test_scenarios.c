@@ -1,5 +1,4 @@
-/* test_scenarios.c: named Raft scenarios (paper figures, PreVote, CheckQuorum, ...) on the
- * simulator. */
+/* test_scenarios.c: named Raft scenarios (Figures 7 and 8, PreVote, CheckQuorum, ...). */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,4 @@
-/* test_selfcheck.c: the simulator's checkers catch an environment that breaks the rules on purpose.
- */
+/* test_selfcheck.c: the checkers catch a simulator that breaks the rules on purpose. */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
