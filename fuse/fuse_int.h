@@ -62,7 +62,6 @@ struct qfs_mount {
 	unsigned long parked;    /* operations waiting on the node or an inode */
 	uint64_t noquorum_until; /* uv_now() ms: a barrier failed for want of
 	                            quorum; until then lookup/getattr do not wait */
-	size_t max_chunk;        /* the largest WRITE seen: the kernel's chunk */
 	size_t buffered;         /* bytes in all handles' write buffers */
 	bool stopping;
 	bool gone;        /* the kernel side went away (unmounted or aborted) */

@@ -22,20 +22,18 @@
  * the file as this node will have it (qfs__attr_reflect), and wait only for
  * a truncation already in flight.
  *
- * Write buffering. `cp big f` writes f in chunks (the kernel's largest
- * WRITE, 128 KiB or more); committing each alone would let other nodes see
- * a prefix of the new contents, and a copy refused half-way (EFBIG) would
- * leave a mangled file. So while a handle owes a truncation and writes full
- * chunks in sequence from offset 0, the chunks are kept here (answered at
- * once), and the first write that is not a full chunk (the last piece of
- * the copy; all of `echo v > f`) travels with all of them as ONE
- * WRITE|TRUNCATE, answered after its commit. A FLUSH (close), fsync, a
- * release, or any operation of rule "settle" commits the buffer the same
- * way. A buffer never exceeds max_value_size (then the write that would
- * pass it is committed with the buffer, and the node answers EFBIG), and all
- * buffers of the mount stay under BUFFER_TOTAL_MAX. A truncating write that
- * fails takes its truncation and buffer with it: the file keeps its old
- * contents. docs/semantics.md has what users see.
+ * Write buffering. `cp big f` writes f in chunks (its 128 KiB buffer; the
+ * kernel sends one WRITE per write(2), up to 1 MiB); committing each alone
+ * would let other nodes see a prefix of the new contents, and a copy
+ * refused half-way (EFBIG) would leave a mangled file. So while a handle owes a truncation and
+ * writes full chunks in sequence from offset 0, the chunks are kept here (answered at once), and
+ * the first write that is not a full chunk (the last piece of the copy; all of `echo v > f`)
+ * travels with all of them as ONE WRITE|TRUNCATE, answered after its commit. A FLUSH (close),
+ * fsync, a release, or any operation of rule "settle" commits the buffer the same way. A buffer
+ * never exceeds max_value_size (then the write that would pass it is committed with the buffer, and
+ * the node answers EFBIG), and all buffers of the mount stay under BUFFER_TOTAL_MAX. A truncating
+ * write that fails takes its truncation and buffer with it: the file keeps its old contents.
+ * docs/semantics.md has what users see.
  */
 
 #define BUFFER_TOTAL_MAX ((size_t)256 << 20)
@@ -102,13 +100,15 @@ bool qfs__handle_can_buffer(struct qfs_mount *m, struct qfs__handle *h, off_t of
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
 	uint64_t max = m->opts.max_value_size ? m->opts.max_value_size : FSM_DEFAULT_MAX_VALUE_SIZE;
 
-	if (size > m->max_chunk)
-		m->max_chunk = size;
 	if (in == NULL || !h->trunc_pending || h->append || in->n_pending != 1 ||
 	    in->n_inflight != 0 || (in->buffering != NULL && in->buffering != h))
 		return false;
-	/* A full chunk: as large as any WRITE seen, in whole pages. */
-	if (size < CHUNK_MIN || size % 4096 != 0 || size != m->max_chunk)
+	/* A "full chunk": whole pages, at least CHUNK_MIN. The kernel sends
+	 * one WRITE per write(2) (or per 1 MiB of it), so this is what a
+	 * copying program's buffer looks like (cp, cat: 128 KiB), while the
+	 * last piece of a copy, and the small writes of echo and printf, are
+	 * not: they are committed at once. */
+	if (size < CHUNK_MIN || size % 4096 != 0)
 		return false;
 	return off == (off_t)h->len && h->len + size <= max &&
 	       m->buffered + size <= BUFFER_TOTAL_MAX;

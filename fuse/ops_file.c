@@ -330,7 +330,17 @@ static void fsync_settled(struct qfs__op *op, int err)
  * is still owed, and fsync(2) commits it. */
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	struct qfs__op *op = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*op));
+	struct qfs_mount *m = fuse_req_userdata(req);
+	struct qfs__handle *h = fi != NULL ? qfs__handle_of(fi) : NULL;
+	struct qfs__op *op;
+
+	/* Buffered chunks: committed like at close, and the commit's error
+	 * is fsync's. */
+	if (h != NULL && h->len > 0) {
+		qfs__handle_flush(m, req, h);
+		return;
+	}
+	op = qfs__op_new(m, req, ino, sizeof(*op));
 	if (op != NULL)
 		qfs__settle(op, fsync_settled);
 }

@@ -134,6 +134,21 @@ mark_commands
 ok "cp of exactly 1 MiB (whole chunks) over a file" cp "$LOCAL/exact" "$M/big"
 eq "... is ONE command, committed by close" "$(commands_since)" "write flags=1;"
 ok "... and reads back" cmp "$M/big" "$LOCAL/exact"
+if command -v python3 >/dev/null; then
+	echo x >"$M/fsynced"
+	mark_commands
+	eq "fsync commits buffered chunks before close" "$(python3 - "$M/fsynced" "$CMDLOG" "$MARK" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'a' * 1048576)
+os.fsync(fd)
+time.sleep(0.2)
+new = open(sys.argv[2]).read().splitlines()[int(sys.argv[3]):]
+print(';'.join(' '.join(l.split()[:2]) for l in new))
+os.close(fd)
+PY
+)" "write flags=1"
+fi
 head -c 5000000 /dev/urandom >"$LOCAL/over"
 fails_with "cp of a value above the maximum over a file: EFBIG" "File too large" \
 	cp "$LOCAL/over" "$M/big"
