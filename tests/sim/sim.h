@@ -367,6 +367,10 @@ bool sim_run_until(struct sim_cluster *c, bool (*pred)(struct sim_cluster *, voi
 /* The whole random run of one seed. Returns the number of violations (0 or 1). */
 unsigned sim_run_random(struct sim_cluster *c);
 
+/* A digest of where a run ended (steps, time, messages, every node's term,
+ * commit and state machine): equal digests for equal seeds show replay. */
+uint64_t sim_digest(const struct sim_cluster *c);
+
 /* The up node that is leader with the highest term, or RAFT_NONE. */
 raft_id sim_leader(const struct sim_cluster *c);
 struct raft *sim_core(struct sim_cluster *c, raft_id id); /* NULL when down */

@@ -163,6 +163,18 @@ void sim_violation(struct sim_cluster *c, const char *invariant, const char *fmt
 	         c->step, c->now, detail);
 }
 
+uint64_t sim_digest(const struct sim_cluster *c)
+{
+	uint64_t h = sim_mix(c->step) ^ sim_mix(c->now + 1) ^ sim_mix(c->n_msgs + 2);
+	for (raft_id id = 1; id <= c->n_ids; id++) {
+		const struct sim_node *n = &c->nodes[id];
+		uint64_t v[5] = {n->up, n->sm.applied, n->sm.chain, n->disk.hs.term,
+		                 n->up ? raft_commit_index(n->r) : 0};
+		h = sim_hash(v, sizeof(v), h);
+	}
+	return h;
+}
+
 raft_id sim_leader(const struct sim_cluster *c)
 {
 	raft_id best = RAFT_NONE;
