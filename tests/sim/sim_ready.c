@@ -111,6 +111,16 @@ static void apply_committed(struct sim_cluster *c, struct sim_node *n, const str
 			              n->id, e->index, e->term, n->sm.applied);
 			return;
 		}
+		const struct raft_entry *d = sim_disk_entry(&n->disk, e->index);
+		if (!d || d->term != e->term) {
+			/* raft.h step 3: committed entries "are all durable locally" */
+			sim_violation(c, "apply durable",
+			              "n%" PRIu64 " is given %" PRIu64 "/t%" PRIu64
+			              " to apply but its disk has %s",
+			              n->id, e->index, e->term,
+			              d ? "another term there" : "no such entry");
+			return;
+		}
 		if (e->index > raft_commit_index(n->r)) {
 			sim_violation(c, "apply order",
 			              "n%" PRIu64 " is given %" PRIu64
