@@ -300,10 +300,11 @@ struct sim_opts {
 	raft_index trailing_entries;
 	size_t max_msg_bytes;
 	unsigned max_inflight_msgs;
-	raft_index snap_every;  /* 0: chosen per node from the seed; ~0: never */
-	raft_index promote_lag; /* 0: 8 */
-	bool no_pre_vote;       /* safety must hold without PreVote ... */
-	bool no_check_quorum;   /* ... and without CheckQuorum */
+	size_t max_inflight_bytes; /* 0: 2 * max_msg_bytes * max_inflight_msgs */
+	raft_index snap_every;     /* 0: chosen per node from the seed; ~0: never */
+	raft_index promote_lag;    /* 0: 8 */
+	bool no_pre_vote;          /* safety must hold without PreVote ... */
+	bool no_check_quorum;      /* ... and without CheckQuorum */
 	/* network and disk, in simulated ms; 0 means the default */
 	unsigned tick_ms;
 	unsigned net_min, net_max;

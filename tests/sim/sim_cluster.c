@@ -77,6 +77,10 @@ struct sim_cluster *sim_cluster_new(const struct sim_opts *o, uint64_t seed)
 		c->o.no_check_quorum = sim_rng_permille(g, 100);
 		c->o.election_ticks = (unsigned)sim_rng_range(g, 5, 15);
 		c->o.promote_lag = sim_rng_range(g, 1, 20);
+		/* sometimes a byte budget smaller than one entry: progress anyway */
+		if (sim_rng_permille(g, 100))
+			c->o.max_inflight_bytes = sim_rng_range(g, 1, 24);
+		c->o.heartbeat_ticks = (unsigned)sim_rng_range(g, 1, 3);
 	}
 	if (!c->o.tick_ms)
 		c->o.tick_ms = 10;

@@ -17,7 +17,9 @@ struct raft_config sim_node_config(struct sim_cluster *c, raft_id id)
 	cfg.trailing_entries = c->o.trailing_entries;
 	cfg.max_msg_bytes = c->o.max_msg_bytes;
 	cfg.max_inflight_msgs = c->o.max_inflight_msgs;
-	cfg.max_inflight_bytes = c->o.max_msg_bytes * c->o.max_inflight_msgs * 2;
+	cfg.max_inflight_bytes = c->o.max_inflight_bytes
+	                                 ? c->o.max_inflight_bytes
+	                                 : c->o.max_msg_bytes * c->o.max_inflight_msgs * 2;
 	cfg.promote_lag = c->o.promote_lag ? c->o.promote_lag : 8;
 	cfg.pre_vote = !c->o.no_pre_vote;
 	cfg.check_quorum = !c->o.no_check_quorum;
