@@ -143,12 +143,13 @@ void qfs__inode_forget(struct qfs_mount *m, uint64_t ino, uint64_t n);
 
 struct qfs__handle {
 	uint64_t ino;
-	int flags;                       /* open(2) flags */
-	bool append;                     /* O_APPEND: every write goes at the end */
-	bool trunc_pending;              /* O_TRUNC not committed yet (see handle.c) */
-	char *buf;                       /* with trunc_pending: the new contents so far, written */
-	size_t len;                      /* from offset 0 in full chunks, not yet committed */
-	size_t cap;                      /* (handle.c, "Write buffering") */
+	int flags;          /* open(2) flags */
+	bool append;        /* O_APPEND: every write goes at the end */
+	unsigned flushes;   /* FLUSH requests seen (one per close(2) of a descriptor) */
+	bool trunc_pending; /* O_TRUNC not committed yet (see handle.c) */
+	char *buf;          /* with trunc_pending: the new contents so far, written */
+	size_t len;         /* from offset 0 in full chunks, not yet committed */
+	size_t cap;         /* (handle.c, "Write buffering") */
 	struct qfs__handle *next, *prev; /* the inode's open handles */
 };
 

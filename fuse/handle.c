@@ -13,9 +13,10 @@
  * bash's `echo v > f` sends OPEN(O_TRUNC) FLUSH WRITE FLUSH RELEASE. If the
  * open committed the truncation, every node could see f empty until the
  * write. So the open only marks the handle; the first write at offset 0
- * carries the truncation in the same command (WIRE_WRITE_TRUNCATE), and a
- * FLUSH before any write commits nothing. What is still pending when the
- * handle is released (`: > f`) is committed then. Any other operation of
+ * carries the truncation in the same command (WIRE_WRITE_TRUNCATE), and the
+ * first FLUSH commits nothing. A second FLUSH with nothing written (`: > f`)
+ * commits the truncation (qfs__handle_flush), and what is still pending when
+ * the handle is released is committed then. Any other operation of
  * this node that reads or changes the file's contents (read, write through
  * another handle or out of sequence, setattr, fsync) first commits the
  * pending truncation and waits for it (qfs__settle); getattr and lookup show
@@ -274,13 +275,22 @@ void qfs__trunc_flush(struct qfs_mount *m, struct qfs__inode *in)
 		propose(m, in, FOR_SETTLE, NULL, NULL);
 }
 
+/*
+ * The first FLUSH of a handle commits no bare truncation: in bash's
+ * `echo v > f` it comes from the dup2 + close before the write that will
+ * carry the truncation. A later FLUSH with the truncation still owed and
+ * nothing written (bash's `: > f` and `cmd > f` where cmd writes nothing
+ * close a second time: OPEN FLUSH FLUSH RELEASE) commits it, and close(2)
+ * returns after the commit, so the file is empty everywhere when the
+ * command ends. Buffered chunks are committed by any FLUSH.
+ */
 void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
 {
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
 
-	/* A FLUSH with nothing buffered commits nothing: bash's first one
-	 * comes before the write that will carry the truncation. */
-	if (in == NULL || h->len == 0 || in->buffering != h || m->stopping) {
+	h->flushes++;
+	if (in == NULL || m->stopping || !h->trunc_pending || (h->len == 0 && h->flushes < 2) ||
+	    (h->len > 0 && in->buffering != h)) {
 		fuse_reply_err(req, 0);
 		return;
 	}

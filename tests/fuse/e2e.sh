@@ -182,28 +182,45 @@ eq ": > f: size 0 at once through this node" "$(stat -c %s "$M/atomic")" "0"
 eq ": > f commits one truncation" "$(commands_since)" "setattr flags=0;"
 eq ": > f: empty" "$(cat "$M/atomic")" ""
 echo again >"$M/atomic"
+: >"$M/atomic"
+eq ": > f is committed when it returns (its second close)" \
+	"$(tail -n 1 "$CMDLOG" | cut -d' ' -f1)" "setattr"
+echo again >"$M/atomic"
 (: >"$M/atomic"; cat "$M/atomic" >"$TMP/catout"; stat -c %s "$M/atomic" >>"$TMP/catout")
 eq ": > f then cat and stat at once" "$(cat "$TMP/catout")" "0"
 
-# An O_TRUNC open held open: nothing is committed until something else of
-# this node looks at the contents; what it shows meanwhile is size 0.
-echo held >"$M/p"
-mark_commands
-exec 3>"$M/p"
-eq "O_TRUNC open held: size 0 through this node" "$(stat -c %s "$M/p")" "0"
-eq "O_TRUNC open held: nothing committed yet" "$(commands_since)" ""
-mark_commands
-eq "a read meanwhile sees it empty" "$(cat "$M/p")" ""
-eq "(the kernel, told size 0, reads nothing: still nothing committed)" "$(commands_since)" ""
-mark_commands
-echo more >>"$M/p"
-eq "a write through another handle commits the truncation first" "$(commands_since)" \
-	"setattr flags=0;append flags=0;"
-mark_commands
-echo after >&3
-exec 3>&-
-eq "a later write through the held handle is a plain write" "$(commands_since)" "write flags=0;"
-eq "its contents" "$(cat "$M/p")" "after"
+# An O_TRUNC open held open (one descriptor, so one close): nothing is
+# committed until something else of this node needs the contents; what this
+# node shows meanwhile is size 0. (python3: the shell's `exec 3>` closes
+# twice, which commits, see ": > f".)
+if command -v python3 >/dev/null; then
+	echo held >"$M/p"
+	eq "O_TRUNC open held: size 0 here | nothing committed | a read sees it empty | nothing committed | a write through another handle commits the truncation first | a later write through the held handle is plain" \
+		"$(python3 - "$M/p" "$CMDLOG" <<'PY'
+import os, sys, time
+path, log = sys.argv[1], sys.argv[2]
+mark = [len(open(log).read().splitlines())]
+def since():
+    time.sleep(0.3)
+    lines = open(log).read().splitlines()
+    new, mark[0] = lines[mark[0]:], len(lines)
+    return ';'.join(' '.join(l.split()[:2]) for l in new)
+fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+out = [str(os.stat(path).st_size), since()]
+with open(path) as f:
+    out.append(repr(f.read()))
+out.append(since())
+with open(path, 'a') as f:
+    f.write('more\n')
+out.append(since())
+os.write(fd, b'after\n')
+os.close(fd)
+out.append(since())
+print(' | '.join(out))
+PY
+)" "0 |  | '' |  | setattr flags=0;append flags=0 | write flags=0"
+	eq "its contents" "$(cat "$M/p")" "after"
+fi
 
 # A change from "another node" (the daemon applies it itself on SIGHUP):
 # a reader that holds the file open sees it.
