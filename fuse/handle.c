@@ -311,8 +311,10 @@ void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle
 		return;
 	}
 	if (h->trunc_pending)
-		qfs_log(QFS_LOG_WARN, "truncation of inode %llu dropped: the mount is stopping",
-		        (unsigned long long)h->ino);
+		qfs_log(QFS_LOG_WARN,
+		        "truncation of inode %llu (and %zu buffered bytes) dropped: the mount is "
+		        "stopping",
+		        (unsigned long long)h->ino, h->len);
 	handle_free(m, in, h);
 	if (req != NULL)
 		fuse_reply_err(req, 0);
