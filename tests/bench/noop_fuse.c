@@ -1,8 +1,10 @@
 /* noop_fuse.c: a FUSE file system that answers every request at once and stores nothing: the
  * floor of a round trip through the kernel for scripts/bench. Same mount set-up as quorumfs
- * (libfuse low-level, one single-threaded loop, zero entry and attribute timeouts, atomic
- * O_TRUNC, no writeback cache, no keep_cache), so bench-fs on it measures what FUSE itself costs
- * for open+write+close and open+read+close.
+ * (libfuse low-level, one single-threaded loop, default_permissions, zero entry and attribute
+ * timeouts, atomic O_TRUNC, no writeback cache, no keep_cache, getxattr answered ENODATA), so the
+ * kernel sends it the same requests as to quorumfs (LOOKUP and GETATTR of every path component,
+ * GETXATTR security.capability before each write, ...) and bench-fs on it measures what FUSE
+ * itself costs for open+write+close and open+read+close.
  *
  *   noop-fuse MOUNTPOINT     runs in the foreground until unmounted or signalled
  *
@@ -133,6 +135,11 @@ static void op_ok(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	fuse_reply_err(req, ENODATA);
+}
+
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
@@ -154,6 +161,7 @@ static const struct fuse_lowlevel_ops ops = {
         .opendir = op_ok,
         .readdir = op_readdir,
         .releasedir = op_ok,
+        .getxattr = op_getxattr,
 };
 
 int main(int argc, char **argv)
@@ -162,7 +170,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: noop-fuse MOUNTPOINT\n");
 		return 2;
 	}
-	char *fargv[] = {argv[0], "-o", "fsname=noop-fuse,subtype=noop", NULL};
+	char *fargv[] = {argv[0], "-o", "default_permissions,fsname=noop-fuse,subtype=noop", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
 	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (se == NULL)
