@@ -215,7 +215,9 @@ void qfs__notifier_stop(struct qfs__notifier *nt);
 /* True once the thread has left its loop (it no longer writes to the session). */
 bool qfs__notifier_stopped(struct qfs__notifier *nt);
 void qfs__notifier_join(struct qfs__notifier *nt);
-/* node_change_fn: queue the invalidations (never blocks on the kernel). */
+/* node_change_fn: queue the invalidations (never blocks on the kernel).
+ * @ino 0 and @parent 0: everything may have changed (a snapshot install):
+ * every inode the kernel holds is invalidated. */
 void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t name_len);
 
 /* ------------------------------------------------------------------------ */

@@ -117,6 +117,20 @@ int qfs__notifier_start(struct qfs_mount *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* Everything changed (a snapshot was installed): every inode the kernel
+ * holds, and the root's names. Names elsewhere cannot be listed without
+ * their parents, which the table does not keep; the 0 s entry timeout
+ * covers them. */
+static void on_change_all(struct qfs_mount *m)
+{
+	struct qfs__inodes *t = &m->inodes;
+
+	qfs__on_change(m, FSM_ROOT_INO, 0, NULL, 0);
+	for (size_t i = 0; i < t->n_buckets; i++)
+		for (struct qfs__inode *in = t->buckets[i]; in != NULL; in = in->next)
+			qfs__on_change(m, in->ino, 0, NULL, 0);
+}
+
 void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t name_len)
 {
 	struct qfs_mount *m = arg;
@@ -126,6 +140,10 @@ void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, 
 
 	if (nt == NULL || m->stopping)
 		return;
+	if (ino == 0 && parent == 0) {
+		on_change_all(m);
+		return;
+	}
 	if (name == NULL || name_len > FSM_NAME_MAX)
 		parent = 0, name_len = 0;
 	n = malloc(sizeof(*n) + name_len + 1);
