@@ -21,6 +21,7 @@ DATA=$TMP/data
 LOCAL=$TMP/local
 CMDLOG=$TMP/commands.log
 mkdir -p "$MNT" "$DATA" "$LOCAL"
+chmod 755 "$TMP" # another user reaches the mount (permission checks)
 PID=
 WATCHDOG=
 
@@ -62,7 +63,7 @@ if ! grep -qs " $MNT " /proc/mounts; then
 	exit 1
 fi
 # A hang must not outlive the test: the watchdog ends it, and the trap cleans.
-(exec >/dev/null 2>&1; sleep 100; kill -TERM $$) &
+(exec >/dev/null 2>&1; sleep 280; kill -TERM $$) &
 WATCHDOG=$!
 
 failures=0
@@ -312,6 +313,25 @@ fails_with "noclobber (set -C) refuses an existing file" "cannot overwrite" bash
 if command -v python3 >/dev/null; then
 	fails_with "O_CREAT|O_EXCL of an existing file: EEXIST" "FileExistsError" \
 		python3 -c "import os; os.open('$M/f', os.O_CREAT | os.O_EXCL | os.O_WRONLY)"
+fi
+
+# --- permissions: the kernel checks modes (default_permissions); the
+# caller's uid and gid own what it creates.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	mkdir "$M/pub"
+	chmod 777 "$M/pub"
+	echo secret >"$M/secret"
+	chmod 600 "$M/secret"
+	fails_with "a 0600 file is not readable by another user" "Permission denied" \
+		as_nobody cat "$M/secret"
+	fails_with "... nor writable" "Permission denied" as_nobody bash -c "echo x >'$M/secret'"
+	ok "another user creates a file in a 0777 directory" as_nobody bash -c "echo hi >'$M/pub/mine'"
+	eq "... owned by that user" "$(stat -c %u:%g "$M/pub/mine")" "65534:65534"
+	ok "... and a directory" as_nobody mkdir "$M/pub/dir"
+	eq "... owned by that user" "$(stat -c %u:%g "$M/pub/dir")" "65534:65534"
+	fails_with "another user cannot chmod root's file" "Operation not permitted" \
+		as_nobody chmod 666 "$M/secret"
 fi
 
 # --- extended attributes --------------------------------------------------------

@@ -87,7 +87,10 @@ static void on_signal(uv_signal_t *s, int signum)
 
 int main(int argc, char **argv)
 {
-	struct qfs_mount_options o = {.unmounted = unmounted, .fsname = "quorumfs-test"};
+	/* allow_other: the test runs commands as another user too (the
+	 * kernel then checks modes: default_permissions). */
+	struct qfs_mount_options o = {
+	        .unmounted = unmounted, .fsname = "quorumfs-test", .allow_other = true};
 	static const int signums[5] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP};
 	uint64_t max = 0;
 	char err[256];
@@ -99,6 +102,7 @@ int main(int argc, char **argv)
 	}
 	if (argc > 3)
 		max = strtoull(argv[3], NULL, 10);
+	o.max_value_size = max;
 	o.debug = argc > 4 && strcmp(argv[4], "debug") == 0;
 	loop = uv_default_loop();
 	rc = fake_node_open(loop, argv[2], max, &node);
