@@ -73,7 +73,7 @@ for i in 1 2 3; do
 		exit 1
 	fi
 done
-(exec >/dev/null 2>&1; sleep 280; kill -TERM $$) &
+(exec >/dev/null 2>&1; sleep 110; kill -TERM $$) &
 WATCHDOG=$!
 
 M1=$TMP/m1 M2=$TMP/m2 M3=$TMP/m3
