@@ -217,7 +217,9 @@ static int add(uint64_t id, const char *address)
 	req.op = WIRE_ADMIN_PROMOTE;
 	for (int tries = 0;; tries++) {
 		call(&req, &resp, 10000);
-		if (resp.err == 0)
+		/* The leader also promotes a caught-up learner by itself: then the
+		 * node is a voter already, which is what we wait for. */
+		if (resp.err == 0 || resp.err == -EEXIST)
 			break;
 		if (time(NULL) >= deadline) {
 			fprintf(stderr,
@@ -233,7 +235,11 @@ static int add(uint64_t id, const char *address)
 		}
 		sleep_ms(200);
 	}
-	printf("  caught up; promoted to voter (configuration entry %" PRIu64 ")\n", resp.index);
+	if (resp.err == -EEXIST)
+		printf("  caught up; promoted to voter\n");
+	else
+		printf("  caught up; promoted to voter (configuration entry %" PRIu64 ")\n",
+		       resp.index);
 	return 0;
 }
 

@@ -1,0 +1,205 @@
+# lib.sh: start, fault and stop real quorumfs clusters (daemons + mounts) for
+# end-to-end tests. Sourced by tests/e2e/test_*.sh. Everything it starts is
+# recorded by PID and torn down on exit, also when a test fails: mounts are
+# unmounted, daemons killed by PID (never by name), the temp dir removed.
+#
+#   qfs_cluster_start N [OPTIONS]  N nodes on 127.0.0.1, mounted, leader elected
+#   qfs_mnt I                      mount point of node I
+#   qfs_kill I / qfs_stop I        SIGKILL (and lazy-unmount) / SIGTERM node I
+#   qfs_start I [OPTIONS]          (re)start node I on its data directory
+#   qfs_leader                     id of the current leader (from node status)
+#   qfs_wait_leader [SECONDS]      until some node reports a leader
+#   check COND MESSAGE / fail MESSAGE / eventually SECONDS CMD...
+
+set -u
+QFS_ROOT=${QFS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+QFS_BUILD=${QFS_BUILD:-$QFS_ROOT/build}
+QUORUMFS=$QFS_BUILD/src/cmd/quorumfs
+QUORUMCTL=$QFS_BUILD/src/cmd/quorumctl
+QFS_TMP=""
+QFS_N=0
+QFS_FAILS=0
+declare -A QFS_PID=()
+
+qfs_log() { printf '%s %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2; }
+
+fail() {
+	qfs_log "FAIL: $*"
+	QFS_FAILS=$((QFS_FAILS + 1))
+}
+
+# check 'test expression' 'what it means'
+check() {
+	if eval "$1"; then
+		qfs_log "ok: $2"
+	else
+		fail "$2 ($1)"
+	fi
+}
+
+# eventually SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
+eventually() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while ! "$@" 2>/dev/null; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.1
+	done
+}
+
+qfs_require_fuse() {
+	if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+		echo "skip: no /dev/fuse or fusermount3" >&2
+		exit 77
+	fi
+	if [ ! -x "$QUORUMFS" ]; then
+		echo "quorumfs not built at $QUORUMFS" >&2
+		exit 1
+	fi
+}
+
+qfs_mnt() { echo "$QFS_TMP/mnt/$1"; }
+qfs_data() { echo "$QFS_TMP/data/$1"; }
+
+# Is a FUSE file system mounted at $1? Reads /proc/mounts: never touches the
+# mount itself, which could hang if its daemon is stopped.
+qfs_is_mounted() {
+	awk -v m="$1" '$2 == m && $3 ~ /^fuse/ { found = 1 } END { exit !found }' /proc/mounts
+}
+
+qfs_unmount() {
+	local m=$1
+	qfs_is_mounted "$m" || return 0
+	fusermount3 -u "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null || true
+}
+
+qfs_cleanup() {
+	local rc=$?
+	set +e
+	for i in "${!QFS_PID[@]}"; do
+		kill -TERM "${QFS_PID[$i]}" 2>/dev/null
+	done
+	for i in "${!QFS_PID[@]}"; do
+		local p=${QFS_PID[$i]} t=0
+		while kill -0 "$p" 2>/dev/null && [ $t -lt 50 ]; do
+			sleep 0.1
+			t=$((t + 1))
+		done
+		kill -CONT "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "$QFS_TMP" ]; then
+		for m in "$QFS_TMP"/mnt/*; do
+			[ -d "$m" ] && qfs_unmount "$m"
+		done
+		if [ $QFS_FAILS -gt 0 ] || [ $rc -ne 0 ]; then
+			for l in "$QFS_TMP"/log.*; do
+				[ -f "$l" ] && { echo "--- $l (last 30 lines)" >&2; tail -n 30 "$l" >&2; }
+			done
+		fi
+		rm -rf "$QFS_TMP"
+	fi
+	QFS_PID=()
+}
+trap qfs_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A base port for this test's nodes: below Linux's ephemeral range (32768
+# and up, where outgoing connections take their local ports), derived from
+# the process id so parallel tests differ, and moved on while any of the ten
+# ports is taken. Chosen once per test.
+QFS_BASE_PORT=""
+qfs_pick_base_port() {
+	local base=$((20000 + ($$ % 1200) * 10)) tries=0
+	while [ $tries -lt 1200 ]; do
+		if ! ss -Htan | awk '{print $4}' | grep -qE ":$((base / 10))[0-9]\$"; then
+			break
+		fi
+		base=$((base + 10))
+		[ $base -ge 32000 ] && base=20000
+		tries=$((tries + 1))
+	done
+	QFS_BASE_PORT=$base
+}
+qfs_base_port() { echo "$QFS_BASE_PORT"; }
+
+# qfs_cluster_start N [daemon options]: write a config, a key, start N nodes.
+qfs_cluster_start() {
+	local n=$1
+	shift
+	qfs_require_fuse
+	QFS_TMP=$(mktemp -d /tmp/qfs-e2e.XXXXXX)
+	QFS_N=$n
+	local port
+	qfs_pick_base_port
+	port=$QFS_BASE_PORT
+	mkdir -p "$QFS_TMP/mnt" "$QFS_TMP/data"
+	"$QUORUMCTL" keygen "$QFS_TMP/cluster.key" >/dev/null || return 1
+	{
+		echo "[cluster]"
+		echo "name = e2e"
+		echo "key-file = cluster.key"
+		echo "heartbeat-ms = ${QFS_HEARTBEAT_MS:-50}"
+		echo "election-ms = ${QFS_ELECTION_MS:-500}"
+		echo "commit-timeout-ms = ${QFS_COMMIT_TIMEOUT_MS:-3000}"
+		echo "max-value-size = ${QFS_MAX_VALUE_SIZE:-1M}"
+		for i in $(seq 1 "$n"); do
+			echo "[node $i]"
+			echo "address = 127.0.0.1:$((port + i))"
+		done
+	} >"$QFS_TMP/cluster.conf"
+	for i in $(seq 1 "$n"); do
+		mkdir -p "$(qfs_mnt "$i")" "$(qfs_data "$i")"
+		qfs_start "$i" "$@" || return 1
+	done
+	qfs_wait_leader 30 || { fail "no leader within 30 s"; return 1; }
+}
+
+# qfs_start I [options]: start node I in the foreground mode, in the background.
+qfs_start() {
+	local i=$1
+	shift
+	local m
+	m=$(qfs_mnt "$i")
+	"$QUORUMFS" -f -c "$QFS_TMP/cluster.conf" -i "$i" -d "$(qfs_data "$i")" "$@" "$m" \
+		>>"$QFS_TMP/log.$i" 2>&1 &
+	QFS_PID[$i]=$!
+	if ! eventually 20 qfs_is_mounted "$m"; then
+		fail "node $i did not mount within 20 s"
+		return 1
+	fi
+}
+
+qfs_kill() {
+	local i=$1
+	kill -KILL "${QFS_PID[$i]}" 2>/dev/null
+	wait "${QFS_PID[$i]}" 2>/dev/null
+	unset "QFS_PID[$i]"
+	qfs_unmount "$(qfs_mnt "$i")"
+}
+
+qfs_stop() {
+	local i=$1
+	kill -TERM "${QFS_PID[$i]}" 2>/dev/null
+	wait "${QFS_PID[$i]}" 2>/dev/null
+	unset "QFS_PID[$i]"
+	qfs_unmount "$(qfs_mnt "$i")"
+}
+
+qfs_status() { "$QUORUMCTL" -d "$(qfs_data "$1")" status --json 2>/dev/null; }
+
+# The leader id as some live node reports it, or nothing.
+qfs_leader() {
+	local i l
+	for i in "${!QFS_PID[@]}"; do
+		l=$(qfs_status "$i" | sed -n 's/.*"leader": *\([0-9]*\).*/\1/p')
+		if [ -n "$l" ] && [ "$l" != 0 ]; then
+			echo "$l"
+			return 0
+		fi
+	done
+	return 1
+}
+
+qfs_wait_leader() { eventually "${1:-30}" qfs_leader >/dev/null; }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# test_membership.sh: membership at run time. A new node joins with
+# --join on an empty data directory, is added as a learner, catches up and
+# is promoted by 'quorumctl add'; a follower and then the leader itself are
+# removed, and the cluster goes on.
+. "$(dirname "$0")/lib.sh"
+qfs_cluster_start 3
+
+m1=$(qfs_mnt 1)
+for i in $(seq 1 50); do echo "v$i" >"$m1/f$i"; done
+
+# The operator's new config names node 4; the founding members keep running.
+port4=$(($(qfs_base_port) + 4))
+printf '[node 4]\naddress = 127.0.0.1:%d\n' "$port4" >>"$QFS_TMP/cluster.conf"
+port1=$(sed -n '/^\[node 1\]/{n;s/^address = //p}' "$QFS_TMP/cluster.conf")
+mkdir -p "$(qfs_mnt 4)" "$(qfs_data 4)"
+qfs_start 4 --join "$port1"
+out=$("$QUORUMCTL" -d "$(qfs_data 1)" add 4 "127.0.0.1:$port4" --timeout 60 2>&1)
+echo "$out" >&2
+check '[[ "$out" == *"learner added"* ]] && [[ "$out" == *"promoted to voter"* ]]' "quorumctl add reports learner, catch-up and promotion"
+check 'eventually 20 sh -c "[ \"\$(cat \"$(qfs_mnt 4)/f50\")\" = v50 ]"' "node 4 has the data written before it joined"
+check '"$QUORUMCTL" -d "$(qfs_data 4)" status | grep -q "^4 .*voter"' "node 4 is a voter in its own status"
+
+# Remove a follower: the cluster of 3 voters (1, 2 or 3, and 4) goes on.
+leader=$(qfs_leader)
+follower=$(((leader % 3) + 1))
+check '"$QUORUMCTL" -d "$(qfs_data "$leader")" remove "$follower" >/dev/null' "remove follower $follower"
+qfs_stop "$follower"
+check 'echo after-remove >"$(qfs_mnt 4)/k"' "writes go on after removing a follower"
+
+# Remove the leader itself: it steps down and the rest elect a new one.
+leader=$(qfs_leader)
+check '"$QUORUMCTL" -d "$(qfs_data "$leader")" remove "$leader" >/dev/null' "the leader $leader removes itself"
+# Ask node 4, a remaining member: the removed node hears no heartbeats any
+# more and may go on naming itself.
+leader_of_4() { qfs_status 4 | sed -n 's/.*"leader": *\([0-9]*\).*/\1/p'; }
+new_leader_elected() { l=$(leader_of_4); [ -n "$l" ] && [ "$l" != 0 ] && [ "$l" != "$leader" ]; }
+check 'eventually 20 new_leader_elected' "a new leader is elected"
+qfs_stop "$leader"
+check 'eventually 20 sh -c "echo after-self-remove > \"$(qfs_mnt 4)/k\""' "the remaining two accept writes"
+
+exit $((QFS_FAILS > 0))

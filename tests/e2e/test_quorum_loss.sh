@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# test_quorum_loss.sh: with two of three nodes stopped, writes on the
+# survivor fail with EROFS within the commit timeout, linearizable reads fail
+# with EIO, a stale_reads mount keeps reading; when the others return,
+# writes succeed again. Nothing hangs past the commit timeout.
+. "$(dirname "$0")/lib.sh"
+QFS_COMMIT_TIMEOUT_MS=2000
+qfs_cluster_start 3
+
+m1=$(qfs_mnt 1) m2=$(qfs_mnt 2)
+echo before >"$m1/k"
+check '[ "$(cat "$m2/k")" = before ]' "written before the loss"
+
+# A second mount of node 3's tree would need a second daemon; instead node 3
+# restarts with stale_reads before the loss.
+qfs_stop 3
+qfs_start 3 -o stale_reads
+m3=$(qfs_mnt 3)
+check 'eventually 20 sh -c "[ \"\$(cat \"$m3/k\")\" = before ]"' "node 3 back with stale_reads"
+
+qfs_stop 1
+qfs_stop 2
+qfs_log "nodes 1 and 2 stopped; node 3 alone"
+start=$SECONDS
+err=$(echo x 2>&1 >"$m3/k")
+took=$((SECONDS - start))
+check '[[ "$err" == *"Read-only file system"* ]]' "a write without quorum fails with EROFS ($err)"
+check '[ $took -le 10 ]' "and within the commit timeout (took ${took}s)"
+check '[ "$(cat "$m3/k")" = before ]' "the stale_reads mount still reads the last value"
+
+# Linearizable reads on a node without stale_reads: restart node 3 without it.
+qfs_stop 3
+qfs_start 3
+start=$SECONDS
+err=$(cat "$m3/k" 2>&1)
+took=$((SECONDS - start))
+check '[[ "$err" == *"Input/output error"* ]]' "a linearizable read without quorum fails with EIO ($err)"
+check '[ $took -le 10 ]' "and within the commit timeout (took ${took}s)"
+
+# The others return: writes succeed again.
+qfs_start 1
+qfs_start 2
+check 'eventually 30 sh -c "echo after > \"$m3/k\""' "writes succeed again once a quorum is back"
+check '[ "$(cat "$(qfs_mnt 1)/k")" = after ]' "and are read on node 1"
+
+exit $((QFS_FAILS > 0))
