@@ -195,11 +195,75 @@ static void maybe_snapshot(struct node *n, bool force)
 	}
 }
 
+/* One store_write for the batches from @first up to (not including) @stop. */
+static int write_group(struct node *n, struct node__batch *first, struct node__batch *stop)
+{
+	struct node__batch *last = first;
+	while (last->next != stop)
+		last = last->next;
+	last->next = NULL; /* write_txn walks to the end of the list */
+	struct wtxn t = {.n = n, .first = first};
+	int rc = stage_chunks(n, first);
+	if (rc == 0)
+		rc = store_write(n->store, write_txn, &t);
+	if (rc == 0)
+		after_commit(n, &t);
+	last->next = stop;
+	return rc;
+}
+
+static bool txn_too_big(int rc)
+{
+	return rc == -E2BIG || rc == MDB_TXN_FULL;
+}
+
+/*
+ * Writes @work: all of it in one transaction (group commit), or, if that
+ * is more than LMDB takes in one transaction, batch by batch. Returns 0 or
+ * the first error; *@rest is the first batch not written (NULL: all were).
+ */
+static int write_batches(struct node *n, struct node__batch *work, struct node__batch **rest)
+{
+	int rc = write_group(n, work, NULL);
+	*rest = rc == 0 ? NULL : work;
+	if (!txn_too_big(rc) || work->next == NULL)
+		return rc;
+	for (struct node__batch *b = work; b != NULL; b = b->next) {
+		rc = write_group(n, b, b->next);
+		if (rc != 0) {
+			*rest = b;
+			return rc;
+		}
+	}
+	*rest = NULL;
+	return 0;
+}
+
+/* Appends the list @first .. (up to @stop) to the done list. Under w->mu. */
+static void done_append(struct node__writer *w, struct node__batch *first, struct node__batch *stop,
+                        int err)
+{
+	if (first == stop)
+		return;
+	struct node__batch *last = first;
+	for (;;) {
+		last->err = err;
+		if (last->next == stop)
+			break;
+		last = last->next;
+	}
+	last->next = NULL;
+	if (w->done_tail != NULL)
+		w->done_tail->next = first;
+	else
+		w->done = first;
+	w->done_tail = last;
+}
+
 static void *writer_main(void *arg)
 {
 	struct node *n = arg;
 	struct node__writer *w = &n->w;
-	struct node__batch *work = NULL;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -212,7 +276,7 @@ static void *writer_main(void *arg)
 		bool force_snapshot = w->snap_request;
 		w->snap_request = false;
 		/* Group commit: everything queued while the last fsync ran. */
-		work = w->queue;
+		struct node__batch *work = w->queue, *rest = NULL;
 		w->queue = w->queue_tail = NULL;
 		w->busy = true;
 		pthread_mutex_unlock(&w->mu);
@@ -229,35 +293,29 @@ static void *writer_main(void *arg)
 			w->compacted = compact; /* failures are retried at the next one */
 			rc = 0;
 		}
-		if (work != NULL) {
-			struct wtxn t = {.n = n, .first = work};
-			rc = stage_chunks(n, work);
-			if (rc == 0)
-				rc = store_write(n->store, write_txn, &t);
-			if (rc == 0)
-				after_commit(n, &t);
-		}
+		if (work != NULL)
+			rc = write_batches(n, work, &rest);
 		if (rc == 0)
 			maybe_snapshot(n, force_snapshot);
 
 		pthread_mutex_lock(&w->mu);
 		w->busy = false;
-		if (work != NULL && rc == -ENOSPC) {
-			/* Keep the batches (the core must not believe them
-			 * durable) and try again; later batches queue behind. */
+		done_append(w, work, rest, 0); /* what was written */
+		if (rest != NULL && rc == -ENOSPC) {
+			/* Keep the rest (the core must not believe it durable)
+			 * and try again; later batches queue behind. */
 			if (!w->disk_full)
 				qfs_error("node %llu: the data directory's disk is full; "
 				          "retrying every %d ms",
 				          (unsigned long long)n->opts.id, NODE__ENOSPC_RETRY_MS);
 			w->disk_full = true;
-			struct node__batch *last = work;
+			struct node__batch *last = rest;
 			while (last->next != NULL)
 				last = last->next;
 			last->next = w->queue;
 			if (w->queue == NULL)
 				w->queue_tail = last;
-			w->queue = work;
-			work = NULL;
+			w->queue = rest;
 			uv_async_send(&w->async);
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -269,24 +327,14 @@ static void *writer_main(void *arg)
 				pthread_cond_timedwait(&w->cond, &w->mu, &ts);
 			continue;
 		}
-		if (work != NULL) {
+		if (work != NULL && rc == 0)
 			w->disk_full = false;
-			for (struct node__batch *b = work; b != NULL; b = b->next)
-				b->err = rc;
-			if (w->done_tail != NULL)
-				w->done_tail->next = work;
-			else
-				w->done = work;
-			while (work->next != NULL)
-				work = work->next;
-			w->done_tail = work;
-			work = NULL;
-			if (rc != 0) {
-				/* STYLE.md rule 6: nothing more is written. */
-				w->fatal = rc;
-				uv_async_send(&w->async);
-				break;
-			}
+		if (rest != NULL) {
+			/* STYLE.md rule 6: nothing more is written. */
+			done_append(w, rest, NULL, rc);
+			w->fatal = rc;
+			uv_async_send(&w->async);
+			break;
 		}
 		uv_async_send(&w->async);
 	}
