@@ -181,6 +181,10 @@ char *qfs__handle_take_buffer(struct qfs_mount *m, struct qfs__handle *h, size_t
 /* Answer FLUSH: commit @h's buffer if it has one (answering after the
  * commit, with its error), else answer at once. */
 void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
+/* Answer fsync of @h if it owes something of its own (a truncation, a
+ * buffer): commit it now and answer with the commit's error. Otherwise
+ * answer 0 at once. */
+void qfs__handle_commit(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
 
 /* ------------------------------------------------------------------------ */
 /* Errors (errors.c): the one place node and fsm codes become FUSE replies.  */

@@ -297,6 +297,17 @@ void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *
 	propose(m, in, FOR_FLUSH, NULL, req);
 }
 
+void qfs__handle_commit(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
+
+	if (in == NULL || m->stopping || !h->trunc_pending || (h->len > 0 && in->buffering != h)) {
+		fuse_reply_err(req, m->stopping ? EIO : 0);
+		return;
+	}
+	propose(m, in, FOR_FLUSH, NULL, req);
+}
+
 void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h)
 {
 	handle_free(m, qfs__inode_find(&m->inodes, h->ino), h);

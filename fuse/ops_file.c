@@ -334,11 +334,15 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct qfs__handle *h = fi != NULL ? qfs__handle_of(fi) : NULL;
 	struct qfs__op *op;
 
-	/* Buffered chunks: committed like at close, and the commit's error
-	 * is fsync's. */
-	if (h != NULL && h->len > 0) {
-		qfs__handle_flush(m, req, h);
-		return;
+	/* This handle's own truncation or buffered chunks, when nothing is in
+	 * flight on the file: committed now, and the commit's error is
+	 * fsync's. Otherwise wait for what is owed or in flight. */
+	if (h != NULL && h->trunc_pending) {
+		struct qfs__inode *in = qfs__inode_find(&m->inodes, ino);
+		if (in != NULL && in->n_inflight == 0) {
+			qfs__handle_commit(m, req, h);
+			return;
+		}
 	}
 	op = qfs__op_new(m, req, ino, sizeof(*op));
 	if (op != NULL)

@@ -150,6 +150,27 @@ os.close(fd)
 PY
 )" "write flags=1"
 fi
+if command -v python3 >/dev/null; then
+	echo keep >"$M/fsyncfail"
+	eq "buffered chunks that cannot commit: fsync says EROFS, the old contents stay" \
+		"$(python3 - "$M/fsyncfail" "$PID" <<'PY'
+import errno, os, signal, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'b' * 1048576)           # buffered: answered at once
+os.kill(int(sys.argv[2]), signal.SIGUSR1)  # the cluster loses quorum
+time.sleep(0.3)
+try:
+    os.fsync(fd)
+    r = 'fsync ok'
+except OSError as e:
+    r = errno.errorcode[e.errno]
+os.kill(int(sys.argv[2]), signal.SIGUSR2)
+time.sleep(0.3)
+os.close(fd)
+print(r, open(sys.argv[1]).read().strip())
+PY
+)" "EROFS keep"
+fi
 head -c 5000000 /dev/urandom >"$LOCAL/over"
 fails_with "cp of a value above the maximum over a file: EFBIG" "File too large" \
 	cp "$LOCAL/over" "$M/big"
