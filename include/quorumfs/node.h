@@ -170,7 +170,9 @@ int node_readdir(struct node *n, uint64_t ino, uint64_t cookie, bool plus, fsm_r
  * Called on the loop after an applied command changed inode @ino (contents
  * or attributes) and, when it added, removed or renamed a name, with that
  * directory @parent and @name (@name borrowed for the call; NULL otherwise).
- * Runs for changes from every node, this one included.
+ * Runs for changes from every node, this one included. RENAME calls it
+ * twice (old and new name). @ino 0 (with @parent 0, @name NULL): the whole
+ * tree was replaced by an installed snapshot; drop every cached entry.
  */
 typedef void (*node_change_fn)(void *arg, uint64_t ino, uint64_t parent, const char *name,
                                size_t name_len);

@@ -136,6 +136,16 @@ static void complete_batch(struct node *n, struct node__batch *b)
 	raft_persisted(n->raft, b->id);
 	for (unsigned i = 0; i < b->n_held; i++)
 		node__send_encoded(n, &b->held[i]);
+	/* The writer installs a snapshot before the batch's applies. */
+	if (b->install) {
+		if (b->install_meta.index > n->applied)
+			n->applied = b->install_meta.index;
+		n->snapshot_index = b->install_meta.index;
+		if (n->change_fn != NULL)
+			n->change_fn(n->change_arg, 0, 0, NULL, 0); /* everything */
+		if (n->stopping)
+			return;
+	}
 	for (unsigned i = 0; i < b->n_apply; i++) {
 		const struct node__apply *a = &b->apply[i];
 		if (a->index > n->applied)
@@ -148,11 +158,6 @@ static void complete_batch(struct node *n, struct node__batch *b)
 		fire_change(n, a);
 		if (n->stopping)
 			return;
-	}
-	if (b->install) {
-		if (b->install_meta.index > n->applied)
-			n->applied = b->install_meta.index;
-		n->snapshot_index = b->install_meta.index;
 	}
 }
 

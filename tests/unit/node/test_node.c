@@ -541,6 +541,24 @@ static void test_wrong_key(void **state)
 	assert_true(applied_of(c, 2) < applied_of(c, leader));
 }
 
+struct changes {
+	int calls;
+	int everything; /* calls with ino 0: the tree was replaced */
+	uint64_t ino, parent;
+	char name[64];
+};
+
+static void on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t len)
+{
+	struct changes *ch = arg;
+	ch->calls++;
+	if (ino == 0)
+		ch->everything++;
+	ch->ino = ino;
+	ch->parent = parent;
+	snprintf(ch->name, sizeof(ch->name), "%.*s", (int)len, name ? name : "");
+}
+
 /* Submits @count creates named prefix-k on node @i, all at once. */
 static void create_many(struct cluster *c, int i, const char *prefix, int count)
 {
@@ -595,9 +613,13 @@ static void test_snapshot_catch_up(void **state)
 	assert_true(st.first_index > f_applied + 1);
 
 	assert_int_equal(start_node(c, f), 0);
+	struct changes ch = {0};
+	node_on_change(c->nodes[f], on_change, &ch);
 	struct catch_up cu = {.node = f, .index = applied_of(c, leader)};
 	assert_true(run_until(c, caught_up, &cu, 20000));
 	assert_true(snapshot_of(c, f) > 0);
+	/* The install said "everything changed". */
+	assert_int_equal(ch.everything, 1);
 	assert_file(c, f, "early-0", "early-0");
 	assert_file(c, f, "missed-79", "missed-79");
 
@@ -634,21 +656,6 @@ static void test_full_restart(void **state)
 		assert_int_equal(barrier(c, i), 0);
 		assert_file(c, i, "two-9", "two-9");
 	}
-}
-
-struct changes {
-	int calls;
-	uint64_t ino, parent;
-	char name[64];
-};
-
-static void on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t len)
-{
-	struct changes *ch = arg;
-	ch->calls++;
-	ch->ino = ino;
-	ch->parent = parent;
-	snprintf(ch->name, sizeof(ch->name), "%.*s", (int)len, name ? name : "");
 }
 
 static bool change_seen(struct cluster *c, void *arg)
