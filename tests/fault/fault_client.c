@@ -486,7 +486,13 @@ static void *proc_main(void *arg)
 		}
 		snprintf(id, sizeof(id), "%d-%lu", p->id, seq);
 		snprintf(val, sizeof(val), "p%d-%lu", p->id, seq);
+		/* With every workload: half registers, 30% appends, 20% creates (a
+		 * directory of tens of thousands of files makes the final hashing slow). */
 		int w = kinds[xorshift(&rng) % (uint64_t)nk];
+		if (nk == 3) {
+			uint64_t x = xorshift(&rng) % 10;
+			w = x < 5 ? W_REG : x < 8 ? W_APP : W_SET;
+		}
 		uint64_t r = xorshift(&rng);
 		struct op *o;
 		if (w == W_REG) {

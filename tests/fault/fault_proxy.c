@@ -81,7 +81,8 @@ struct conn {
 	uv_timer_t timer; /* the due time of the head chunk of the faulty direction */
 	struct dir up, down;
 	bool blackhole, closing, upstream_open;
-	int handles; /* open handles; freed when 0 */
+	bool connected; /* upstream connected: up and down are set */
+	int handles;    /* open handles; freed when 0 */
 };
 
 struct link {
@@ -317,7 +318,7 @@ static void on_idle_check(uv_timer_t *t)
 {
 	for (int i = 0; i < nlinks; i++) {
 		for (struct conn *c = links[i].conns; c != NULL; c = c->next) {
-			if (!c->closing && c->upstream_open && !c->blackhole) {
+			if (!c->closing && c->connected) {
 				resume_reading(&c->up);
 				resume_reading(&c->down);
 			}
@@ -337,6 +338,7 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	c->up = (struct dir){.conn = c, .src = &c->client, .dst = &c->upstream, .faulty = true};
 	c->down = (struct dir){.conn = c, .src = &c->upstream, .dst = &c->client};
+	c->connected = true;
 	resume_reading(&c->up);
 	resume_reading(&c->down);
 }
