@@ -42,6 +42,7 @@ bool sim_rng_permille(struct sim_rng *g, unsigned p);                /* true wit
 
 uint64_t sim_hash(const void *p, size_t n, uint64_t h); /* FNV-1a 64, chained by @h */
 uint64_t sim_entry_hash(const struct raft_entry *e);    /* type and data, not term */
+uint64_t sim_conf_hash(const struct raft_conf *conf);   /* of its raft_conf_encode() */
 
 void *sim_xmalloc(size_t n); /* aborts on failure: the simulator is a test */
 void *sim_xrealloc(void *p, size_t n);
@@ -240,7 +241,8 @@ struct sim_commit { /* an applied entry: committed for good */
 	uint64_t hash;
 	uint64_t chain;
 	raft_id by;
-	raft_term in_term; /* the first applier's term: >= the term that committed it */
+	raft_term in_term;  /* the first applier's term: >= the term that committed it */
+	uint64_t conf_hash; /* the configuration in effect at this index (sim_conf_hash) */
 };
 
 struct sim_proposal {

@@ -198,7 +198,8 @@ void sim_check_apply(struct sim_cluster *c, struct sim_node *n, const struct raf
 	                          .hash = h,
 	                          .chain = chain,
 	                          .by = n->id,
-	                          .in_term = raft_current_term(n->r)};
+	                          .in_term = raft_current_term(n->r),
+	                          .conf_hash = sim_conf_hash(&n->sm.conf)};
 	c->n_committed++;
 	if (e->index > k->max_applied)
 		k->max_applied = e->index;
@@ -217,6 +218,12 @@ void sim_check_install(struct sim_cluster *c, struct sim_node *n)
 		              "n%" PRIu64 " installs a snapshot at %" PRIu64
 		              " whose state differs from the committed history",
 		              n->id, n->sm.applied);
+	else if (cm->conf_hash != sim_conf_hash(&n->sm.conf))
+		sim_violation(c, "snapshot configuration",
+		              "n%" PRIu64 " installs snapshot %" PRIu64
+		              " with a configuration of %u"
+		              " servers that is not the one in effect at that index",
+		              n->id, n->sm.applied, n->sm.conf.n);
 }
 
 /* Leader completeness (paper 5.4.1): the leader of a term holds every entry
@@ -399,6 +406,23 @@ void sim_check_step(struct sim_cluster *c)
  * storage. Checked as the message leaves the node, against its disk. */
 void sim_check_send(struct sim_cluster *c, struct sim_node *n, const struct raft_message *m)
 {
+	if (m->type == RAFT_MSG_SNAPSHOT) {
+		/* paper Figure 13: the snapshot carries the configuration as of
+		 * its last included index */
+		struct raft_conf conf;
+		const struct sim_commit *cm = committed(&c->chk, m->snapshot.snap_index);
+		if (raft_conf_decode(m->snapshot.conf.base, m->snapshot.conf.len, &conf) != 0)
+			sim_violation(c, "snapshot configuration",
+			              "n%" PRIu64 " sends snapshot %" PRIu64
+			              " whose configuration does not decode",
+			              n->id, m->snapshot.snap_index);
+		else if (cm && cm->conf_hash != sim_conf_hash(&conf))
+			sim_violation(c, "snapshot configuration",
+			              "n%" PRIu64 " sends snapshot %" PRIu64
+			              " with a configuration of %u"
+			              " servers that is not the one in effect at that index",
+			              n->id, m->snapshot.snap_index, conf.n);
+	}
 	/* STYLE.md rule 6, raft_fail(): a node whose storage failed stops
 	 * voting, campaigning and leading for good */
 	if (n->failed && (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||

@@ -79,6 +79,13 @@ uint64_t sim_entry_hash(const struct raft_entry *e)
 	return sim_mix(sim_hash(e->data.base, e->data.base ? e->data.len : 0, h) ^ e->data.len);
 }
 
+uint64_t sim_conf_hash(const struct raft_conf *conf)
+{
+	uint8_t buf[RAFT_MAX_SERVERS * (RAFT_ADDRESS_MAX + 16) + 64];
+	size_t n = raft_conf_encode(conf, buf, sizeof(buf));
+	return n <= sizeof(buf) ? sim_hash(buf, n, 0) : 0;
+}
+
 void *sim_xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
