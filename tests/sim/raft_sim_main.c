@@ -32,7 +32,8 @@ static void usage(void)
 	        "  J worker processes (default: the CPUs, 1 with --verbose);\n"
 	        "  --no-commit-rule: do not check the Figure 8 commit rule itself, only\n"
 	        "  its consequences (lost committed entries);\n"
-	        "  --sim-bug early-send|lying-disk|no-heal: the simulator itself breaks the\n"
+	        "  --sim-bug early-send|lying-disk|no-heal|early-read: the simulator itself breaks "
+	        "the\n"
 	        "  ready contract, the disk, or the final heal (the checkers must notice);\n"
 	        "  --oom P: P/1000 of the core's allocations fail (-ENOMEM must be harmless)\n",
 	        SIM_PROG);
@@ -128,6 +129,8 @@ int main(int argc, char **argv)
 				a.sim_bug = SIM_BUG_LYING_DISK;
 			else if (!strcmp(b, "no-heal"))
 				a.sim_bug = SIM_BUG_NO_HEAL;
+			else if (!strcmp(b, "early-read"))
+				a.sim_bug = SIM_BUG_EARLY_READ;
 			else
 				usage();
 			continue;
@@ -237,10 +240,10 @@ int main(int argc, char **argv)
 	if (n_fails)
 		qsort(fails, n_fails, sizeof(*fails), by_seed);
 	static const char *bugs[] = {"", " --sim-bug early-send", " --sim-bug lying-disk",
-	                             " --sim-bug no-heal"};
+	                             " --sim-bug no-heal", " --sim-bug early-read"};
 	char extra[128];
 	snprintf(extra, sizeof(extra), "%s%s", a.no_commit_rule ? " --no-commit-rule" : "",
-	         bugs[a.sim_bug < 4 ? a.sim_bug : 0]);
+	         bugs[a.sim_bug < 5 ? a.sim_bug : 0]);
 	if (a.oom)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --oom %u", a.oom);
 	if (a.steps != 10000)

@@ -282,6 +282,7 @@ enum sim_bug {
 	SIM_BUG_EARLY_SEND, /* send msgs_after_persist before the batch is durable */
 	SIM_BUG_LYING_DISK, /* a crash loses the last durable entries and the vote */
 	SIM_BUG_NO_HEAL,    /* the final phase leaves the network partitioned */
+	SIM_BUG_EARLY_READ, /* serve a read without waiting to apply its index */
 };
 
 struct sim_opts {

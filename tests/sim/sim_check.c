@@ -490,7 +490,8 @@ void sim_check_serve_reads(struct sim_cluster *c, struct sim_node *n)
 {
 	for (unsigned i = 0; i < n->n_reads;) {
 		struct sim_read *rd = &n->reads[i];
-		if (!rd->answered || n->sm.applied < rd->index) {
+		bool early = c->o.sim_bug == SIM_BUG_EARLY_READ;
+		if (!rd->answered || (n->sm.applied < rd->index && !early)) {
 			i++;
 			continue;
 		}

@@ -80,6 +80,15 @@ static void seed_replays_identically(void **state)
 	}
 }
 
+/* Serving a read before the state machine reaches its read index returns
+ * stale data: the read check must see it. */
+static void early_read_is_caught(void **state)
+{
+	(void)state;
+	const char *v = first_violation(SIM_BUG_EARLY_READ, 3, 100);
+	assert_non_null(strstr(v, "\"linearizable read\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -87,6 +96,7 @@ int main(void)
 	        cmocka_unit_test(early_send_is_caught),
 	        cmocka_unit_test(lying_disk_is_caught),
 	        cmocka_unit_test(unhealed_partition_fails_liveness),
+	        cmocka_unit_test(early_read_is_caught),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
