@@ -85,7 +85,9 @@ void check_sets(const struct history *h, struct check_report *r)
 		if (strcmp(buf, "_") != 0 && strcmp(buf, "@") != 0) {
 			nn = history_split(buf, ',', &names);
 		}
-		qsort(names, nn, sizeof(*names), cmp_str);
+		if (nn > 0) {
+			qsort(names, nn, sizeof(*names), cmp_str);
+		}
 		/* A canonical text of the sorted listing, to compare the nodes. */
 		size_t len = 1;
 		for (size_t j = 0; j < nn; j++) {
@@ -118,8 +120,8 @@ void check_sets(const struct history *h, struct check_report *r)
 			    cr[k]->end > o->start) {
 				continue;
 			}
-			bool found =
-			        bsearch(&cr[k]->value, names, nn, sizeof(*names), cmp_str) != NULL;
+			bool found = nn > 0 && bsearch(&cr[k]->value, names, nn, sizeof(*names),
+			                               cmp_str) != NULL;
 			if (!found) {
 				if (lost < 10) {
 					fprintf(r->out,
