@@ -158,9 +158,12 @@ void qfs__settle(struct qfs__op *op, qfs__op_fn fn)
 		fn(op, op->m->stopping ? QFS_ESHUTDOWN : 0);
 		return;
 	}
+	in->hold++; /* a proposal that fails at once ends inside the flush */
 	if (in->n_pending > 0)
 		qfs__trunc_flush(op->m, in);
+	in->hold--;
 	if (in->n_inflight == 0) { /* the flush could not even be proposed */
+		qfs__inode_put(&op->m->inodes, in);
 		fn(op, op->m->stopping ? QFS_ESHUTDOWN : 0);
 		return;
 	}
