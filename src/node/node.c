@@ -47,7 +47,7 @@ static void on_check(uv_check_t *h)
 		return;
 	node__drive(n);
 	node__submits_run_finished(n);
-	if (!n->stopping && n->finished == NULL && !raft_has_ready(n->raft))
+	if (!n->stopping && n->finished == NULL && !n->barriers_new && !raft_has_ready(n->raft))
 		uv_idle_stop(&n->idle);
 }
 
