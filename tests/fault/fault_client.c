@@ -126,6 +126,7 @@ struct op {
 	int kind;
 	char proc[32], id[48], key[64], value[48], path[512]; /* path: relative to the root */
 	bool skipped; /* no mount: not attempted, not recorded */
+	char err[48]; /* the failing call and its errno, e.g. "open:EROFS"; "" if none */
 	int64_t start;
 	/* Set by the op thread, under mu. */
 	pthread_mutex_t mu;
@@ -149,12 +150,14 @@ static void op_put(struct op *o)
 	}
 }
 
-static void record(const struct op *o, int64_t end, int outcome, const char *result)
+static void record(const struct op *o, int64_t end, int outcome, const char *result,
+                   const char *err)
 {
 	pthread_mutex_lock(&hist_mu);
-	fprintf(hist, "%s\t%s\t%s\t%s\t%s\t%lld\t%lld\t%s\t%s\n", o->proc, o->id, o->key,
+	fprintf(hist, "%s\t%s\t%s\t%s\t%s\t%lld\t%lld\t%s\t%s%s%s\n", o->proc, o->id, o->key,
 	        kind_type[o->kind], o->value[0] ? o->value : "-", (long long)o->start,
-	        (long long)end, outcome_name[outcome], result ? result : "-");
+	        (long long)end, outcome_name[outcome], result ? result : "-", err ? "\t" : "",
+	        err ? err : "");
 	pthread_mutex_unlock(&hist_mu);
 	atomic_ulong *c = outcome == O_OK ? &n_ok : outcome == O_FAIL ? &n_fail : &n_unknown;
 	atomic_fetch_add(c, 1);
@@ -271,6 +274,12 @@ static int slurp(int dirfd, const char *path, char **out, size_t *outlen)
 
 static void perform_at(struct op *o, int root, int *outcome, char **result);
 
+static void set_err(struct op *o, const char *call, int e)
+{
+	const char *name = strerrorname_np(e);
+	snprintf(o->err, sizeof(o->err), "%s:%s", call, name ? name : "?");
+}
+
 /* Runs the operation; sets outcome and result. */
 static void perform(struct op *o, int *outcome, char **result)
 {
@@ -281,9 +290,8 @@ static void perform(struct op *o, int *outcome, char **result)
 		*outcome = O_FAIL;
 		return;
 	}
-	errno = 0;
 	perform_at(o, root, outcome, result);
-	if (errno == ENOTCONN || errno == EBADF) {
+	if (strstr(o->err, "ENOTCONN") != NULL || strstr(o->err, "EBADF") != NULL) {
 		drop_root(root);
 	}
 }
@@ -297,17 +305,22 @@ static void perform_at(struct op *o, int root, int *outcome, char **result)
 	case K_WRITE:
 		fd = openat(root, o->path, O_WRONLY | O_TRUNC);
 		if (fd < 0) {
+			set_err(o, "open", errno);
 			*outcome = errno == EROFS ? O_FAIL : O_UNKNOWN;
 			*result = strdup(errno == EROFS ? "-" : "T");
 			return;
 		}
 		if (write(fd, o->value, vlen) != (ssize_t)vlen) {
+			set_err(o, "write", errno);
 			close(fd);
 			*outcome = O_UNKNOWN;
 			*result = strdup("T");
 			return;
 		}
 		*outcome = close(fd) == 0 ? O_OK : O_UNKNOWN;
+		if (*outcome != O_OK) {
+			set_err(o, "close", errno);
+		}
 		*result = strdup(*outcome == O_OK ? "-" : "T");
 		return;
 	case K_APPEND:
@@ -319,6 +332,7 @@ static void perform_at(struct op *o, int root, int *outcome, char **result)
 			fd = openat(root, o->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 		}
 		if (fd < 0) {
+			set_err(o, "open", errno);
 			*outcome = errno == EROFS ? O_FAIL : O_UNKNOWN;
 			return;
 		}
@@ -327,6 +341,7 @@ static void perform_at(struct op *o, int root, int *outcome, char **result)
 			                 o->kind == K_APPEND ? "\n" : "");
 			ssize_t w = write(fd, buf, (size_t)n);
 			if (w != n) {
+				set_err(o, "write", w < 0 ? errno : EIO);
 				/* An append that EROFS refused was never proposed. */
 				*outcome = w < 0 && errno == EROFS && o->kind == K_APPEND
 				                   ? O_FAIL
@@ -336,6 +351,9 @@ static void perform_at(struct op *o, int root, int *outcome, char **result)
 			}
 		}
 		*outcome = close(fd) == 0 ? O_OK : O_UNKNOWN;
+		if (*outcome != O_OK) {
+			set_err(o, "close", errno);
+		}
 		return;
 	case K_READ:
 	case K_AREAD: {
@@ -346,6 +364,7 @@ static void perform_at(struct op *o, int root, int *outcome, char **result)
 			*outcome = O_OK;
 			*result = strdup("@");
 		} else if (rc < 0) {
+			set_err(o, "read", -rc);
 			*outcome = O_FAIL;
 			*result = strdup("~");
 		} else {
@@ -421,12 +440,12 @@ static void run_op(struct op *o)
 		usleep(100000);
 	} else if (done) {
 		pthread_mutex_unlock(&o->mu);
-		record(o, end, o->outcome, o->result);
+		record(o, end, o->outcome, o->result, o->err[0] ? o->err : NULL);
 	} else {
 		atomic_fetch_add(&hung, 1);
 		pthread_mutex_unlock(&o->mu);
 		bool rd = o->kind == K_READ || o->kind == K_AREAD;
-		record(o, end, O_UNKNOWN, rd ? "~" : o->kind == K_WRITE ? "T" : "-");
+		record(o, end, O_UNKNOWN, rd ? "~" : o->kind == K_WRITE ? "T" : "-", "timeout");
 	}
 	op_put(o);
 }

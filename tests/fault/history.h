@@ -26,6 +26,9 @@
  *          applied on its own (the open succeeded, the write did not),
  *          otherwise "-". Anything else: "-".
  *
+ * An optional tenth field names the error a call returned (e.g. "EROFS",
+ * "open:ETIMEDOUT"), for people reading the history; the checkers ignore it.
+ *
  * Tokens are made of [A-Za-z0-9_.-]; a read whose bytes are not a clean
  * token list is recorded as "!" followed by the hex of the bytes, which no
  * write ever produced (so a checker reports it).
