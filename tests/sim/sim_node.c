@@ -272,6 +272,10 @@ int64_t sim_propose(struct sim_cluster *c, raft_id id)
 	SIM_CORE_BEGIN();
 	int64_t idx = raft_propose(n->r, buf, (size_t)len);
 	SIM_CORE_END();
+	if (idx > 0 && raft_role(n->r) != RAFT_LEADER)
+		sim_violation(c, "API contract",
+		              "n%" PRIu64 " (%s) accepted a proposal at %" PRId64, id,
+		              raft_role_name(raft_role(n->r)), idx);
 	if (idx > 0) {
 		struct raft_entry e = {.term = term,
 		                       .index = (raft_index)idx,

@@ -130,6 +130,68 @@ static void change(struct sim_cluster *c)
 		sim_node_ready(c, &c->nodes[l]);
 }
 
+/* Calls that must fail: membership changes and transfers on a follower, on
+ * ids that are not (or already are) members; and the leader's view of its
+ * followers' progress, which must not run ahead of their disks. */
+static void misuse(struct sim_cluster *c)
+{
+	raft_id id = random_up(c);
+	if (!id)
+		return;
+	struct raft *r = c->nodes[id].r;
+	bool leader = raft_role(r) == RAFT_LEADER;
+	raft_id target = (raft_id)sim_rng_below(&c->rng, SIM_MAX_NODES + 3);
+	enum raft_change_kind kind = (enum raft_change_kind)sim_rng_range(&c->rng, 1, 3);
+	const struct raft_conf *conf = raft_configuration(r);
+	const struct raft_server *s = target ? raft_conf_get(conf, target) : NULL;
+	int64_t rv = 0;
+	if (!leader) {
+		SIM_CORE_BEGIN();
+		rv = raft_change(r, kind, target ? target : 1, "sim://x");
+		SIM_CORE_END();
+		if (rv > 0)
+			sim_violation(c, "API contract",
+			              "n%" PRIu64 " (%s) accepted a membership change", id,
+			              raft_role_name(raft_role(r)));
+	} else if (kind == RAFT_ADD_LEARNER && s) {
+		SIM_CORE_BEGIN();
+		rv = raft_change(r, kind, target, "sim://x");
+		SIM_CORE_END();
+		if (rv > 0)
+			sim_violation(c, "API contract",
+			              "leader n%" PRIu64 " adds n%" PRIu64
+			              " which is already a member",
+			              id, target);
+	} else if (kind != RAFT_ADD_LEARNER && !s) {
+		SIM_CORE_BEGIN();
+		rv = raft_change(r, kind, target, NULL);
+		SIM_CORE_END();
+		if (rv > 0)
+			sim_violation(c, "API contract",
+			              "leader n%" PRIu64 " changes n%" PRIu64
+			              " which is not a member",
+			              id, target);
+	}
+	if (leader) {
+		for (unsigned i = 0; i < conf->n && !c->n_violations; i++) {
+			struct raft_progress_info pi;
+			raft_id f = conf->servers[i].id;
+			if (raft_progress(r, f, &pi) != 0 || f == id || f > SIM_MAX_NODES)
+				continue;
+			const struct sim_node *fn = &c->nodes[f];
+			if (pi.match > raft_last_index(r) ||
+			    (fn->up && raft_current_term(fn->r) == raft_current_term(r) &&
+			     pi.match > sim_disk_last(&fn->disk)))
+				sim_violation(c, "progress",
+				              "leader n%" PRIu64 " believes n%" PRIu64
+				              " matches up to %" PRIu64
+				              " but its disk ends at %" PRIu64,
+				              id, f, pi.match, sim_disk_last(&fn->disk));
+		}
+	}
+	sim_node_ready(c, &c->nodes[id]);
+}
+
 static unsigned random_mask(struct sim_cluster *c)
 {
 	unsigned m = 0;
@@ -203,7 +265,9 @@ void sim_chaos_event(struct sim_cluster *c)
 			sim_schedule(c, c->now + sim_rng_range(&c->rng, 100, 800), SIM_EV_CRASH, id,
 			             c->nodes[id].gen, NULL);
 		}
-	} else if (roll < 858) {
+	} else if (roll < 890) {
+		misuse(c);
+	} else if (roll < 910) {
 		c->drop_permille = (unsigned)sim_rng_below(&c->rng, 250);
 		sim_trace(c, "net: drop %u/1000", c->drop_permille);
 	}
