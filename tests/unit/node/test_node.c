@@ -184,9 +184,10 @@ static int teardown(void **state)
 		}
 	uv_walk(&c->loop, close_walk, NULL);
 	uv_run(&c->loop, UV_RUN_DEFAULT);
-	uv_loop_close(&c->loop);
+	int rc = uv_loop_close(&c->loop); /* UV_EBUSY: a node left a handle open */
 	nftw(c->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(c);
+	assert_int_equal(rc, 0);
 	return 0;
 }
 
@@ -946,6 +947,42 @@ static void test_disk_full(void **state)
 	assert_int_equal(st.id, 1);
 }
 
+/* node_start refuses, with a reason: a directory in use, a directory of
+ * another node, a listen address in use. */
+static void test_start_errors(void **state)
+{
+	struct cluster *c = *state;
+	struct node *extra = NULL;
+	char err[256] = "";
+	assert_int_equal(start_node(c, 0), 0);
+
+	/* The same directory twice. */
+	assert_int_equal(node_start(&c->loop, &c->opts[0], &extra, err, sizeof(err)), QFS_EBUSY);
+	assert_null(extra);
+	assert_true(strlen(err) > 0);
+	stop_node(c, 0);
+
+	/* Node 2 on node 1's directory. */
+	struct node_options o = c->opts[1];
+	o.data_dir = c->dirs[0];
+	err[0] = '\0';
+	assert_int_equal(node_start(&c->loop, &o, &extra, err, sizeof(err)), QFS_EMISMATCH);
+	assert_true(strlen(err) > 0);
+
+	/* Node 2's port taken (by node 1 listening there). */
+	o = c->opts[0];
+	snprintf(o.peers[0].address, NODE_ADDRESS_MAX, "%s", c->opts[0].peers[1].address);
+	assert_int_equal(start_node(c, 1), 0);
+	err[0] = '\0';
+	assert_int_equal(node_start(&c->loop, &o, &extra, err, sizeof(err)), -EADDRINUSE);
+	assert_non_null(strstr(err, "listening"));
+	/* The failed start closes its handles on the loop; running it frees
+	 * them (the teardown checks the loop closes). */
+	run_for(c, 50);
+	/* The directory is free again. */
+	assert_int_equal(start_node(c, 0), 0);
+}
+
 /* The status renders as JSON naming every member. */
 static void test_status_json(void **state)
 {
@@ -982,6 +1019,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_snapshot_on_demand, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_socket, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
