@@ -44,6 +44,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	        {"limit", required_argument, NULL, 'l'},
+	        {"max-lines", required_argument, NULL, 'm'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
