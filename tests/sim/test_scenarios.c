@@ -39,6 +39,21 @@ static bool has_leader(struct sim_cluster *c, void *arg)
 	return sim_leader(c) != RAFT_NONE;
 }
 
+/* True once node *arg has campaigned (pre-candidate or candidate). */
+struct campaign_arg {
+	raft_id id;
+	bool seen;
+};
+
+static bool campaigned(struct sim_cluster *c, void *arg)
+{
+	struct campaign_arg *a = arg;
+	struct raft *r = sim_core(c, a->id);
+	if (r && (raft_role(r) == RAFT_PRE_CANDIDATE || raft_role(r) == RAFT_CANDIDATE))
+		a->seen = true;
+	return false; /* run the whole time */
+}
+
 static raft_id wait_leader(struct sim_cluster *c, uint64_t ms)
 {
 	sim_run_until(c, has_leader, NULL, ms);
@@ -179,8 +194,10 @@ static void prevote_protects_leader(void **state)
 	raft_term t = raft_current_term(c->nodes[l].r);
 	raft_id f = l % 3 + 1;
 	sim_net_isolate(c, f);
-	sim_run_until(c, NULL, NULL, 3000); /* many election timeouts */
+	struct campaign_arg ca = {f, false};
+	sim_run_until(c, campaigned, &ca, 3000); /* many election timeouts */
 	no_violation(c);
+	assert_true(ca.seen); /* it did try */
 	assert_int_equal(raft_current_term(c->nodes[f].r), t);
 	sim_net_heal(c);
 	sim_run_until(c, NULL, NULL, 2000);
@@ -248,8 +265,10 @@ static void removed_server_cannot_disrupt(void **state)
 	raft_term t = raft_current_term(c->nodes[l].r);
 	sim_run_until(c, NULL, NULL, 1000);
 	sim_net_heal(c); /* it comes back, still believing it is a voter */
-	sim_run_until(c, NULL, NULL, 4000);
+	struct campaign_arg ca = {gone, false};
+	sim_run_until(c, campaigned, &ca, 4000);
 	no_violation(c);
+	assert_true(ca.seen); /* it kept campaigning */
 	assert_int_equal(sim_leader(c), l);
 	assert_int_equal(raft_current_term(c->nodes[l].r), t);
 	assert_null(raft_conf_get(raft_configuration(c->nodes[l].r), gone));
