@@ -991,6 +991,58 @@ static void test_start_errors(void **state)
 	assert_int_equal(start_node(c, 0), 0);
 }
 
+/* Submits through a follower while the leader goes away: retried with the
+ * same serials, each command applies at most once, and each one reported
+ * applied is in the file exactly once. */
+static void test_exactly_once_across_leader_loss(void **state)
+{
+	struct cluster *c = *state;
+	enum { N = 60 };
+	struct submit_wait w[N];
+	char data[N][8];
+	start_all(c);
+	int leader = wait_leader(c);
+	int f = any_follower(c, leader);
+	struct wire_cmd cmd = create_cmd("log", "");
+	struct submit_wait cw = submit(c, f, &cmd);
+	assert_int_equal(cw.err, 0);
+	uint64_t ino = cw.res.attr.ino;
+
+	memset(w, 0, sizeof(w));
+	for (int k = 0; k < N; k++) {
+		snprintf(data[k], sizeof(data[k]), "<%d>", k);
+		struct wire_cmd ap = {.type = WIRE_CMD_APPEND,
+		                      .ino = ino,
+		                      .data = data[k],
+		                      .data_len = strlen(data[k])};
+		assert_int_equal(node_submit(c->nodes[f], &ap, submit_done, &w[k]), 0);
+		if (k == N / 2) {
+			run_for(c, 5); /* some reach the old leader, some do not */
+			stop_node(c, leader);
+		}
+	}
+	for (int k = 0; k < N; k++) {
+		assert_true(run_until(c, submit_finished, &w[k], 15000));
+		assert_true(w[k].err == 0 || w[k].err == -ETIMEDOUT);
+	}
+	assert_int_equal(barrier(c, f), 0);
+	char buf[N * 8 + 1];
+	size_t got = 0;
+	assert_int_equal(node_read(c->nodes[f], ino, 0, sizeof(buf) - 1, buf, &got), 0);
+	buf[got] = '\0';
+	int ok = 0;
+	for (int k = 0; k < N; k++) {
+		const char *p = strstr(buf, data[k]);
+		if (p != NULL)
+			assert_null(strstr(p + 1, data[k])); /* never twice */
+		if (w[k].err == 0 && w[k].res.err == 0) {
+			assert_non_null(p); /* reported applied: it is there */
+			ok++;
+		}
+	}
+	assert_true(ok > 0);
+}
+
 /* The status renders as JSON naming every member. */
 static void test_status_json(void **state)
 {
@@ -1028,6 +1080,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_admin_socket, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_exactly_once_across_leader_loss, setup,
+	                                        teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
