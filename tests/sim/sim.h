@@ -268,6 +268,8 @@ struct sim_check {
 	raft_index applied_before_step; /* max_applied before the current event */
 	struct sim_proposal *props;
 	size_t n_props, cap_props;
+	uint64_t *payloads; /* open addressing: hashes of committed commands */
+	size_t n_payloads, cap_payloads;
 	uint64_t n_dropped;
 	unsigned scan_next;
 };

@@ -21,6 +21,7 @@ void sim_check_free(struct sim_check *k)
 	free(k->term_leader);
 	free(k->commits);
 	free(k->props);
+	free(k->payloads);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -173,6 +174,39 @@ void sim_check_scan(struct sim_cluster *c, struct sim_node *n)
 	}
 }
 
+/* Adds @h to the set; false if it was there. */
+static bool payload_insert(struct sim_check *k, uint64_t h)
+{
+	h |= 1; /* 0 marks an empty slot */
+	if ((k->n_payloads + 1) * 2 > k->cap_payloads) {
+		size_t cap = k->cap_payloads ? k->cap_payloads * 2 : 1024;
+		uint64_t *t = calloc(cap, sizeof(*t));
+		if (!t)
+			abort();
+		for (size_t i = 0; i < k->cap_payloads; i++) {
+			uint64_t v = k->payloads[i];
+			if (!v)
+				continue;
+			size_t j = (size_t)(sim_mix(v) & (cap - 1));
+			while (t[j])
+				j = (j + 1) & (cap - 1);
+			t[j] = v;
+		}
+		free(k->payloads);
+		k->payloads = t;
+		k->cap_payloads = cap;
+	}
+	size_t j = (size_t)(sim_mix(h) & (k->cap_payloads - 1));
+	while (k->payloads[j]) {
+		if (k->payloads[j] == h)
+			return false;
+		j = (j + 1) & (k->cap_payloads - 1);
+	}
+	k->payloads[j] = h;
+	k->n_payloads++;
+	return true;
+}
+
 void sim_check_apply(struct sim_cluster *c, struct sim_node *n, const struct raft_entry *e,
                      uint64_t chain)
 {
@@ -201,6 +235,13 @@ void sim_check_apply(struct sim_cluster *c, struct sim_node *n, const struct raf
 	                          .in_term = raft_current_term(n->r),
 	                          .conf_hash = sim_conf_hash(&n->sm.conf)};
 	c->n_committed++;
+	/* every proposal has a unique payload: committed twice means the core
+	 * duplicated an entry */
+	if (e->type == RAFT_ENTRY_NORMAL && !payload_insert(k, h))
+		sim_violation(c, "no duplicate",
+		              "the command committed at %" PRIu64 "/t%" PRIu64
+		              " was already committed at another index",
+		              e->index, e->term);
 	if (e->index > k->max_applied)
 		k->max_applied = e->index;
 }
