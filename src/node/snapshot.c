@@ -207,7 +207,7 @@ int node__snapshot_take(struct node *n, uint64_t *index, uint64_t *size)
 	return 0;
 }
 
-/* Deletes every snapshot file but snap-<keep>. */
+/* On the writer: deletes every snapshot but snap-<keep>, and leftover tmp- files. */
 void node__snapshot_prune(struct node *n, uint64_t keep)
 {
 	char dir[1024], keepname[64], path[1300];
@@ -219,7 +219,11 @@ void node__snapshot_prune(struct node *n, uint64_t keep)
 		return;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, "snap-", 5) != 0 || strcmp(e->d_name, keepname) == 0)
+		/* A tmp- file is a snapshot a crash interrupted (only this
+		 * thread writes them). recv- files may be mid-transfer: kept. */
+		bool old_snap =
+		        strncmp(e->d_name, "snap-", 5) == 0 && strcmp(e->d_name, keepname) != 0;
+		if (!old_snap && strncmp(e->d_name, "tmp-", 4) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		unlink(path);
