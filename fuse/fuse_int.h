@@ -59,10 +59,8 @@ struct qfs_mount {
 	struct qfs_mount_options opts;
 	struct qfs__inodes inodes;
 	struct qfs__notifier *notifier;
-	unsigned long parked;    /* operations waiting on the node or an inode */
-	uint64_t noquorum_until; /* uv_now() ms: a barrier failed for want of
-	                            quorum; until then lookup/getattr do not wait */
-	size_t buffered;         /* bytes in all handles' write buffers */
+	unsigned long parked; /* operations waiting on the node or an inode */
+	size_t buffered;      /* bytes in all handles' write buffers */
 	bool stopping;
 	bool gone;        /* the kernel side went away (unmounted or aborted) */
 	bool finishing;   /* stopping, and nothing is parked any more */
@@ -73,9 +71,6 @@ struct qfs_mount {
 
 /* ------------------------------------------------------------------------ */
 /* Parked operations (op.c)                                                 */
-
-/* How long a failed barrier lets lookups and getattrs skip theirs. */
-#define QFS__NOQUORUM_MEMORY_MS 1000
 
 struct qfs__op;
 typedef void (*qfs__op_fn)(struct qfs__op *op, int err);
@@ -93,7 +88,6 @@ struct qfs__op {
 	qfs__op_fn run;       /* what runs after a barrier or a wait */
 	qfs__result_fn done;  /* what runs after a submit */
 	struct qfs__op *next; /* in an inode's wait list */
-	bool meta;            /* lookup/getattr: see qfs__barrier_meta */
 };
 
 /* A new operation context of @size bytes (zeroed), or NULL (then the request
@@ -106,9 +100,6 @@ void qfs__op_fail(struct qfs__op *op, int err, bool write);
 
 /* Run @fn(@op, err) once local reads are linearizable (node_read_barrier). */
 void qfs__barrier(struct qfs__op *op, qfs__op_fn fn);
-/* The same for lookup and getattr, which without quorum run on this node's
- * tree instead of failing (op.c says why). */
-void qfs__barrier_meta(struct qfs__op *op, qfs__op_fn fn);
 /* Propose @cmd (uid/gid from the request filled here); @fn(@op, err, res)
  * runs once with the outcome. */
 void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn);

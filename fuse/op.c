@@ -35,53 +35,15 @@ void qfs__op_fail(struct qfs__op *op, int err, bool write)
 	qfs__op_done(op);
 }
 
-/* Without quorum, a metadata barrier (qfs__barrier_meta) lets the query
- * run on this node's tree anyway. */
 static int barrier_err(struct qfs__op *op, int err)
 {
-	struct qfs_mount *m = op->m;
-
-	if (m->stopping)
-		return QFS_ESHUTDOWN;
-	if (err == 0) {
-		m->noquorum_until = 0;
-		return 0;
-	}
-	if (err == -EIO || err == -EROFS || err == QFS_ENOQUORUM) {
-		m->noquorum_until = uv_now(m->loop) + QFS__NOQUORUM_MEMORY_MS;
-		if (op->meta)
-			return 0;
-	}
-	return err;
+	return op->m->stopping ? QFS_ESHUTDOWN : err;
 }
 
 static void barrier_cb(void *arg, int err)
 {
 	struct qfs__op *op = arg;
 	op->run(op, barrier_err(op, err));
-}
-
-/*
- * Why lookup and getattr may read a stale tree when there is no quorum:
- * every path walk is a LOOKUP and, for the kernel's permission check
- * (default_permissions, attributes cached 0 s), a GETATTR of each component.
- * Failing them with EIO would fail every change with EIO before it could be
- * proposed, where DESIGN.md wants EROFS. Everything after the walk still
- * fails as it should: a read or readdir passes a strict barrier (EIO), a
- * change is proposed (EROFS). The cost: stat(2) without quorum shows this
- * node's view instead of failing (docs/semantics.md).
- */
-void qfs__barrier_meta(struct qfs__op *op, qfs__op_fn fn)
-{
-	op->meta = true;
-	/* A barrier failed a moment ago: do not make every component of every
-	 * path walk wait a commit timeout again. One barrier per
-	 * QFS__NOQUORUM_MEMORY_MS still probes. */
-	if (!op->m->stopping && uv_now(op->m->loop) < op->m->noquorum_until) {
-		fn(op, 0);
-		return;
-	}
-	qfs__barrier(op, fn);
 }
 
 void qfs__barrier(struct qfs__op *op, qfs__op_fn fn)
@@ -103,8 +65,6 @@ void qfs__barrier(struct qfs__op *op, qfs__op_fn fn)
 static void submit_cb(void *arg, int err, const struct fsm_result *res)
 {
 	struct qfs__op *op = arg;
-	if (err == 0)
-		op->m->noquorum_until = 0; /* a commit: the cluster is back */
 	op->done(op, err, err == 0 ? res : NULL);
 }
 

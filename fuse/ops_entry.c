@@ -68,7 +68,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	l->parent = parent;
 	l->len = len;
 	memcpy(l->name, name, len);
-	qfs__barrier_meta(&l->op, lookup_ready);
+	qfs__barrier(&l->op, lookup_ready);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -108,7 +108,7 @@ static void getattr_settled(struct qfs__op *op, int err)
 		qfs__op_fail(op, err, false);
 		return;
 	}
-	qfs__barrier_meta(op, getattr_ready);
+	qfs__barrier(op, getattr_ready);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
