@@ -48,28 +48,38 @@ char *encode_lines(const char *buf, size_t len)
 	if (len == 0) {
 		return strdup("_");
 	}
-	if (buf[len - 1] != '\n') {
-		return hex_of(buf, len);
-	}
-	char *s = malloc(len + 1);
+	/* Each line on its own: a clean token, or "!hex" of that line (an empty
+	 * line, foreign bytes, or a last line without its newline). A torn
+	 * append so damages one or two tokens, not the whole read. */
+	/* At worst every line is "!" and its hex, plus a comma. */
+	char *s = malloc(4 * len + 4);
 	if (s == NULL) {
 		abort();
 	}
 	size_t j = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-		if (c == '\n') {
-			if (i == 0 || buf[i - 1] == '\n') {
-				free(s);
-				return hex_of(buf, len);
-			}
-			s[j++] = i + 1 == len ? '\0' : ',';
-		} else if (is_token_char(c)) {
-			s[j++] = (char)c;
-		} else {
-			free(s);
-			return hex_of(buf, len);
+	for (size_t a = 0; a < len;) {
+		size_t b = a;
+		while (b < len && buf[b] != '\n') {
+			b++;
 		}
+		bool clean = b > a && b < len;
+		for (size_t k = a; k < b && clean; k++) {
+			clean = is_token_char((unsigned char)buf[k]);
+		}
+		if (j > 0) {
+			s[j++] = ',';
+		}
+		if (clean) {
+			memcpy(s + j, buf + a, b - a);
+			j += b - a;
+		} else {
+			char *h = hex_of(buf + a, b - a);
+			size_t hl = strlen(h);
+			memcpy(s + j, h, hl);
+			j += hl;
+			free(h);
+		}
+		a = b + 1;
 	}
 	s[j] = '\0';
 	return s;

@@ -11,7 +11,8 @@ bool is_token_char(unsigned char c);
 char *hex_of(const char *buf, size_t len);
 /* A register's bytes: "_" empty, the token, or "!hex". Returns a malloc'd string. */
 char *encode_register(const char *buf, size_t len);
-/* An append file's bytes (one token per line): "_" empty, "t1,t2,...", or "!hex". Malloc'd. */
+/* An append file's bytes (one token per line): "_" empty, else "t1,t2,...", each line that
+ * is not a clean token (or the last, without its newline) as "!hex". Malloc'd. */
 char *encode_lines(const char *buf, size_t len);
 /*
  * slurp - read the whole file at @path (relative to @dirfd, or AT_FDCWD).

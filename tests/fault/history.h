@@ -29,9 +29,10 @@
  * An optional tenth field names the error a call returned (e.g. "EROFS",
  * "open:ETIMEDOUT"), for people reading the history; the checkers ignore it.
  *
- * Tokens are made of [A-Za-z0-9_.-]; a read whose bytes are not a clean
- * token list is recorded as "!" followed by the hex of the bytes, which no
- * write ever produced (so a checker reports it).
+ * Tokens are made of [A-Za-z0-9_.-]; bytes that are not a clean token (a
+ * register's contents, or one line of an append file) are recorded as "!"
+ * followed by their hex, which no write ever produced (so a checker reports
+ * it).
  */
 
 #include <stdbool.h>
