@@ -663,6 +663,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fault-client: %s: %s\n", opt.out, strerror(errno));
 		return 2;
 	}
+	/* A line per op as it completes: a client killed mid-run loses at most the line being
+	 * written (and the checker drops a last line without its newline). */
+	setvbuf(hist, NULL, _IOLBF, 0);
 	int rc = 0;
 	if ((opt.setup || opt.final_node > 0 || opt.burst > 0) && get_root() < 0) {
 		fprintf(stderr, "fault-client: no FUSE file system mounted at %s\n", opt.dir);

@@ -74,6 +74,12 @@ int history_load(struct history *h, const char *path)
 	int lineno = 0, rc = 0;
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		lineno++;
+		if (line[len - 1] != '\n' && feof(f)) {
+			/* The writer was killed in the middle of this line. */
+			fprintf(stderr, "fault-check: %s:%d: last line cut short, ignored\n", path,
+			        lineno);
+			break;
+		}
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
 			line[--len] = '\0';
 		}
