@@ -41,16 +41,31 @@ struct cluster {
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/*
+ * A port nobody listens on, below the kernel's ephemeral range (32768 and
+ * up by default): a port taken from that range could be handed to one of
+ * the nodes' own outgoing connections before the node that owns it listens.
+ */
 static uint16_t free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
+	static unsigned seed;
+	if (seed == 0)
+		seed = (unsigned)getpid() * 2654435761u ^ (unsigned)uv_hrtime();
+	for (int tries = 0; tries < 1000; tries++) {
+		seed = seed * 1103515245u + 12345u;
+		uint16_t port = (uint16_t)(20000 + (seed >> 8) % 12000);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+		                         .sin_port = htons(port),
+		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		assert_true(fd >= 0);
+		int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (rc == 0)
+			return port;
+	}
+	fail_msg("no free port in 20000..31999");
+	return 0;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -136,8 +151,15 @@ static int setup(void **state)
 	for (int i = 0; i < NODE_KEY_BYTES; i++)
 		c->key[i] = (uint8_t)(i * 7 + 1);
 	signal(SIGPIPE, SIG_IGN);
-	for (int i = 0; i < N_SLOTS; i++)
-		ports[i] = free_port();
+	for (int i = 0; i < N_SLOTS; i++) {
+		bool dup;
+		do {
+			ports[i] = free_port();
+			dup = false;
+			for (int j = 0; j < i; j++)
+				dup = dup || ports[j] == ports[i];
+		} while (dup);
+	}
 	for (int i = 0; i < N_SLOTS; i++) {
 		struct node_options *o = &c->opts[i];
 		snprintf(c->dirs[i], sizeof(c->dirs[i]), "%s/n%d", c->base, i + 1);
