@@ -29,8 +29,24 @@ check '[ $took -le 10 ]' "and within the commit timeout (took ${took}s)"
 check '[ "$(cat "$m3/k")" = before ]' "the stale_reads mount still reads the last value"
 
 # Linearizable reads on a node without stale_reads: restart node 3 without it.
+# A descriptor opened while the cluster can still answer lookups lets a
+# write skip the path walk: it fails with EROFS; a read fails with EIO
+# (docs/semantics.md, "Without quorum").
 qfs_stop 3
+qfs_start 1
 qfs_start 3
+eventually 20 sh -c "[ \"\$(cat \"$m3/k\")\" = before ]" || fail "node 3 reads again with 1 back"
+exec 4>>"$m3/k"
+qfs_stop 1
+start=$SECONDS
+err=$( (echo x >&4) 2>&1)
+took=$((SECONDS - start))
+exec 4>&-
+# EROFS if no leader took it; ETIMEDOUT if node 3 still led, proposed it and
+# could not commit it (outcome unknown). Never success, never a hang.
+check '[[ "$err" == *"Read-only file system"* || "$err" == *"Connection timed out"* ]]' \
+	"a write through an open descriptor without quorum fails with EROFS or ETIMEDOUT ($err)"
+check '[ $took -le 10 ]' "and within the commit timeout (took ${took}s)"
 start=$SECONDS
 err=$(cat "$m3/k" 2>&1)
 took=$((SECONDS - start))
