@@ -21,6 +21,8 @@ struct args {
 	bool no_commit_rule;
 	unsigned sim_bug;
 	unsigned oom;
+	bool extreme;
+	uint64_t snap_every;
 };
 
 static void usage(void)
@@ -35,7 +37,10 @@ static void usage(void)
 	        "  --sim-bug early-send|lying-disk|no-heal|early-read: the simulator itself breaks "
 	        "the\n"
 	        "  ready contract, the disk, or the final heal (the checkers must notice);\n"
-	        "  --oom P: P/1000 of the core's allocations fail (-ENOMEM must be harmless)\n",
+	        "  --oom P: P/1000 of the core's allocations fail (-ENOMEM must be harmless);\n"
+	        "  --extreme: one-byte chunks and messages, no trailing entries, 3-tick\n"
+	        "  elections; --snap-every N: snapshots every N applied entries (default\n"
+	        "  4..40 per node)\n",
 	        SIM_PROG);
 	exit(2);
 }
@@ -67,6 +72,8 @@ static void run_part(const struct args *a, unsigned part, FILE *out)
 		o.no_commit_rule = a->no_commit_rule;
 		o.sim_bug = a->sim_bug;
 		o.oom_permille = a->oom;
+		o.extreme = a->extreme;
+		o.snap_every = a->snap_every;
 		struct sim_cluster *c = sim_cluster_new(&o, seed);
 		unsigned v = sim_run_random(c);
 		t.seeds++;
@@ -115,6 +122,10 @@ int main(int argc, char **argv)
 			a.verbose = true;
 			continue;
 		}
+		if (!strcmp(o, "--extreme")) {
+			a.extreme = true;
+			continue;
+		}
 		if (!strcmp(o, "--no-commit-rule")) {
 			a.no_commit_rule = true;
 			continue;
@@ -144,6 +155,8 @@ int main(int argc, char **argv)
 			a.steps = v;
 		else if (!strcmp(o, "--nodes") && v >= 3 && v <= SIM_MAX_NODES)
 			a.nodes = (unsigned)v;
+		else if (!strcmp(o, "--snap-every") && v >= 1)
+			a.snap_every = v;
 		else if (!strcmp(o, "--oom") && v <= 1000)
 			a.oom = (unsigned)v;
 		else if (!strcmp(o, "--jobs") && v >= 1 && v <= 64)
@@ -242,8 +255,11 @@ int main(int argc, char **argv)
 	static const char *bugs[] = {"", " --sim-bug early-send", " --sim-bug lying-disk",
 	                             " --sim-bug no-heal", " --sim-bug early-read"};
 	char extra[128];
-	snprintf(extra, sizeof(extra), "%s%s", a.no_commit_rule ? " --no-commit-rule" : "",
-	         bugs[a.sim_bug < 5 ? a.sim_bug : 0]);
+	snprintf(extra, sizeof(extra), "%s%s%s", a.extreme ? " --extreme" : "",
+	         a.no_commit_rule ? " --no-commit-rule" : "", bugs[a.sim_bug < 5 ? a.sim_bug : 0]);
+	if (a.snap_every)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+		         " --snap-every %" PRIu64, a.snap_every);
 	if (a.oom)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --oom %u", a.oom);
 	if (a.steps != 10000)

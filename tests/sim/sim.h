@@ -298,6 +298,7 @@ struct sim_opts {
 	bool no_commit_rule;   /* skip the commit-rule check: only consequences count */
 	unsigned sim_bug;      /* enum sim_bug: the simulator breaks a rule on purpose */
 	unsigned oom_permille; /* core allocations that fail (needs sim_oom.c) */
+	bool extreme;          /* valid but extreme core settings (see sim_cluster.c) */
 	/* the cores' configuration; 0 means "chosen from the seed" */
 	unsigned election_ticks;
 	unsigned heartbeat_ticks;
@@ -343,6 +344,9 @@ struct sim_cluster {
 	uint64_t violation_step;
 	/* statistics */
 	uint64_t n_old_commits; /* a leader's commit index reached an entry of an older term */
+	/* InstallSnapshot chunks in the network per (from, to); the most seen */
+	unsigned chunks_in_flight[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
+	unsigned max_chunks_in_flight;
 	uint64_t n_msgs, n_elections, n_crashes, n_snap_installs, n_chunks, n_changes, n_reads_ok,
 	        n_committed;
 };

@@ -82,6 +82,18 @@ struct sim_cluster *sim_cluster_new(const struct sim_opts *o, uint64_t seed)
 			c->o.max_inflight_bytes = sim_rng_range(g, 1, 24);
 		c->o.heartbeat_ticks = (unsigned)sim_rng_range(g, 1, 3);
 	}
+	if (c->o.extreme) {
+		/* the smallest legal settings: one-byte chunks and messages, one
+		 * message in flight, no trailing entries, elections every 3 ticks */
+		c->o.snapshot_chunk_bytes = 1;
+		c->o.max_msg_bytes = 1;
+		c->o.max_inflight_msgs = 1;
+		c->o.max_inflight_bytes = 1;
+		c->o.trailing_entries = 0;
+		c->o.election_ticks = 3;
+		c->o.heartbeat_ticks = 1;
+		c->o.promote_lag = 1;
+	}
 	if (!c->o.tick_ms)
 		c->o.tick_ms = 10;
 	if (!c->o.net_max) {
@@ -317,9 +329,9 @@ unsigned sim_run_random(struct sim_cluster *c)
 	          " elections, %" PRIu64 " crashes, %" PRIu64 " committed, %" PRIu64
 	          " snapshot installs (%" PRIu64 " chunks), %" PRIu64 " changes, %" PRIu64
 	          " reads, %" PRIu64 " proposals dropped by leader changes, %" PRIu64
-	          " allocations failed",
+	          " allocations failed, at most %u snapshot chunks in flight to one node",
 	          c->step, c->now, c->n_msgs, c->n_elections, c->n_crashes, c->n_committed,
 	          c->n_snap_installs, c->n_chunks, c->n_changes, c->n_reads_ok, c->chk.n_dropped,
-	          sim_oom.n_failed);
+	          sim_oom.n_failed, c->max_chunks_in_flight);
 	return c->n_violations ? 1 : 0;
 }

@@ -37,6 +37,11 @@ static bool fill_chunk(struct sim_cluster *c, struct sim_node *from, struct raft
 
 static void put(struct sim_cluster *c, struct raft_message *m, uint64_t delay)
 {
+	if (m->type == RAFT_MSG_SNAPSHOT && m->from <= SIM_MAX_NODES && m->to <= SIM_MAX_NODES) {
+		unsigned k = ++c->chunks_in_flight[m->from][m->to];
+		if (k > c->max_chunks_in_flight)
+			c->max_chunks_in_flight = k;
+	}
 	sim_schedule(c, c->now + delay, SIM_EV_DELIVER, m->to, 0, m);
 }
 
@@ -92,6 +97,8 @@ void sim_net_deliver(struct sim_cluster *c, struct raft_message *m)
 {
 	struct sim_node *n = m->to <= SIM_MAX_NODES ? &c->nodes[m->to] : NULL;
 	bool ok = n && n->exists && n->up && m->from <= SIM_MAX_NODES && c->link[m->from][m->to];
+	if (m->type == RAFT_MSG_SNAPSHOT && m->from <= SIM_MAX_NODES && m->to <= SIM_MAX_NODES)
+		c->chunks_in_flight[m->from][m->to]--;
 	if (c->o.verbose) {
 		char d[200];
 		sim_msg_describe(m, d, sizeof(d));
