@@ -347,6 +347,8 @@ struct sim_cluster {
 	/* InstallSnapshot chunks in the network per (from, to); the most seen */
 	unsigned chunks_in_flight[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
 	unsigned max_chunks_in_flight;
+	unsigned appends_in_flight[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1]; /* with entries */
+	unsigned max_appends_in_flight;
 	uint64_t n_msgs, n_elections, n_crashes, n_snap_installs, n_chunks, n_changes, n_reads_ok,
 	        n_committed;
 };

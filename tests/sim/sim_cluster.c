@@ -324,14 +324,17 @@ unsigned sim_run_random(struct sim_cluster *c)
 	}
 	for (raft_id id = 1; id <= c->n_ids && !c->n_violations; id++)
 		sim_check_scan(c, &c->nodes[id]);
-	sim_trace(c,
-	          "end: %" PRIu64 " steps, %" PRIu64 " ms, %" PRIu64 " msgs, %" PRIu64
-	          " elections, %" PRIu64 " crashes, %" PRIu64 " committed, %" PRIu64
-	          " snapshot installs (%" PRIu64 " chunks), %" PRIu64 " changes, %" PRIu64
-	          " reads, %" PRIu64 " proposals dropped by leader changes, %" PRIu64
-	          " allocations failed, at most %u snapshot chunks in flight to one node",
-	          c->step, c->now, c->n_msgs, c->n_elections, c->n_crashes, c->n_committed,
-	          c->n_snap_installs, c->n_chunks, c->n_changes, c->n_reads_ok, c->chk.n_dropped,
-	          sim_oom.n_failed, c->max_chunks_in_flight);
+	sim_trace(
+	        c,
+	        "end: %" PRIu64 " steps, %" PRIu64 " ms, %" PRIu64 " msgs, %" PRIu64
+	        " elections, %" PRIu64 " crashes, %" PRIu64 " committed, %" PRIu64
+	        " snapshot installs (%" PRIu64 " chunks), %" PRIu64 " changes, %" PRIu64
+	        " reads, %" PRIu64 " proposals dropped by leader changes, %" PRIu64
+	        " allocations failed, at most %u snapshot chunks and %u appends (inflight limit %u)"
+	        " in flight to one node",
+	        c->step, c->now, c->n_msgs, c->n_elections, c->n_crashes, c->n_committed,
+	        c->n_snap_installs, c->n_chunks, c->n_changes, c->n_reads_ok, c->chk.n_dropped,
+	        sim_oom.n_failed, c->max_chunks_in_flight, c->max_appends_in_flight,
+	        c->o.max_inflight_msgs);
 	return c->n_violations ? 1 : 0;
 }

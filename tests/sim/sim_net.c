@@ -42,6 +42,12 @@ static void put(struct sim_cluster *c, struct raft_message *m, uint64_t delay)
 		if (k > c->max_chunks_in_flight)
 			c->max_chunks_in_flight = k;
 	}
+	if (m->type == RAFT_MSG_APPEND && m->append.n_entries && m->from <= SIM_MAX_NODES &&
+	    m->to <= SIM_MAX_NODES) {
+		unsigned k = ++c->appends_in_flight[m->from][m->to];
+		if (k > c->max_appends_in_flight)
+			c->max_appends_in_flight = k;
+	}
 	sim_schedule(c, c->now + delay, SIM_EV_DELIVER, m->to, 0, m);
 }
 
@@ -99,6 +105,9 @@ void sim_net_deliver(struct sim_cluster *c, struct raft_message *m)
 	bool ok = n && n->exists && n->up && m->from <= SIM_MAX_NODES && c->link[m->from][m->to];
 	if (m->type == RAFT_MSG_SNAPSHOT && m->from <= SIM_MAX_NODES && m->to <= SIM_MAX_NODES)
 		c->chunks_in_flight[m->from][m->to]--;
+	if (m->type == RAFT_MSG_APPEND && m->append.n_entries && m->from <= SIM_MAX_NODES &&
+	    m->to <= SIM_MAX_NODES)
+		c->appends_in_flight[m->from][m->to]--;
 	if (c->o.verbose) {
 		char d[200];
 		sim_msg_describe(m, d, sizeof(d));
