@@ -120,7 +120,10 @@ typedef void (*node_result_fn)(void *arg, int err, const struct fsm_result *res)
  * On a follower the command is forwarded to the leader; a retry after a
  * leader change reuses the serial, so it applies exactly once.
  * Returns 0 (@cb will run), -EFBIG (the command exceeds max_value_size or the
- * frame limit), -ENOMEM, QFS_ESHUTDOWN.
+ * frame limit), -EINVAL (the command does not encode: unknown type, flags,
+ * a name over WIRE_CMD_NAME_MAX), -ENOMEM, QFS_ESHUTDOWN.
+ * Besides the errors listed at node_result_fn, @cb may get -EIO: this
+ * node's storage failed (it no longer votes or leads; see docs/daemon.md).
  */
 int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, void *arg);
 

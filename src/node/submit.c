@@ -54,35 +54,49 @@ static uint64_t resend_after(const struct node *n)
 	return t > n->opts.election_ms ? t : n->opts.election_ms;
 }
 
-/* Proposes @s here, or forwards it to the leader. Leaves it waiting (not in
- * flight) when no leader is known or the leader refused for now. */
-static void try_send(struct node *n, struct node__submit *s)
+/* Proposes @s here, or forwards it to the leader. Returns false, leaving
+ * it waiting (not in flight), when no leader is known, the frame could not
+ * be queued, or the core refused for now (a transfer). */
+static bool try_send(struct node *n, struct node__submit *s)
 {
 	raft_id leader = raft_leader(n->raft);
 	uint64_t now = uv_now(n->loop);
 
 	if (leader == RAFT_NONE || n->failed)
-		return;
+		return false;
 	if (leader == n->opts.id) {
 		int64_t idx = raft_propose(n->raft, s->buf, s->len);
-		if (idx > 0) {
-			s->sent = s->in_flight = true;
-			s->resend_at = now + resend_after(n);
-			node__kick(n);
-		}
-		/* RAFT_EBUSY (a transfer), RAFT_ENOTLEADER: next tick. */
-		return;
+		if (idx <= 0)
+			return false; /* RAFT_EBUSY, RAFT_ENOTLEADER: next tick */
+		s->sent = s->in_flight = true;
+		s->resend_at = now + resend_after(n);
+		node__kick(n);
+		return true;
 	}
 	size_t len = WIRE_FORWARD_HEADER + s->len;
 	uint8_t *f = net_frame_alloc(len);
 	if (f == NULL)
-		return;
+		return false;
 	wire_forward_encode_header(s->serial, f);
 	memcpy(f + WIRE_FORWARD_HEADER, s->buf, s->len);
-	if (net_send_frame(n->net, leader, f, len) == 0) {
-		s->sent = s->in_flight = true;
-		s->resend_at = now + resend_after(n);
-	}
+	if (net_send_frame(n->net, leader, f, len) != 0)
+		return false;
+	s->sent = s->in_flight = true;
+	s->resend_at = now + resend_after(n);
+	return true;
+}
+
+/*
+ * Sends every waiting submit, oldest first, and stops at the first that
+ * cannot go: a session keeps only its latest serial, so a serial that
+ * reached the log after a later one would be refused (QFS_ESTALE) instead
+ * of applied. Keeping the send order keeps the log order.
+ */
+static void pump(struct node *n)
+{
+	for (struct node__submit *s = n->submits.next; s != &n->submits; s = s->next)
+		if (!s->in_flight && !try_send(n, s))
+			return;
 }
 
 int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, void *arg)
@@ -140,7 +154,7 @@ int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, v
 		finish_later(n, s, -ENOSPC);
 		return 0;
 	}
-	try_send(n, s);
+	pump(n);
 	return 0;
 }
 
@@ -171,29 +185,31 @@ void node__submits_on_applied(struct node *n, const struct node__apply *a)
 void node__submits_on_tick(struct node *n)
 {
 	uint64_t now = uv_now(n->loop);
+	bool resend = false;
 	struct node__submit *s = n->submits.next;
 	while (s != &n->submits) {
 		struct node__submit *next = s->next;
 		if (now >= s->deadline) {
 			finish_later(n, s, s->sent ? -ETIMEDOUT : -EROFS);
-		} else if (!s->in_flight || now >= s->resend_at) {
-			/* Not sent yet, refused, or maybe lost on the way:
-			 * send again with the same serial (applies once). */
+		} else if (resend || (s->in_flight && now >= s->resend_at)) {
+			/* Maybe lost on the way: send it again with the same
+			 * serial (it applies once), and the later ones after
+			 * it, so they stay in order. */
+			resend = true;
 			s->in_flight = false;
-			try_send(n, s);
 		}
 		s = next;
 	}
+	pump(n); /* also what was not sent yet, or refused */
 }
 
 void node__submits_on_leader_change(struct node *n)
 {
 	/* An entry the old leader took may be lost: resend everything not yet
 	 * applied here, in serial order, so sessions dedup what did commit. */
-	for (struct node__submit *s = n->submits.next; s != &n->submits; s = s->next) {
+	for (struct node__submit *s = n->submits.next; s != &n->submits; s = s->next)
 		s->in_flight = false;
-		try_send(n, s);
-	}
+	pump(n);
 }
 
 void node__submits_fail_all(struct node *n, int err)
