@@ -58,7 +58,9 @@ struct node_options {
 	unsigned n_peers;
 	struct node_peer peers[NODE_MAX_PEERS];
 	/* Non-NULL: this node has an empty data directory and joins an existing
-	 * cluster; it waits to be added (quorumctl add) as a learner. */
+	 * cluster; it waits to be added (quorumctl add) as a learner. Its
+	 * peers must name itself (the address it listens on) and the members
+	 * it dials until the leader's entries tell it the configuration. */
 	const char *join_address;
 	bool stale_reads; /* barriers are ready at once; reads may be stale */
 	/* Dial these peers at these addresses instead of their configured ones
@@ -86,7 +88,12 @@ struct node;
  * @opts: copied (strings too).
  * @err: receives one line saying what failed (@errlen bytes).
  * Returns 0 and *@out, or a negative error (-ENOENT, QFS_EMISMATCH,
- * QFS_EFORMAT, QFS_ECORRUPT, -EADDRINUSE, ...).
+ * QFS_EFORMAT, QFS_ECORRUPT, QFS_EBUSY (the directory is in use),
+ * QFS_ECONFIG, -EADDRINUSE, ...). A failure after the transport started
+ * leaves handles closing on @loop: run it before uv_loop_close().
+ * This node listens on its address in the configuration, or for a node not
+ * in one yet, its entry in @opts->peers. SIGPIPE is set to be ignored if
+ * its disposition is the default.
  */
 int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **out, char *err,
                size_t errlen);
