@@ -31,22 +31,12 @@ void qfs__attr_to_stat(const struct fsm_attr *a, struct stat *st)
 	ns_to_ts(a->ctime_ns, &st->st_ctim);
 }
 
-void qfs__attr_reflect(struct qfs_mount *m, struct fsm_attr *a)
-{
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, a->ino);
-	if (in != NULL && in->n_pending > 0 && S_ISREG(a->mode))
-		a->size = in->buffering != NULL ? in->buffering->len : 0;
-}
-
 void qfs__entry_param(struct qfs_mount *m, const struct fsm_attr *a, struct fuse_entry_param *e)
 {
-	struct fsm_attr shown = *a;
-
 	memset(e, 0, sizeof(*e));
-	qfs__attr_reflect(m, &shown);
 	e->ino = a->ino;
 	e->generation = 0; /* inode numbers are never reused (fsm) */
-	qfs__attr_to_stat(&shown, &e->attr);
+	qfs__attr_to_stat(a, &e->attr);
 	e->attr_timeout = m->opts.attr_timeout;
 	e->entry_timeout = m->opts.entry_timeout;
 }
@@ -64,11 +54,9 @@ void qfs__reply_entry(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr
 
 void qfs__reply_attr(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a)
 {
-	struct fsm_attr shown = *a;
 	struct stat st;
 
-	qfs__attr_reflect(m, &shown);
-	qfs__attr_to_stat(&shown, &st);
+	qfs__attr_to_stat(a, &st);
 	fuse_reply_attr(req, &st, m->opts.attr_timeout);
 }
 

@@ -103,9 +103,9 @@ void qfs__barrier(struct qfs__op *op, qfs__op_fn fn);
 /* Propose @cmd (uid/gid from the request filled here); @fn(@op, err, res)
  * runs once with the outcome. */
 void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn);
-/* Run @fn(@op, err) once no truncation of @op->ino is pending or in flight
- * (committing the pending ones now). */
-void qfs__settle(struct qfs__op *op, qfs__op_fn fn);
+/* Run @fn(@op, err) once what handle @h (NULL: none) owes is committed
+ * (committing it now) and no truncation of @op->ino is in flight. */
+void qfs__settle(struct qfs__op *op, struct qfs__handle *h, qfs__op_fn fn);
 /* Run @fn(@op, err) once no truncation of @op->ino is in flight (pending ones
  * stay pending). */
 void qfs__wait_inflight(struct qfs__op *op, qfs__op_fn fn);
@@ -155,8 +155,9 @@ void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle
 /* Forget @h without committing its truncation: the kernel never had it (the
  * open's reply failed), so for the kernel the open never happened. */
 void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h);
-/* Commit every pending truncation of @in now (one SETATTR size 0). */
-void qfs__trunc_flush(struct qfs_mount *m, struct qfs__inode *in);
+/* Commit what @h owes now (its buffer with its truncation, or the bare
+ * truncation); the inode's n_inflight counts it until it is answered. */
+void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h);
 /* A truncating command of @in was proposed / answered. */
 void qfs__inflight_begin(struct qfs__inode *in);
 void qfs__inflight_end(struct qfs_mount *m, struct qfs__inode *in);
@@ -193,11 +194,8 @@ void qfs__attr_to_stat(const struct fsm_attr *a, struct stat *st);
 void qfs__entry_param(struct qfs_mount *m, const struct fsm_attr *a, struct fuse_entry_param *e);
 /* Reply an entry for @a and count the lookup. */
 void qfs__reply_entry(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a);
-/* Reply @a as attributes; with a pending truncation the size shows as 0. */
+/* Reply @a as attributes (as committed: a pending truncation does not show). */
 void qfs__reply_attr(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a);
-/* Show @a as this node will have it: while a truncation is pending, the
- * size is that of the buffered writes (0 without). */
-void qfs__attr_reflect(struct qfs_mount *m, struct fsm_attr *a);
 /* -ENAMETOOLONG if @len exceeds FSM_NAME_MAX, else 0. */
 int qfs__check_name(size_t len);
 

@@ -15,26 +15,34 @@
  * write. So the open only marks the handle; the first write at offset 0
  * carries the truncation in the same command (WIRE_WRITE_TRUNCATE), and the
  * first FLUSH commits nothing. A second FLUSH with nothing written (`: > f`)
- * commits the truncation (qfs__handle_flush), and what is still pending when
- * the handle is released is committed then. Any other operation of
- * this node that reads or changes the file's contents (read, write through
- * another handle or out of sequence, setattr, fsync) first commits the
- * pending truncation and waits for it (qfs__settle); getattr and lookup show
- * the file as this node will have it (qfs__attr_reflect), and wait only for
- * a truncation already in flight.
+ * commits the truncation (qfs__handle_flush), and what is still owed when
+ * the handle is released is committed then.
+ *
+ * Until then the replacement has not happened, for this node too: getattr,
+ * lookup, and reads and writes through other handles see and change the
+ * committed file (a reader on this node never sees the file empty in the
+ * middle of `echo v > f` either); they only wait for a truncating command
+ * already in flight. What the owing handle itself does out of the sequence
+ * (a read, a write elsewhere than where its data ends, ftruncate, fsync)
+ * commits what it owes first (qfs__settle with the handle). Each handle's
+ * truncation is its own: two handles that both opened with O_TRUNC commit
+ * each its own, in the order they get to it.
  *
  * Write buffering. `cp big f` writes f in chunks (its 128 KiB buffer; the
  * kernel sends one WRITE per write(2), up to 1 MiB); committing each alone
  * would let other nodes see a prefix of the new contents, and a copy
- * refused half-way (EFBIG) would leave a mangled file. So while a handle owes a truncation and
- * writes full chunks in sequence from offset 0, the chunks are kept here (answered at once), and
- * the first write that is not a full chunk (the last piece of the copy; all of `echo v > f`)
- * travels with all of them as ONE WRITE|TRUNCATE, answered after its commit. A FLUSH (close),
- * fsync, a release, or any operation of rule "settle" commits the buffer the same way. A buffer
- * never exceeds max_value_size (then the write that would pass it is committed with the buffer, and
- * the node answers EFBIG), and all buffers of the mount stay under BUFFER_TOTAL_MAX. A truncating
- * write that fails takes its truncation and buffer with it: the file keeps its old contents.
- * docs/semantics.md has what users see.
+ * refused half-way (EFBIG) would leave a mangled file. So while a handle
+ * owes a truncation and writes full chunks in sequence from offset 0, the
+ * chunks are kept here (answered at once), and the first write that is not
+ * a full chunk (the last piece of the copy; all of `echo v > f`) travels
+ * with all of them as ONE WRITE|TRUNCATE, answered after its commit. A
+ * FLUSH (close), fsync, a release, or an out-of-sequence operation of the
+ * handle commits the buffer the same way. One handle per inode buffers at a
+ * time. A buffer never exceeds max_value_size (then the write that would
+ * pass it is committed with the buffer, and the node answers EFBIG), and all
+ * buffers of the mount stay under BUFFER_TOTAL_MAX. A truncating write that
+ * fails takes its truncation and buffer with it: the file keeps its old
+ * contents. docs/semantics.md has what users see.
  */
 
 #define BUFFER_TOTAL_MAX ((size_t)256 << 20)
@@ -72,10 +80,6 @@ struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flag
 	in->handles = h;
 	in->nopen++;
 	if (truncate) {
-		/* What another handle buffered was written before this open:
-		 * it is committed first, and this truncation comes after. */
-		if (in->buffering != NULL)
-			qfs__trunc_flush(m, in);
 		h->trunc_pending = true;
 		in->n_pending++;
 	}
@@ -101,8 +105,8 @@ bool qfs__handle_can_buffer(struct qfs_mount *m, struct qfs__handle *h, off_t of
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
 	uint64_t max = m->opts.max_value_size ? m->opts.max_value_size : FSM_DEFAULT_MAX_VALUE_SIZE;
 
-	if (in == NULL || !h->trunc_pending || h->append || in->n_pending != 1 ||
-	    in->n_inflight != 0 || (in->buffering != NULL && in->buffering != h))
+	if (in == NULL || !h->trunc_pending || h->append || in->n_inflight != 0 ||
+	    (in->buffering != NULL && in->buffering != h))
 		return false;
 	/* A "full chunk": whole pages, at least CHUNK_MIN. The kernel sends
 	 * one WRITE per write(2) (or per 1 MiB of it), so this is what a
@@ -217,32 +221,28 @@ static void truncated(struct qfs__op *op, int err, const struct fsm_result *res)
 }
 
 /*
- * Commit what @in owes: the buffering handle's contents as one
- * WRITE|TRUNCATE, or else SETATTR size 0. Every pending mark is cleared
- * (they all come down to the same: the truncations are older than the
- * buffered writes, which come after all of them). @release, @req: see
- * struct trunc_op.
+ * Commit what @h owes: its buffer as one WRITE|TRUNCATE, or else SETATTR
+ * size 0. @why, @req: see struct trunc_op (@h is freed after the commit for
+ * FOR_RELEASE).
  */
-static void propose(struct qfs_mount *m, struct qfs__inode *in, enum commit_for why,
-                    struct qfs__handle *release, fuse_req_t req)
+static void propose(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h,
+                    enum commit_for why, fuse_req_t req)
 {
 	struct wire_cmd cmd = {.type = WIRE_CMD_SETATTR, .ino = in->ino};
 	struct trunc_op *t;
 	char *data = NULL;
 	size_t len = 0;
 
-	if (in->buffering != NULL)
-		data = qfs__handle_take_buffer(m, in->buffering, &len);
-	for (struct qfs__handle *h = in->handles; h != NULL; h = h->next)
-		h->trunc_pending = false;
-	in->n_pending = 0;
+	if (in->buffering == h)
+		data = qfs__handle_take_buffer(m, h, &len);
+	qfs__handle_take_trunc(m, h);
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		qfs_log(QFS_LOG_ERROR, "truncation of inode %llu lost: out of memory",
 		        (unsigned long long)in->ino);
 		free(data);
 		if (why == FOR_RELEASE)
-			handle_free(m, in, release);
+			handle_free(m, in, h);
 		if (req != NULL)
 			fuse_reply_err(req, why == FOR_FLUSH ? ENOMEM : 0);
 		return;
@@ -251,7 +251,7 @@ static void propose(struct qfs_mount *m, struct qfs__inode *in, enum commit_for 
 	t->op.req = req;
 	t->op.ino = in->ino;
 	t->why = why;
-	t->release = release;
+	t->release = why == FOR_RELEASE ? h : NULL;
 	t->len = len;
 	m->parked++;
 	if (len > 0) {
@@ -269,10 +269,11 @@ static void propose(struct qfs_mount *m, struct qfs__inode *in, enum commit_for 
 	free(data);
 }
 
-void qfs__trunc_flush(struct qfs_mount *m, struct qfs__inode *in)
+void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h)
 {
-	if (in->n_pending > 0)
-		propose(m, in, FOR_SETTLE, NULL, NULL);
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
+	if (in != NULL && h->trunc_pending)
+		propose(m, in, h, FOR_SETTLE, NULL);
 }
 
 /*
@@ -289,23 +290,22 @@ void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
 
 	h->flushes++;
-	if (in == NULL || m->stopping || !h->trunc_pending || (h->len == 0 && h->flushes < 2) ||
-	    (h->len > 0 && in->buffering != h)) {
+	if (in == NULL || m->stopping || !h->trunc_pending || (h->len == 0 && h->flushes < 2)) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	propose(m, in, FOR_FLUSH, NULL, req);
+	propose(m, in, h, FOR_FLUSH, req);
 }
 
 void qfs__handle_commit(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
 {
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
 
-	if (in == NULL || m->stopping || !h->trunc_pending || (h->len > 0 && in->buffering != h)) {
+	if (in == NULL || m->stopping || !h->trunc_pending) {
 		fuse_reply_err(req, m->stopping ? EIO : 0);
 		return;
 	}
-	propose(m, in, FOR_FLUSH, NULL, req);
+	propose(m, in, h, FOR_FLUSH, req);
 }
 
 void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h)
@@ -318,7 +318,7 @@ void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
 
 	if (h->trunc_pending && in != NULL && !m->stopping) {
-		propose(m, in, FOR_RELEASE, h, req);
+		propose(m, in, h, FOR_RELEASE, req);
 		return;
 	}
 	if (h->trunc_pending)

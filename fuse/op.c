@@ -110,19 +110,19 @@ void qfs__wait_inflight(struct qfs__op *op, qfs__op_fn fn)
 	wait_on(in, op, fn);
 }
 
-void qfs__settle(struct qfs__op *op, qfs__op_fn fn)
+void qfs__settle(struct qfs__op *op, struct qfs__handle *h, qfs__op_fn fn)
 {
 	struct qfs__inode *in = qfs__inode_find(&op->m->inodes, op->ino);
 
-	if (in == NULL || (in->n_pending == 0 && in->n_inflight == 0)) {
+	if (in == NULL) {
 		fn(op, op->m->stopping ? QFS_ESHUTDOWN : 0);
 		return;
 	}
-	in->hold++; /* a proposal that fails at once ends inside the flush */
-	if (in->n_pending > 0)
-		qfs__trunc_flush(op->m, in);
+	in->hold++; /* a proposal that fails at once ends inside the call */
+	if (h != NULL && h->trunc_pending)
+		qfs__handle_settle(op->m, h);
 	in->hold--;
-	if (in->n_inflight == 0) { /* the flush could not even be proposed */
+	if (in->n_inflight == 0) {
 		qfs__inode_put(&op->m->inodes, in);
 		fn(op, op->m->stopping ? QFS_ESHUTDOWN : 0);
 		return;

@@ -200,8 +200,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		a->valid |= WIRE_ATTR_CTIME;
 		a->ctime_ns = ts_ns(&attr->st_ctim);
 	}
-	/* A change of size must follow the pending O_TRUNC, not precede it. */
-	qfs__settle(&s->op, setattr_settled);
+	/* ftruncate, fchmod... through a handle that owes a truncation come
+	 * after it; a change by path or another handle comes before it. */
+	qfs__settle(&s->op, fi != NULL ? qfs__handle_of(fi) : NULL, setattr_settled);
 }
 
 /* ------------------------------------------------------------------------ */

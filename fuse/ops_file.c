@@ -14,7 +14,7 @@ static void reply_open(struct qfs_mount *m, fuse_req_t req, struct fuse_file_inf
 {
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = 0;
-	fi->direct_io = 0;
+	fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release will come */
 		qfs__handle_drop(m, h);
 }
@@ -80,7 +80,7 @@ static void create_done(struct qfs__op *op, int err, const struct fsm_result *re
 	qfs__entry_param(m, &res->attr, &e);
 	c->fi.fh = (uint64_t)(uintptr_t)h;
 	c->fi.keep_cache = 0;
-	c->fi.direct_io = 0;
+	c->fi.direct_io = 1;
 	qfs__inode_lookup(m, e.ino);
 	if (fuse_reply_create(op->req, &e, &c->fi) != 0) {
 		qfs__inode_forget(m, e.ino, 1);
@@ -163,7 +163,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	r->size = size;
 	r->off = off;
-	qfs__settle(&r->op, read_settled);
+	/* The committed contents, unless this handle itself owes a
+	 * truncation or buffered chunks: then those first. */
+	qfs__settle(&r->op, qfs__handle_of(fi), read_settled);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -278,14 +280,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	w->off = off;
 	w->size = size;
 	w->data = buf;
-	/* The write carries its own handle's truncation (and buffer) only
-	 * when nothing else is owed or in flight on the file, and only in
-	 * sequence (the fsm's WRITE|TRUNCATE keeps the bytes before its
-	 * offset). Otherwise what is owed is committed first, and the write
-	 * follows as a command of its own. */
+	/* The write carries its handle's truncation (and buffer) when it
+	 * comes in sequence (the fsm's WRITE|TRUNCATE keeps the bytes before
+	 * its offset); out of sequence, what the handle owes is committed
+	 * first, and the write follows as a command of its own. Truncations
+	 * other handles owe are theirs: this write comes before them. */
 	own = h->trunc_pending;
-	wait = in != NULL && (in->n_inflight > 0 || in->n_pending > (own ? 1u : 0u) ||
-	                      (own && !h->append && off != (off_t)h->len));
+	wait = in != NULL && (in->n_inflight > 0 || (own && !h->append && off != (off_t)h->len));
 	if (!wait) {
 		write_go(&w->op, 0);
 		return;
@@ -297,7 +298,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	memcpy(w->copy, buf, size);
 	w->data = w->copy;
-	qfs__settle(&w->op, write_go);
+	qfs__settle(&w->op, h, write_go);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -346,7 +347,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	}
 	op = qfs__op_new(m, req, ino, sizeof(*op));
 	if (op != NULL)
-		qfs__settle(op, fsync_settled);
+		qfs__settle(op, h, fsync_settled);
 }
 
 /* Locks: refused (qfs_mount_options.local_locks says why). With these

@@ -158,7 +158,17 @@ while kill -0 "$WRITER" 2>/dev/null; do
 done
 wait "$WRITER"
 eq "echo > f on node 1 never seen empty on node 2 ($reads reads)" "$empties" "0"
-eq "the last value" "$(cat "$M3/hot")" "v150"
+(for k in $(seq 150); do echo "w$k" >"$M1/hot"; done) &
+WRITER=$!
+empties=0 reads=0
+while kill -0 "$WRITER" 2>/dev/null; do
+	got=$(cat "$M1/hot")
+	reads=$((reads + 1))
+	[ -z "$got" ] && empties=$((empties + 1))
+done
+wait "$WRITER"
+eq "... nor on node 1 itself ($reads reads)" "$empties" "0"
+eq "the last value" "$(cat "$M3/hot")" "w150"
 
 echo contents >"$M1/trunc"
 : >"$M1/trunc"

@@ -139,9 +139,11 @@ if command -v python3 >/dev/null; then
 	echo x >"$M/fsynced"
 	mark_commands
 	eq "fsync commits buffered chunks before close" "$(python3 - "$M/fsynced" "$CMDLOG" "$MARK" <<'PY'
-import os, sys, time
+import mmap, os, sys, time
+buf = mmap.mmap(-1, 1048576)
+buf.write(b'a' * 1048576)
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
-os.write(fd, b'a' * 1048576)
+os.write(fd, buf)
 os.fsync(fd)
 time.sleep(0.2)
 new = open(sys.argv[2]).read().splitlines()[int(sys.argv[3]):]
@@ -154,9 +156,11 @@ if command -v python3 >/dev/null; then
 	echo keep >"$M/fsyncfail"
 	eq "buffered chunks that cannot commit: fsync says EROFS, the old contents stay" \
 		"$(python3 - "$M/fsyncfail" "$PID" <<'PY'
-import errno, os, signal, sys, time
+import errno, mmap, os, signal, sys, time
+buf = mmap.mmap(-1, 1048576)           # page-aligned, as cp's and cat's buffers
+buf.write(b'b' * 1048576)
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
-os.write(fd, b'b' * 1048576)           # buffered: answered at once
+os.write(fd, buf)                      # whole pages: buffered, answered at once
 os.kill(int(sys.argv[2]), signal.SIGUSR1)  # the cluster loses quorum
 time.sleep(0.3)
 try:
@@ -211,13 +215,14 @@ echo again >"$M/atomic"
 (: >"$M/atomic"; cat "$M/atomic" >"$TMP/catout"; stat -c %s "$M/atomic" >>"$TMP/catout")
 eq ": > f then cat and stat at once" "$(cat "$TMP/catout")" "0"
 
-# An O_TRUNC open held open (one descriptor, so one close): nothing is
-# committed until something else of this node needs the contents; what this
-# node shows meanwhile is size 0. (python3: the shell's `exec 3>` closes
-# twice, which commits, see ": > f".)
+# An O_TRUNC open held open (one descriptor, so one close): the replacement
+# has not happened yet, for this node too. Others see and change the old
+# contents (a reader never sees the file empty halfway); the held handle's
+# first write carries the truncation, after what others did meanwhile.
+# (python3: the shell's `exec 3>` closes twice, which commits, see ": > f".)
 if command -v python3 >/dev/null; then
 	echo held >"$M/p"
-	eq "O_TRUNC open held: size 0 here | nothing committed | a read sees it empty | nothing committed | a write through another handle commits the truncation first | a later write through the held handle is plain" \
+	eq "O_TRUNC open held: stat shows the old size | nothing committed | a reader sees the old contents | nothing committed | an append through another handle goes first | the held handle's write carries the truncation" \
 		"$(python3 - "$M/p" "$CMDLOG" <<'PY'
 import os, sys, time
 path, log = sys.argv[1], sys.argv[2]
@@ -240,7 +245,7 @@ os.close(fd)
 out.append(since())
 print(' | '.join(out))
 PY
-)" "0 |  | '' |  | setattr flags=0;append flags=0 | write flags=0"
+)" "5 |  | 'held\\n' |  | append flags=0 | write flags=1"
 	eq "its contents" "$(cat "$M/p")" "after"
 fi
 
