@@ -74,14 +74,24 @@ int raft__step_snapshot_resp(struct raft *r, const struct raft_message *m)
 	pr->ticks_since_contact = 0;
 	if (pr->state != RAFT__SNAPSHOT || sr->snap_index != pr->snap_index)
 		return 0;
-	if (sr->reject) {
-		pr->snap_offset = sr->next_offset <= r->snap.size ? sr->next_offset : 0;
-		pr->snap_inflight = false;
-		return 0;
-	}
 	if (sr->next_offset < r->snap.size) {
-		pr->snap_offset = sr->next_offset;
-		pr->snap_inflight = false;
+		/* Only the answer to the chunk in flight moves the transfer on: a
+		 * stale answer (to a resent or duplicated chunk) that released a
+		 * chunk too would multiply the chunks in flight (tests/sim
+		 * FINDINGS.md, F1). The leader advances only on such answers and
+		 * the follower stages in order, so it is never behind what the
+		 * leader believes, except when it lost its staging area (a
+		 * restart): then it asks for offset 0. */
+		uint64_t left = r->snap.size - pr->snap_offset;
+		uint64_t len =
+		        left < r->cfg.snapshot_chunk_bytes ? left : r->cfg.snapshot_chunk_bytes;
+		bool answers_inflight =
+		        pr->snap_inflight && sr->next_offset == pr->snap_offset + len;
+		bool start_over = sr->reject && sr->next_offset == 0;
+		if (answers_inflight || start_over) {
+			pr->snap_offset = sr->next_offset;
+			pr->snap_inflight = false;
+		}
 		return 0;
 	}
 	/* Installed (or older than the follower's commit): its log matches ours

@@ -335,7 +335,7 @@ static void snapshot_catch_up_in_chunks(void **state)
  * by snapshot. raft-core.md: "At most one chunk is in flight per follower; if
  * unanswered for heartbeat_ticks it is sent again." The resends are fine; the
  * chunks in flight must not multiply (FINDINGS.md, "snapshot chunks
- * multiply"). Asserted only with QFS_SIM_STRICT=1 until the core is fixed. */
+ * multiply", resolved). */
 static void snapshot_to_slow_disk(void **state)
 {
 	(void)state;
@@ -362,11 +362,9 @@ static void snapshot_to_slow_disk(void **state)
 	printf("caught up; %" PRIu64 " chunks staged for a %d-byte snapshot in 8-byte chunks; "
 	       "at most %u chunks in flight to it\n",
 	       c->n_chunks - chunks, SIM_SM_BYTES, c->max_chunks_in_flight);
-	const char *strict = getenv("QFS_SIM_STRICT");
 	/* one chunk, plus one resend per heartbeat while an answer waits for the
-	 * 60 ms disk: 1 + 60 / 10 + 1 */
-	if (strict && *strict == '1')
-		assert_true(c->max_chunks_in_flight <= 8);
+	 * 60 ms disk: 1 + 60 / 10 + 1 (73 before the fix of F1) */
+	assert_true(c->max_chunks_in_flight <= 8);
 	sim_cluster_free(c);
 }
 
