@@ -99,6 +99,44 @@ static int pick_client_id(struct node *n)
 	return 0;
 }
 
+/* Whether the configuration file's list of nodes is the cluster's membership. */
+static bool config_matches(const struct node *n, const struct raft_conf *conf)
+{
+	if (conf->n != n->opts.n_peers)
+		return false;
+	for (unsigned i = 0; i < n->opts.n_peers; i++) {
+		const struct raft_server *s = raft_conf_get(conf, n->opts.peers[i].id);
+		if (s == NULL || s->role != RAFT_VOTER ||
+		    strcmp(s->address, n->opts.peers[i].address) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The configuration file bootstraps a cluster; after that the membership is
+ * the replicated one (quorumctl add/remove). A node restarted with a file
+ * that says otherwise follows the cluster, and says so, once, at start.
+ */
+static void say_if_config_differs(const struct node *n)
+{
+	const struct raft_conf *conf = raft_configuration(n->raft);
+	char have[512] = "";
+	size_t len = 0;
+
+	if (conf->n == 0 || config_matches(n, conf))
+		return;
+	for (unsigned i = 0; i < conf->n && len < sizeof(have); i++) {
+		int k = snprintf(have + len, sizeof(have) - len, "%s%llu=%s%s", i ? ", " : "",
+		                 (unsigned long long)conf->servers[i].id, conf->servers[i].address,
+		                 conf->servers[i].role == RAFT_LEARNER ? " (learner)" : "");
+		len += k > 0 ? (size_t)k : 0;
+	}
+	qfs_warn("node %llu: the configuration file's nodes differ from the cluster's membership; "
+	         "following the cluster: %s",
+	         (unsigned long long)n->opts.id, have);
+}
+
 /* Loads what is durable into a fresh core, or bootstraps an empty directory. */
 static int recover(struct node *n, char *err, size_t errlen)
 {
@@ -206,6 +244,7 @@ static int recover(struct node *n, char *err, size_t errlen)
 	qfs_info("node %llu: recovered term %llu, log %llu..%llu, applied %llu",
 	         (unsigned long long)n->opts.id, (unsigned long long)shs.term,
 	         (unsigned long long)from, (unsigned long long)last, (unsigned long long)applied);
+	say_if_config_differs(n);
 	return 0;
 }
 

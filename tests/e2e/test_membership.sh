@@ -39,4 +39,12 @@ check 'eventually 20 new_leader_elected' "a new leader is elected"
 qfs_stop "$leader"
 check 'eventually 20 sh -c "echo after-self-remove > \"$(qfs_mnt 4)/k\""' "the remaining two accept writes"
 
+# The config file still lists four nodes; the cluster has two. A member
+# restarted with it follows the cluster, and says so.
+qfs_stop 4
+qfs_start 4
+check 'grep -q "differ from the cluster.s membership; following the cluster" "$QFS_TMP/log.4"' \
+	"a node restarted with an outdated config file says it follows the cluster"
+check 'eventually 20 sh -c "echo after-restart > \"$(qfs_mnt 4)/k\""' "and works with the cluster's membership"
+
 exit $((QFS_FAILS > 0))
