@@ -88,14 +88,14 @@ static void complete(struct node *n, bool timeouts)
 			continue;
 		}
 		*pp = b->next;
-		b->index = (uint64_t)(int64_t)err; /* reuse: the result to report */
+		b->result = err;
 		b->next = ready;
 		ready = b;
 	}
 	while (ready != NULL) {
 		struct node__barrier *b = ready;
 		ready = b->next;
-		b->cb(b->arg, (int)(int64_t)b->index);
+		b->cb(b->arg, b->result);
 		free(b);
 	}
 }

@@ -113,6 +113,7 @@ struct node__barrier {
 	uint64_t asked_at; /* when that round started */
 	bool have_index;
 	uint64_t index;
+	int result; /* what to report, once taken off the list */
 };
 
 struct node {
