@@ -1,5 +1,6 @@
 /* test_node.c: in-process clusters of real nodes (one uv loop, loopback TCP, real LMDB). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -1067,6 +1068,75 @@ static void test_exactly_once_across_leader_loss(void **state)
 	assert_true(ok > 0);
 }
 
+/* Flips a byte in the middle of every snapshot file of node @i. */
+static void corrupt_snapshots(struct cluster *c, int i)
+{
+	char dir[400], path[700];
+	snprintf(dir, sizeof(dir), "%s/snapshots", c->dirs[i]);
+	DIR *d = opendir(dir);
+	int n = 0;
+	assert_non_null(d);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "snap-", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		FILE *f = fopen(path, "r+b");
+		assert_non_null(f);
+		assert_int_equal(fseek(f, 0, SEEK_END), 0);
+		long size = ftell(f);
+		assert_true(size > 64);
+		assert_int_equal(fseek(f, size / 2, SEEK_SET), 0);
+		int ch = fgetc(f);
+		assert_int_equal(fseek(f, size / 2, SEEK_SET), 0);
+		fputc(ch ^ 0x5a, f);
+		fclose(f);
+		n++;
+	}
+	closedir(d);
+	assert_true(n > 0);
+}
+
+static bool submit_fails_eio(struct cluster *c, void *arg)
+{
+	int i = *(int *)arg;
+	struct wire_cmd cmd = create_cmd("probe", "p");
+	struct submit_wait w = submit(c, i, &cmd);
+	return w.err == -EIO;
+}
+
+/* A storage failure stops the node from taking part (raft_fail), loudly,
+ * and fails its writes with EIO; it stays up for reads; the others go on.
+ * Here: the snapshot it receives is damaged, so its install fails. */
+static void test_storage_failure(void **state)
+{
+	struct cluster *c = *state;
+	for (int i = 0; i < N_NODES; i++) {
+		c->opts[i].snapshot_entries = 20;
+		c->opts[i].snapshot_trailing = 5;
+		c->opts[i].commit_timeout_ms = 1000;
+	}
+	start_all(c);
+	int leader = wait_leader(c);
+	int f = any_follower(c, leader);
+	create_many(c, leader, "early", 5);
+	stop_node(c, f);
+	create_many(c, leader, "missed", 60);
+	assert_true(run_until(c, leader_snapshotted, &leader, 10000));
+	corrupt_snapshots(c, leader);
+
+	assert_int_equal(start_node(c, f), 0);
+	assert_true(run_until(c, submit_fails_eio, &f, 20000));
+	/* Still up: reads and status answer. */
+	assert_file(c, f, "early-0", "early-0");
+	struct node_status st;
+	node_status(c->nodes[f], &st);
+	assert_string_not_equal(st.role, "leader");
+	/* The other two still make progress. */
+	struct wire_cmd cmd = create_cmd("still", "s");
+	assert_int_equal(submit(c, leader, &cmd).err, 0);
+}
+
 /* The status renders as JSON naming every member. */
 static void test_status_json(void **state)
 {
@@ -1104,6 +1174,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_admin_socket, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_storage_failure, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_exactly_once_across_leader_loss, setup,
 	                                        teardown),
 	};
