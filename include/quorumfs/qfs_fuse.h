@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -62,7 +63,8 @@ struct qfs_mount_options {
  * sets the node's change callback (node_on_change) for itself.
  * Returns 0, -ENOMEM, -EINVAL (bad options), -EIO (libfuse could not create
  * the session, or mount: /dev/fuse missing, no permission, mountpoint not a
- * directory; @err says which).
+ * directory; @err says which). After a failure that came once the device
+ * was open, handles are still closing: run the loop before closing it.
  */
 int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
                     const struct qfs_mount_options *opts, struct qfs_mount **out, char *err,
@@ -74,11 +76,11 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
  * within the node's commit timeout; node_stop() makes it sooner) and the
  * notifier thread has ended, then unmount, free the mount and call
  * @done(@arg) once, on the loop, never from inside this call. A truncation
- * still owed by an open handle (docs/semantics.md) is dropped, logged.
- * From this call on, the mount
- * calls no node function but node_on_change(NULL), which it calls here, so
- * the owner may call node_stop() right after this returns. Calling it twice
- * is a bug. @done may be NULL.
+ * or buffered chunks still owed by an open handle (docs/semantics.md) are
+ * dropped, logged. From this call on, the mount calls no node function but
+ * node_on_change(NULL), which it calls here, so the owner may call
+ * node_stop() right after this returns. Calling it twice is a bug. @done
+ * may be NULL.
  */
 void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg);
 
