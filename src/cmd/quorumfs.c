@@ -36,6 +36,9 @@ static const char usage[] =
         "  -o OPT[,OPT...]       stale_reads       serve reads from local state, also\n"
         "                                          without a quorum (may be stale)\n"
         "                        allow_other       let other users use the mount\n"
+        "                        local_locks       flock/fcntl locks that hold on this\n"
+        "                                          machine only (default: refused with\n"
+        "                                          ENOLCK, as they are not cluster-wide)\n"
         "                        debug             log every operation\n"
         "      --join HOST:PORT  join a running cluster through this member; the\n"
         "                        data directory must be empty (then: quorumctl add)\n"
@@ -56,6 +59,7 @@ struct args {
 	bool stale_reads;
 	bool allow_other;
 	bool debug;
+	bool local_locks;
 	const char *join;
 	const char *pid_file;
 	const char *log_file;
@@ -82,6 +86,8 @@ static void parse_mount_options(struct args *a, char *opts)
 			a->allow_other = true;
 		else if (strcmp(o, "debug") == 0)
 			a->debug = true;
+		else if (strcmp(o, "local_locks") == 0)
+			a->local_locks = true;
 		else
 			die_usage("unknown mount option '%s'", o);
 	}
@@ -438,6 +444,8 @@ int main(int argc, char **argv)
 
 	memset(&mopts, 0, sizeof(mopts));
 	mopts.allow_other = a.allow_other;
+	mopts.local_locks = a.local_locks;
+	mopts.max_value_size = nopts.max_value_size;
 	mopts.debug = a.debug;
 	mopts.unmounted = on_unmounted;
 	mopts.unmounted_arg = &d;
