@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "node_int.h"
 #include "quorumfs/errors.h"
@@ -77,13 +78,20 @@ static int get_env(MDB_txn *txn, void *arg)
 	return 0;
 }
 
-/* A client id no other node and no earlier run of this node uses: the node
- * id in the high 32 bits, a persisted run counter in the low 32. */
+/*
+ * A client id no other node and no earlier run of this node uses, since the
+ * cluster remembers each client's latest serial (fsm sessions) and would
+ * take our new serials for old ones. The low 16 bits count this data
+ * directory's runs (persisted), the middle 32 are random, because a
+ * directory can be wiped and the node added back under the same id, and the
+ * top 16 are the node id's, so two nodes never share one.
+ */
 static int pick_client_id(struct node *n)
 {
 	void *val = NULL;
 	size_t len = 0;
 	uint64_t runs = 0;
+	uint32_t rnd = 0;
 	int rc = store_meta_get(n->store, "node.runs", &val, &len);
 	if (rc == 0 && len == sizeof(runs))
 		memcpy(&runs, val, sizeof(runs));
@@ -94,7 +102,11 @@ static int pick_client_id(struct node *n)
 	rc = store_meta_put(n->store, "node.runs", &runs, sizeof(runs));
 	if (rc != 0)
 		return rc;
-	n->client_id = n->opts.id << 32 | (runs & 0xffffffffu);
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint32_t)(uv_hrtime() ^ (uint64_t)getpid() << 16);
+	n->client_id = (n->opts.id & 0xffffu) << 48 | (uint64_t)rnd << 16 | (runs & 0xffffu);
+	if (n->client_id == 0)
+		n->client_id = 1; /* 0 means "no session" */
 	n->next_serial = 1;
 	return 0;
 }

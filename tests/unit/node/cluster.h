@@ -90,5 +90,7 @@ uint64_t snapshot_of(struct cluster *c, int i);
 bool leader_snapshotted(struct cluster *c, void *arg);
 bool change_seen(struct cluster *c, void *arg);
 bool is_voter(struct cluster *c, int leader, uint64_t id, bool *found);
+/* Removes @path and everything under it. */
+void remove_tree(const char *path);
 
 #endif

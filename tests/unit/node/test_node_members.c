@@ -324,6 +324,46 @@ static void test_storage_failure(void **state)
 	assert_int_equal(submit(c, leader, &cmd).err, 0);
 }
 
+/* A member removed, wiped and added back with an empty directory: its new
+ * writes apply (its client session must not be mistaken for the one it
+ * had before the wipe, whose serials the cluster remembers). */
+static void test_rejoin_wiped(void **state)
+{
+	struct cluster *c = *state;
+	start_all(c);
+	int leader = wait_leader(c);
+	int f = any_follower(c, leader);
+	create_many(c, f, "before", 10);
+	assert_int_equal(barrier(c, leader), 0);
+
+	assert_true(node_member_change(c->nodes[leader], NODE_REMOVE, (uint64_t)f + 1, NULL) > 0);
+	struct member_wait mw = {.leader = leader, .id = (uint64_t)f + 1, .want = 0};
+	assert_true(run_until(c, member_state, &mw, 10000));
+	stop_node(c, f);
+	remove_tree(c->dirs[f]);
+
+	c->opts[f].join_address = c->opts[leader].peers[leader].address;
+	assert_int_equal(start_node(c, f), 0);
+	int64_t idx = -1;
+	for (int tries = 0; tries < 100 && idx <= 0; tries++) {
+		idx = node_member_change(c->nodes[leader], NODE_ADD_LEARNER, (uint64_t)f + 1,
+		                         c->opts[f].peers[f].address);
+		if (idx <= 0)
+			run_for(c, 50); /* the removal's entry must commit first */
+	}
+	assert_true(idx > 0);
+	mw = (struct member_wait){.leader = leader, .id = (uint64_t)f + 1, .want = 1};
+	assert_true(run_until(c, member_state, &mw, 20000));
+
+	create_many(c, f, "after", 10);
+	assert_int_equal(barrier(c, leader), 0);
+	for (int k = 0; k < 10; k++) {
+		char name[32];
+		snprintf(name, sizeof(name), "after-%d", k);
+		assert_file(c, leader, name, name);
+	}
+}
+
 int main(void)
 {
 	qfs_log_set_level(QFS_LOG_WARN);
@@ -334,6 +374,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_socket, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_storage_failure, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rejoin_wiped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
