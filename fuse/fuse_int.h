@@ -61,6 +61,7 @@ struct qfs_mount {
 	struct qfs__notifier *notifier;
 	unsigned long parked; /* operations waiting on the node or an inode */
 	size_t buffered;      /* bytes in all handles' write buffers */
+	size_t scanned;       /* bytes in all handles' read versions */
 	bool stopping;
 	bool gone;        /* the kernel side went away (unmounted or aborted) */
 	bool finishing;   /* stopping, and nothing is parked any more */
@@ -141,6 +142,12 @@ struct qfs__handle {
 	char *buf;          /* with trunc_pending: the new contents so far, written */
 	size_t len;         /* from offset 0 in full chunks, not yet committed */
 	size_t cap;         /* (handle.c, "Write buffering") */
+	/* The version of the file a read at offset 0 took: the reads that follow
+	 * are served from it, so a scan (cat, cp) sees one version, never a mix
+	 * of an old and a new one (handle.c, "Read versions"). */
+	char *version;
+	size_t version_len;
+	bool has_version;
 	struct qfs__handle *next, *prev; /* the inode's open handles */
 };
 
@@ -170,6 +177,15 @@ bool qfs__handle_can_buffer(struct qfs_mount *m, struct qfs__handle *h, off_t of
 int qfs__handle_buffer(struct qfs_mount *m, struct qfs__handle *h, const char *data, size_t size);
 /* Take @h's buffer (the caller frees it), leaving it empty; *@len its bytes. */
 char *qfs__handle_take_buffer(struct qfs_mount *m, struct qfs__handle *h, size_t *len);
+/* Read versions. Should a READ at @off through @h take a new version (a read
+ * at offset 0, or no version held)? */
+bool qfs__handle_wants_version(const struct qfs__handle *h, off_t off);
+/* Keep @data (@len bytes, ownership passes) as @h's version, if the mount's
+ * budget allows; returns false (and frees nothing: the caller keeps @data)
+ * when it does not. */
+bool qfs__handle_set_version(struct qfs_mount *m, struct qfs__handle *h, char *data, size_t len);
+/* Forget @h's version (a write through @h, or its release). */
+void qfs__handle_drop_version(struct qfs_mount *m, struct qfs__handle *h);
 /* Answer FLUSH: commit @h's buffer if it has one (answering after the
  * commit, with its error), else answer at once. */
 void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);

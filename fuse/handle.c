@@ -156,9 +156,52 @@ char *qfs__handle_take_buffer(struct qfs_mount *m, struct qfs__handle *h, size_t
 	return buf;
 }
 
+/*
+ * Read versions. A file replaced atomically (`echo v > f` on any node) must
+ * not be read as a mix of its old and new contents by a reader that needs
+ * several read(2) calls, as cat and cp do when the file grows between them.
+ * So a READ at offset 0 takes the whole current version of the file into
+ * the handle (after the barrier: it is linearizable), and the reads that
+ * follow, at any offset, are served from it. A new read at offset 0 takes a
+ * fresh version, so a program that re-reads from the start (pread at 0, a
+ * rewind) sees updates; a write through the handle drops its version. The
+ * versions of a mount share a budget; beyond it, reads go to the tree one
+ * by one, as they would without versions.
+ */
+#define VERSION_TOTAL_MAX ((size_t)256 << 20)
+
+bool qfs__handle_wants_version(const struct qfs__handle *h, off_t off)
+{
+	return h != NULL && (off == 0 || !h->has_version);
+}
+
+void qfs__handle_drop_version(struct qfs_mount *m, struct qfs__handle *h)
+{
+	if (h == NULL || !h->has_version)
+		return;
+	m->scanned -= h->version_len;
+	free(h->version);
+	h->version = NULL;
+	h->version_len = 0;
+	h->has_version = false;
+}
+
+bool qfs__handle_set_version(struct qfs_mount *m, struct qfs__handle *h, char *data, size_t len)
+{
+	qfs__handle_drop_version(m, h);
+	if (m->scanned + len > VERSION_TOTAL_MAX)
+		return false;
+	h->version = data;
+	h->version_len = len;
+	h->has_version = true;
+	m->scanned += len;
+	return true;
+}
+
 /* Unlink @h from its inode and free it; drops the inode if nothing holds it. */
 static void handle_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h)
 {
+	qfs__handle_drop_version(m, h);
 	buffer_free(m, in, h);
 	if (in != NULL) {
 		if (h->trunc_pending)

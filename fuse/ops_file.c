@@ -118,9 +118,31 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 struct read_op {
 	struct qfs__op op;
+	struct qfs__handle *h; /* the kernel holds the file while it reads */
 	size_t size;
 	off_t off;
 };
+
+/* Takes the file's whole current contents as @h's version (handle.c, "Read
+ * versions"). Getattr and read run in one turn of the loop, so no apply
+ * comes between them. Returns 0 (also when over budget: then no version),
+ * or a node error. */
+static int take_version(struct qfs_mount *m, struct qfs__handle *h, uint64_t ino)
+{
+	struct fsm_attr attr;
+	size_t got = 0;
+	char *buf;
+	int err = node_getattr(m->node, ino, &attr);
+	if (err != 0)
+		return err;
+	buf = malloc(attr.size > 0 ? (size_t)attr.size : 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	err = node_read(m->node, ino, 0, (size_t)attr.size, buf, &got);
+	if (err != 0 || !qfs__handle_set_version(m, h, buf, got))
+		free(buf);
+	return err;
+}
 
 static void read_ready(struct qfs__op *op, int err)
 {
@@ -128,6 +150,15 @@ static void read_ready(struct qfs__op *op, int err)
 	size_t got = 0;
 	char *buf = NULL;
 
+	if (err == 0 && qfs__handle_wants_version(r->h, r->off))
+		err = take_version(op->m, r->h, op->ino);
+	if (err == 0 && r->h != NULL && r->h->has_version) {
+		size_t len = r->h->version_len, off = (size_t)r->off;
+		size_t n = off >= len ? 0 : (len - off < r->size ? len - off : r->size);
+		fuse_reply_buf(op->req, r->h->version + (off < len ? off : 0), n);
+		qfs__op_done(op);
+		return;
+	}
 	if (err == 0 && r->size > 0 && (buf = malloc(r->size)) == NULL)
 		err = -ENOMEM;
 	if (err == 0)
@@ -161,6 +192,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		qfs__op_fail(&r->op, -EINVAL, false);
 		return;
 	}
+	r->h = qfs__handle_of(fi);
 	r->size = size;
 	r->off = off;
 	/* The committed contents, unless this handle itself owes a
@@ -267,6 +299,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	/* What this handle reads next must show what it writes. */
+	qfs__handle_drop_version(m, h);
 	/* A full chunk of a truncating copy: kept, answered at once. */
 	if (!m->stopping && qfs__handle_can_buffer(m, h, off, size) &&
 	    qfs__handle_buffer(m, h, buf, size) == 0) {

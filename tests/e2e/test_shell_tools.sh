@@ -91,6 +91,22 @@ echo refill >"$m1/t0"
 truncate -s 0 "$m1/t0"
 check '[ "$(stat -c %s "$m3/t0")" = 0 ]' "truncate -s 0 is visible on another node when it returns"
 
+# A reader never sees a mix of an old and a new value: cat reads until EOF in
+# several read(2) calls, while another node replaces the file with values of
+# other lengths.
+# (The file exists first: a new file is created empty, then written.)
+echo short >"$m1/flip"
+eventually 5 test -s "$m2/flip"
+(for i in $(seq 1 150); do echo short >"$m1/flip"; echo a-much-much-longer-value >"$m1/flip"; done) &
+writer=$!
+mixed=0
+for i in $(seq 1 300); do
+	v=$(cat "$m2/flip")
+	case "$v" in short | a-much-much-longer-value) ;; *) mixed=$((mixed + 1)); qfs_log "mixed read: '$v'" ;; esac
+done
+wait $writer
+check '[ $mixed = 0 ]' "300 cats during 300 replacements on another node read whole values only"
+
 # ls -l agrees on every node: names, sizes, modes, link counts, owners, mtimes.
 listing() { (cd "$1" && find . -printf '%p %s %m %n %U %G %T@ %y\n' | sort); }
 check '[ "$(listing "$m1")" = "$(listing "$m2")" ]' "node 1 and 2 list the same metadata"
