@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -538,6 +539,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* A write to a connection the peer just reset must not kill the proxy (libuv writes
+	 * with write(2), which raises SIGPIPE). */
+	signal(SIGPIPE, SIG_IGN);
 	loop = uv_default_loop();
 	for (int i = 0; i < nlinks; i++) {
 		struct link *l = &links[i];
