@@ -9,7 +9,13 @@
  *                               flags); each follower commits it to its own LMDB environment
  *                               and acknowledges; the write is done when the leader's commit
  *                               and one acknowledgement (a majority of three) are in.
- *                               Environments live in DIR/repl.N, removed afterwards. */
+ *                               Environments live in DIR/repl.N, removed afterwards.
+ *   bench-floor repl2 DIR OPS durable|nometasync|nosync
+ *                               the same, then, as the daemon does, a second transaction
+ *                               that applies the committed entry on the leader before the
+ *                               write is done (the followers apply it too, off the clock),
+ *                               committed durably, with MDB_NOMETASYNC, or with MDB_NOSYNC:
+ *                               what making the apply non-durable would buy. */
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -189,9 +195,41 @@ static void lmdb_append(struct lmdb *m, uint64_t index, const void *data, size_t
 }
 
 struct frame {
-	uint64_t index;
+	uint64_t index; /* high bit set: "committed up to index", to apply; no ack */
 	char data[ENTRY];
 };
+
+#define COMMIT_BIT (1ull << 63)
+
+/* How the "apply" transaction of repl2 commits. */
+enum apply_mode { APPLY_NONE, APPLY_DURABLE, APPLY_NOMETASYNC, APPLY_NOSYNC };
+
+/* A second transaction that records @index as applied, as the daemon's apply does, with the
+ * sync behaviour of @mode (switched on the environment around the commit). */
+static void lmdb_apply(struct lmdb *m, uint64_t index, enum apply_mode mode)
+{
+	unsigned flag = mode == APPLY_NOSYNC       ? MDB_NOSYNC
+	                : mode == APPLY_NOMETASYNC ? MDB_NOMETASYNC
+	                                           : 0;
+	if (flag)
+		mdb_env_set_flags(m->env, flag, 1);
+	uint64_t key = index | COMMIT_BIT;
+	char v[ENTRY];
+	memset(v, 'a', sizeof(v));
+	MDB_txn *txn;
+	MDB_val k = {sizeof(key), &key}, val = {sizeof(v), v};
+	int rc = mdb_txn_begin(m->env, NULL, 0, &txn);
+	if (rc == 0)
+		rc = mdb_put(txn, m->dbi, &k, &val, 0);
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	if (flag)
+		mdb_env_set_flags(m->env, flag, 0);
+	if (rc != 0) {
+		fprintf(stderr, "lmdb apply: %s\n", mdb_strerror(rc));
+		exit(1);
+	}
+}
 
 static void rm_env(const char *dir)
 {
@@ -203,7 +241,7 @@ static void rm_env(const char *dir)
 	rmdir(dir);
 }
 
-static int floor_repl(const char *dir, unsigned long ops)
+static int floor_repl(const char *dir, unsigned long ops, enum apply_mode mode)
 {
 	int lead[2];
 	pid_t pids[2];
@@ -222,6 +260,10 @@ static int floor_repl(const char *dir, unsigned long ops)
 			lmdb_open(&m, envdir[f + 1]);
 			struct frame fr;
 			while (full_read(fol, &fr, sizeof(fr)) == 0) {
+				if (fr.index & COMMIT_BIT) {
+					lmdb_apply(&m, fr.index & ~COMMIT_BIT, mode);
+					continue;
+				}
 				lmdb_append(&m, fr.index, fr.data, sizeof(fr.data));
 				full_write(fol, &fr.index, sizeof(fr.index));
 			}
@@ -252,6 +294,15 @@ static int floor_repl(const char *dir, unsigned long ops)
 		int first = (p[0].revents & POLLIN) ? 0 : 1;
 		if (full_read(lead[first], &ack, sizeof(ack)) != 0)
 			die("follower closed");
+		if (mode != APPLY_NONE) {
+			/* Committed: tell the followers (they apply off the clock), then apply
+			 * here before answering, as the daemon does. */
+			struct frame cm = fr;
+			cm.index = i | COMMIT_BIT;
+			full_write(lead[0], &cm, sizeof(cm));
+			full_write(lead[1], &cm, sizeof(cm));
+			lmdb_apply(&m, i, mode);
+		}
 		lat_add(&l, lat_now() - t0);
 		if (full_read(lead[1 - first], &ack, sizeof(ack)) != 0)
 			die("follower closed");
@@ -275,7 +326,14 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "tcp") == 0)
 		return floor_tcp(strtoul(argv[2], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "repl") == 0)
-		return floor_repl(argv[2], strtoul(argv[3], NULL, 10));
-	fprintf(stderr, "usage: bench-floor fsync DIR OPS | tcp OPS | repl DIR OPS\n");
+		return floor_repl(argv[2], strtoul(argv[3], NULL, 10), APPLY_NONE);
+	if (argc == 5 && strcmp(argv[1], "repl2") == 0) {
+		enum apply_mode m = strcmp(argv[4], "nosync") == 0       ? APPLY_NOSYNC
+		                    : strcmp(argv[4], "nometasync") == 0 ? APPLY_NOMETASYNC
+		                                                         : APPLY_DURABLE;
+		return floor_repl(argv[2], strtoul(argv[3], NULL, 10), m);
+	}
+	fprintf(stderr, "usage: bench-floor fsync DIR OPS | tcp OPS | repl DIR OPS | "
+	                "repl2 DIR OPS durable|nometasync|nosync\n");
 	return 2;
 }
