@@ -81,6 +81,23 @@ static void *echo_server(void *arg)
 	return NULL;
 }
 
+/* A node that resets every connection it accepts, at once. */
+static void *rst_server(void *arg)
+{
+	int s = (int)(intptr_t)arg;
+	for (;;) {
+		int c = accept(s, NULL, NULL);
+		if (c < 0) {
+			continue;
+		}
+		struct linger l = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		usleep(10000);
+		close(c);
+	}
+	return NULL;
+}
+
 static int dial(uint16_t port)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -178,18 +195,25 @@ int main(int argc, char **argv)
 	int srv = listen_any(&target);
 	pthread_t t;
 	pthread_create(&t, NULL, echo_server, (void *)(intptr_t)srv);
-	/* A free port for the proxy: bind one, release it, hand it over. */
+	uint16_t rst_target, rst_port;
+	int rsrv = listen_any(&rst_target);
+	pthread_t t2;
+	pthread_create(&t2, NULL, rst_server, (void *)(intptr_t)rsrv);
+	/* Free ports for the proxy: bind, release, hand over. */
 	int probe = listen_any(&lport);
+	int probe2 = listen_any(&rst_port);
 	close(probe);
+	close(probe2);
 
 	char dir[] = "/tmp/qfs-proxytest.XXXXXX";
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 2;
 	}
-	char fifo[64], link[64];
+	char fifo[64], link[64], rst_link[64];
 	snprintf(fifo, sizeof(fifo), "%s/ctl", dir);
 	snprintf(link, sizeof(link), "1:2:%u:%u", lport, target);
+	snprintf(rst_link, sizeof(rst_link), "1:3:%u:%u", rst_port, rst_target);
 	if (mkfifo(fifo, 0600) != 0) {
 		perror("mkfifo");
 		return 2;
@@ -198,7 +222,8 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, STDOUT_FILENO);
-		execl(argv[1], argv[1], "--control", fifo, "--link", link, (char *)NULL);
+		execl(argv[1], argv[1], "--control", fifo, "--link", link, "--link", rst_link,
+		      (char *)NULL);
 		_exit(127);
 	}
 	ctl = fopen(fifo, "r+"); /* O_RDWR: a FIFO opened so never blocks */
@@ -247,6 +272,22 @@ int main(int argc, char **argv)
 	command("heal-all");
 	c = dial(lport);
 	CHECK(c >= 0 && round_trip(c, 1000) >= 0, "heal-all clears duplication");
+	close(c);
+
+	/* Writes into connections the peer reset (SIGPIPE once killed the proxy mid-soak). */
+	static char big[200000];
+	for (int i = 0; i < 400 && waitpid(pid, NULL, WNOHANG) == 0; i++) {
+		int r = dial(rst_port);
+		if (r >= 0) {
+			ssize_t w = write(r, big, sizeof(big));
+			(void)w;
+			close(r);
+		}
+	}
+	usleep(300000);
+	CHECK(waitpid(pid, NULL, WNOHANG) == 0, "writes to reset peers do not kill the proxy");
+	c = dial(lport);
+	CHECK(c >= 0 && round_trip(c, 1000) >= 0, "and it still forwards");
 	close(c);
 out:
 	kill(pid, SIGTERM);
