@@ -138,6 +138,12 @@ static void complete_batch(struct node *n, struct node__batch *b)
 		node__send_encoded(n, &b->held[i]);
 	/* The writer installs a snapshot before the batch's applies. */
 	if (b->install) {
+		/* Rare and worth knowing when reading a log: the node was too far
+		 * behind the leader's compacted log to catch up by entries. */
+		qfs_info(
+		        "node %llu: installed a snapshot from the leader at index %llu (term %llu)",
+		        (unsigned long long)n->opts.id, (unsigned long long)b->install_meta.index,
+		        (unsigned long long)b->install_meta.term);
 		if (b->install_meta.index > n->applied)
 			n->applied = b->install_meta.index;
 		n->snapshot_index = b->install_meta.index;

@@ -27,8 +27,9 @@ sm=$(qfs_mnt "$survivor")
 check 'eventually 20 sh -c "echo after > \"$sm/after-kill\""' "survivors accept writes after the leader's kill -9"
 check '[ "$(cat "$(qfs_mnt "$other")/after-kill")" = after ]' "the other survivor reads it"
 
-# Fall far behind: many writes, then a snapshot compacts the log past the dead node.
-for i in $(seq 1 300); do echo "w$i" >"$sm/bulk-$((i % 50))"; done
+# Fall far behind: more writes than the 1024 entries the log keeps behind a
+# snapshot, then a snapshot on each survivor compacts the log past the dead node.
+for i in $(seq 1 1500); do echo "w$i" >"$sm/bulk-$((i % 50))"; done
 new_leader=$(qfs_leader)
 check '"$QUORUMCTL" -d "$(qfs_data "$new_leader")" snapshot >/dev/null' "quorumctl snapshot on the new leader"
 check '"$QUORUMCTL" -d "$(qfs_data "$other")" snapshot >/dev/null || true' "and on the other survivor"
@@ -36,7 +37,8 @@ check '"$QUORUMCTL" -d "$(qfs_data "$other")" snapshot >/dev/null || true' "and 
 # Restart the killed node on its old data directory: it remounts and catches up.
 qfs_start "$leader"
 km=$(qfs_mnt "$leader")
-check 'eventually 30 sh -c "[ \"\$(cat \"$km/bulk-0\" 2>/dev/null)\" = w300 ]"' "the restarted node caught up (snapshot)"
+check 'eventually 30 sh -c "[ \"\$(cat \"$km/bulk-0\" 2>/dev/null)\" = w1500 ]"' "the restarted node caught up"
+check 'grep -q "installed a snapshot from the leader" "$QFS_TMP/log.$leader"' "by installing a snapshot (it was behind the compacted log)"
 check '[ "$(cat "$km/after-kill")" = after ]' "and has the write made while it was dead"
 check 'diff <(cd "$km" && find . | sort) <(cd "$sm" && find . | sort) >/dev/null' "its tree lists the same names"
 
