@@ -305,3 +305,20 @@ char *t_read(struct tenv *t, uint64_t ino)
 	buf[n] = '\0';
 	return buf;
 }
+
+int tenv_setup(void **state)
+{
+	struct tenv *t = malloc(sizeof(*t));
+	if (t == NULL)
+		return -1;
+	tenv_open(t, NULL, 0);
+	*state = t;
+	return 0;
+}
+
+int tenv_teardown(void **state)
+{
+	tenv_close(*state);
+	free(*state);
+	return 0;
+}

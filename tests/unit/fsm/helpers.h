@@ -25,6 +25,11 @@ void tenv_open(struct tenv *t, const struct fsm_options *opts, size_t mapsize);
 /* Closes everything and removes the directory. */
 void tenv_close(struct tenv *t);
 
+/* cmocka fixtures: a fresh environment with default options in *@state,
+ * closed and removed afterwards. */
+int tenv_setup(void **state);
+int tenv_teardown(void **state);
+
 /* Applies @c at the next index in a txn of its own; returns res.err. The
  * time is set from the env's clock unless @c->time_ns is non-zero. */
 int tenv_apply(struct tenv *t, struct wire_cmd *c);

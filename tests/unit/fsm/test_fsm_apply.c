@@ -16,21 +16,6 @@
 
 #define ROOT FSM_ROOT_INO
 
-static int setup(void **state)
-{
-	struct tenv *t = malloc(sizeof(*t));
-	tenv_open(t, NULL, 0);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tenv_close(*state);
-	free(*state);
-	return 0;
-}
-
 static int apply_raw(struct tenv *t, uint64_t index, const void *buf, size_t len,
                      struct fsm_result *res)
 {
@@ -452,7 +437,7 @@ static void queries_in_callers_txn(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tenv_setup, tenv_teardown)
 	const struct CMUnitTest tests[] = {
 	        T(index_order),
 	        cmocka_unit_test(rerun_after_map_full),

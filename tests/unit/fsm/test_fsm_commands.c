@@ -16,21 +16,6 @@
 
 #define ROOT FSM_ROOT_INO
 
-static int setup(void **state)
-{
-	struct tenv *t = malloc(sizeof(*t));
-	tenv_open(t, NULL, 0);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tenv_close(*state);
-	free(*state);
-	return 0;
-}
-
 /* Applies a command expected to fail with @err, and checks it changed
  * nothing but fsm.applied. */
 #define ASSERT_FAILS(t, err, call)                                                                 \
@@ -586,7 +571,7 @@ static void value_limits(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tenv_setup, tenv_teardown)
 	const struct CMUnitTest tests[] = {
 	        T(open_makes_a_root),
 	        T(open_refuses_another_format),

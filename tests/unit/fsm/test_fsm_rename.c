@@ -14,21 +14,6 @@
 
 #define ROOT FSM_ROOT_INO
 
-static int setup(void **state)
-{
-	struct tenv *t = malloc(sizeof(*t));
-	tenv_open(t, NULL, 0);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tenv_close(*state);
-	free(*state);
-	return 0;
-}
-
 #define ASSERT_FAILS(t, err, call)                                                                 \
 	do {                                                                                       \
 		uint32_t before_ = tenv_digest(t);                                                 \
@@ -215,7 +200,7 @@ static void errors(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, tenv_setup, tenv_teardown)
 	const struct CMUnitTest tests[] = {
 	        T(move_within_and_across),
 	        T(move_directory_with_contents),
