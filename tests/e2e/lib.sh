@@ -103,7 +103,10 @@ qfs_cleanup() {
 	QFS_PID=()
 }
 trap qfs_cleanup EXIT
+# A signal that would kill the shell outright skips the EXIT trap: turn each
+# into an exit, so the cleanup always runs.
 trap 'exit 130' INT TERM
+trap 'exit 141' PIPE
 
 # A base port for this test's nodes: below Linux's ephemeral range (32768
 # and up, where outgoing connections take their local ports), derived from

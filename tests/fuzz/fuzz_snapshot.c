@@ -13,7 +13,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[] = "/tmp/qfs-fuzz-snap-XXXXXX";
+/* In the working directory (run-fuzzers.sh runs each target in its output
+ * directory under build-fuzz), so that a run that aborts on a finding
+ * leaves its environment beside the finding, not in /tmp. */
+static char dir[] = "qfs-fuzz-snap-XXXXXX";
 static int have_dir;
 
 static void remove_dir(void)
