@@ -80,29 +80,7 @@ M1=$TMP/m1 M2=$TMP/m2 M3=$TMP/m3
 # A leader first: a write succeeds once one is elected.
 for _ in $(seq 100); do mkdir "$M1/ready" 2>/dev/null && break; sleep 0.1; done
 
-failures=0
-n=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-eq() {
-	n=$((n + 1))
-	if [ "$2" == "$3" ]; then echo "ok $n - $1"; else fail "$1: got '$2', want '$3'"; fi
-}
-ok() {
-	local name=$1; shift
-	n=$((n + 1))
-	if "$@" >"$TMP/out" 2>&1; then echo "ok $n - $name"; else fail "$name: $(cat "$TMP/out")"; fi
-}
-fails_with() {
-	local name=$1 msg=$2; shift 2
-	n=$((n + 1))
-	if "$@" >"$TMP/out" 2>&1; then
-		fail "$name: succeeded"
-	elif grep -q "$msg" "$TMP/out"; then
-		echo "ok $n - $name"
-	else
-		fail "$name: wanted '$msg', got: $(cat "$TMP/out")"
-	fi
-}
+. "$(dirname "${BASH_SOURCE[0]}")/assert.sh"
 
 ok "a leader was elected (mkdir succeeded)" test -d "$M1/ready"
 eq "mkdir on node 1 seen on node 3" "$(test -d "$M3/ready" && echo yes)" "yes"
