@@ -267,6 +267,11 @@ struct raft_config {
 	raft_index trailing_entries; /* entries kept behind a snapshot for slow followers */
 	raft_index promote_lag;      /* a learner is caught up when its match index
 	                              * is within this many entries of the leader's last */
+	uint64_t lease_duration;     /* leader read lease (dissertation 6.4.1), in the
+	                              * units of raft_set_now(); 0 turns it off. It
+	                              * must be shorter than the least real time any
+	                              * server takes to count election_ticks - 1 ticks,
+	                              * less clock drift. See raft_set_now(). */
 };
 
 /* Fills @cfg with the defaults for server @id (10/1 ticks, PreVote and
@@ -414,6 +419,28 @@ int64_t raft_propose(struct raft *r, const void *data, size_t len);
  * RAFT_EFAILED, -ENOMEM.
  */
 int raft_read_index(struct raft *r, uint64_t ctx);
+
+/*
+ * raft_set_now - tell the core the time, from a monotonic clock, in the units
+ * of cfg.lease_duration. The core never reads a clock; this is the only time
+ * it knows. It matters only when cfg.lease_duration is set:
+ *
+ * - raft_ready() stamps the heartbeats and appends it builds with the last
+ *   time set (an older time only shortens the lease);
+ * - raft_read_index() and raft_step() of a follower's read request answer at
+ *   once, without a heartbeat round, while the leader holds a lease: a
+ *   majority of voters echoed a message stamped less than lease_duration
+ *   before now. Each of them ignores votes for election_ticks ticks after it
+ *   heard from the leader (and for election_ticks ticks after it starts), so
+ *   no other leader can exist before the lease ends (dissertation 6.4.1).
+ *
+ * A time older than the real one would stretch the lease, so a lease read is
+ * taken only with a time set since the previous call of raft_step(),
+ * raft_read_index(), raft_tick() or raft_ready(): set it right before the call.
+ * A leader that started a transfer (whose TimeoutNow overrides the followers'
+ * vote lease) reads with heartbeat rounds for the rest of its term.
+ */
+void raft_set_now(struct raft *r, uint64_t now);
 
 /*
  * raft_transfer - hand leadership to @to (RAFT_NONE: the most up-to-date

@@ -194,6 +194,8 @@ void raft__become_leader(struct raft *r)
 	r->election_elapsed = 0;
 	r->transferee = RAFT_NONE;
 	r->transfer_elapsed = 0;
+	r->transferred_in_term = false;
+	r->n_stamps = 0;
 	r->seq = 0;
 	r->bcast_seq = 0;
 	r->committed_in_term = false;
@@ -315,6 +317,9 @@ int raft_transfer(struct raft *r, raft_id to)
 		return -ENOMEM;
 	r->transferee = to;
 	r->transfer_elapsed = 0;
+	/* Its TimeoutNow overrides the vote lease the read lease rests on,
+	 * and may arrive after the transfer was given up here. */
+	r->transferred_in_term = true;
 	/* Catching up happens through normal replication; TimeoutNow goes out
 	 * once the target's match reaches our last index. */
 	raft__transfer_check(r, to);

@@ -343,23 +343,15 @@ void raft_fail(struct raft *r)
 
 void raft_tick(struct raft *r)
 {
+	raft__now_consumed(r);
 	if (r->failed)
 		return;
+	if (r->boot_ticks < r->cfg.election_ticks)
+		r->boot_ticks++;
 	if (r->role == RAFT_LEADER)
 		raft__tick_leader(r);
 	else
 		raft__tick_election(r);
-}
-
-/* Dissertation 4.2.3: a server that heard from a leader within the election
- * timeout ignores (pre)vote requests, so that a removed or partitioned server
- * cannot disrupt a healthy cluster; TimeoutNow campaigns override this. As in
- * etcd, the lease goes with CheckQuorum: without it a leader that lost its
- * majority would never step down, and its lease would never end. */
-static bool in_lease(const struct raft *r)
-{
-	return r->cfg.check_quorum && r->leader != RAFT_NONE &&
-	       r->election_elapsed < r->cfg.election_ticks;
 }
 
 static int stale_term(struct raft *r, const struct raft_message *m)
@@ -380,7 +372,7 @@ static int stale_term(struct raft *r, const struct raft_message *m)
 	return 0;
 }
 
-int raft_step(struct raft *r, const struct raft_message *m)
+static int step(struct raft *r, const struct raft_message *m)
 {
 	if (r->failed)
 		return RAFT_EFAILED;
@@ -393,7 +385,7 @@ int raft_step(struct raft *r, const struct raft_message *m)
 	/* Paper Figure 2, "Rules for all servers": a higher term makes us a
 	 * follower of that term; a lower one is stale. */
 	if (m->term > r->term) {
-		if (m->type == RAFT_MSG_VOTE && !m->vote.transfer && in_lease(r))
+		if (m->type == RAFT_MSG_VOTE && !m->vote.transfer && raft__in_vote_lease(r))
 			return 0;
 		bool keep_term = (m->type == RAFT_MSG_VOTE && m->vote.pre_vote) ||
 		                 (m->type == RAFT_MSG_VOTE_RESP && m->vote_resp.pre_vote &&
@@ -441,6 +433,13 @@ int raft_step(struct raft *r, const struct raft_message *m)
 	return 0;
 }
 
+int raft_step(struct raft *r, const struct raft_message *m)
+{
+	int rc = step(r, m);
+	raft__now_consumed(r);
+	return rc;
+}
+
 int64_t raft_propose(struct raft *r, const void *data, size_t len)
 {
 	if (r->failed)
@@ -460,9 +459,9 @@ int64_t raft_propose(struct raft *r, const void *data, size_t len)
 
 int raft_read_index(struct raft *r, uint64_t ctx)
 {
-	if (r->failed)
-		return RAFT_EFAILED;
-	return raft__read_local(r, ctx);
+	int rc = r->failed ? RAFT_EFAILED : raft__read_local(r, ctx);
+	raft__now_consumed(r);
+	return rc;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -111,6 +111,9 @@ struct raft__batch {
 	uint8_t *snap_conf;
 };
 
+/* Heartbeat rounds whose send time the leader remembers for its lease. */
+#define RAFT__STAMPS 64
+
 struct raft {
 	struct raft_config cfg;
 	uint64_t rng; /* splitmix64 state */
@@ -171,7 +174,18 @@ struct raft {
 	uint64_t bcast_seq;     /* lowest seq of the last heartbeat round */
 	raft_id transferee;
 	unsigned transfer_elapsed;
+	bool transferred_in_term; /* a transfer began in this term: no lease reads */
 	RAFT__VEC(struct raft__read) reads;
+
+	/* Read lease (lease.c): when the messages from seq on were stamped. */
+	uint64_t now;        /* last time given by raft_set_now() */
+	bool now_fresh;      /* set since the last input call: good for a lease check */
+	unsigned boot_ticks; /* ticks since start, up to election_ticks */
+	struct {
+		uint64_t seq; /* first seq of the messages stamped at time */
+		uint64_t time;
+	} stamps[RAFT__STAMPS];
+	unsigned n_stamps, stamp_pos; /* ring: stamp_pos is the next slot */
 
 	/* Outputs gathered for the next batch. */
 	RAFT__VEC(struct raft_message) out;       /* send now */
@@ -265,12 +279,26 @@ int raft__step_read_index(struct raft *r, const struct raft_message *m);
 int raft__step_read_index_resp(struct raft *r, const struct raft_message *m);
 /* Leader: the commit index reached an entry of its term: register queued reads. */
 void raft__reads_on_commit(struct raft *r);
+/* Leader: the highest seq a majority of voters echoed (UINT64_MAX: the
+ * leader is the only voter; 0: none). */
+uint64_t raft__quorum_seq(const struct raft *r);
 /* Leader: a seq echo arrived; confirm reads a quorum has answered. */
 void raft__reads_confirm(struct raft *r);
 /* True if a waiting read needs a heartbeat round that has not been sent. */
 bool raft__reads_need_round(const struct raft *r);
 /* Leadership was lost: fail every pending read. */
 void raft__reads_fail(struct raft *r, int status);
+
+/* lease.c */
+/* Leader, at raft_ready(): messages from seq @first on were stamped now. */
+void raft__lease_stamp(struct raft *r, uint64_t first);
+/* Leader: true if a majority's echo proves no other leader can exist now. */
+bool raft__lease_valid(const struct raft *r);
+/* Follower: true while it must not vote (it heard from a leader, or it
+ * started, less than an election timeout ago). */
+bool raft__in_vote_lease(const struct raft *r);
+/* The time given before this input call is used up. */
+void raft__now_consumed(struct raft *r);
 
 /* snapshot.c */
 int raft__step_snapshot(struct raft *r, const struct raft_message *m);

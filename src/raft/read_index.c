@@ -29,6 +29,33 @@ static int reserve_answers(struct raft *r, size_t extra)
 	return raft__reserve_msgs(r, (unsigned)(r->reads.n + extra));
 }
 
+uint64_t raft__quorum_seq(const struct raft *r)
+{
+	const struct raft_conf *c = raft__conf(r);
+	uint64_t acked[RAFT_MAX_SERVERS];
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct raft_server *s = &c->servers[i];
+		if (s->role != RAFT_VOTER)
+			continue;
+		if (s->id == r->cfg.id) {
+			acked[n++] = UINT64_MAX;
+		} else {
+			const struct raft__progress *pr = raft__progress((struct raft *)r, s->id);
+			acked[n++] = pr ? pr->acked_seq : 0;
+		}
+	}
+	if (n == 0)
+		return 0;
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && acked[j - 1] < acked[j]; j--) {
+			uint64_t t = acked[j];
+			acked[j] = acked[j - 1];
+			acked[j - 1] = t;
+		}
+	return acked[n / 2];
+}
+
 /*
  * Dissertation 6.4, step 3: "the leader ... sends a new round of heartbeats
  * to all other members; once it receives acknowledgments from a majority, it
@@ -38,31 +65,11 @@ static int reserve_answers(struct raft *r, size_t extra)
  */
 void raft__reads_confirm(struct raft *r)
 {
-	const struct raft_conf *c = raft__conf(r);
-	uint64_t acked[RAFT_MAX_SERVERS];
-	unsigned n = 0;
 	if (r->role != RAFT_LEADER || r->reads.n == 0)
 		return;
-	for (unsigned i = 0; i < c->n; i++) {
-		const struct raft_server *s = &c->servers[i];
-		if (s->role != RAFT_VOTER)
-			continue;
-		if (s->id == r->cfg.id) {
-			acked[n++] = UINT64_MAX;
-		} else {
-			struct raft__progress *pr = raft__progress(r, s->id);
-			acked[n++] = pr ? pr->acked_seq : 0;
-		}
-	}
-	if (n == 0)
+	uint64_t q = raft__quorum_seq(r);
+	if (q == 0)
 		return;
-	for (unsigned i = 1; i < n; i++)
-		for (unsigned j = i; j > 0 && acked[j - 1] < acked[j]; j--) {
-			uint64_t t = acked[j];
-			acked[j] = acked[j - 1];
-			acked[j - 1] = t;
-		}
-	uint64_t q = acked[n / 2];
 	if (reserve_answers(r, 0) != 0)
 		return; /* try again at the next echo */
 	size_t keep = 0;
@@ -122,6 +129,13 @@ static int leader_read(struct raft *r, uint64_t ctx, raft_id from)
 	rd->index = 0;
 	rd->seq = 0;
 	rd->registered = false;
+	if (raft__lease_valid(r)) {
+		/* Dissertation 6.4.1: under the lease no other leader can exist,
+		 * so the commit index is the read index without a round. */
+		r->reads.n--;
+		answer(r, rd, r->commit, 0);
+		return 0;
+	}
 	if (r->committed_in_term)
 		raft__reads_on_commit(r); /* a single voter confirms at once */
 	return 0;

@@ -204,6 +204,7 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
 			r->applied = to;
 		}
 	}
+	raft__now_consumed(r);
 }
 
 void raft_advance(struct raft *r, const struct raft_ready *rd)

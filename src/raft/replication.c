@@ -546,6 +546,7 @@ int raft__build_leader_msgs(struct raft *r, struct raft_message **msgs, size_t *
 	/* A heartbeat round: due by the timer, or asked for by waiting reads
 	 * (dissertation 6.4: one round confirms every read registered before). */
 	bool hb = r->hb_due || raft__reads_need_round(r);
+	uint64_t first = r->seq + 1;
 	r->hb_due = false;
 	if (hb)
 		r->bcast_seq = r->seq + 1;
@@ -565,5 +566,6 @@ int raft__build_leader_msgs(struct raft *r, struct raft_message **msgs, size_t *
 				return rv;
 		}
 	}
+	raft__lease_stamp(r, first);
 	return 0;
 }

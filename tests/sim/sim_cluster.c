@@ -24,6 +24,7 @@ void sim_opts_default(struct sim_opts *o)
 	o->net_max = 8;
 	o->disk_min = 1;
 	o->disk_max = 6;
+	o->lease_permille = ~0u; /* scenarios freeze clocks: no boot vote lease */
 }
 
 void sim_opts_random(struct sim_opts *o, unsigned nodes, uint64_t steps)
@@ -32,6 +33,7 @@ void sim_opts_random(struct sim_opts *o, unsigned nodes, uint64_t steps)
 	o->nodes = nodes;
 	o->steps = steps;
 	o->random_faults = o->random_work = o->final_phase = true;
+	o->lease_permille = 0; /* chosen per seed */
 	/* chosen per seed */
 	o->heartbeat_ticks = 0;
 	o->snapshot_chunk_bytes = 0;
@@ -96,6 +98,9 @@ struct sim_cluster *sim_cluster_new(const struct sim_opts *o, uint64_t seed)
 	}
 	if (!c->o.tick_ms)
 		c->o.tick_ms = 10;
+	if (!c->o.lease_permille)
+		/* not drawn from c->rng, so that every seed replays as before */
+		c->o.lease_permille = sim_mix(seed ^ 0x1ea5eu) % 4 ? 600 : ~0u;
 	if (!c->o.net_max) {
 		c->o.net_min = 1;
 		c->o.net_max = (unsigned)sim_rng_range(g, 2, 12);

@@ -115,6 +115,7 @@ void sim_net_deliver(struct sim_cluster *c, struct raft_message *m)
 	}
 	if (ok) {
 		SIM_CORE_BEGIN();
+		sim_node_now(c, n);
 		int rv = raft_step(n->r, m);
 		SIM_CORE_END();
 		if (rv != 0 && rv != RAFT_EFAILED)

@@ -23,6 +23,13 @@ struct raft_config sim_node_config(struct sim_cluster *c, raft_id id)
 	cfg.promote_lag = c->o.promote_lag ? c->o.promote_lag : 8;
 	cfg.pre_vote = !c->o.no_pre_vote;
 	cfg.check_quorum = !c->o.no_check_quorum;
+	/* Clocks drift by 0.8x to 1.25x (prepare()): a follower counts its
+	 * election timeout in as little as 0.8 of the nominal time, and a
+	 * leader's clock may run at 0.8 of real time, so a lease of 0.64 of
+	 * (election_ticks - 1) ticks is the longest that is safe here. */
+	if (c->o.lease_permille != ~0u)
+		cfg.lease_duration = (uint64_t)(c->o.election_ticks - 1) * c->o.tick_ms *
+		                     c->o.lease_permille / 1000;
 	return cfg;
 }
 
@@ -130,6 +137,11 @@ void sim_node_start_restored(struct sim_cluster *c, raft_id id, const struct raf
 	n->exists = true;
 	n->up = false;
 	sim_node_restart(c, id);
+}
+
+void sim_node_now(struct sim_cluster *c, struct sim_node *n)
+{
+	raft_set_now(n->r, c->now * c->o.tick_ms / n->tick_ms);
 }
 
 void sim_node_tick(struct sim_cluster *c, struct sim_node *n)
@@ -302,6 +314,7 @@ int sim_read(struct sim_cluster *c, raft_id id)
 	c->chk.max_commit_seen = seen;
 	uint64_t ctx = ++n->next_ctx;
 	SIM_CORE_BEGIN();
+	sim_node_now(c, n);
 	int rv = raft_read_index(n->r, ctx);
 	SIM_CORE_END();
 	if (rv == 0) {

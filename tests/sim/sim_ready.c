@@ -196,6 +196,7 @@ void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
 		}
 		struct raft_ready rd;
 		SIM_CORE_BEGIN();
+		sim_node_now(c, n);
 		raft_ready(n->r, &rd);
 		SIM_CORE_END();
 		trace_ready(c, n, &rd);
