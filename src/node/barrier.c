@@ -28,7 +28,8 @@ int node_read_barrier(struct node *n, node_done_fn cb, void *arg)
 }
 
 /* Starts one ReadIndex round for every barrier that waits for one. Even a
- * leader goes through the core: the round confirms it still leads. */
+ * leader goes through the core: the round, or its lease, confirms it still
+ * leads. */
 void node__barriers_flush(struct node *n)
 {
 	if (!n->barriers_new || n->failed)
@@ -41,6 +42,7 @@ void node__barriers_flush(struct node *n)
 	if (!any)
 		return;
 	uint64_t ctx = ++n->read_ctx;
+	node__raft_now(n); /* a leader holding its lease answers at once */
 	if (raft_read_index(n->raft, ctx) != 0)
 		return; /* no leader: the next tick or leader change tries again */
 	uint64_t now = uv_now(n->loop);

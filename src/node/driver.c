@@ -243,6 +243,7 @@ void node__drive(struct node *n)
 	node__barriers_flush(n);
 	while (!n->stopping && raft_has_ready(n->raft)) {
 		struct raft_ready rd;
+		node__raft_now(n); /* stamps the heartbeats the lease counts from */
 		raft_ready(n->raft, &rd);
 		for (unsigned i = 0; i < rd.n_msgs; i++)
 			node__send_msg(n, &rd.msgs[i]);

@@ -386,6 +386,14 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	raft_config_default(&rc_cfg, opts->id, seed ^ opts->id);
 	rc_cfg.heartbeat_ticks = 1;
 	rc_cfg.election_ticks = opts->election_ms / opts->heartbeat_ms;
+	/* The read lease, in microseconds of node__now_us(): a follower that
+	 * echoed a heartbeat refuses votes for election_ticks ticks, at least
+	 * election_ticks - 1 tick periods of real time (its first tick may come
+	 * right after the heartbeat; libuv never fires a timer early). A tenth
+	 * less covers clock drift between machines and timer slack. */
+	if (rc_cfg.election_ticks > 1)
+		rc_cfg.lease_duration =
+		        (uint64_t)(rc_cfg.election_ticks - 1) * opts->heartbeat_ms * 900;
 	if (opts->snapshot_trailing > 0)
 		rc_cfg.trailing_entries = opts->snapshot_trailing;
 	rc = raft_new(&rc_cfg, &n->raft);

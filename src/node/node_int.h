@@ -165,6 +165,13 @@ struct node {
 /* node.c */
 void node__log_prefix(struct node *n, char *buf, size_t len);
 void node__kick(struct node *n);
+/* Gives the core the time (microseconds of the monotonic clock, read now,
+ * not the loop's cached time) right before an input that may take a lease
+ * read. */
+static inline void node__raft_now(struct node *n)
+{
+	raft_set_now(n->raft, uv_hrtime() / 1000);
+}
 
 /* driver.c: the ready loop. */
 void node__drive(struct node *n);

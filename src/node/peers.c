@@ -90,8 +90,10 @@ static void on_recv(struct net *net, raft_id from, const void *frame, size_t len
 			         (unsigned long long)n->opts.id, (unsigned long long)from);
 			return;
 		}
-		if (m.from == from)
+		if (m.from == from) {
+			node__raft_now(n);
 			raft_step(n->raft, &m);
+		}
 		wire_arena_free(&arena);
 		break;
 	}
