@@ -10,6 +10,7 @@ void raft_set_now(struct raft *r, uint64_t now)
 	if (now > r->now)
 		r->now = now;
 	r->now_fresh = now >= r->now;
+	r->clock_set = true;
 }
 
 void raft__now_consumed(struct raft *r)
@@ -19,8 +20,8 @@ void raft__now_consumed(struct raft *r)
 
 void raft__lease_stamp(struct raft *r, uint64_t first)
 {
-	if (r->cfg.lease_duration == 0 || first > r->seq)
-		return; /* no lease, or nothing was sent */
+	if (r->cfg.lease_duration == 0 || !r->clock_set || first > r->seq)
+		return; /* no lease, no time to stamp with, or nothing was sent */
 	/* r->now is the last time set, so at most the real send time: a lease
 	 * counted from it ends early, never late. */
 	r->stamps[r->stamp_pos].seq = first;

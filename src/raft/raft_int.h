@@ -180,6 +180,7 @@ struct raft {
 	/* Read lease (lease.c): when the messages from seq on were stamped. */
 	uint64_t now;        /* last time given by raft_set_now() */
 	bool now_fresh;      /* set since the last input call: good for a lease check */
+	bool clock_set;      /* raft_set_now() was called at least once */
 	unsigned boot_ticks; /* ticks since start, up to election_ticks */
 	struct {
 		uint64_t seq; /* first seq of the messages stamped at time */
