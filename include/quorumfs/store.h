@@ -120,7 +120,9 @@ struct store_info {
 	size_t map_size;   /* current map size, bytes */
 	size_t used_bytes; /* pages in use up to the highest one, bytes */
 	size_t page_size;
-	unsigned map_grows; /* times this process grew the map */
+	unsigned map_grows;    /* times this process grew the map */
+	uint64_t commits;      /* store_write*() commits of this process */
+	uint64_t lazy_commits; /* of which with STORE_NO_META_SYNC */
 };
 
 /* The callback store_write() runs inside one write transaction. */
@@ -161,7 +163,8 @@ int store_open(const char *dir, const struct store_options *opts, struct store *
 /*
  * store_close - close the environment and free @s (NULL is a no-op).
  * No other call may be running or follow on @s. Everything committed is
- * durable already; nothing is flushed here except with unsafe_nosync.
+ * durable already, except the meta page of a last STORE_NO_META_SYNC commit,
+ * which is flushed here (with unsafe_nosync nothing is).
  */
 void store_close(struct store *s);
 
@@ -214,7 +217,8 @@ int store_lmdb_error(int mdb_rc);
  * so it waits for running store_read() callbacks; after a commit that leaves
  * the map three quarters full it grows early, only if no reader is running.
  *
- * Returns 0 once committed and durable, else nothing of @fn stays:
+ * Returns 0 once committed and durable (see store_write_flags() for a
+ * commit that is not), else nothing of @fn stays:
  *   whatever @fn returned (negative),
  *   -ENOSPC       the disk is full, or the map reached max_map_size; the
  *                 store stays consistent and usable once space is freed
@@ -225,6 +229,37 @@ int store_lmdb_error(int mdb_rc);
  * Threading: writer (one at a time; concurrent calls queue).
  */
 int store_write(struct store *s, store_write_fn fn, void *arg);
+
+/* Flags of store_write_flags(). */
+#define STORE_NO_META_SYNC 0x1u /* commit without waiting for the meta page */
+
+/*
+ * store_write_flags - store_write() with a choice of durability.
+ * @flags: 0 (exactly store_write()) or STORE_NO_META_SYNC: commit with
+ *         LMDB's MDB_NOMETASYNC. The transaction's pages are written and
+ *         fdatasync'ed as always; the meta page that names the new root is
+ *         then written without waiting for the disk (one device flush
+ *         instead of two). The commit is atomic, consistent and isolated,
+ *         and survives a crash of the process (the meta page is in the page
+ *         cache when the call returns), but a crash of the machine may undo
+ *         it: it is durable only once a later commit with flags 0,
+ *         store_sync() or store_close() returned (their fdatasync flushes the
+ *         earlier meta page too). A machine crash undoes at most the last
+ *         commit, and only if it was one of these: each commit's fdatasync
+ *         also flushes the meta page of the one before, which is what lets
+ *         LMDB reuse that commit's free pages. Never MDB_NOSYNC, with which a
+ *         machine crash can leave a meta page naming pages never written.
+ *         For transactions whose loss a restart repairs by itself (the
+ *         daemon's applies: the entries are durable in the log, and applied
+ *         moves in the same transaction as the tree, so the node applies them
+ *         again); never for what was promised to a peer or acknowledged.
+ * Environment flags are process-wide: the flag is switched on just before
+ * the commit and off right after, under the writer lock. Only a commit reads
+ * it and commits are serialized, so concurrent readers are unaffected.
+ * Returns as store_write(), plus -EINVAL (unknown flags; @fn never runs).
+ * Threading: writer (one at a time; concurrent calls queue).
+ */
+int store_write_flags(struct store *s, store_write_fn fn, void *arg, unsigned flags);
 
 /*
  * store_read - run @fn(txn, @arg) inside one read-only transaction (a
@@ -240,9 +275,10 @@ int store_write(struct store *s, store_write_fn fn, void *arg);
 int store_read(struct store *s, store_read_fn fn, void *arg);
 
 /*
- * store_sync - force everything committed to disk. Needed only with
- * unsafe_nosync (benchmarks that measure sync costs apart); a no-op cost
- * otherwise. Returns 0, -EIO. Threading: any thread.
+ * store_sync - force everything committed to disk: with unsafe_nosync
+ * (benchmarks that measure sync costs apart), and after a STORE_NO_META_SYNC
+ * commit (one fdatasync makes it durable). Returns 0, -EIO. Threading: any
+ * thread.
  */
 int store_sync(struct store *s);
 

@@ -46,6 +46,12 @@ struct store {
 	/* Serializes writers in this process (LMDB allows one at a time). */
 	pthread_mutex_t write_lock;
 	_Atomic unsigned map_grows; /* atomic: store_info() may run inside a writer */
+	/* Commits of this process, and how many of them were lazy (no meta
+	 * sync); atomic for store_info(), written under write_lock. */
+	_Atomic uint64_t commits, lazy_commits;
+	/* The last commit was lazy: its meta page may still be only in the
+	 * page cache. Under write_lock; store_close() syncs it. */
+	bool meta_unsynced;
 
 	pthread_mutex_t err_lock;
 	char err[256]; /* latest failure's text, under err_lock */

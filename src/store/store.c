@@ -271,6 +271,10 @@ void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	/* A clean stop leaves nothing a machine crash could undo: the meta
+	 * page of a last lazy commit is flushed here. */
+	if (s->env != NULL && s->meta_unsynced && !s->nosync)
+		mdb_env_sync(s->env, 1);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	if (s->lock_fd >= 0)
@@ -304,5 +308,7 @@ int store_info(struct store *s, struct store_info *out)
 	out->page_size = st.ms_psize;
 	out->used_bytes = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
 	out->map_grows = s->map_grows;
+	out->commits = s->commits;
+	out->lazy_commits = s->lazy_commits;
 	return 0;
 }

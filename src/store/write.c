@@ -109,12 +109,43 @@ void store__prealloc(struct store *s)
 		fdatasync(fd);
 }
 
+/*
+ * Commits @txn; with @lazy, with MDB_NOMETASYNC: LMDB still writes and
+ * fdatasyncs the data pages, then writes the meta page through the ordinary
+ * descriptor instead of the O_DSYNC one, so the commit waits for one flush
+ * instead of two. The flag is switched in the environment, which is shared
+ * by every thread of the process, and only for this commit. That is safe
+ * because only a commit reads it (mdb_env_write_meta picks the descriptor
+ * from txn flags | env flags; readers and mdb_env_sync never look at it),
+ * commits are serialized by write_lock, which the caller holds, and only the
+ * holder of write_lock changes the environment's flags. Readers do read the
+ * word the flag lives in (for MDB_NOTLS, MDB_RDONLY); they see it with or
+ * without this bit, never another change.
+ */
+static int commit(struct store *s, MDB_txn *txn, bool lazy)
+{
+	int mrc;
+
+	if (!lazy || mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1) != 0)
+		return mdb_txn_commit(txn);
+	mrc = mdb_txn_commit(txn);
+	mdb_env_set_flags(s->env, MDB_NOMETASYNC, 0);
+	return mrc;
+}
+
 int store_write(struct store *s, store_write_fn fn, void *arg)
+{
+	return store_write_flags(s, fn, arg, 0);
+}
+
+int store_write_flags(struct store *s, store_write_fn fn, void *arg, unsigned flags)
 {
 	MDB_txn *txn;
 	int rc = 0, mrc, adopts = 0;
-	bool full;
+	bool full, lazy = flags & STORE_NO_META_SYNC;
 
+	if (flags & ~STORE_NO_META_SYNC)
+		return store__fail(s, -EINVAL, "store_write_flags: unknown flags %#x", flags);
 	pthread_mutex_lock(&s->write_lock);
 	for (;;) {
 		pthread_rwlock_rdlock(&s->map_lock);
@@ -134,7 +165,7 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
 		rc = fn(txn, arg);
 		full = false;
 		if (rc == 0) {
-			mrc = mdb_txn_commit(txn);
+			mrc = commit(s, txn, lazy);
 			if (mrc == MDB_MAP_FULL)
 				full = true;
 			else if (mrc != 0)
@@ -153,6 +184,12 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
 			break;
 	}
 	if (rc == 0) {
+		/* A durable commit's fdatasync also flushed the meta page of
+		 * any lazy commit before it. */
+		s->meta_unsynced = lazy;
+		s->commits++;
+		if (lazy)
+			s->lazy_commits++;
 		grow_early(s);
 		store__prealloc(s);
 	}
