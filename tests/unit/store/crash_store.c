@@ -3,8 +3,12 @@
  * The child appends batches of entries with the hard state and, in the same
  * transaction, moves an "applied" counter forward (as the daemon applies
  * commands), sometimes replaces an unapplied tail with a higher term, and
- * sometimes compacts. After each commit returns it reports (last, applied)
- * through a pipe. The parent kills it at a random moment, reopens, and checks:
+ * sometimes compacts. Between appends it often commits an apply alone (applied
+ * and the hard state's commit move, nothing else) with STORE_NO_META_SYNC, as
+ * the daemon's writer does, so durable and lazy commits alternate and the
+ * kill lands in either. After each commit returns it reports (last, applied)
+ * through a pipe: a lazy commit too must survive, since the kill is of the
+ * process, not of the machine. The parent kills it at a random moment, reopens, and checks:
  * the environment opens; every entry verifies its checksum and content; the
  * indexes are contiguous from the base; terms never decrease; applied never
  * moves backwards; nothing reported committed is missing.
@@ -15,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +151,39 @@ static int batch_cb(MDB_txn *txn, void *arg)
 	return rc;
 }
 
+/* An apply alone: moves applied (and the commit hint) forward, up to the
+ * last entry, with the term and vote left as they are. Re-runnable. */
+static int apply_cb(MDB_txn *txn, void *arg)
+{
+	struct batch *b = arg;
+	struct store_hard_state hs;
+	uint64_t first, last, applied = 0, rv = rnd(b->rng);
+	unsigned char av[8];
+	const void *v;
+	size_t len;
+	int rc;
+
+	rc = store_txn_log_bounds(b->s, txn, &first, &last);
+	if (rc == 0)
+		rc = store_txn_hard_state_get(b->s, txn, &hs);
+	if (rc == 0)
+		rc = store_txn_meta_get(b->s, txn, "test.applied", &v, &len);
+	if (rc == 0 && len == 8)
+		applied = be64(v);
+	else if (rc != -ENOENT && rc != 0)
+		return rc;
+	applied += rv % (last - applied + 1);
+	hs.commit = applied;
+	rc = store_txn_hard_state_put(b->s, txn, &hs);
+	for (int i = 0; i < 8; i++)
+		av[i] = (unsigned char)(applied >> (56 - 8 * i));
+	if (rc == 0)
+		rc = store_txn_meta_put(b->s, txn, "test.applied", av, 8);
+	b->last = last;
+	b->applied = applied;
+	return rc;
+}
+
 static void child(const char *dir, int fd, uint64_t rng)
 {
 	struct store_options o = crash_opts();
@@ -161,7 +199,11 @@ static void child(const char *dir, int fd, uint64_t rng)
 	b.s = s;
 	b.rng = &rng;
 	for (;;) {
-		int rc = store_write(s, batch_cb, &b);
+		/* Half the commits, at random, are lazy applies (sometimes
+		 * several in a row). */
+		bool lazy = rnd(&rng) % 2 == 0;
+		int rc = lazy ? store_write_flags(s, apply_cb, &b, STORE_NO_META_SYNC)
+		              : store_write(s, batch_cb, &b);
 		if (rc != 0) {
 			fprintf(stderr, "child: store_write: %s\n",
 			        store_errmsg(s, err, sizeof(err)));
@@ -169,7 +211,8 @@ static void child(const char *dir, int fd, uint64_t rng)
 		}
 		msg[0] = b.last;
 		msg[1] = b.applied;
-		/* Reported only after the commit returned: it is durable. */
+		/* Reported only after the commit returned: it is durable, or
+		 * (lazy) in the page cache, which outlives the process. */
 		if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
 			_exit(4);
 		if (rnd(&rng) % 16 == 0 && b.applied > 1500 &&
