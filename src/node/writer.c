@@ -195,6 +195,56 @@ static void maybe_snapshot(struct node *n, bool force)
 	}
 }
 
+/*
+ * Whether the commit of the batches from @first on (to the end of the list)
+ * must be durable when store_write returns, or may skip the meta page's
+ * sync (STORE_NO_META_SYNC: one device flush instead of two; a crash of the
+ * machine, not of the process, may undo that last commit).
+ *
+ * Durable, as the ready contract requires before raft_persisted() and
+ * before the held messages go out (Raft paper, Figure 2: "updated on stable
+ * storage before responding to RPCs"): log entries (appends, and the
+ * conflicting suffixes they replace), a change of term or vote, a snapshot
+ * installation (tree, log reset, snapshot metadata) and received snapshot
+ * chunks. Log compaction and snapshot metadata are their own durable
+ * store_writes (store_log_compact, store_snapshot_meta_put).
+ *
+ * Everything else may be lost to a machine crash and is then redone on
+ * restart, so it needs no sync of its own:
+ * - applies and the applied index: the entries are durable in this log
+ *   (the core hands out only locally durable entries) and in a majority's;
+ *   applied moves in the same transaction as the tree, so after a crash the
+ *   node applies them again from the log, deterministically;
+ * - the commit index of the hard state: Raft keeps it volatile (Figure 2);
+ *   ours is a hint that may lag, so a crash can only make it older;
+ * - held messages of such a batch promise only what earlier batches stored,
+ *   and those were durable before this commit began (batches are written in
+ *   order, and a batch that needs it makes its whole group durable), so is
+ *   the log index raft_persisted() reports for it.
+ * A later durable commit (or the store's close) flushes the skipped meta
+ * page along with its own pages.
+ */
+static bool must_sync(struct node *n, const struct node__batch *first)
+{
+	bool hs = false;
+	for (const struct node__batch *b = first; b != NULL; b = b->next) {
+		if (b->n_entries > 0 || b->install || b->n_chunks > 0)
+			return true;
+		hs = hs || b->hs_changed;
+	}
+	if (!hs)
+		return false;
+	/* Only this thread writes the store, and term and vote only change
+	 * in durable commits: what is stored is what was last made durable. */
+	struct store_hard_state cur;
+	if (store_hard_state_get(n->store, &cur) != 0)
+		return true; /* cannot tell: sync */
+	for (const struct node__batch *b = first; b != NULL; b = b->next)
+		if (b->hs_changed && (b->hs.term != cur.term || b->hs.vote != cur.vote))
+			return true;
+	return false;
+}
+
 /* One store_write for the batches from @first up to (not including) @stop. */
 static int write_group(struct node *n, struct node__batch *first, struct node__batch *stop)
 {
@@ -205,7 +255,8 @@ static int write_group(struct node *n, struct node__batch *first, struct node__b
 	struct wtxn t = {.n = n, .first = first};
 	int rc = stage_chunks(n, first);
 	if (rc == 0)
-		rc = store_write(n->store, write_txn, &t);
+		rc = store_write_flags(n->store, write_txn, &t,
+		                       must_sync(n, first) ? 0 : STORE_NO_META_SYNC);
 	if (rc == 0)
 		after_commit(n, &t);
 	last->next = stop;
