@@ -12,11 +12,21 @@
  *   the token of an append that failed;
  * - every read is a prefix of the longest read L (so any two reads are
  *   prefixes of one another: the file only grows, in one order);
+ * - a read that began after another returned holds at least as many tokens
+ *   (with the above: every read is a prefix of every later read);
  * - a read contains every append acknowledged before the read began;
  * - a read contains no append that began after the read returned;
  * - if append a was acknowledged before append b began, and b is in L,
  *   then a is in L before b;
  * - every acknowledged append is in every final read (lost otherwise).
+ *
+ * Reads are mostly recorded compactly (history.h: "=K/HASH,tail"): the first
+ * K tokens as the hash of what the same process read last time. Only L and
+ * the final reads are rebuilt token by token, from their process's chain of
+ * records. Any other read is a prefix of L iff its hash equals the hash of
+ * L's first K tokens and its tail equals L's next tokens; after that a read
+ * is just its length. So checking costs the size of the history, not the
+ * sum of the lengths of every read.
  */
 
 struct tok {
@@ -80,27 +90,147 @@ static struct tok *tok_get(struct tokmap *m, const char *s, bool add)
 	return &m->t[j];
 }
 
+#define NONE ((size_t)-1)
+
 struct aread {
-	size_t op;
-	const char *raw; /* the result as recorded (borrowed) */
-	size_t n;        /* tokens */
-	char *buf;       /* split_read(): a copy of raw, split at ',' into tok */
-	char **tok;
+	size_t op;        /* index into the history */
+	size_t prev;      /* index into reads[] of its process's previous read of the file, NONE */
+	size_t k;         /* leading tokens recorded as a hash of prev's; 0: recorded whole */
+	uint64_t hash;    /* history_prefix_hash() of those k tokens */
+	const char *tail; /* the tokens after the first k, joined by ',' ("" none; borrowed) */
+	size_t n;         /* tokens in the read: k + those in tail */
 };
 
-static void split_read(struct aread *rd)
+/* The tokens of one rebuilt read: pointers into bufs, which this owns. */
+struct toks {
+	char **v;
+	size_t n, cap;
+	char **bufs;
+	size_t nbufs;
+};
+
+static void toks_free(struct toks *t)
 {
-	if (rd->buf != NULL || rd->n == 0) {
-		return;
+	for (size_t i = 0; i < t->nbufs; i++) {
+		free(t->bufs[i]);
 	}
-	rd->buf = strdup(rd->raw);
-	if (rd->buf == NULL) {
+	free(t->bufs);
+	free(t->v);
+	*t = (struct toks){0};
+}
+
+/* Parse a read's RESULT into @rd. Returns false if it is not a read's encoding. */
+static bool parse_read(const char *res, struct aread *rd)
+{
+	rd->k = 0;
+	rd->hash = 0;
+	rd->tail = res;
+	if (strcmp(res, "_") == 0 || strcmp(res, "@") == 0) {
+		rd->tail = "";
+	} else if (res[0] == '=') {
+		char *end;
+		unsigned long long k = strtoull(res + 1, &end, 10);
+		if (end == res + 1 || k == 0 || *end != '/') {
+			return false;
+		}
+		const char *hx = end + 1;
+		rd->hash = strtoull(hx, &end, 16);
+		if (end != hx + 16 || (*end != '\0' && *end != ',')) {
+			return false;
+		}
+		rd->k = (size_t)k;
+		rd->tail = *end == ',' ? end + 1 : "";
+		if (*end == ',' && *rd->tail == '\0') {
+			return false;
+		}
+	}
+	size_t nt = 0;
+	if (*rd->tail != '\0') {
+		nt = 1;
+		for (const char *c = rd->tail; (c = strchr(c, ',')) != NULL; c++) {
+			nt++;
+		}
+	}
+	rd->n = rd->k + nt;
+	return true;
+}
+
+/* Rebuild read @i from its process's chain of records (checked: each k <= prev's n). */
+static void rebuild(const struct aread *reads, size_t i, struct toks *t)
+{
+	size_t depth = 0;
+	for (size_t c = i; c != NONE && reads[c].k > 0; c = reads[c].prev) {
+		depth++;
+	}
+	size_t *chain = calloc(depth + 1, sizeof(*chain));
+	if (chain == NULL) {
 		abort();
 	}
-	history_split(rd->buf, ',', &rd->tok);
+	size_t c = i;
+	for (size_t d = depth + 1; d-- > 0; c = reads[c].prev) {
+		chain[d] = c;
+	}
+	*t = (struct toks){0};
+	t->bufs = calloc(depth + 1, sizeof(*t->bufs));
+	if (t->bufs == NULL) {
+		abort();
+	}
+	for (size_t d = 0; d <= depth; d++) {
+		const struct aread *rd = &reads[chain[d]];
+		t->n = rd->k;
+		if (*rd->tail == '\0') {
+			continue;
+		}
+		char *buf = strdup(rd->tail), **v;
+		if (buf == NULL) {
+			abort();
+		}
+		t->bufs[t->nbufs++] = buf;
+		size_t nv = history_split(buf, ',', &v);
+		if (t->n + nv > t->cap) {
+			t->cap = (t->n + nv) * 2;
+			t->v = realloc(t->v, t->cap * sizeof(*t->v));
+			if (t->v == NULL) {
+				abort();
+			}
+		}
+		memcpy(t->v + t->n, v, nv * sizeof(*v));
+		t->n += nv;
+		free(v);
+	}
+	free(chain);
+}
+
+/*
+ * Is read @rd the first rd->n tokens of L? @hl[j] is the hash of L's first j
+ * tokens. Returns NULL if so, otherwise how it differs; *@at is the first
+ * token that differs.
+ */
+static const char *not_prefix(const struct aread *rd, const struct toks *L, const uint64_t *hl,
+                              size_t *at)
+{
+	*at = 0;
+	if (rd->n > L->n) {
+		*at = L->n;
+		return "longer";
+	}
+	if (rd->k > 0 && hl[rd->k] != rd->hash) {
+		return "its first tokens (recorded as a hash) differ";
+	}
+	const char *c = rd->tail;
+	for (size_t j = rd->k; j < rd->n; j++) {
+		size_t len = strlen(L->v[j]);
+		if (strncmp(c, L->v[j], len) != 0 || (c[len] != ',' && c[len] != '\0')) {
+			*at = j;
+			return "a token differs";
+		}
+		c += len + (c[len] == ',');
+	}
+	return NULL;
 }
 
 static const struct history *sort_h;
+static const struct aread *sort_reads;
 
 static int by_end(const void *a, const void *b)
 {
@@ -115,11 +245,17 @@ static int by_start(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Indices into sort_reads[], by the start or the end of their op. */
 static int by_read_start(const void *a, const void *b)
 {
-	const struct aread *x = a, *y = b;
-	int64_t s = sort_h->ops[x->op].start, t = sort_h->ops[y->op].start;
-	return s < t ? -1 : s > t;
+	size_t x = sort_reads[*(const size_t *)a].op, y = sort_reads[*(const size_t *)b].op;
+	return by_start(&x, &y);
+}
+
+static int by_read_end(const void *a, const void *b)
+{
+	size_t x = sort_reads[*(const size_t *)a].op, y = sort_reads[*(const size_t *)b].op;
+	return by_end(&x, &y);
 }
 
 static void op_line(FILE *out, const struct hop *o)
@@ -131,10 +267,28 @@ static void op_line(FILE *out, const struct hop *o)
 	                                 : "unknown");
 }
 
+static void read_line(FILE *out, const struct history *h, const struct aread *rd)
+{
+	const struct hop *o = &h->ops[rd->op];
+	fprintf(out, "    line %d: %s %s read %zu tokens [%lld, %lld]\n", o->line, o->proc, o->id,
+	        rd->n, (long long)o->start, (long long)o->end);
+}
+
+static bool is_final(const struct history *h, const struct aread *rd)
+{
+	return strncmp(h->ops[rd->op].proc, "final", 5) == 0;
+}
+
+/* The last read of each process so far, to link a read to its process's previous one. */
+struct last_read {
+	const char *proc;
+	size_t read;
+};
+
 static void check_file(const struct history *h, const char *key, struct check_report *r)
 {
 	struct tokmap m = {0};
-	size_t na = 0, nr = 0;
+	size_t na = 0, nr = 0, nlast = 0;
 	for (size_t i = 0; i < h->n; i++) {
 		const struct hop *o = &h->ops[i];
 		if (strcmp(o->key, key) != 0) {
@@ -145,10 +299,13 @@ static void check_file(const struct history *h, const char *key, struct check_re
 	}
 	size_t *apps = calloc(na + 1, sizeof(*apps));
 	struct aread *reads = calloc(nr + 1, sizeof(*reads));
-	if (apps == NULL || reads == NULL) {
+	struct last_read *last = calloc(nr + 1, sizeof(*last));
+	if (apps == NULL || reads == NULL || last == NULL) {
 		abort();
 	}
 	unsigned anomalies = 0, lost = 0;
+	struct toks L = {0};
+	uint64_t *hl = NULL;
 	na = nr = 0;
 	for (size_t i = 0; i < h->n; i++) {
 		const struct hop *o = &h->ops[i];
@@ -167,78 +324,93 @@ static void check_file(const struct history *h, const char *key, struct check_re
 			t->op = (int)i;
 			apps[na++] = i;
 		} else if (o->type == HOP_AREAD && o->outcome == HOP_OK) {
-			struct aread *rd = &reads[nr++];
+			struct aread *rd = &reads[nr];
 			rd->op = i;
-			rd->raw = o->result;
-			rd->n = 0;
-			if (strcmp(rd->raw, "_") != 0 && strcmp(rd->raw, "@") != 0) {
-				rd->n = 1;
-				for (const char *c = rd->raw; (c = strchr(c, ',')) != NULL; c++) {
-					rd->n++;
-				}
+			rd->prev = NONE;
+			size_t q = 0;
+			while (q < nlast && strcmp(last[q].proc, o->proc) != 0) {
+				q++;
 			}
-		}
-	}
-	/*
-	 * L = the longest read. Only L and the final reads are split into
-	 * tokens: every other read must be a prefix of L, which compares bytes.
-	 */
-	size_t longest = 0;
-	for (size_t k = 0; k < nr; k++) {
-		if (reads[k].n > reads[longest].n ||
-		    strncmp(h->ops[reads[k].op].proc, "final", 5) == 0) {
-			split_read(&reads[k]);
-		}
-		if (reads[k].n > reads[longest].n) {
-			longest = k;
-		}
-	}
-	if (nr > 0) {
-		split_read(&reads[longest]);
-	}
-	/* Tokens of L: known, not failed. */
-	for (size_t j = 0; nr > 0 && j < reads[longest].n; j++) {
-		struct aread *rd = &reads[longest];
-		struct tok *t = tok_get(&m, rd->tok[j], false);
-		if (t == NULL || t->op < 0) {
-			fprintf(r->out, "appends %s: read holds %s, which nobody appended\n", key,
-			        rd->tok[j]);
-			op_line(r->out, &h->ops[rd->op]);
-			anomalies++;
-		} else if (h->ops[t->op].outcome == HOP_FAIL) {
-			fprintf(r->out, "appends %s: read holds %s, whose append failed\n", key,
-			        rd->tok[j]);
-			op_line(r->out, &h->ops[t->op]);
-			anomalies++;
+			if (q < nlast) {
+				rd->prev = last[q].read;
+			} else {
+				last[nlast++].proc = o->proc;
+			}
+			last[q].read = nr;
+			if (!parse_read(o->result, rd)) {
+				fprintf(r->out,
+				        "appends %s: line %d: a read recorded as \"%.40s\", not "
+				        "a read's encoding\n",
+				        key, o->line, o->result);
+				anomalies++;
+				*rd = (struct aread){.op = i, .prev = rd->prev, .tail = ""};
+			} else if (rd->k > 0 && (rd->prev == NONE || reads[rd->prev].n < rd->k)) {
+				size_t had = rd->prev == NONE ? 0 : reads[rd->prev].n;
+				fprintf(r->out,
+				        "appends %s: line %d: a read takes %zu tokens from its "
+				        "process's previous read, which had %zu\n",
+				        key, o->line, rd->k, had);
+				anomalies++;
+				*rd = (struct aread){.op = i, .prev = rd->prev, .tail = ""};
+			}
+			nr++;
 		}
 	}
 	if (anomalies != 0 || nr == 0) {
 		goto lost;
 	}
-	/* A copy: reads[] is sorted below. It shares buf and tok with reads[longest]. */
-	struct aread Lcopy = reads[longest];
-	struct aread *L = &Lcopy;
-	for (size_t j = 0; j < L->n; j++) {
-		struct tok *t = tok_get(&m, L->tok[j], false);
-		if (t->pos >= 0) {
-			fprintf(r->out, "appends %s: read holds %s twice\n", key, L->tok[j]);
-			anomalies++;
+	/* L = the longest read (the first of them), rebuilt whole. */
+	size_t longest = 0;
+	for (size_t k = 1; k < nr; k++) {
+		if (reads[k].n > reads[longest].n) {
+			longest = k;
 		}
-		t->pos = (int)j;
+	}
+	rebuild(reads, longest, &L);
+	/* Tokens of L: known, not failed, once. */
+	for (size_t j = 0; j < L.n; j++) {
+		struct tok *t = tok_get(&m, L.v[j], false);
+		if (t == NULL || t->op < 0) {
+			fprintf(r->out, "appends %s: read holds %s, which nobody appended\n", key,
+			        L.v[j]);
+			read_line(r->out, h, &reads[longest]);
+			anomalies++;
+		} else if (h->ops[t->op].outcome == HOP_FAIL) {
+			fprintf(r->out, "appends %s: read holds %s, whose append failed\n", key,
+			        L.v[j]);
+			op_line(r->out, &h->ops[t->op]);
+			anomalies++;
+		} else if (t->pos >= 0) {
+			fprintf(r->out, "appends %s: read holds %s twice\n", key, L.v[j]);
+			read_line(r->out, h, &reads[longest]);
+			anomalies++;
+		} else {
+			t->pos = (int)j;
+		}
+	}
+	if (anomalies != 0) {
+		goto lost;
+	}
+	hl = calloc(L.n + 1, sizeof(*hl));
+	if (hl == NULL) {
+		abort();
+	}
+	hl[0] = HISTORY_HASH_INIT;
+	for (size_t j = 0; j < L.n; j++) {
+		hl[j + 1] = history_prefix_hash(hl[j], L.v[j], strlen(L.v[j]));
 	}
 	for (size_t k = 0; k < nr; k++) {
-		struct aread *rd = &reads[k];
-		size_t len = strlen(rd->raw);
-		if (rd->n == 0 || (strncmp(rd->raw, L->raw, len) == 0 &&
-		                   (L->raw[len] == ',' || L->raw[len] == '\0'))) {
+		size_t at;
+		const char *why = not_prefix(&reads[k], &L, hl, &at);
+		if (why == NULL) {
 			continue;
 		}
 		fprintf(r->out,
-		        "appends %s: a read is not a prefix of the longest read: not one "
-		        "order\n",
-		        key);
-		op_line(r->out, &h->ops[rd->op]);
-		op_line(r->out, &h->ops[L->op]);
+		        "appends %s: a read is not a prefix of the longest read: not one order "
+		        "(%s, at token %zu)\n",
+		        key, why, at);
+		read_line(r->out, h, &reads[k]);
+		read_line(r->out, h, &reads[longest]);
 		anomalies++;
 		break;
 	}
@@ -246,40 +418,70 @@ static void check_file(const struct history *h, const char *key, struct check_re
 		goto lost;
 	}
 	sort_h = h;
-	/* Acknowledged before a read began => in that read. */
+	sort_reads = reads;
+	size_t *rs = calloc(nr + 1, sizeof(*rs)), *re = calloc(nr + 1, sizeof(*re));
 	size_t *oks = calloc(na + 1, sizeof(*oks)), nok = 0;
-	if (oks == NULL) {
+	if (rs == NULL || re == NULL || oks == NULL) {
 		abort();
 	}
+	for (size_t k = 0; k < nr; k++) {
+		rs[k] = re[k] = k;
+	}
+	qsort(rs, nr, sizeof(*rs), by_read_start);
+	qsort(re, nr, sizeof(*re), by_read_end);
 	for (size_t k = 0; k < na; k++) {
 		if (h->ops[apps[k]].outcome == HOP_OK) {
 			oks[nok++] = apps[k];
 		}
 	}
 	qsort(oks, nok, sizeof(*oks), by_end);
-	qsort(reads, nr, sizeof(*reads), by_read_start);
+	/* Acknowledged before a read began => in that read. */
 	{
 		size_t a = 0;
 		long maxpos = -1;
 		size_t maxop = 0;
 		for (size_t k = 0; k < nr; k++) {
-			const struct hop *ro = &h->ops[reads[k].op];
+			const struct aread *rd = &reads[rs[k]];
+			const struct hop *ro = &h->ops[rd->op];
 			while (a < nok && h->ops[oks[a]].end < ro->start) {
 				struct tok *t = tok_get(&m, h->ops[oks[a]].value, false);
-				long p = t->pos < 0 ? (long)L->n + 1 : t->pos;
+				long p = t->pos < 0 ? (long)L.n + 1 : t->pos;
 				if (p > maxpos) {
 					maxpos = p;
 					maxop = oks[a];
 				}
 				a++;
 			}
-			if (maxpos >= (long)reads[k].n) {
+			if (maxpos >= (long)rd->n) {
 				fprintf(r->out,
 				        "appends %s: a read misses an append acknowledged before "
 				        "it began (stale read)\n",
 				        key);
 				op_line(r->out, &h->ops[maxop]);
-				op_line(r->out, ro);
+				read_line(r->out, h, rd);
+				anomalies++;
+				break;
+			}
+		}
+	}
+	/* A read that began after another returned holds at least as much: the file grows. */
+	{
+		size_t e = 0, maxr = NONE;
+		for (size_t k = 0; k < nr; k++) {
+			const struct aread *rd = &reads[rs[k]];
+			while (e < nr && h->ops[reads[re[e]].op].end < h->ops[rd->op].start) {
+				if (maxr == NONE || reads[re[e]].n > reads[maxr].n) {
+					maxr = re[e];
+				}
+				e++;
+			}
+			if (maxr != NONE && reads[maxr].n > rd->n) {
+				fprintf(r->out,
+				        "appends %s: a read holds less than a read that returned "
+				        "before it began (the file went back)\n",
+				        key);
+				read_line(r->out, h, &reads[maxr]);
+				read_line(r->out, h, rd);
 				anomalies++;
 				break;
 			}
@@ -287,13 +489,13 @@ static void check_file(const struct history *h, const char *key, struct check_re
 	}
 	/* A read holds no append that began after the read returned. */
 	{
-		int64_t *maxstart = calloc(L->n + 1, sizeof(*maxstart));
+		int64_t *maxstart = calloc(L.n + 1, sizeof(*maxstart));
 		if (maxstart == NULL) {
 			abort();
 		}
 		maxstart[0] = INT64_MIN;
-		for (size_t j = 0; j < L->n; j++) {
-			int64_t s = h->ops[tok_get(&m, L->tok[j], false)->op].start;
+		for (size_t j = 0; j < L.n; j++) {
+			int64_t s = h->ops[tok_get(&m, L.v[j], false)->op].start;
 			maxstart[j + 1] = s > maxstart[j] ? s : maxstart[j];
 		}
 		for (size_t k = 0; k < nr; k++) {
@@ -303,7 +505,7 @@ static void check_file(const struct history *h, const char *key, struct check_re
 				        "appends %s: a read holds an append that began after "
 				        "the read returned\n",
 				        key);
-				op_line(r->out, ro);
+				read_line(r->out, h, &reads[k]);
 				anomalies++;
 				break;
 			}
@@ -324,7 +526,7 @@ static void check_file(const struct history *h, const char *key, struct check_re
 			const struct hop *b = &h->ops[all[k]];
 			while (a < nok && h->ops[oks[a]].end < b->start) {
 				struct tok *t = tok_get(&m, h->ops[oks[a]].value, false);
-				long p = t->pos < 0 ? (long)L->n + 1 : t->pos;
+				long p = t->pos < 0 ? (long)L.n + 1 : t->pos;
 				if (p > maxpos) {
 					maxpos = p;
 					maxop = oks[a];
@@ -347,20 +549,25 @@ static void check_file(const struct history *h, const char *key, struct check_re
 		free(all);
 	}
 	free(oks);
+	free(rs);
+	free(re);
 lost:
 	/* Every acknowledged append is in every final read (or in L without one). */
 	int nfinal = 0;
 	for (size_t q = 0; q < nr; q++) {
-		if (strncmp(h->ops[reads[q].op].proc, "final", 5) != 0) {
+		if (!is_final(h, &reads[q])) {
 			continue;
 		}
-		for (size_t j = 0; j < reads[q].n; j++) {
-			struct tok *t = tok_get(&m, reads[q].tok[j], false);
+		struct toks f;
+		rebuild(reads, q, &f);
+		for (size_t j = 0; j < f.n; j++) {
+			struct tok *t = tok_get(&m, f.v[j], false);
 			if (t != NULL && t->last_final != nfinal) {
 				t->last_final = nfinal;
 				t->nfinal++;
 			}
 		}
+		toks_free(&f);
 		nfinal++;
 	}
 	for (size_t k = 0; k < na; k++) {
@@ -381,10 +588,9 @@ lost:
 	}
 	r->anomalies += anomalies;
 	r->lost += lost;
-	for (size_t k = 0; k < nr; k++) {
-		free(reads[k].buf);
-		free(reads[k].tok);
-	}
+	toks_free(&L);
+	free(hl);
+	free(last);
 	free(reads);
 	free(apps);
 	free(m.t);

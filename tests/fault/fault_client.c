@@ -28,6 +28,10 @@
  * fault-client --dir MOUNT --out HISTORY --burst N    N acknowledged creates under dur/, in a row
  * --any-fs: accept a directory that is not a FUSE mount (to test the client itself).
  *
+ * An append-file read is recorded against the process's previous read of
+ * that file (history.h: "=K/HASH" and the new tokens): a file that grows to
+ * thousands of lines would otherwise be written out whole on every read.
+ *
  * Each of the N processes is a thread that runs one operation at a time;
  * every operation itself runs on a thread of its own, and the process waits
  * for it at most --timeout-ms. Past that the outcome is recorded as unknown
@@ -127,8 +131,10 @@ struct op {
 	/* Set by the process before the op thread starts. */
 	int kind;
 	char proc[32], id[48], key[64], value[48], path[512]; /* path: relative to the root */
-	bool skipped; /* no mount: not attempted, not recorded */
-	char err[48]; /* the failing call and its errno, e.g. "open:EROFS"; "" if none */
+	bool skipped;            /* no mount: not attempted, not recorded */
+	struct aread_prev *prev; /* K_AREAD: the process's previous read of the file, or NULL
+	                            to record the read whole (borrowed from the process) */
+	char err[48];            /* the failing call and its errno, e.g. "open:EROFS"; "" if none */
 	int64_t start;
 	/* Set by the op thread, under mu. */
 	pthread_mutex_t mu;
@@ -331,6 +337,12 @@ static void run_op(struct op *o)
 	if (done && o->skipped) {
 		pthread_mutex_unlock(&o->mu);
 		usleep(100000);
+	} else if (done && o->kind == K_AREAD && o->prev != NULL && o->outcome == O_OK &&
+	           o->result != NULL) {
+		pthread_mutex_unlock(&o->mu);
+		char *compact = encode_delta(o->prev, o->result);
+		record(o, end, o->outcome, compact, o->err[0] ? o->err : NULL);
+		free(compact);
 	} else if (done) {
 		pthread_mutex_unlock(&o->mu);
 		record(o, end, o->outcome, o->result, o->err[0] ? o->err : NULL);
@@ -374,6 +386,7 @@ static uint64_t xorshift(uint64_t *s)
 struct proc {
 	int id;
 	pthread_t t;
+	struct aread_prev *prev; /* one per append file */
 };
 
 static int64_t deadline_ns;
@@ -418,6 +431,8 @@ static void *proc_main(void *arg)
 			o = op_new((r >> 20) % 5 < 3 ? K_APPEND : K_AREAD, proc, id, key, NULL);
 			if (o->kind == K_APPEND) {
 				snprintf(o->value, sizeof(o->value), "%s", val);
+			} else {
+				o->prev = &p->prev[r % (uint64_t)opt.app_files];
 			}
 		} else {
 			o = op_new(K_CREATE, proc, id, "set", val);
@@ -682,10 +697,15 @@ int main(int argc, char **argv)
 		struct proc *ps = calloc((size_t)opt.procs, sizeof(*ps));
 		for (int i = 0; i < opt.procs; i++) {
 			ps[i].id = opt.proc_base + i;
+			ps[i].prev = calloc((size_t)opt.app_files, sizeof(*ps[i].prev));
 			pthread_create(&ps[i].t, NULL, proc_main, &ps[i]);
 		}
 		for (int i = 0; i < opt.procs; i++) {
 			pthread_join(ps[i].t, NULL);
+			for (int a = 0; a < opt.app_files; a++) {
+				aread_prev_clear(&ps[i].prev[a]);
+			}
+			free(ps[i].prev);
 		}
 		free(ps);
 	}

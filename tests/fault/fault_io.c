@@ -1,6 +1,8 @@
 /* fault_io.c: fault-client's file reads, and the encoding of their bytes as history tokens. */
 #include "fault_io.h"
 
+#include "history.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -125,4 +127,56 @@ int slurp(int dirfd, const char *path, char **out, size_t *outlen)
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+void aread_prev_clear(struct aread_prev *prev)
+{
+	free(prev->buf);
+	free(prev->tok);
+	*prev = (struct aread_prev){0};
+}
+
+char *encode_delta(struct aread_prev *prev, const char *full)
+{
+	struct aread_prev cur = {0};
+	if (strcmp(full, "_") != 0 && strcmp(full, "@") != 0) {
+		cur.buf = strdup(full);
+		if (cur.buf == NULL) {
+			abort();
+		}
+		cur.n = history_split(cur.buf, ',', &cur.tok);
+	}
+	size_t k = 0;
+	uint64_t h = HISTORY_HASH_INIT;
+	while (k < cur.n && k < prev->n && strcmp(cur.tok[k], prev->tok[k]) == 0) {
+		h = history_prefix_hash(h, cur.tok[k], strlen(cur.tok[k]));
+		k++;
+	}
+	char *out;
+	if (k == 0) {
+		out = strdup(full);
+		if (out == NULL) {
+			abort();
+		}
+	} else {
+		size_t len = 40;
+		for (size_t j = k; j < cur.n; j++) {
+			len += strlen(cur.tok[j]) + 1;
+		}
+		out = malloc(len);
+		if (out == NULL) {
+			abort();
+		}
+		size_t o = (size_t)snprintf(out, len, "=%zu/%016llx", k, (unsigned long long)h);
+		for (size_t j = k; j < cur.n; j++) {
+			size_t tl = strlen(cur.tok[j]);
+			out[o++] = ',';
+			memcpy(out + o, cur.tok[j], tl);
+			o += tl;
+		}
+		out[o] = '\0';
+	}
+	aread_prev_clear(prev);
+	*prev = cur;
+	return out;
 }

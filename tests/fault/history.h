@@ -22,6 +22,12 @@
  * RESULT   read: the contents: "@" file absent, "_" empty, otherwise the
  *          token (a register), or the tokens joined by "," (an append file,
  *          one token per line); list: the names joined by ","; "_" empty.
+ *          aread, compact: "=K/HASH" then ",t,t..." (the tokens after the
+ *          first K), when K >= 1 and the first K tokens are those of the
+ *          previous ok aread of the same KEY by the same PROCESS (earlier in
+ *          the same file); HASH is history_prefix_hash() of those K tokens in
+ *          16 hex digits. A file that only grows so costs each process each
+ *          token once, not once per read.
  *          write: "T" if the truncation of open(O_TRUNC) may have been
  *          applied on its own (the open succeeded, the write did not),
  *          otherwise "-". Anything else: "-".
@@ -80,6 +86,21 @@ void check_registers(const struct history *h, struct check_report *r);
 void check_appends(const struct history *h, struct check_report *r);
 /* The set properties of the CREATE/LIST ops of @h. */
 void check_sets(const struct history *h, struct check_report *r);
+
+/*
+ * The hash of the first K tokens of an append read: FNV-1a 64 over each
+ * token followed by ",", from HISTORY_HASH_INIT. Both the client (which
+ * records it) and the checker (which compares it with the longest read's)
+ * use this one.
+ */
+#define HISTORY_HASH_INIT 14695981039346656037ULL
+static inline uint64_t history_prefix_hash(uint64_t h, const char *tok, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ (unsigned char)tok[i]) * 1099511628211ULL;
+	}
+	return (h ^ (unsigned char)',') * 1099511628211ULL;
+}
 
 /* Split @s at @sep into a freshly allocated array of borrowed pointers (s is modified). */
 size_t history_split(char *s, char sep, char ***out);

@@ -31,5 +31,19 @@ int main(void)
 	expect("lines, an empty line", encode_lines("a\n\nb\n", 5), "a,!,b");
 	expect("lines, foreign bytes", encode_lines("a\nx y\nb\n", 8), "a,!782079,b");
 	expect("lines, zeros", encode_lines("\0\0\n", 3), "!0000");
+
+	/* One process's reads of one append file, recorded against its previous read. */
+	struct aread_prev prev = {0};
+	expect("delta, first read", encode_delta(&prev, "a"), "a");
+	expect("delta, grown", encode_delta(&prev, "a,b,c"), "=1/089bf607b54513e0,b,c");
+	expect("delta, same", encode_delta(&prev, "a,b,c"), "=3/db99bd6693576911");
+	expect("delta, shrunk", encode_delta(&prev, "a,b"), "=2/587e57826f60363e");
+	expect("delta, diverged", encode_delta(&prev, "a,x,!62"), "=1/089bf607b54513e0,x,!62");
+	expect("delta, nothing shared", encode_delta(&prev, "b,a"), "b,a");
+	expect("delta, empty", encode_delta(&prev, "_"), "_");
+	expect("delta, after an empty read", encode_delta(&prev, "b"), "b");
+	expect("delta, absent", encode_delta(&prev, "@"), "@");
+	expect("delta, after an absent file", encode_delta(&prev, "b"), "b");
+	aread_prev_clear(&prev);
 	return failures == 0 ? 0 : 1;
 }

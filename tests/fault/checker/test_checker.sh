@@ -1,10 +1,12 @@
 #!/bin/bash
-# test_checker.sh FAULT_CHECK DIR: the checker accepts every good-*.hist, rejects every
-# bad-*.hist, and handles large generated histories (linearizable and not) quickly.
+# test_checker.sh FAULT_CHECK DIR [GEN_HISTORY [GEN_APPENDS]]: the checker accepts every
+# good-*.hist, rejects every bad-*.hist, and handles large generated histories (correct and
+# not) quickly.
 set -u
 check=$1
 dir=$2
 gen=${3:-}
+gen_appends=${4:-}
 fails=0
 tmp=$(mktemp -d /tmp/qfs-checker.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -41,5 +43,20 @@ if [ -n "$gen" ]; then
 	echo "generated histories checked in $((SECONDS - start)) s"
 	# A tiny search limit must give "inconclusive" (2), never a pass.
 	expect 2 --limit 1000 "$tmp/big.hist"
+fi
+if [ -n "$gen_appends" ]; then
+	# 3 files x 20,000 appends by 15 processes, reads recorded against each process's previous
+	# read (files of ~20,000 lines): must pass, and fail once one read per file is cut short
+	# (stale) or has two tokens exchanged (not one order).
+	start=$SECONDS
+	for s in 1 2; do
+		"$gen_appends" $s 20000 3 15 >"$tmp/a.hist"
+		expect 0 "$tmp/a.hist"
+		"$gen_appends" $s 20000 3 15 stale >"$tmp/a.hist"
+		expect 1 "$tmp/a.hist"
+		"$gen_appends" $s 20000 3 15 swap >"$tmp/a.hist"
+		expect 1 "$tmp/a.hist"
+	done
+	echo "generated append histories checked in $((SECONDS - start)) s"
 fi
 [ $fails -eq 0 ]
