@@ -94,13 +94,15 @@ void check_sets(const struct history *h, struct check_report *r)
 		for (size_t j = 0; j < nn; j++) {
 			len += strlen(names[j]) + 1;
 		}
-		char *canon = calloc(len, 1);
+		char *canon = calloc(len, 1), *end = canon;
 		if (canon == NULL) {
 			abort();
 		}
 		for (size_t j = 0; j < nn; j++) {
-			strcat(canon, names[j]);
-			strcat(canon, ",");
+			size_t l = strlen(names[j]);
+			memcpy(end, names[j], l);
+			end[l] = ',';
+			end += l + 1;
 		}
 		for (size_t j = 0; j < nn; j++) {
 			const struct hop *c = find_create(cr, nc, names[j]);

@@ -20,13 +20,20 @@
 /*
  * fault-client --dir MOUNT --out HISTORY [--workload registers|appends|sets|all]
  *              [--time SECONDS] [--seed S] [--procs N] [--proc-base B]
- *              [--timeout-ms MS] [--keys K] [--append-files A]
+ *              [--timeout-ms MS] [--keys K] [--append-files A] [--set-dirs D]
+ *              [--max-creates M]
  * fault-client --dir MOUNT --out HISTORY --setup      create the files, write "init" lines
  * fault-client --dir MOUNT --out HISTORY --final N [--round R]
  *                                                  final reads and listings, as process "RN"
  *                                                  (R: "final" by default)
  * fault-client --dir MOUNT --out HISTORY --burst N    N acknowledged creates under dur/, in a row
  * --any-fs: accept a directory that is not a FUSE mount (to test the client itself).
+ *
+ * Creates go to D subdirectories set/s0.. (one directory of 100,000 entries is
+ * another workload, and the final listings and tree hashes grow with it).
+ * --max-creates bounds each process's creates, spread over the run: its k-th
+ * create waits until k/M of the time has passed (meanwhile, with other
+ * workloads, the process does those instead).
  *
  * An append-file read is recorded against the process's previous read of
  * that file (history.h: "=K/HASH" and the new tokens): a file that grows to
@@ -59,7 +66,8 @@ struct opt {
 	int workload;
 	double time_s;
 	uint64_t seed;
-	int procs, proc_base, timeout_ms, keys, app_files;
+	int procs, proc_base, timeout_ms, keys, app_files, set_dirs;
+	long max_creates; /* per process; 0: no bound */
 	int final_node, burst;
 	bool setup, any_fs;
 };
@@ -71,7 +79,8 @@ static struct opt opt = {.workload = W_REG | W_APP | W_SET,
                          .proc_base = 1,
                          .timeout_ms = 5000,
                          .keys = 10,
-                         .app_files = 3};
+                         .app_files = 3,
+                         .set_dirs = 10};
 
 #define FUSE_SUPER_MAGIC 0x65735546
 
@@ -405,20 +414,37 @@ static void *proc_main(void *arg)
 			kinds[nk++] = w;
 		}
 	}
+	long creates = 0;
+	int64_t start_ns = now_ns();
 	for (unsigned long seq = 1; now_ns() < deadline_ns; seq++) {
 		while (atomic_load(&hung) > 200 && now_ns() < deadline_ns) {
 			usleep(50000);
 		}
 		snprintf(id, sizeof(id), "%d-%lu", p->id, seq);
 		snprintf(val, sizeof(val), "p%d-%lu", p->id, seq);
-		/* With every workload: half registers, 30% appends, 20% creates (a
-		 * directory of tens of thousands of files makes the final hashing slow). */
+		/* With every workload: half registers, 30% appends, 20% creates. */
 		int w = kinds[xorshift(&rng) % (uint64_t)nk];
 		if (nk == 3) {
 			uint64_t x = xorshift(&rng) % 10;
 			w = x < 5 ? W_REG : x < 8 ? W_APP : W_SET;
 		}
 		uint64_t r = xorshift(&rng);
+		if (w == W_SET && opt.max_creates > 0) {
+			/* The budget so far: creates + 1 <= max * elapsed / duration. */
+			double frac =
+			        (double)(now_ns() - start_ns) / (double)(deadline_ns - start_ns);
+			if ((double)(creates + 1) > (double)opt.max_creates * frac) {
+				if (!(opt.workload & (W_REG | W_APP))) {
+					seq--;
+					usleep(20000);
+					continue;
+				}
+				w = (opt.workload & W_REG) && (!(opt.workload & W_APP) || r % 8 < 5)
+				            ? W_REG
+				            : W_APP;
+				r = xorshift(&rng);
+			}
+		}
 		struct op *o;
 		if (w == W_REG) {
 			snprintf(key, sizeof(key), "reg/r%d", (int)(r % (uint64_t)opt.keys));
@@ -435,7 +461,9 @@ static void *proc_main(void *arg)
 				o->prev = &p->prev[r % (uint64_t)opt.app_files];
 			}
 		} else {
-			o = op_new(K_CREATE, proc, id, "set", val);
+			snprintf(key, sizeof(key), "set/s%d", (int)(r % (uint64_t)opt.set_dirs));
+			o = op_new(K_CREATE, proc, id, key, val);
+			creates++;
 		}
 		run_op(o);
 	}
@@ -447,8 +475,12 @@ static int do_setup(void)
 {
 	char path[512];
 	const char *dirs[] = {"reg", "app", "set", "dur"};
-	for (int i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/%s", opt.dir, dirs[i]);
+	for (int i = 0; i < 4 + opt.set_dirs; i++) {
+		if (i < 4) {
+			snprintf(path, sizeof(path), "%s/%s", opt.dir, dirs[i]);
+		} else {
+			snprintf(path, sizeof(path), "%s/set/s%d", opt.dir, i - 4);
+		}
 		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
 			fprintf(stderr, "fault-client: mkdir %s: %s\n", path, strerror(errno));
 			return 1;
@@ -521,12 +553,14 @@ static int list_dir(const char *sub, char **out)
 	}
 	closedir(d);
 	qsort(names, n, sizeof(*names), cmp_str);
-	char *s = calloc(len + 2, 1);
+	char *s = calloc(len + 2, 1), *end = s;
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0) {
-			strcat(s, ",");
+			*end++ = ',';
 		}
-		strcat(s, names[i]);
+		size_t l = strlen(names[i]);
+		memcpy(end, names[i], l);
+		end += l;
 		free(names[i]);
 	}
 	free(names);
@@ -553,18 +587,23 @@ static int do_final(void)
 		snprintf(id, sizeof(id), "f%d-a%d", opt.final_node, a);
 		run_op(op_new(K_AREAD, proc, id, key, NULL));
 	}
-	const char *dirs[] = {"set", "dur"};
-	for (int i = 0; i < 2; i++) {
-		char *names = NULL;
+	for (int i = 0; i <= opt.set_dirs; i++) {
+		char dir[32], *names = NULL;
+		if (i < opt.set_dirs) {
+			snprintf(dir, sizeof(dir), "set/s%d", i);
+		} else {
+			snprintf(dir, sizeof(dir), "dur");
+		}
 		int64_t s = now_ns();
-		int rc = list_dir(dirs[i], &names);
+		int rc = list_dir(dir, &names);
 		if (rc < 0) {
-			fprintf(stderr, "fault-client: list %s: %s\n", dirs[i], strerror(-rc));
+			fprintf(stderr, "fault-client: list %s: %s\n", dir, strerror(-rc));
 			bad = 1;
 			continue;
 		}
+		/* The op id names the directory: "f3-set/s4", "f3-dur". */
 		fprintf(hist, "%s\tf%d-%s\t%s\tlist\t-\t%lld\t%lld\tok\t%s\n", proc, opt.final_node,
-		        dirs[i], dirs[i], (long long)s, (long long)now_ns(), names);
+		        dir, dir, (long long)s, (long long)now_ns(), names);
 		free(names);
 	}
 	return bad;
@@ -586,7 +625,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fault-client --dir MOUNT --out HISTORY [--setup | --final N | "
 	                "--burst N | --workload W --time S --seed S --procs N --proc-base B "
-	                "--timeout-ms MS]\n");
+	                "--timeout-ms MS --max-creates M] [--set-dirs D]\n");
 	exit(2);
 }
 
@@ -603,6 +642,8 @@ int main(int argc, char **argv)
 	        {"timeout-ms", required_argument, NULL, 'T'},
 	        {"keys", required_argument, NULL, 'k'},
 	        {"append-files", required_argument, NULL, 'a'},
+	        {"set-dirs", required_argument, NULL, 'D'},
+	        {"max-creates", required_argument, NULL, 'M'},
 	        {"setup", no_argument, NULL, 'S'},
 	        {"final", required_argument, NULL, 'F'},
 	        {"burst", required_argument, NULL, 'B'},
@@ -650,6 +691,12 @@ int main(int argc, char **argv)
 		case 'a':
 			opt.app_files = atoi(optarg);
 			break;
+		case 'D':
+			opt.set_dirs = atoi(optarg);
+			break;
+		case 'M':
+			opt.max_creates = atol(optarg);
+			break;
 		case 'S':
 			opt.setup = true;
 			break;
@@ -670,7 +717,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (opt.dir == NULL || opt.out == NULL || opt.procs < 1 || opt.keys < 1 ||
-	    opt.app_files < 1 || opt.timeout_ms < 1) {
+	    opt.app_files < 1 || opt.timeout_ms < 1 || opt.set_dirs < 1 || opt.max_creates < 0) {
 		usage();
 	}
 	hist = fopen(opt.out, "a");
