@@ -265,6 +265,11 @@ struct raft_config {
 	size_t max_msg_bytes;        /* entry bytes in one AppendEntries */
 	size_t snapshot_chunk_bytes; /* bytes in one InstallSnapshot chunk */
 	raft_index trailing_entries; /* entries kept behind a snapshot for slow followers */
+	raft_index catch_up_entries; /* beyond those, a leader also keeps the entries a
+	                              * follower heard from in the last election timeout
+	                              * still needs, if it is at most this many behind
+	                              * the snapshot (so one that just installed a
+	                              * snapshot can go on with entries) */
 	raft_index promote_lag;      /* a learner is caught up when its match index
 	                              * is within this many entries of the leader's last */
 	uint64_t lease_duration;     /* leader read lease (dissertation 6.4.1), in the
@@ -275,7 +280,8 @@ struct raft_config {
 };
 
 /* Fills @cfg with the defaults for server @id (10/1 ticks, PreVote and
- * CheckQuorum on, 256 messages, 8 MiB, 1 MiB, 1 MiB, 1024 entries, 64). */
+ * CheckQuorum on, 256 messages, 8 MiB, 1 MiB, 1 MiB, 1024 entries, 65536
+ * entries, 64; no read lease). */
 void raft_config_default(struct raft_config *cfg, raft_id id, uint64_t seed);
 
 /* ------------------------------------------------------------------------ */
@@ -418,6 +424,15 @@ int64_t raft_propose(struct raft *r, const void *data, size_t len);
  * the network, which the caller covers with a timeout), RAFT_ENOLEADER,
  * RAFT_EFAILED, -ENOMEM.
  */
+/*
+ * raft_snapshots_in_use - the snapshots the caller must keep readable: the
+ * latest (raft_snapshot_taken() or an install), and on a leader each older
+ * one a transfer in progress started with (a transfer finishes on its own
+ * snapshot). Fills up to @max indexes into @out, the latest first; returns
+ * how many. Every other snapshot may be deleted. At most RAFT_MAX_SERVERS + 1.
+ */
+unsigned raft_snapshots_in_use(const struct raft *r, raft_index *out, unsigned max);
+
 int raft_read_index(struct raft *r, uint64_t ctx);
 
 /*
@@ -482,8 +497,10 @@ void raft_persisted(struct raft *r, uint64_t id);
 /*
  * raft_snapshot_taken - the caller holds a snapshot of the state machine at
  * @index (<= the last index it applied), @size bytes, that it can read chunks
- * from until it reports a newer one. The log up to index - trailing_entries is
- * dropped from memory. *@compact_to (may be NULL) receives the index up to
+ * from as long as raft_snapshots_in_use() lists it. The log up to
+ * index - trailing_entries is dropped from memory, but never past the
+ * snapshot of a transfer in progress (its follower needs the entries after
+ * it). *@compact_to (may be NULL) receives the index up to
  * which the caller may delete stored entries. A snapshot installed from the
  * leader (rd->snapshot_install) counts as reported: a follower that becomes
  * leader sends chunks of it, so the caller keeps it readable likewise.

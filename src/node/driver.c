@@ -212,8 +212,10 @@ void node__writer_completions(uv_async_t *async)
 			qfs_info("node %llu: snapshot at %llu (%llu bytes)",
 			         (unsigned long long)n->opts.id, (unsigned long long)snap_index,
 			         (unsigned long long)snap_size);
+			raft_index in_use[RAFT_MAX_SERVERS + 1];
+			unsigned k = raft_snapshots_in_use(n->raft, in_use, RAFT_MAX_SERVERS + 1);
 			if (compact_to > 0)
-				node__writer_request_compact(n, compact_to);
+				node__writer_request_compact(n, compact_to, in_use, k);
 		}
 	}
 	node__barriers_serve(n);

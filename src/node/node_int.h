@@ -74,7 +74,11 @@ struct node__writer {
 	bool disk_full;      /* the last attempt failed with -ENOSPC; retrying */
 	int fatal;           /* a storage failure other than ENOSPC; writer stopped */
 	uint64_t compact_to; /* the loop asks: compact the stored log up to here */
-	bool snap_request;   /* the loop asks: take a snapshot now */
+	/* ... and then delete the older snapshot files but these, which
+	 * transfers in progress still read (raft_snapshots_in_use()). */
+	uint64_t keep_snaps[RAFT_MAX_SERVERS + 1];
+	unsigned n_keep_snaps;
+	bool snap_request; /* the loop asks: take a snapshot now */
 	/* A snapshot the writer wrote, for the loop to report to the core. */
 	bool snap_ready;
 	uint64_t snap_index, snap_size;
@@ -184,7 +188,8 @@ void node__writer_stop(struct node *n);
 void node__batch_free(struct node__batch *b);
 bool node__writer_idle(struct node *n);
 void node__writer_completions(uv_async_t *a);
-void node__writer_request_compact(struct node *n, uint64_t upto);
+void node__writer_request_compact(struct node *n, uint64_t upto, const uint64_t *keep,
+                                  unsigned n_keep);
 void node__writer_request_snapshot(struct node *n);
 
 /* submit.c */
@@ -219,7 +224,8 @@ int node__snapshot_read_chunk(struct node *n, uint64_t index, uint64_t offset, v
 int node__snapshot_stage(struct node *n, const struct raft_snapshot_chunk *c);
 int node__snapshot_take(struct node *n, uint64_t *index, uint64_t *size);
 void node__snapshot_installed(struct node *n, uint64_t index);
-void node__snapshot_prune(struct node *n, uint64_t keep);
+/* Deletes the snapshot files older than @newest, except the @n_keep in @keep. */
+void node__snapshot_prune(struct node *n, uint64_t newest, const uint64_t *keep, unsigned n_keep);
 
 /* members.c */
 int node__raft_error(int err);

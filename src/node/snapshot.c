@@ -126,7 +126,7 @@ void node__snapshot_installed(struct node *n, uint64_t index)
 	}
 	fsync_dir(n);
 	n->w.last_snap_index = index;
-	node__snapshot_prune(n, index);
+	node__snapshot_prune(n, index, NULL, 0);
 }
 
 struct take {
@@ -207,13 +207,30 @@ int node__snapshot_take(struct node *n, uint64_t *index, uint64_t *size)
 	return 0;
 }
 
-/* On the writer: deletes every snapshot but snap-<keep>, and leftover tmp- files. */
-void node__snapshot_prune(struct node *n, uint64_t keep)
+/* True for snap-<index> with @index older than @newest and not in @keep. */
+static bool snap_unused(const char *name, uint64_t newest, const uint64_t *keep, unsigned n_keep)
 {
-	char dir[1024], keepname[64], path[1300];
+	char *end;
+	if (strncmp(name, "snap-", 5) != 0)
+		return false;
+	errno = 0;
+	uint64_t index = strtoull(name + 5, &end, 10);
+	if (errno != 0 || *end != '\0' || index >= newest)
+		return false;
+	for (unsigned i = 0; i < n_keep; i++)
+		if (keep[i] == index)
+			return false;
+	return true;
+}
+
+/* On the writer: deletes every snapshot older than snap-<newest> but those a
+ * transfer in progress still reads (a transfer finishes on the snapshot it
+ * started with), and leftover tmp- files. */
+void node__snapshot_prune(struct node *n, uint64_t newest, const uint64_t *keep, unsigned n_keep)
+{
+	char dir[1024], path[1300];
 	if (node__snapshot_dir(n, dir, sizeof(dir)) != 0)
 		return;
-	snprintf(keepname, sizeof(keepname), "snap-%020" PRIu64, keep);
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return;
@@ -221,9 +238,8 @@ void node__snapshot_prune(struct node *n, uint64_t keep)
 	while ((e = readdir(d)) != NULL) {
 		/* A tmp- file is a snapshot a crash interrupted (only this
 		 * thread writes them). recv- files may be mid-transfer: kept. */
-		bool old_snap =
-		        strncmp(e->d_name, "snap-", 5) == 0 && strcmp(e->d_name, keepname) != 0;
-		if (!old_snap && strncmp(e->d_name, "tmp-", 4) != 0)
+		if (!snap_unused(e->d_name, newest, keep, n_keep) &&
+		    strncmp(e->d_name, "tmp-", 4) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		unlink(path);

@@ -324,6 +324,9 @@ static void *writer_main(void *arg)
 		if (w->stop)
 			break;
 		uint64_t compact = w->compact_to;
+		uint64_t keep[RAFT_MAX_SERVERS + 1];
+		unsigned n_keep = w->n_keep_snaps;
+		memcpy(keep, w->keep_snaps, sizeof(keep));
 		bool force_snapshot = w->snap_request;
 		w->snap_request = false;
 		/* Group commit: everything queued while the last fsync ran. */
@@ -340,7 +343,7 @@ static void *writer_main(void *arg)
 				         (unsigned long long)n->opts.id,
 				         (unsigned long long)compact, qfs_strerror(rc));
 			else
-				node__snapshot_prune(n, w->last_snap_index);
+				node__snapshot_prune(n, w->last_snap_index, keep, n_keep);
 			w->compacted = compact; /* failures are retried at the next one */
 			rc = 0;
 		}
@@ -438,11 +441,16 @@ void node__writer_request_snapshot(struct node *n)
 	pthread_mutex_unlock(&n->w.mu);
 }
 
-void node__writer_request_compact(struct node *n, uint64_t upto)
+void node__writer_request_compact(struct node *n, uint64_t upto, const uint64_t *keep,
+                                  unsigned n_keep)
 {
 	pthread_mutex_lock(&n->w.mu);
 	if (upto > n->w.compact_to) {
 		n->w.compact_to = upto;
+		if (n_keep > RAFT_MAX_SERVERS + 1)
+			n_keep = RAFT_MAX_SERVERS + 1;
+		memcpy(n->w.keep_snaps, keep, n_keep * sizeof(*keep));
+		n->w.n_keep_snaps = n_keep;
 		pthread_cond_signal(&n->w.cond);
 	}
 	pthread_mutex_unlock(&n->w.mu);

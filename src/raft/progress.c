@@ -105,10 +105,14 @@ void raft__progress_become_replicate(struct raft__progress *pr)
 	inflight_clear(pr);
 }
 
-void raft__progress_become_snapshot(struct raft__progress *pr, raft_index snap_index)
+void raft__progress_become_snapshot(struct raft *r, struct raft__progress *pr)
 {
 	pr->state = RAFT__SNAPSHOT;
-	pr->snap_index = snap_index;
+	pr->snap_index = r->snap.index;
+	pr->snap_term = r->snap.term;
+	pr->snap_size = r->snap.size;
+	memcpy(pr->snap_conf, r->snap_conf, r->snap_conf_len);
+	pr->snap_conf_len = r->snap_conf_len;
 	pr->snap_offset = 0;
 	pr->snap_inflight = false;
 	pr->snap_wait = 0;

@@ -85,6 +85,7 @@ void raft_config_default(struct raft_config *cfg, raft_id id, uint64_t seed)
 	cfg->max_msg_bytes = 1u << 20;
 	cfg->snapshot_chunk_bytes = 1u << 20;
 	cfg->trailing_entries = 1024;
+	cfg->catch_up_entries = 65536;
 	cfg->promote_lag = 64;
 }
 

@@ -39,6 +39,9 @@ void raft__log_push(struct raft__log *l, const struct raft_entry *e);
 
 enum { RAFT__PROBE = 0, RAFT__REPLICATE = 1, RAFT__SNAPSHOT = 2 };
 
+/* Room for an encoded configuration (raft_conf_encode()). */
+#define RAFT__CONF_ENC_MAX (2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDRESS_MAX))
+
 struct raft__inflight {
 	raft_index last; /* last index the AppendEntries carried */
 	size_t bytes;    /* its entry bytes */
@@ -59,8 +62,14 @@ struct raft__progress {
 	struct raft__inflight *infl;
 	unsigned infl_start, infl_count;
 	size_t infl_bytes;
-	/* Snapshot: the snapshot being sent, one chunk in flight at a time. */
+	/* Snapshot: the snapshot being sent, one chunk in flight at a time. A
+	 * transfer finishes on the snapshot it started with, even after newer
+	 * ones were taken (tests/sim FINDINGS.md, F2), so it keeps its own. */
 	raft_index snap_index;
+	raft_term snap_term;
+	uint64_t snap_size;
+	uint8_t snap_conf[RAFT__CONF_ENC_MAX];
+	size_t snap_conf_len;
 	uint64_t snap_offset;
 	bool snap_inflight;
 	unsigned snap_wait; /* ticks since the chunk in flight was sent */
@@ -138,7 +147,7 @@ struct raft {
 
 	/* Snapshot held by the caller (raft_snapshot_taken / restore / install). */
 	struct raft_snapshot_meta snap;
-	uint8_t snap_conf[2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDRESS_MAX)]; /* encoded snap.conf */
+	uint8_t snap_conf[RAFT__CONF_ENC_MAX]; /* encoded snap.conf */
 	size_t snap_conf_len;
 	/* Receiving a snapshot (follower). */
 	struct raft_snapshot_meta recv;
@@ -237,7 +246,8 @@ void raft__progress_reset_all(struct raft *r);
 void raft__progress_rebuild(struct raft *r);
 void raft__progress_become_probe(struct raft__progress *pr);
 void raft__progress_become_replicate(struct raft__progress *pr);
-void raft__progress_become_snapshot(struct raft__progress *pr, raft_index snap_index);
+/* Start sending the latest snapshot to @pr. */
+void raft__progress_become_snapshot(struct raft *r, struct raft__progress *pr);
 bool raft__inflight_full(const struct raft *r, const struct raft__progress *pr);
 void raft__inflight_add(struct raft *r, struct raft__progress *pr, raft_index last, size_t bytes);
 void raft__inflight_free_to(struct raft *r, struct raft__progress *pr, raft_index index);

@@ -85,22 +85,28 @@ static void own_msg_entries(struct raft *r)
 	}
 }
 
+/* A chunk's configuration points into its follower's progress, which a
+ * configuration change may move before the batch is advanced: copy them all
+ * into one buffer the batch owns. */
 static void own_snapshot_conf(struct raft *r)
 {
-	bool any = false;
+	size_t total = 0;
 	for (size_t i = 0; i < r->out.n; i++)
 		if (r->out.v[i].type == RAFT_MSG_SNAPSHOT)
-			any = true;
-	if (!any)
+			total += r->out.v[i].snapshot.conf.len + 1;
+	if (total == 0)
 		return;
-	r->batch.snap_conf = dup_array(r->snap_conf, r->snap_conf_len, 1);
-	size_t keep = 0;
+	uint8_t *buf = malloc(total);
+	r->batch.snap_conf = buf;
+	size_t keep = 0, used = 0;
 	for (size_t i = 0; i < r->out.n; i++) {
 		struct raft_message *m = &r->out.v[i];
 		if (m->type == RAFT_MSG_SNAPSHOT) {
-			if (r->batch.snap_conf == NULL)
+			if (buf == NULL)
 				continue; /* out of memory: lost, resent later */
-			m->snapshot.conf.base = r->batch.snap_conf;
+			memcpy(buf + used, m->snapshot.conf.base, m->snapshot.conf.len);
+			m->snapshot.conf.base = buf + used;
+			used += m->snapshot.conf.len + 1;
 		}
 		r->out.v[keep++] = *m;
 	}

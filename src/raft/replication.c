@@ -444,7 +444,7 @@ static int send_to(struct raft *r, struct out *o, struct raft__progress *pr, boo
 	if ((pr->state == RAFT__PROBE || pr->state == RAFT__REPLICATE) && needs_snapshot(r, pr)) {
 		if (r->snap.index == 0)
 			return 0; /* cannot happen: the log base is always a snapshot */
-		raft__progress_become_snapshot(pr, r->snap.index);
+		raft__progress_become_snapshot(r, pr);
 	}
 	switch (pr->state) {
 	case RAFT__PROBE:

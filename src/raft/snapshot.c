@@ -29,39 +29,68 @@ int raft_snapshot_taken(struct raft *r, raft_index index, uint64_t size, raft_in
 	set_snap(r, index, t, raft__conf_at(r, index), size);
 	raft__conf_compact(r, index);
 	raft_index base = index > r->cfg.trailing_entries ? index - r->cfg.trailing_entries : 0;
-	raft__log_compact(r, base);
+	/* A transfer in progress goes on with the snapshot it started with
+	 * (the caller keeps it: raft_snapshots_in_use()), and the follower
+	 * will need the entries after it: keep them, or it would need yet
+	 * another snapshot once installed (tests/sim FINDINGS.md, F2). */
+	for (unsigned i = 0; r->role == RAFT_LEADER && i < r->n_prs; i++) {
+		const struct raft__progress *pr = &r->prs[i];
+		if (pr->id == r->cfg.id)
+			continue;
+		if (pr->state == RAFT__SNAPSHOT && pr->snap_index < base)
+			base = pr->snap_index;
+		/* A live follower catching up with entries (typically right
+		 * after an install) keeps what it still needs, within bounds:
+		 * a dead or hopeless one does not hold the log. */
+		bool live = pr->ticks_since_contact < r->cfg.election_ticks;
+		if (pr->state != RAFT__SNAPSHOT && live && pr->match >= r->log.base &&
+		    pr->match < base && index - pr->match <= r->cfg.catch_up_entries)
+			base = pr->match;
+	}
+	if (base > r->log.base)
+		raft__log_compact(r, base);
 	if (compact_to != NULL)
 		*compact_to = r->log.base;
-	/* The caller reads chunks only from its latest snapshot: transfers of
-	 * an older one start over. */
-	if (r->role == RAFT_LEADER)
-		for (unsigned i = 0; i < r->n_prs; i++)
-			if (r->prs[i].state == RAFT__SNAPSHOT && r->prs[i].snap_index != index)
-				raft__progress_become_snapshot(&r->prs[i], index);
 	return 0;
 }
 
 void raft__snapshot_chunk_msg(struct raft *r, struct raft__progress *pr, struct raft_message *m)
 {
-	if (pr->snap_index != r->snap.index)
-		raft__progress_become_snapshot(pr, r->snap.index);
-	uint64_t left = r->snap.size - pr->snap_offset;
+	uint64_t left = pr->snap_size - pr->snap_offset;
 	uint64_t len = left < r->cfg.snapshot_chunk_bytes ? left : r->cfg.snapshot_chunk_bytes;
 	memset(m, 0, sizeof(*m));
 	m->type = RAFT_MSG_SNAPSHOT;
 	m->to = pr->id;
 	m->term = r->term;
-	m->snapshot.snap_index = r->snap.index;
-	m->snapshot.snap_term = r->snap.term;
-	m->snapshot.conf.base = r->snap_conf; /* raft_ready() copies it */
-	m->snapshot.conf.len = r->snap_conf_len;
-	m->snapshot.size = r->snap.size;
+	m->snapshot.snap_index = pr->snap_index;
+	m->snapshot.snap_term = pr->snap_term;
+	m->snapshot.conf.base = pr->snap_conf; /* raft_ready() copies it */
+	m->snapshot.conf.len = pr->snap_conf_len;
+	m->snapshot.size = pr->snap_size;
 	m->snapshot.offset = pr->snap_offset;
 	m->snapshot.chunk.base = NULL; /* the caller reads the bytes */
 	m->snapshot.chunk.len = (size_t)len;
-	m->snapshot.done = pr->snap_offset + len >= r->snap.size;
+	m->snapshot.done = pr->snap_offset + len >= pr->snap_size;
 	pr->snap_inflight = true;
 	pr->snap_wait = 0;
+}
+
+unsigned raft_snapshots_in_use(const struct raft *r, raft_index *out, unsigned max)
+{
+	unsigned n = 0;
+	if (r->snap.index != 0 && n < max)
+		out[n++] = r->snap.index;
+	for (unsigned i = 0; r->role == RAFT_LEADER && i < r->n_prs; i++) {
+		const struct raft__progress *pr = &r->prs[i];
+		bool seen = false;
+		if (pr->state != RAFT__SNAPSHOT || pr->snap_index == 0)
+			continue;
+		for (unsigned k = 0; k < n; k++)
+			seen = seen || out[k] == pr->snap_index;
+		if (!seen && n < max)
+			out[n++] = pr->snap_index;
+	}
+	return n;
 }
 
 int raft__step_snapshot_resp(struct raft *r, const struct raft_message *m)
@@ -74,21 +103,25 @@ int raft__step_snapshot_resp(struct raft *r, const struct raft_message *m)
 	pr->ticks_since_contact = 0;
 	if (pr->state != RAFT__SNAPSHOT || sr->snap_index != pr->snap_index)
 		return 0;
-	if (sr->next_offset < r->snap.size) {
+	if (sr->next_offset < pr->snap_size) {
 		/* Only the answer to the chunk in flight moves the transfer on: a
 		 * stale answer (to a resent or duplicated chunk) that released a
 		 * chunk too would multiply the chunks in flight (tests/sim
 		 * FINDINGS.md, F1). The leader advances only on such answers and
-		 * the follower stages in order, so it is never behind what the
-		 * leader believes, except when it lost its staging area (a
-		 * restart): then it asks for offset 0. */
-		uint64_t left = r->snap.size - pr->snap_offset;
+		 * the follower stages in order. It can still be elsewhere: it
+		 * lost its staging area (a restart: it asks for offset 0), or a
+		 * late duplicate of chunk 0 started its staging area over. It
+		 * then refuses the chunk with the offset it wants, and the leader
+		 * goes there; a refusal asking for the offset already being sent
+		 * is stale and changes nothing. */
+		uint64_t left = pr->snap_size - pr->snap_offset;
 		uint64_t len =
 		        left < r->cfg.snapshot_chunk_bytes ? left : r->cfg.snapshot_chunk_bytes;
 		bool answers_inflight =
 		        pr->snap_inflight && sr->next_offset == pr->snap_offset + len;
-		bool start_over = sr->reject && sr->next_offset == 0;
-		if (answers_inflight || start_over) {
+		bool elsewhere = sr->reject && (sr->next_offset != pr->snap_offset ||
+		                                (sr->next_offset == 0 && !pr->snap_inflight));
+		if (answers_inflight || elsewhere) {
 			pr->snap_offset = sr->next_offset;
 			pr->snap_inflight = false;
 		}

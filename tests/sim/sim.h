@@ -160,6 +160,9 @@ struct sim_batch {
 };
 
 /* A snapshot's bytes the node can serve chunks from (taken or installed). */
+/* Snapshots a node keeps to serve chunks from: what raft_snapshots_in_use() lists. */
+#define SIM_SERVE_MAX (RAFT_MAX_SERVERS + 1)
+
 struct sim_snap {
 	raft_index index;
 	uint64_t size;
@@ -205,11 +208,11 @@ struct sim_node {
 	uint64_t disk_free_at; /* when the disk finishes the last pending batch */
 	uint64_t stall_until;  /* the disk completes nothing before this */
 	struct sim_sm sm;
-	struct sim_stage stage; /* volatile view of the staging area */
-	struct sim_snap serve[2];
-	raft_index snap_index; /* the core's snapshot (taken or installed) */
-	raft_index snap_every; /* take a snapshot every this many applied entries */
-	bool frozen;           /* no ticks (scenario control) */
+	struct sim_stage stage;               /* volatile view of the staging area */
+	struct sim_snap serve[SIM_SERVE_MAX]; /* [0] the latest; then those still in use */
+	raft_index snap_index;                /* the core's snapshot (taken or installed) */
+	raft_index snap_every;                /* take a snapshot every this many applied entries */
+	bool frozen;                          /* no ticks (scenario control) */
 	bool failed;           /* its disk failed: raft_fail() was called (until a restart) */
 	uint64_t paused_until; /* a stopped process (SIGSTOP, GC): its events wait */
 	unsigned tick_ms;      /* this node's clock period (clocks drift apart) */
@@ -404,6 +407,9 @@ void sim_schedule(struct sim_cluster *c, uint64_t at, uint8_t type, raft_id node
 
 void sim_node_ready(struct sim_cluster *c, struct sim_node *n); /* drain every ready batch */
 void sim_node_tick(struct sim_cluster *c, struct sim_node *n);
+/* @n took or installed @s (bytes owned): it becomes serve[0], and only the
+ * snapshots the core still lists as in use are kept. */
+void sim_serve_push(struct sim_node *n, struct sim_snap s);
 /* Gives @n's core the time of its own clock, which runs at its tick rate. */
 void sim_node_now(struct sim_cluster *c, struct sim_node *n);
 void sim_node_disk_event(struct sim_cluster *c, struct sim_node *n);

@@ -12,7 +12,7 @@ static bool fill_chunk(struct sim_cluster *c, struct sim_node *from, struct raft
 	struct raft_snapshot *s = &m->snapshot;
 	if (s->chunk.base || !s->chunk.len)
 		return true;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < SIM_SERVE_MAX; i++) {
 		const struct sim_snap *sn = &from->serve[i];
 		if (!sn->bytes || sn->index != s->snap_index)
 			continue;

@@ -139,6 +139,25 @@ void sim_node_start_restored(struct sim_cluster *c, raft_id id, const struct raf
 	sim_node_restart(c, id);
 }
 
+void sim_serve_push(struct sim_node *n, struct sim_snap s)
+{
+	raft_index in_use[SIM_SERVE_MAX];
+	unsigned k = raft_snapshots_in_use(n->r, in_use, SIM_SERVE_MAX);
+	struct sim_snap keep[SIM_SERVE_MAX] = {s};
+	unsigned n_keep = 1;
+	for (unsigned i = 0; i < SIM_SERVE_MAX; i++) {
+		struct sim_snap *o = &n->serve[i];
+		bool used = false;
+		for (unsigned j = 0; j < k; j++)
+			used = used || (o->bytes && in_use[j] == o->index && o->index != s.index);
+		if (used && n_keep < SIM_SERVE_MAX)
+			keep[n_keep++] = *o;
+		else
+			free(o->bytes);
+	}
+	memcpy(n->serve, keep, sizeof(keep));
+}
+
 void sim_node_now(struct sim_cluster *c, struct sim_node *n)
 {
 	raft_set_now(n->r, c->now * c->o.tick_ms / n->tick_ms);
@@ -179,7 +198,7 @@ void sim_node_crash(struct sim_cluster *c, raft_id id)
 	n->stall_until = 0;
 	n->paused_until = 0;
 	n->failed = false;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < SIM_SERVE_MAX; i++) {
 		free(n->serve[i].bytes);
 		n->serve[i] = (struct sim_snap){0};
 	}

@@ -72,11 +72,10 @@ static void take_persist(struct sim_cluster *c, struct sim_node *n, const struct
 			b->meta = *meta;
 			b->keep_log = rd->snapshot_keep_log;
 			b->snap_bytes = sim_memdup(st->bytes, st->len);
-			free(n->serve[1].bytes);
-			n->serve[1] = n->serve[0];
-			n->serve[0] = (struct sim_snap){.index = meta->index,
-			                                .size = meta->size,
-			                                .bytes = sim_memdup(st->bytes, st->len)};
+			sim_serve_push(n,
+			               (struct sim_snap){.index = meta->index,
+			                                 .size = meta->size,
+			                                 .bytes = sim_memdup(st->bytes, st->len)});
 			n->snap_index = meta->index;
 			c->n_snap_installs++;
 			sim_trace(c, "n%" PRIu64 " installs snapshot %" PRIu64 "/t%" PRIu64, n->id,
@@ -292,9 +291,7 @@ void sim_node_maybe_snapshot(struct sim_cluster *c, struct sim_node *n, bool for
 	}
 	sim_trace(c, "n%" PRIu64 " takes snapshot at %" PRIu64 " (compact to %" PRIu64 ")", n->id,
 	          a, compact);
-	free(n->serve[1].bytes);
-	n->serve[1] = n->serve[0];
-	n->serve[0] = (struct sim_snap){.index = a, .size = SIM_SM_BYTES, .bytes = bytes};
+	sim_serve_push(n, (struct sim_snap){.index = a, .size = SIM_SM_BYTES, .bytes = bytes});
 	n->snap_index = a;
 	struct sim_disk *d = &n->disk;
 	free(d->snap_bytes);

@@ -318,6 +318,9 @@ static void snapshot_catch_up_in_chunks(void **state)
 	raft_id l = wait_leader(c, 3000);
 	raft_id f = l % 3 + 1;
 	sim_node_crash(c, f);
+	/* Once it has been silent for an election timeout, the leader no longer
+	 * keeps entries for it (raft_config.catch_up_entries). */
+	sim_run_until(c, NULL, NULL, 2ull * c->o.election_ticks * c->o.tick_ms);
 	propose_and_commit(c, l, 30);
 	assert_true(raft_first_index(c->nodes[l].r) > c->nodes[f].disk.n + 1);
 	uint64_t chunks = c->n_chunks;
@@ -353,6 +356,9 @@ static void snapshot_to_slow_disk(void **state)
 	raft_id l = wait_leader(c, 3000);
 	raft_id f = l % 3 + 1;
 	sim_node_crash(c, f);
+	/* Once it has been silent for an election timeout, the leader no longer
+	 * keeps entries for it (raft_config.catch_up_entries). */
+	sim_run_until(c, NULL, NULL, 2ull * c->o.election_ticks * c->o.tick_ms);
 	propose_and_commit(c, l, 30);
 	c->max_chunks_in_flight = 0;
 	uint64_t chunks = c->n_chunks;
@@ -365,6 +371,51 @@ static void snapshot_to_slow_disk(void **state)
 	/* one chunk, plus one resend per heartbeat while an answer waits for the
 	 * 60 ms disk: 1 + 60 / 10 + 1 (73 before the fix of F1) */
 	assert_true(c->max_chunks_in_flight <= 8);
+	sim_cluster_free(c);
+}
+
+/* FINDINGS.md, F2: a transfer that takes longer than the leader needs to
+ * take its next snapshots finishes on the snapshot it started with, and the
+ * follower then goes on with entries, while writes never stop. Before the
+ * fix every new snapshot restarted the transfer, and the follower never
+ * caught up. */
+static void snapshot_transfer_outlives_new_snapshots(void **state)
+{
+	(void)state;
+	struct sim_opts o;
+	sim_opts_default(&o);
+	o.nodes = 3;
+	o.verbose = getenv("SIM_VERBOSE") != NULL;
+	o.snap_every = 4;
+	o.trailing_entries = 1;
+	o.snapshot_chunk_bytes = 2; /* 88 chunks for the 176-byte snapshot */
+	struct sim_cluster *c = sim_cluster_new(&o, 2024);
+	sim_cluster_bootstrap(c, 3);
+	raft_id l = wait_leader(c, 3000);
+	raft_id f = l % 3 + 1;
+	sim_node_crash(c, f);
+	sim_run_until(c, NULL, NULL, 2ull * c->o.election_ticks * c->o.tick_ms);
+	propose_and_commit(c, l, 30);
+	uint64_t installs = c->n_snap_installs;
+	raft_index snaps_before = c->nodes[l].snap_index;
+	sim_node_restart(c, f);
+	/* A write every 10 ms: a snapshot every 40 ms, a transfer needs ~88
+	 * round trips. */
+	bool caught_up = false;
+	for (unsigned i = 0; i < 1000 && !caught_up; i++) {
+		if (sim_leader(c) == l)
+			sim_propose(c, l);
+		sim_run_until(c, NULL, NULL, 10);
+		caught_up = c->nodes[f].sm.applied >= raft_commit_index(c->nodes[l].r) - 8 &&
+		            c->n_snap_installs > installs;
+	}
+	no_violation(c);
+	printf("follower caught up after %" PRIu64 " install(s) while the leader went from "
+	       "snapshot %" PRIu64 " to %" PRIu64 "\n",
+	       c->n_snap_installs - installs, snaps_before, c->nodes[l].snap_index);
+	assert_true(caught_up);
+	assert_true(c->nodes[l].snap_index > snaps_before + 8); /* many snapshots meanwhile */
+	assert_true(c->n_snap_installs - installs <= 2);
 	sim_cluster_free(c);
 }
 
@@ -531,6 +582,7 @@ int main(void)
 	        cmocka_unit_test(leadership_transfer),
 	        cmocka_unit_test(snapshot_catch_up_in_chunks),
 	        cmocka_unit_test(snapshot_to_slow_disk),
+	        cmocka_unit_test(snapshot_transfer_outlives_new_snapshots),
 	        cmocka_unit_test(learner_added_caught_up_promoted),
 	        cmocka_unit_test(leader_removes_itself),
 	        cmocka_unit_test(lease_ends_before_new_leader),

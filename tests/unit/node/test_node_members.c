@@ -19,6 +19,15 @@
 #include "quorumfs/net.h"
 #include "quorumfs/wire_admin.h"
 
+/* Stops follower @f and lets the leader notice: once a follower has been
+ * silent for an election timeout, the leader's log no longer keeps entries
+ * for it (raft_config.catch_up_entries), so a snapshot can compact them. */
+static void stop_and_wait_silent(struct cluster *c, int f)
+{
+	stop_node(c, f);
+	run_until(c, never, NULL, 2 * c->opts[f].election_ms);
+}
+
 /* A follower that missed more than the log keeps is caught up with an
  * InstallSnapshot in chunks, and restarts from the installed snapshot. */
 static void test_snapshot_catch_up(void **state)
@@ -33,7 +42,7 @@ static void test_snapshot_catch_up(void **state)
 	int f = any_follower(c, leader);
 	create_many(c, leader, "early", 5);
 	uint64_t f_applied = applied_of(c, f);
-	stop_node(c, f);
+	stop_and_wait_silent(c, f);
 	create_many(c, leader, "missed", 80);
 	assert_true(run_until(c, leader_snapshotted, &leader, 10000));
 	/* What f lacks is gone from the leader's log: only a snapshot helps. */
@@ -307,7 +316,7 @@ static void test_storage_failure(void **state)
 	int leader = wait_leader(c);
 	int f = any_follower(c, leader);
 	create_many(c, leader, "early", 5);
-	stop_node(c, f);
+	stop_and_wait_silent(c, f);
 	create_many(c, leader, "missed", 60);
 	assert_true(run_until(c, leader_snapshotted, &leader, 10000));
 	corrupt_snapshots(c, leader);
