@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define QFS_CONFIG_MAX_NODES   16 /* as RAFT_MAX_SERVERS */
@@ -25,6 +26,7 @@ struct qfs_config_node {
  *   election-ms = 500
  *   commit-timeout-ms = 5000
  *   max-value-size = 16M
+ *   read-lease = true
  *
  *   [node 1]
  *   address = 127.0.0.1:7001
@@ -37,6 +39,7 @@ struct qfs_config {
 	unsigned election_ms;           /* default 500; >= 3 * heartbeat_ms */
 	unsigned commit_timeout_ms;     /* default 5000; >= election_ms */
 	uint64_t max_value_size;        /* bytes; default 16 MiB; 1 B .. 1 GiB */
+	bool read_lease;                /* default true: the leader reads from its lease */
 	unsigned n_nodes;
 	struct qfs_config_node nodes[QFS_CONFIG_MAX_NODES];
 };

@@ -62,7 +62,8 @@ struct node_options {
 	 * peers must name itself (the address it listens on) and the members
 	 * it dials until the leader's entries tell it the configuration. */
 	const char *join_address;
-	bool stale_reads; /* barriers are ready at once; reads may be stale */
+	bool stale_reads;   /* barriers are ready at once; reads may be stale */
+	bool no_read_lease; /* every linearizable read takes a heartbeat round */
 	/* Dial these peers at these addresses instead of their configured ones
 	 * (e.g. through a fault-injecting proxy in tests). Listening is
 	 * unaffected: this node still listens on its configured address. */

@@ -161,6 +161,13 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
 			return fail(p, name, "'%s' is not a size in 1..1G (suffixes K, M, G)",
 			            value);
 		cfg->max_value_size = v;
+	} else if (strcmp(name, "read-lease") == 0) {
+		if (strcmp(value, "true") == 0)
+			cfg->read_lease = true;
+		else if (strcmp(value, "false") == 0)
+			cfg->read_lease = false;
+		else
+			return fail(p, name, "'%s' is neither true nor false", value);
 	} else {
 		return fail(p, name, "unknown key in [cluster]");
 	}
@@ -251,6 +258,7 @@ void qfs_config_defaults(struct qfs_config *cfg)
 	cfg->election_ms = 500;
 	cfg->commit_timeout_ms = 5000;
 	cfg->max_value_size = 16u << 20;
+	cfg->read_lease = true;
 }
 
 static int finish(struct parse *p, int rc, char *err, size_t errlen)

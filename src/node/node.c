@@ -391,7 +391,7 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	 * election_ticks - 1 tick periods of real time (its first tick may come
 	 * right after the heartbeat; libuv never fires a timer early). A tenth
 	 * less covers clock drift between machines and timer slack. */
-	if (rc_cfg.election_ticks > 1)
+	if (rc_cfg.election_ticks > 1 && !opts->no_read_lease)
 		rc_cfg.lease_duration =
 		        (uint64_t)(rc_cfg.election_ticks - 1) * opts->heartbeat_ms * 900;
 	if (opts->snapshot_trailing > 0)

@@ -91,6 +91,24 @@ static void bad_values_name_file_line_and_key(void **state)
 	expect_error("heartbeat-ms = 20\n", "heartbeat-ms\n", "c.conf:4: syntax error");
 }
 
+/* read-lease: true (the default) or false, nothing else. */
+static void read_lease_switch(void **state)
+{
+	(void)state;
+	struct qfs_config cfg;
+	char err[256] = "";
+	const char *off = "[cluster]\nname = p\nkey-file = k\nread-lease = false\n"
+	                  "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_equal(qfs_config_parse(good, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg.read_lease);
+	assert_int_equal(qfs_config_parse(off, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_false(cfg.read_lease);
+	const char *bad = "[cluster]\nname = p\nkey-file = k\nread-lease = maybe\n"
+	                  "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_not_equal(qfs_config_parse(bad, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "c.conf:4: read-lease: 'maybe' is neither true nor false"));
+}
+
 static void whole_file_checks(void **state)
 {
 	(void)state;
@@ -171,6 +189,7 @@ int main(void)
 	        cmocka_unit_test(good_file_loads),
 	        cmocka_unit_test(defaults_apply),
 	        cmocka_unit_test(bad_values_name_file_line_and_key),
+	        cmocka_unit_test(read_lease_switch),
 	        cmocka_unit_test(whole_file_checks),
 	        cmocka_unit_test(first_error_wins),
 	        cmocka_unit_test(load_reads_a_file_and_reports_missing),
