@@ -301,6 +301,22 @@ static void leadership_transfer(void **state)
 	sim_cluster_free(c);
 }
 
+/* A 3-node cluster with @o whose follower @f is down, silent for an election
+ * timeout (so the leader @l no longer keeps entries for it:
+ * raft_config.catch_up_entries), while @l commits 30 entries. */
+static struct sim_cluster *lagging_follower(const struct sim_opts *o, uint64_t seed, raft_id *l,
+                                            raft_id *f)
+{
+	struct sim_cluster *c = sim_cluster_new(o, seed);
+	sim_cluster_bootstrap(c, 3);
+	*l = wait_leader(c, 3000);
+	*f = *l % 3 + 1;
+	sim_node_crash(c, *f);
+	sim_run_until(c, NULL, NULL, 2ull * c->o.election_ticks * c->o.tick_ms);
+	propose_and_commit(c, *l, 30);
+	return c;
+}
+
 /* Paper section 7: a follower behind the leader's compacted log is caught up
  * with InstallSnapshot, in several chunks. */
 static void snapshot_catch_up_in_chunks(void **state)
@@ -313,15 +329,8 @@ static void snapshot_catch_up_in_chunks(void **state)
 	o.snap_every = 5;
 	o.trailing_entries = 2;
 	o.snapshot_chunk_bytes = 16;
-	struct sim_cluster *c = sim_cluster_new(&o, 7007);
-	sim_cluster_bootstrap(c, 3);
-	raft_id l = wait_leader(c, 3000);
-	raft_id f = l % 3 + 1;
-	sim_node_crash(c, f);
-	/* Once it has been silent for an election timeout, the leader no longer
-	 * keeps entries for it (raft_config.catch_up_entries). */
-	sim_run_until(c, NULL, NULL, 2ull * c->o.election_ticks * c->o.tick_ms);
-	propose_and_commit(c, l, 30);
+	raft_id l, f;
+	struct sim_cluster *c = lagging_follower(&o, 7007, &l, &f);
 	assert_true(raft_first_index(c->nodes[l].r) > c->nodes[f].disk.n + 1);
 	uint64_t chunks = c->n_chunks;
 	sim_node_restart(c, f);
@@ -351,15 +360,8 @@ static void snapshot_to_slow_disk(void **state)
 	o.snapshot_chunk_bytes = 8;
 	o.disk_min = 40; /* each staged chunk is durable (and answered) after 40-60 ms */
 	o.disk_max = 60;
-	struct sim_cluster *c = sim_cluster_new(&o, 11);
-	sim_cluster_bootstrap(c, 3);
-	raft_id l = wait_leader(c, 3000);
-	raft_id f = l % 3 + 1;
-	sim_node_crash(c, f);
-	/* Once it has been silent for an election timeout, the leader no longer
-	 * keeps entries for it (raft_config.catch_up_entries). */
-	sim_run_until(c, NULL, NULL, 2ull * c->o.election_ticks * c->o.tick_ms);
-	propose_and_commit(c, l, 30);
+	raft_id l, f;
+	struct sim_cluster *c = lagging_follower(&o, 11, &l, &f);
 	c->max_chunks_in_flight = 0;
 	uint64_t chunks = c->n_chunks;
 	sim_node_restart(c, f);
@@ -389,13 +391,8 @@ static void snapshot_transfer_outlives_new_snapshots(void **state)
 	o.snap_every = 4;
 	o.trailing_entries = 1;
 	o.snapshot_chunk_bytes = 2; /* 88 chunks for the 176-byte snapshot */
-	struct sim_cluster *c = sim_cluster_new(&o, 2024);
-	sim_cluster_bootstrap(c, 3);
-	raft_id l = wait_leader(c, 3000);
-	raft_id f = l % 3 + 1;
-	sim_node_crash(c, f);
-	sim_run_until(c, NULL, NULL, 2ull * c->o.election_ticks * c->o.tick_ms);
-	propose_and_commit(c, l, 30);
+	raft_id l, f;
+	struct sim_cluster *c = lagging_follower(&o, 2024, &l, &f);
 	uint64_t installs = c->n_snap_installs;
 	raft_index snaps_before = c->nodes[l].snap_index;
 	sim_node_restart(c, f);
