@@ -259,31 +259,34 @@ int fsm_snapshot_next_chunk(struct fsm_snapshot *snap, void *buf, size_t cap, si
 /* fsm_snapshot_end - end the read (aborting its own transaction) and free. NULL is fine. */
 void fsm_snapshot_end(struct fsm_snapshot *snap);
 
-/* Supplies snapshot bytes: up to @cap into @buf; returns the count, 0 at
- * the end, or a negative error (which the install then returns). */
-typedef long (*fsm_snapshot_read_fn)(void *arg, void *buf, size_t cap);
+/* Supplies snapshot bytes: up to @cap into @buf from offset @off of the
+ * stream (like pread(2)); returns the count, 0 at the end, or a negative
+ * error (which the install then returns). The stream is read twice. */
+typedef long (*fsm_snapshot_read_fn)(void *arg, void *buf, size_t cap, uint64_t off);
+
+/*
+ * fsm_snapshot_verify - check a whole snapshot stream (magic, format, record
+ * order and bounds, the trailer's CRC-32C) without writing anything.
+ * @applied: if not NULL, set to the snapshot's index.
+ * Returns 0, QFS_ECORRUPT (bad magic, record, bound or checksum; short
+ * input), QFS_EFORMAT (another format version), or the reader's error.
+ */
+int fsm_snapshot_verify(fsm_snapshot_read_fn read, void *arg, uint64_t *applied);
 
 /*
  * fsm_snapshot_install - replace the whole tree with a snapshot, inside the
- * caller's write transaction @txn: the tree databases are emptied, the
- * records loaded, "fsm.applied" set to the snapshot's index. The trailer's
- * CRC-32C is checked before returning, so a caller that commits only on 0
- * never commits a damaged tree; on any error abort @txn and the old tree
- * stays.
+ * caller's write transaction @txn. The whole stream is verified first
+ * (fsm_snapshot_verify()), so a damaged snapshot costs no writes; then the
+ * tree databases are emptied, the records loaded, "fsm.applied" set to the
+ * snapshot's index. On any error abort @txn and the old tree stays.
  * @applied: if not NULL, set to the installed index.
- * Returns 0, QFS_ECORRUPT (bad magic, record, bound or checksum; short
- * input), QFS_EFORMAT (another format version), the reader's error, or a
- * storage error.
+ * Returns what fsm_snapshot_verify() returns, or a storage error.
  */
 int fsm_snapshot_install(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn read, void *arg,
                          uint64_t *applied);
 
-/*
- * fsm_snapshot_verify_fd / fsm_snapshot_install_fd - the same from a file
- * (a staging file the caller filled with the chunks as they came). Install
- * first verifies the whole file without touching @txn, then loads it, so a
- * damaged file costs no writes. Both read from offset 0 with pread(2).
- */
+/* The same from a file (a staging file the caller filled with the chunks as
+ * they came), read with pread(2) from offset 0. */
 int fsm_snapshot_verify_fd(int fd, uint64_t *applied);
 int fsm_snapshot_install_fd(struct fsm *fsm, MDB_txn *txn, int fd, uint64_t *applied);
 

@@ -20,6 +20,7 @@ struct parse {
 	MDB_txn *txn;
 	fsm_snapshot_read_fn read;
 	void *arg;
+	uint64_t off; /* where the next read starts */
 	uint32_t crc;
 	uint64_t applied;
 	int seen_applied, seen_format;
@@ -41,12 +42,13 @@ static int get(struct parse *p, void *buf, size_t n)
 	uint8_t *b = buf;
 	size_t got = 0;
 	while (got < n) {
-		long r = p->read(p->arg, b + got, n - got);
+		long r = p->read(p->arg, b + got, n - got, p->off);
 		if (r < 0)
 			return (int)r;
 		if (r == 0 || (size_t)r > n - got)
 			return corrupt(p, "short stream");
 		got += (size_t)r;
+		p->off += (uint64_t)r;
 	}
 	p->crc = qfs_crc32c(p->crc, buf, n);
 	return 0;
@@ -234,15 +236,16 @@ static int parse(struct parse *p)
 		return corrupt(p, "checksum mismatch");
 	if (fsm__get64(t) != count)
 		return corrupt(p, "record count");
-	if (p->read(p->arg, &extra, 1) != 0)
+	if (p->read(p->arg, &extra, 1, p->off) != 0)
 		return corrupt(p, "bytes after the trailer");
 	if (!p->seen_applied || !p->seen_format)
 		return corrupt(p, "fsm.applied or fsm.format missing");
 	return 0;
 }
 
-int fsm_snapshot_install(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn read, void *arg,
-                         uint64_t *applied)
+/* One pass over the stream: verify only (@fsm NULL), or load into @txn. */
+static int run(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn read, void *arg,
+               uint64_t *applied)
 {
 	struct parse p = {.fsm = fsm, .txn = txn, .read = read, .arg = arg};
 	int rc = parse(&p);
@@ -251,43 +254,40 @@ int fsm_snapshot_install(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn rea
 	return rc;
 }
 
-struct fd_reader {
-	int fd;
-	off_t off;
-};
-
-static long fd_read(void *arg, void *buf, size_t cap)
+int fsm_snapshot_verify(fsm_snapshot_read_fn read, void *arg, uint64_t *applied)
 {
-	struct fd_reader *r = arg;
+	return run(NULL, NULL, read, arg, applied);
+}
+
+int fsm_snapshot_install(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn read, void *arg,
+                         uint64_t *applied)
+{
+	/* Verify first: a damaged snapshot then costs no writes, nor a map
+	 * grown, nor space reserved, for a length that was garbage. */
+	int rc = run(NULL, NULL, read, arg, NULL);
+	if (rc != 0) {
+		snprintf(fsm->errmsg, sizeof(fsm->errmsg), "snapshot fails verification");
+		return rc;
+	}
+	return run(fsm, txn, read, arg, applied);
+}
+
+static long fd_read(void *arg, void *buf, size_t cap, uint64_t off)
+{
+	const int *fd = arg;
 	ssize_t n;
 	do
-		n = pread(r->fd, buf, cap, r->off);
+		n = pread(*fd, buf, cap, (off_t)off);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	r->off += n;
-	return (long)n;
+	return n < 0 ? -errno : (long)n;
 }
 
 int fsm_snapshot_verify_fd(int fd, uint64_t *applied)
 {
-	struct fd_reader r = {fd, 0};
-	struct parse p = {.read = fd_read, .arg = &r};
-	int rc = parse(&p);
-	if (rc == 0 && applied != NULL)
-		*applied = p.applied;
-	return rc;
+	return fsm_snapshot_verify(fd_read, &fd, applied);
 }
 
 int fsm_snapshot_install_fd(struct fsm *fsm, MDB_txn *txn, int fd, uint64_t *applied)
 {
-	struct fd_reader r = {fd, 0};
-	/* Verify first: a damaged file then costs no writes (nor a map
-	 * grown for a length that was garbage). */
-	int rc = fsm_snapshot_verify_fd(fd, NULL);
-	if (rc != 0) {
-		snprintf(fsm->errmsg, sizeof(fsm->errmsg), "snapshot file fails verification");
-		return rc;
-	}
-	return fsm_snapshot_install(fsm, txn, fd_read, &r, applied);
+	return fsm_snapshot_install(fsm, txn, fd_read, &fd, applied);
 }

@@ -186,14 +186,14 @@ static uint8_t *snapshot_bytes(struct tenv *t, size_t *len)
 	return all;
 }
 
-static long mem_read(void *arg, void *buf, size_t cap)
+static long mem_read(void *arg, void *buf, size_t cap, uint64_t off)
 {
-	uint8_t **p = arg; /* [cursor, end] */
-	size_t k = (size_t)(p[1] - p[0]);
+	uint8_t **p = arg; /* [start, end] */
+	size_t len = (size_t)(p[1] - p[0]);
+	size_t k = off < len ? len - (size_t)off : 0;
 	if (k > cap)
 		k = cap;
-	memcpy(buf, p[0], k);
-	p[0] += k;
+	memcpy(buf, p[0] + off, k);
 	return (long)k;
 }
 

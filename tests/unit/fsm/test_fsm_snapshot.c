@@ -91,26 +91,25 @@ static uint8_t *stream(struct tenv *t, MDB_txn *txn, size_t chunk, size_t *len)
 
 struct mem {
 	const uint8_t *p;
-	size_t n, off, step;
+	size_t n, step;
 };
 
 /* Gives at most @step bytes per call, as a network would. */
-static long mem_read(void *arg, void *buf, size_t cap)
+static long mem_read(void *arg, void *buf, size_t cap, uint64_t off)
 {
 	struct mem *m = arg;
-	size_t k = m->n - m->off;
+	size_t k = off < m->n ? m->n - (size_t)off : 0;
 	if (k > cap)
 		k = cap;
 	if (k > m->step)
 		k = m->step;
-	memcpy(buf, m->p + m->off, k);
-	m->off += k;
+	memcpy(buf, m->p + off, k);
 	return (long)k;
 }
 
 static int install(struct tenv *t, const uint8_t *p, size_t n, size_t step, uint64_t *applied)
 {
-	struct mem m = {p, n, 0, step};
+	struct mem m = {p, n, step};
 	MDB_txn *txn;
 	int rc;
 	assert_int_equal(mdb_txn_begin(t->env, NULL, 0, &txn), 0);
