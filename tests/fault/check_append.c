@@ -551,7 +551,7 @@ static void check_file(const struct history *h, const char *key, struct check_re
 	free(oks);
 	free(rs);
 	free(re);
-lost:
+lost:;
 	/* Every acknowledged append is in every final read (or in L without one). */
 	int nfinal = 0;
 	for (size_t q = 0; q < nr; q++) {
