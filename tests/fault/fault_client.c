@@ -16,12 +16,13 @@
 #include <unistd.h>
 
 #include "fault_io.h"
+#include "history.h"
 
 /*
  * fault-client --dir MOUNT --out HISTORY [--workload registers|appends|sets|all]
  *              [--time SECONDS] [--seed S] [--procs N] [--proc-base B]
  *              [--timeout-ms MS] [--keys K] [--append-files A] [--set-dirs D]
- *              [--max-creates M]
+ *              [--max-creates M] [--append-rotate SECONDS]
  * fault-client --dir MOUNT --out HISTORY --setup      create the files, write "init" lines
  * fault-client --dir MOUNT --out HISTORY --final N [--round R]
  *                                                  final reads and listings, as process "RN"
@@ -39,6 +40,12 @@
  * that file (history.h: "=K/HASH" and the new tokens): a file that grows to
  * thousands of lines would otherwise be written out whole on every read.
  *
+ * Append files come in generations, app/a0, then app/a0.1, app/a0.2...: a
+ * process moves file K to its next generation every --append-rotate seconds
+ * of the run, and at once when an append to it was refused with EFBIG (the
+ * file reached the cluster's max-value-size, and every later append to it
+ * would be refused too). The final reads read every file under app/.
+ *
  * Each of the N processes is a thread that runs one operation at a time;
  * every operation itself runs on a thread of its own, and the process waits
  * for it at most --timeout-ms. Past that the outcome is recorded as unknown
@@ -54,9 +61,11 @@
  * descriptor; the next op opens the new mount.
  *
  * Outcomes: "fail" only for EROFS before anything could have been proposed
- * (open, or the first write of an append/create); every other error or a
- * timeout is "unknown". A register write whose open(O_TRUNC) succeeded but
- * whose write did not is marked "T": the truncation may apply on its own.
+ * (open, or the first write of an append/create), and for an append's EFBIG
+ * (refused before proposing, or by the state machine without changing the
+ * file: src/fsm/apply_file.c); every other error or a timeout is "unknown". A register write whose
+ * open(O_TRUNC) succeeded but whose write did not is marked "T": the truncation may apply on its
+ * own.
  */
 
 enum { W_REG = 1, W_APP = 2, W_SET = 4 };
@@ -67,7 +76,8 @@ struct opt {
 	double time_s;
 	uint64_t seed;
 	int procs, proc_base, timeout_ms, keys, app_files, set_dirs;
-	long max_creates; /* per process; 0: no bound */
+	long max_creates;       /* per process; 0: no bound */
+	double append_rotate_s; /* 0: append files are never rotated on time */
 	int final_node, burst;
 	bool setup, any_fs;
 };
@@ -144,6 +154,7 @@ struct op {
 	struct aread_prev *prev; /* K_AREAD: the process's previous read of the file, or NULL
 	                            to record the read whole (borrowed from the process) */
 	char err[48];            /* the failing call and its errno, e.g. "open:EROFS"; "" if none */
+	int errnum;              /* that errno; 0 if none */
 	int64_t start;
 	/* Set by the op thread, under mu. */
 	pthread_mutex_t mu;
@@ -186,6 +197,7 @@ static void set_err(struct op *o, const char *call, int e)
 {
 	const char *name = strerrorname_np(e);
 	snprintf(o->err, sizeof(o->err), "%s:%s", call, name ? name : "?");
+	o->errnum = e;
 }
 
 /* Runs the operation; sets outcome and result. */
@@ -235,7 +247,8 @@ static void perform_at(struct op *o, int root, int *outcome, char **result)
 	case K_CREATE:
 	case K_BURST:
 		if (o->kind == K_APPEND) {
-			fd = openat(root, o->path, O_WRONLY | O_APPEND);
+			/* O_CREAT: the first append to a new generation makes the file. */
+			fd = openat(root, o->path, O_WRONLY | O_APPEND | O_CREAT, 0644);
 		} else {
 			fd = openat(root, o->path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 		}
@@ -249,9 +262,11 @@ static void perform_at(struct op *o, int root, int *outcome, char **result)
 			                 o->kind == K_APPEND ? "\n" : "");
 			ssize_t w = write(fd, buf, (size_t)n);
 			if (w != n) {
-				set_err(o, "write", w < 0 ? errno : EIO);
-				/* An append that EROFS refused was never proposed. */
-				*outcome = w < 0 && errno == EROFS && o->kind == K_APPEND
+				int e = w < 0 ? errno : EIO;
+				set_err(o, "write", e);
+				/* An append that EROFS refused was never proposed; one that
+				 * EFBIG refused was, or was not, but changed nothing. */
+				*outcome = (e == EROFS || e == EFBIG) && o->kind == K_APPEND
 				                   ? O_FAIL
 				                   : O_UNKNOWN;
 				close(fd);
@@ -306,8 +321,11 @@ static void *op_thread(void *arg)
 	return NULL;
 }
 
-/* Run @o with the timeout and record it. Consumes the process's reference. */
-static void run_op(struct op *o)
+/*
+ * Run @o with the timeout and record it. Consumes the process's reference.
+ * Returns the errno the op ended with (0 if none, or if it did not end in time).
+ */
+static int run_op(struct op *o)
 {
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_cond_init(&o->cv, NULL);
@@ -324,7 +342,7 @@ static void run_op(struct op *o)
 		o->refs = 1;
 		op_put(o);
 		usleep(10000);
-		return;
+		return 0;
 	}
 	pthread_attr_destroy(&attr);
 	struct timespec dl;
@@ -342,6 +360,7 @@ static void run_op(struct op *o)
 		}
 	}
 	bool done = o->done;
+	int errnum = done ? o->errnum : 0;
 	int64_t end = now_ns();
 	if (done && o->skipped) {
 		pthread_mutex_unlock(&o->mu);
@@ -362,6 +381,7 @@ static void run_op(struct op *o)
 		record(o, end, O_UNKNOWN, rd ? "~" : o->kind == K_WRITE ? "T" : "-", "timeout");
 	}
 	op_put(o);
+	return errnum;
 }
 
 static struct op *op_new(int kind, const char *proc, const char *id, const char *key,
@@ -395,8 +415,19 @@ static uint64_t xorshift(uint64_t *s)
 struct proc {
 	int id;
 	pthread_t t;
-	struct aread_prev *prev; /* one per append file */
+	struct aread_prev *prev; /* one per append file: its last read of the current generation */
+	int *gen;                /* one per append file: the generation it uses */
 };
+
+/* The path of generation @g of append file @a. */
+static void app_key(char *key, size_t len, int a, int g)
+{
+	if (g == 0) {
+		snprintf(key, len, "app/a%d", a);
+	} else {
+		snprintf(key, len, "app/a%d.%d", a, g);
+	}
+}
 
 static int64_t deadline_ns;
 
@@ -446,6 +477,7 @@ static void *proc_main(void *arg)
 			}
 		}
 		struct op *o;
+		int a = -1; /* the append file, for W_APP */
 		if (w == W_REG) {
 			snprintf(key, sizeof(key), "reg/r%d", (int)(r % (uint64_t)opt.keys));
 			o = op_new((r >> 20) % 2 ? K_WRITE : K_READ, proc, id, key, NULL);
@@ -453,19 +485,32 @@ static void *proc_main(void *arg)
 				snprintf(o->value, sizeof(o->value), "%s", val);
 			}
 		} else if (w == W_APP) {
-			snprintf(key, sizeof(key), "app/a%d", (int)(r % (uint64_t)opt.app_files));
+			a = (int)(r % (uint64_t)opt.app_files);
+			int g = opt.append_rotate_s > 0 ? (int)((double)(now_ns() - start_ns) /
+			                                        1e9 / opt.append_rotate_s)
+			                                : 0;
+			if (g > p->gen[a]) {
+				p->gen[a] = g;
+				aread_prev_clear(&p->prev[a]);
+			}
+			app_key(key, sizeof(key), a, p->gen[a]);
 			o = op_new((r >> 20) % 5 < 3 ? K_APPEND : K_AREAD, proc, id, key, NULL);
 			if (o->kind == K_APPEND) {
 				snprintf(o->value, sizeof(o->value), "%s", val);
 			} else {
-				o->prev = &p->prev[r % (uint64_t)opt.app_files];
+				o->prev = &p->prev[a];
 			}
 		} else {
 			snprintf(key, sizeof(key), "set/s%d", (int)(r % (uint64_t)opt.set_dirs));
 			o = op_new(K_CREATE, proc, id, key, val);
 			creates++;
 		}
-		run_op(o);
+		bool append = o->kind == K_APPEND;
+		if (run_op(o) == EFBIG && append && a >= 0) {
+			/* The file is full: this process moves on to the next generation. */
+			p->gen[a]++;
+			aread_prev_clear(&p->prev[a]);
+		}
 	}
 	return NULL;
 }
@@ -582,11 +627,23 @@ static int do_final(void)
 		snprintf(id, sizeof(id), "f%d-r%d", opt.final_node, k);
 		run_op(op_new(K_READ, proc, id, key, NULL));
 	}
-	for (int a = 0; a < opt.app_files; a++) {
-		snprintf(key, sizeof(key), "app/a%d", a);
-		snprintf(id, sizeof(id), "f%d-a%d", opt.final_node, a);
-		run_op(op_new(K_AREAD, proc, id, key, NULL));
+	/* Every generation of every append file. */
+	char *apps = NULL;
+	int lrc = list_dir("app", &apps);
+	if (lrc < 0) {
+		fprintf(stderr, "fault-client: list app: %s\n", strerror(-lrc));
+		bad = 1;
+	} else if (strcmp(apps, "_") != 0 && strcmp(apps, "@") != 0) {
+		char **names;
+		size_t nn = history_split(apps, ',', &names);
+		for (size_t i = 0; i < nn; i++) {
+			snprintf(key, sizeof(key), "app/%s", names[i]);
+			snprintf(id, sizeof(id), "f%d-%s", opt.final_node, names[i]);
+			run_op(op_new(K_AREAD, proc, id, key, NULL));
+		}
+		free(names);
 	}
+	free(apps);
 	for (int i = 0; i <= opt.set_dirs; i++) {
 		char dir[32], *names = NULL;
 		if (i < opt.set_dirs) {
@@ -625,7 +682,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fault-client --dir MOUNT --out HISTORY [--setup | --final N | "
 	                "--burst N | --workload W --time S --seed S --procs N --proc-base B "
-	                "--timeout-ms MS --max-creates M] [--set-dirs D]\n");
+	                "--timeout-ms MS --max-creates M --append-rotate S] [--set-dirs D]\n");
 	exit(2);
 }
 
@@ -644,6 +701,7 @@ int main(int argc, char **argv)
 	        {"append-files", required_argument, NULL, 'a'},
 	        {"set-dirs", required_argument, NULL, 'D'},
 	        {"max-creates", required_argument, NULL, 'M'},
+	        {"append-rotate", required_argument, NULL, 'r'},
 	        {"setup", no_argument, NULL, 'S'},
 	        {"final", required_argument, NULL, 'F'},
 	        {"burst", required_argument, NULL, 'B'},
@@ -697,6 +755,9 @@ int main(int argc, char **argv)
 		case 'M':
 			opt.max_creates = atol(optarg);
 			break;
+		case 'r':
+			opt.append_rotate_s = atof(optarg);
+			break;
 		case 'S':
 			opt.setup = true;
 			break;
@@ -745,6 +806,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < opt.procs; i++) {
 			ps[i].id = opt.proc_base + i;
 			ps[i].prev = calloc((size_t)opt.app_files, sizeof(*ps[i].prev));
+			ps[i].gen = calloc((size_t)opt.app_files, sizeof(*ps[i].gen));
 			pthread_create(&ps[i].t, NULL, proc_main, &ps[i]);
 		}
 		for (int i = 0; i < opt.procs; i++) {
@@ -753,6 +815,7 @@ int main(int argc, char **argv)
 				aread_prev_clear(&ps[i].prev[a]);
 			}
 			free(ps[i].prev);
+			free(ps[i].gen);
 		}
 		free(ps);
 	}
