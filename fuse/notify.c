@@ -67,8 +67,14 @@ static void *run(void *arg)
 		 * connection starts or ends. */
 		if (n->parent != 0)
 			(void)fuse_lowlevel_notify_inval_entry(se, n->parent, n->name, n->name_len);
+		/* Attributes only (offset -1): files are always opened with
+		 * direct_io and without keep_cache, so no read is served from
+		 * the page cache; and dropping pages waits for each page's lock,
+		 * which a read in flight holds until the daemon answers it. A
+		 * daemon killed meanwhile then never exits: this thread stays in
+		 * the kernel with /dev/fuse open (docs/testing.md). */
 		if (n->ino != 0)
-			(void)fuse_lowlevel_notify_inval_inode(se, n->ino, 0, 0);
+			(void)fuse_lowlevel_notify_inval_inode(se, n->ino, -1, 0);
 		free(n);
 		pthread_mutex_lock(&nt->lock);
 	}
