@@ -11,7 +11,9 @@
  *   outputs  one "ready" batch at a time: raft_ready() fills a struct raft_ready,
  *            the caller acts on it in this order, then calls raft_advance():
  *
- *     1. persist: rd->hard_state (if rd->hard_state_changed), then, if
+ *     1. persist: rd->hard_state (if rd->hard_state_changed; its term and
+ *        vote must be durable, its commit need not be: a lost commit index
+ *        is learned again from the leader, paper Figure 2), then, if
  *        rd->snapshot_install is set, install the staged snapshot, then the
  *        entries rd->entries (deleting any stored entry with an index >=
  *        rd->entries[0].index first). rd->snapshot_chunks are written to the
