@@ -214,8 +214,7 @@ void node__writer_completions(uv_async_t *async)
 			         (unsigned long long)snap_size);
 			raft_index in_use[RAFT_MAX_SERVERS + 1];
 			unsigned k = raft_snapshots_in_use(n->raft, in_use, RAFT_MAX_SERVERS + 1);
-			if (compact_to > 0)
-				node__writer_request_compact(n, compact_to, in_use, k);
+			node__writer_request_compact(n, compact_to, in_use, k);
 		}
 	}
 	node__barriers_serve(n);

@@ -78,6 +78,7 @@ struct node__writer {
 	 * transfers in progress still read (raft_snapshots_in_use()). */
 	uint64_t keep_snaps[RAFT_MAX_SERVERS + 1];
 	unsigned n_keep_snaps;
+	bool prune_request;
 	bool snap_request; /* the loop asks: take a snapshot now */
 	/* A snapshot the writer wrote, for the loop to report to the core. */
 	bool snap_ready;
@@ -188,6 +189,8 @@ void node__writer_stop(struct node *n);
 void node__batch_free(struct node__batch *b);
 bool node__writer_idle(struct node *n);
 void node__writer_completions(uv_async_t *a);
+/* After a snapshot: compact the stored log up to @upto (if it moved), and
+ * delete the older snapshot files but the @n_keep in @keep. */
 void node__writer_request_compact(struct node *n, uint64_t upto, const uint64_t *keep,
                                   unsigned n_keep);
 void node__writer_request_snapshot(struct node *n);

@@ -319,7 +319,7 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (!w->stop && w->queue == NULL && w->compact_to <= w->compacted &&
-		       !w->snap_request)
+		       !w->snap_request && !w->prune_request)
 			pthread_cond_wait(&w->cond, &w->mu);
 		if (w->stop)
 			break;
@@ -328,7 +328,9 @@ static void *writer_main(void *arg)
 		unsigned n_keep = w->n_keep_snaps;
 		memcpy(keep, w->keep_snaps, sizeof(keep));
 		bool force_snapshot = w->snap_request;
+		bool prune = w->prune_request;
 		w->snap_request = false;
+		w->prune_request = false;
 		/* Group commit: everything queued while the last fsync ran. */
 		struct node__batch *work = w->queue, *rest = NULL;
 		w->queue = w->queue_tail = NULL;
@@ -342,11 +344,11 @@ static void *writer_main(void *arg)
 				qfs_warn("node %llu: log compaction to %llu failed: %s",
 				         (unsigned long long)n->opts.id,
 				         (unsigned long long)compact, qfs_strerror(rc));
-			else
-				node__snapshot_prune(n, w->last_snap_index, keep, n_keep);
 			w->compacted = compact; /* failures are retried at the next one */
 			rc = 0;
 		}
+		if (prune)
+			node__snapshot_prune(n, w->last_snap_index, keep, n_keep);
 		if (work != NULL)
 			rc = write_batches(n, work, &rest);
 		if (rc == 0)
@@ -445,14 +447,16 @@ void node__writer_request_compact(struct node *n, uint64_t upto, const uint64_t 
                                   unsigned n_keep)
 {
 	pthread_mutex_lock(&n->w.mu);
-	if (upto > n->w.compact_to) {
+	if (upto > n->w.compact_to)
 		n->w.compact_to = upto;
-		if (n_keep > RAFT_MAX_SERVERS + 1)
-			n_keep = RAFT_MAX_SERVERS + 1;
-		memcpy(n->w.keep_snaps, keep, n_keep * sizeof(*keep));
-		n->w.n_keep_snaps = n_keep;
-		pthread_cond_signal(&n->w.cond);
-	}
+	/* Also when the log stays (a transfer holds it): the snapshots taken
+	 * meanwhile that no transfer reads can go. */
+	if (n_keep > RAFT_MAX_SERVERS + 1)
+		n_keep = RAFT_MAX_SERVERS + 1;
+	memcpy(n->w.keep_snaps, keep, n_keep * sizeof(*keep));
+	n->w.n_keep_snaps = n_keep;
+	n->w.prune_request = true;
+	pthread_cond_signal(&n->w.cond);
 	pthread_mutex_unlock(&n->w.mu);
 }
 
