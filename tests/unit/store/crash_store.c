@@ -94,25 +94,36 @@ struct batch {
 	unsigned char data[256][256];
 };
 
+/* What both kinds of commit start from: the log's bounds, the hard state
+ * and the applied index this test keeps in meta. */
+static int read_state(struct batch *b, MDB_txn *txn, uint64_t *first, uint64_t *last,
+                      struct store_hard_state *hs, uint64_t *applied)
+{
+	const void *v;
+	size_t len;
+	int rc = store_txn_log_bounds(b->s, txn, first, last);
+	if (rc == 0)
+		rc = store_txn_hard_state_get(b->s, txn, hs);
+	if (rc == 0)
+		rc = store_txn_meta_get(b->s, txn, "test.applied", &v, &len);
+	*applied = 0;
+	if (rc == 0 && len == 8)
+		*applied = be64(v);
+	else if (rc != -ENOENT && rc != 0)
+		return rc;
+	return 0;
+}
+
 /* One group commit; re-runnable (store_write may run it again). */
 static int batch_cb(MDB_txn *txn, void *arg)
 {
 	struct batch *b = arg;
 	struct store_hard_state hs;
-	uint64_t first, last, applied = 0, start, term, rv = rnd(b->rng);
+	uint64_t first, last, applied, start, term, rv = rnd(b->rng);
 	unsigned char av[8];
-	const void *v;
-	size_t len, n;
-	int rc;
-
-	rc = store_txn_log_bounds(b->s, txn, &first, &last);
-	if (rc == 0)
-		rc = store_txn_hard_state_get(b->s, txn, &hs);
-	if (rc == 0)
-		rc = store_txn_meta_get(b->s, txn, "test.applied", &v, &len);
-	if (rc == 0 && len == 8)
-		applied = be64(v);
-	else if (rc != -ENOENT && rc != 0)
+	size_t n;
+	int rc = read_state(b, txn, &first, &last, &hs, &applied);
+	if (rc != 0)
 		return rc;
 	term = hs.term ? hs.term : 1;
 	start = last + 1;
@@ -157,20 +168,10 @@ static int apply_cb(MDB_txn *txn, void *arg)
 {
 	struct batch *b = arg;
 	struct store_hard_state hs;
-	uint64_t first, last, applied = 0, rv = rnd(b->rng);
+	uint64_t first, last, applied, rv = rnd(b->rng);
 	unsigned char av[8];
-	const void *v;
-	size_t len;
-	int rc;
-
-	rc = store_txn_log_bounds(b->s, txn, &first, &last);
-	if (rc == 0)
-		rc = store_txn_hard_state_get(b->s, txn, &hs);
-	if (rc == 0)
-		rc = store_txn_meta_get(b->s, txn, "test.applied", &v, &len);
-	if (rc == 0 && len == 8)
-		applied = be64(v);
-	else if (rc != -ENOENT && rc != 0)
+	int rc = read_state(b, txn, &first, &last, &hs, &applied);
+	if (rc != 0)
 		return rc;
 	applied += rv % (last - applied + 1);
 	hs.commit = applied;
