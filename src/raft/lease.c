@@ -48,8 +48,7 @@ static bool sent_at(const struct raft *r, uint64_t seq, uint64_t *time)
 bool raft__lease_valid(const struct raft *r)
 {
 	if (r->cfg.lease_duration == 0 || !r->cfg.check_quorum || r->role != RAFT_LEADER ||
-	    !r->committed_in_term || !r->now_fresh || r->transferred_in_term ||
-	    r->transferee != RAFT_NONE)
+	    !r->committed_in_term || !r->now_fresh || r->transferred_in_term)
 		return false;
 	uint64_t q = raft__quorum_seq(r);
 	if (q == 0)
