@@ -114,13 +114,28 @@ static int read_state(struct batch *b, MDB_txn *txn, uint64_t *first, uint64_t *
 	return 0;
 }
 
+/* What both kinds of commit end with: the hard state, the applied index in
+ * meta, and what the batch reports once committed. */
+static int write_state(struct batch *b, MDB_txn *txn, const struct store_hard_state *hs,
+                       uint64_t last, uint64_t applied)
+{
+	unsigned char av[8];
+	int rc = store_txn_hard_state_put(b->s, txn, hs);
+	for (int i = 0; i < 8; i++)
+		av[i] = (unsigned char)(applied >> (56 - 8 * i));
+	if (rc == 0)
+		rc = store_txn_meta_put(b->s, txn, "test.applied", av, 8);
+	b->last = last;
+	b->applied = applied;
+	return rc;
+}
+
 /* One group commit; re-runnable (store_write may run it again). */
 static int batch_cb(MDB_txn *txn, void *arg)
 {
 	struct batch *b = arg;
 	struct store_hard_state hs;
 	uint64_t first, last, applied, start, term, rv = rnd(b->rng);
-	unsigned char av[8];
 	size_t n;
 	int rc = read_state(b, txn, &first, &last, &hs, &applied);
 	if (rc != 0)
@@ -152,14 +167,7 @@ static int batch_cb(MDB_txn *txn, void *arg)
 	hs.term = term;
 	hs.vote = 1;
 	hs.commit = applied;
-	rc = store_txn_hard_state_put(b->s, txn, &hs);
-	for (int i = 0; i < 8; i++)
-		av[i] = (unsigned char)(applied >> (56 - 8 * i));
-	if (rc == 0)
-		rc = store_txn_meta_put(b->s, txn, "test.applied", av, 8);
-	b->last = last;
-	b->applied = applied;
-	return rc;
+	return write_state(b, txn, &hs, last, applied);
 }
 
 /* An apply alone: moves applied (and the commit hint) forward, up to the
@@ -169,20 +177,12 @@ static int apply_cb(MDB_txn *txn, void *arg)
 	struct batch *b = arg;
 	struct store_hard_state hs;
 	uint64_t first, last, applied, rv = rnd(b->rng);
-	unsigned char av[8];
 	int rc = read_state(b, txn, &first, &last, &hs, &applied);
 	if (rc != 0)
 		return rc;
 	applied += rv % (last - applied + 1);
 	hs.commit = applied;
-	rc = store_txn_hard_state_put(b->s, txn, &hs);
-	for (int i = 0; i < 8; i++)
-		av[i] = (unsigned char)(applied >> (56 - 8 * i));
-	if (rc == 0)
-		rc = store_txn_meta_put(b->s, txn, "test.applied", av, 8);
-	b->last = last;
-	b->applied = applied;
-	return rc;
+	return write_state(b, txn, &hs, last, applied);
 }
 
 static void child(const char *dir, int fd, uint64_t rng)
