@@ -10,8 +10,10 @@
  * meaning for a user become EIO. A -errno from the fsm (ENOENT, EEXIST,
  * EFBIG, ENAMETOOLONG, ...) passes through unchanged.
  */
-int qfs__errno(int err, bool write)
+int qfs__errno(int err, enum qfs__op_kind kind)
 {
+	bool write = kind == QFS__CHANGE;
+
 	if (err == 0)
 		return 0;
 	if (err > 0)
@@ -39,7 +41,7 @@ int qfs__errno(int err, bool write)
 	}
 }
 
-void qfs__reply_err(fuse_req_t req, int err, bool write)
+void qfs__reply_err(fuse_req_t req, int err, enum qfs__op_kind kind)
 {
-	fuse_reply_err(req, qfs__errno(err, write));
+	fuse_reply_err(req, qfs__errno(err, kind));
 }

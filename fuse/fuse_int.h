@@ -11,7 +11,7 @@
 
 #include <uv.h>
 
-#include "quorumfs/command.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/fsm.h"
 #include "quorumfs/node.h"
 #include "quorumfs/qfs_fuse.h"
@@ -74,6 +74,14 @@ struct qfs_mount {
 /* Parked operations (op.c)                                                 */
 
 struct qfs__op;
+
+/* What an operation does, for mapping its errors (errors.c): without a
+ * quorum a change fails with EROFS, a read with EIO. */
+enum qfs__op_kind {
+	QFS__READ,   /* reads the tree: lookup, getattr, read, readdir, ... */
+	QFS__CHANGE, /* changes the tree: write, create, rename, setattr, ... */
+};
+
 typedef void (*qfs__op_fn)(struct qfs__op *op, int err);
 typedef void (*qfs__result_fn)(struct qfs__op *op, int err, const struct fsm_result *res);
 
@@ -96,8 +104,8 @@ struct qfs__op {
 void *qfs__op_new(struct qfs_mount *m, fuse_req_t req, uint64_t ino, size_t size);
 /* Free @op (its request must have been answered). */
 void qfs__op_done(struct qfs__op *op);
-/* Answer @op's request with the error @err (mapped, errors.c) and free it. */
-void qfs__op_fail(struct qfs__op *op, int err, bool write);
+/* Answer @op's request with the error @err (mapped for @kind, errors.c) and free it. */
+void qfs__op_fail(struct qfs__op *op, int err, enum qfs__op_kind kind);
 
 /* Run @fn(@op, err) once local reads are linearizable (node_read_barrier). */
 void qfs__barrier(struct qfs__op *op, qfs__op_fn fn);
@@ -197,10 +205,10 @@ void qfs__handle_commit(struct qfs_mount *m, fuse_req_t req, struct qfs__handle 
 /* ------------------------------------------------------------------------ */
 /* Errors (errors.c): the one place node and fsm codes become FUSE replies.  */
 
-/* The positive errno to give the kernel for @err (0, -errno or QFS_E*);
- * @write: the operation changes the tree (no quorum: EROFS, not EIO). */
-int qfs__errno(int err, bool write);
-void qfs__reply_err(fuse_req_t req, int err, bool write);
+/* The positive errno to give the kernel for @err (0, -errno or QFS_E*), for
+ * an operation of @kind (no quorum: EROFS for a change, EIO for a read). */
+int qfs__errno(int err, enum qfs__op_kind kind);
+void qfs__reply_err(fuse_req_t req, int err, enum qfs__op_kind kind);
 
 /* ------------------------------------------------------------------------ */
 /* Replies with attributes (attr.c)                                          */

@@ -250,7 +250,7 @@ static void truncated(struct qfs__op *op, int err, const struct fsm_result *res)
 	if (in != NULL)
 		in->hold++;
 	if (t->why == FOR_FLUSH) {
-		qfs__reply_err(op->req, err, true);
+		qfs__reply_err(op->req, err, QFS__CHANGE);
 	} else if (t->why == FOR_RELEASE) {
 		handle_free(m, in, t->release);
 		if (op->req != NULL)

@@ -29,9 +29,9 @@ void qfs__op_done(struct qfs__op *op)
 		qfs__maybe_finish(m);
 }
 
-void qfs__op_fail(struct qfs__op *op, int err, bool write)
+void qfs__op_fail(struct qfs__op *op, int err, enum qfs__op_kind kind)
 {
-	qfs__reply_err(op->req, err, write);
+	qfs__reply_err(op->req, err, kind);
 	qfs__op_done(op);
 }
 

@@ -17,7 +17,7 @@ static void entry_done(struct qfs__op *op, int err, const struct fsm_result *res
 	if (err == 0)
 		err = res->err;
 	if (err != 0) {
-		qfs__op_fail(op, err, true);
+		qfs__op_fail(op, err, QFS__CHANGE);
 		return;
 	}
 	qfs__reply_entry(op->m, op->req, &res->attr);
@@ -29,7 +29,7 @@ static void plain_done(struct qfs__op *op, int err, const struct fsm_result *res
 	if (err == 0)
 		err = res->err;
 	if (err != 0) {
-		qfs__op_fail(op, err, true);
+		qfs__op_fail(op, err, QFS__CHANGE);
 		return;
 	}
 	fuse_reply_err(op->req, 0);
@@ -145,7 +145,7 @@ static void readlink_ready(struct qfs__op *op, int err)
 	if (err == 0)
 		err = node_readlink(op->m->node, op->ino, buf, FSM_TARGET_MAX, &len);
 	if (err != 0) {
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	buf[len] = '\0';
@@ -247,7 +247,7 @@ static void readdir_ready(struct qfs__op *op, int err)
 	if (err == 0 && (r->buf = malloc(r->size ? r->size : 1)) == NULL)
 		err = -ENOMEM;
 	if (err != 0) {
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	/* Offsets 1 and 2 are "." and ".."; the fsm never gives them to entries. */
@@ -258,7 +258,7 @@ static void readdir_ready(struct qfs__op *op, int err)
 	err = node_readdir(n, op->ino, r->off <= 2 ? 0 : (uint64_t)r->off, r->plus, readdir_cb, r);
 	if (err != 0) {
 		free(r->buf);
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 reply:

@@ -23,7 +23,7 @@ static void lookup_reply(struct qfs__op *op, int err)
 	if (err == 0)
 		err = node_lookup(op->m->node, l->parent, l->name, l->len, &a);
 	if (err != 0) {
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	qfs__reply_entry(op->m, op->req, &a);
@@ -39,7 +39,7 @@ static void lookup_ready(struct qfs__op *op, int err)
 	if (err == 0)
 		err = node_lookup(op->m->node, l->parent, l->name, l->len, &a);
 	if (err != 0) {
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	in = qfs__inode_find(&op->m->inodes, a.ino);
@@ -95,7 +95,7 @@ static void getattr_ready(struct qfs__op *op, int err)
 	if (err == 0)
 		err = node_getattr(op->m->node, op->ino, &a);
 	if (err != 0) {
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	qfs__reply_attr(op->m, op->req, &a);
@@ -105,7 +105,7 @@ static void getattr_ready(struct qfs__op *op, int err)
 static void getattr_settled(struct qfs__op *op, int err)
 {
 	if (err != 0) {
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	qfs__barrier(op, getattr_ready);
@@ -131,7 +131,7 @@ static void setattr_done(struct qfs__op *op, int err, const struct fsm_result *r
 	if (err == 0)
 		err = res->err;
 	if (err != 0) {
-		qfs__op_fail(op, err, true);
+		qfs__op_fail(op, err, QFS__CHANGE);
 		return;
 	}
 	qfs__reply_attr(op->m, op->req, &res->attr);
@@ -144,7 +144,7 @@ static void setattr_settled(struct qfs__op *op, int err)
 	struct wire_cmd cmd = {.type = WIRE_CMD_SETATTR, .ino = op->ino, .attr = s->attr};
 
 	if (err != 0) {
-		qfs__op_fail(op, err, true);
+		qfs__op_fail(op, err, QFS__CHANGE);
 		return;
 	}
 	qfs__submit(op, &cmd, setattr_done);
@@ -178,7 +178,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (attr->st_size < 0) {
-			qfs__op_fail(&s->op, -EINVAL, true);
+			qfs__op_fail(&s->op, -EINVAL, QFS__CHANGE);
 			return;
 		}
 		a->valid |= WIRE_ATTR_SIZE;
@@ -216,7 +216,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	int rc = m->stopping ? -EIO : node_statfs(m->node, &fs);
 
 	if (rc != 0) {
-		qfs__reply_err(req, rc, false);
+		qfs__reply_err(req, rc, QFS__READ);
 		return;
 	}
 	/* The mount does not know the data directory's free space; it shows

@@ -38,7 +38,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (rc == 0 && !S_ISREG(a.mode))
 		rc = -EINVAL;
 	if (rc != 0) {
-		qfs__reply_err(req, rc, false);
+		qfs__reply_err(req, rc, QFS__READ);
 		return;
 	}
 	h = qfs__handle_open(m, ino, fi->flags, trunc);
@@ -68,13 +68,13 @@ static void create_done(struct qfs__op *op, int err, const struct fsm_result *re
 	if (err == 0)
 		err = res->err;
 	if (err != 0) {
-		qfs__op_fail(op, err, true);
+		qfs__op_fail(op, err, QFS__CHANGE);
 		return;
 	}
 	h = qfs__handle_open(m, res->attr.ino, c->fi.flags,
 	                     (c->fi.flags & O_TRUNC) && res->attr.size > 0);
 	if (h == NULL) {
-		qfs__op_fail(op, -ENOMEM, true);
+		qfs__op_fail(op, -ENOMEM, QFS__CHANGE);
 		return;
 	}
 	qfs__entry_param(m, &res->attr, &e);
@@ -165,7 +165,7 @@ static void read_ready(struct qfs__op *op, int err)
 		err = node_read(op->m->node, op->ino, (uint64_t)r->off, r->size, buf, &got);
 	if (err != 0) {
 		free(buf);
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	fuse_reply_buf(op->req, buf, got);
@@ -176,7 +176,7 @@ static void read_ready(struct qfs__op *op, int err)
 static void read_settled(struct qfs__op *op, int err)
 {
 	if (err != 0) {
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	qfs__barrier(op, read_ready);
@@ -189,7 +189,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (r == NULL)
 		return;
 	if (off < 0) {
-		qfs__op_fail(&r->op, -EINVAL, false);
+		qfs__op_fail(&r->op, -EINVAL, QFS__READ);
 		return;
 	}
 	r->h = qfs__handle_of(fi);
@@ -225,7 +225,7 @@ static void write_done(struct qfs__op *op, int err, const struct fsm_result *res
 	if (err == 0)
 		fuse_reply_write(op->req, w->size);
 	else
-		qfs__reply_err(op->req, err, true);
+		qfs__reply_err(op->req, err, QFS__CHANGE);
 	/* A failed truncating write is not retried at release: the file keeps
 	 * its old contents (or, after ETIMEDOUT, gets the new ones if the
 	 * command applies after all). */
@@ -247,7 +247,7 @@ static void write_go(struct qfs__op *op, int err)
 	if (err != 0) {
 		free(w->copy);
 		w->copy = NULL;
-		qfs__op_fail(op, err, true);
+		qfs__op_fail(op, err, QFS__CHANGE);
 		return;
 	}
 	if (h->trunc_pending) {
@@ -264,7 +264,7 @@ static void write_go(struct qfs__op *op, int err)
 			char *nb = realloc(joined, len + w->size);
 			if (nb == NULL) {
 				free(joined);
-				qfs__op_fail(op, -ENOMEM, true);
+				qfs__op_fail(op, -ENOMEM, QFS__CHANGE);
 				return;
 			}
 			joined = nb;
@@ -327,7 +327,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	w->copy = malloc(size ? size : 1);
 	if (w->copy == NULL) {
-		qfs__op_fail(&w->op, -ENOMEM, true);
+		qfs__op_fail(&w->op, -ENOMEM, QFS__CHANGE);
 		return;
 	}
 	memcpy(w->copy, buf, size);
@@ -357,7 +357,7 @@ static void fsync_settled(struct qfs__op *op, int err)
 	if (err == 0)
 		fuse_reply_err(op->req, 0);
 	else
-		qfs__reply_err(op->req, err, true);
+		qfs__reply_err(op->req, err, QFS__CHANGE);
 	qfs__op_done(op);
 }
 

@@ -11,7 +11,7 @@ static void xattr_done(struct qfs__op *op, int err, const struct fsm_result *res
 	if (err == 0)
 		err = res->err;
 	if (err != 0) {
-		qfs__op_fail(op, err, true);
+		qfs__op_fail(op, err, QFS__CHANGE);
 		return;
 	}
 	fuse_reply_err(op->req, 0);
@@ -89,7 +89,7 @@ static void xattr_ready(struct qfs__op *op, int err)
 		err = node_listxattr(n, op->ino, buf, x->size, &len);
 	if (err != 0) {
 		free(buf);
-		qfs__op_fail(op, err, false);
+		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
 	if (x->size == 0)

@@ -12,7 +12,7 @@
  * The tree lives in named databases of an LMDB environment opened by
  * src/store: "inodes", "dirents", "data", "sessions", and the keys of "meta"
  * that start with "fsm." (docs/storage-format.md has every byte).
- * Commands (quorumfs/command.h) are applied inside the caller's write
+ * Commands (quorumfs/wire_cmd.h) are applied inside the caller's write
  * transaction, so applying an entry and moving "applied" forward commit
  * together. Apply reads no clock and no randomness: the same log gives the
  * same databases, byte for byte, on every node (docs/semantics-fsm.md).

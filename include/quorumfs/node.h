@@ -30,7 +30,7 @@
 
 #include <uv.h>
 
-#include "quorumfs/command.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/fsm.h"
 
 #define NODE_MAX_PEERS   16

@@ -5,7 +5,7 @@
 
 /*
  * A follower cannot propose: it forwards the encoded command (already
- * carrying its client id and serial, quorumfs/command.h) to the leader in a
+ * carrying its client id and serial, quorumfs/wire_cmd.h) to the leader in a
  * WIRE_FRAME_FORWARD frame; the leader proposes it and answers with a
  * WIRE_FRAME_FORWARD_RESULT frame. The submitter is completed when its own
  * node applies the (client, serial), not by this answer: the answer only

@@ -7,7 +7,7 @@
 
 #include <lmdb.h>
 
-#include "quorumfs/command.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/fsm.h"
 
 /*
@@ -134,7 +134,7 @@ int fsm__data_set(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t
 int fsm__bytes_add(struct fsm *fsm, MDB_txn *txn, uint64_t sub, uint64_t add);
 void fsm__changed(struct fsm__inode *in, int64_t now, int mtime);
 
-/* session.c */
+/* exactly_once.c */
 int fsm__session_expire(struct fsm *fsm, MDB_txn *txn, uint64_t index);
 int fsm__session_check(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct wire_cmd *c,
                        struct fsm_result *res, int *done);

@@ -9,7 +9,7 @@
 #include <uv.h>
 
 #include "quorumfs/net.h"
-#include "session.h"
+#include "crypto.h"
 
 /* A frame on its way out: the libuv request, then the bytes as sent. */
 struct net__frame {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "node_int.h"
-#include "quorumfs/command.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
 

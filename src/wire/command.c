@@ -5,7 +5,7 @@
 #include <msgpack.h>
 
 #include "cmd_mpread.h"
-#include "quorumfs/command.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/errors.h"
 
 /* The fields after the common header, in wire order, per type. One table

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quorumfs/command.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/errors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -8,7 +8,7 @@
 #include <sodium.h>
 
 #include "quorumfs/errors.h"
-#include "session.h"
+#include "crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

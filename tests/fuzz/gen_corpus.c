@@ -10,7 +10,7 @@
 
 #include "quorumfs/wire_peer.h"
 #include "peer_samples.h"
-#include "session.h"
+#include "crypto.h"
 
 static void put(const char *dir, const char *name, const void *p, size_t len)
 {

@@ -7,7 +7,7 @@
 
 #include <lmdb.h>
 
-#include "quorumfs/command.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/fsm.h"
 
 struct tenv {

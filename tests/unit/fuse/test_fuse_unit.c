@@ -16,26 +16,26 @@
 static void test_errno_map(void **state)
 {
 	(void)state;
-	assert_int_equal(qfs__errno(0, true), 0);
-	assert_int_equal(qfs__errno(-EROFS, true), EROFS);
-	assert_int_equal(qfs__errno(-EROFS, false), EIO); /* reads: EIO, never EROFS */
-	assert_int_equal(qfs__errno(-EIO, false), EIO);
-	assert_int_equal(qfs__errno(-ETIMEDOUT, true), ETIMEDOUT);
-	assert_int_equal(qfs__errno(-EFBIG, true), EFBIG);
-	assert_int_equal(qfs__errno(-ENAMETOOLONG, true), ENAMETOOLONG);
-	assert_int_equal(qfs__errno(-ENOSPC, true), ENOSPC);
-	assert_int_equal(qfs__errno(-ENOENT, false), ENOENT);
-	assert_int_equal(qfs__errno(-EEXIST, true), EEXIST);
-	assert_int_equal(qfs__errno(QFS_ENOQUORUM, true), EROFS);
-	assert_int_equal(qfs__errno(QFS_ENOQUORUM, false), EIO);
-	assert_int_equal(qfs__errno(QFS_ENOTLEADER, true), EROFS);
-	assert_int_equal(qfs__errno(QFS_ESHUTDOWN, true), EIO);
-	assert_int_equal(qfs__errno(QFS_ECORRUPT, false), EIO);
-	assert_int_equal(qfs__errno(QFS_EPROTO, true), EIO);
-	assert_int_equal(qfs__errno(QFS_ESTORAGE, true), EIO);
-	assert_int_equal(qfs__errno(FSM_EMAPFULL, true), ENOSPC);
-	assert_int_equal(qfs__errno(5, true), EIO); /* a positive code is never success */
-	assert_int_equal(qfs__errno(-(QFS_EBASE + 999), true), EIO);
+	assert_int_equal(qfs__errno(0, QFS__CHANGE), 0);
+	assert_int_equal(qfs__errno(-EROFS, QFS__CHANGE), EROFS);
+	assert_int_equal(qfs__errno(-EROFS, QFS__READ), EIO); /* reads: EIO, never EROFS */
+	assert_int_equal(qfs__errno(-EIO, QFS__READ), EIO);
+	assert_int_equal(qfs__errno(-ETIMEDOUT, QFS__CHANGE), ETIMEDOUT);
+	assert_int_equal(qfs__errno(-EFBIG, QFS__CHANGE), EFBIG);
+	assert_int_equal(qfs__errno(-ENAMETOOLONG, QFS__CHANGE), ENAMETOOLONG);
+	assert_int_equal(qfs__errno(-ENOSPC, QFS__CHANGE), ENOSPC);
+	assert_int_equal(qfs__errno(-ENOENT, QFS__READ), ENOENT);
+	assert_int_equal(qfs__errno(-EEXIST, QFS__CHANGE), EEXIST);
+	assert_int_equal(qfs__errno(QFS_ENOQUORUM, QFS__CHANGE), EROFS);
+	assert_int_equal(qfs__errno(QFS_ENOQUORUM, QFS__READ), EIO);
+	assert_int_equal(qfs__errno(QFS_ENOTLEADER, QFS__CHANGE), EROFS);
+	assert_int_equal(qfs__errno(QFS_ESHUTDOWN, QFS__CHANGE), EIO);
+	assert_int_equal(qfs__errno(QFS_ECORRUPT, QFS__READ), EIO);
+	assert_int_equal(qfs__errno(QFS_EPROTO, QFS__CHANGE), EIO);
+	assert_int_equal(qfs__errno(QFS_ESTORAGE, QFS__CHANGE), EIO);
+	assert_int_equal(qfs__errno(FSM_EMAPFULL, QFS__CHANGE), ENOSPC);
+	assert_int_equal(qfs__errno(5, QFS__CHANGE), EIO); /* a positive code is never success */
+	assert_int_equal(qfs__errno(-(QFS_EBASE + 999), QFS__CHANGE), EIO);
 }
 
 static void test_check_name(void **state)

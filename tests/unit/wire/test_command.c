@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <msgpack.h>
 
-#include "quorumfs/command.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/errors.h"
 
 /* A command of @type with every field it uses set to a distinct value. */

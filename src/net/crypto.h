@@ -1,6 +1,6 @@
-/* session.h: the cluster-key handshake and the authenticated encryption of frames. */
-#ifndef QUORUMFS_NET_SESSION_H
-#define QUORUMFS_NET_SESSION_H
+/* crypto.h: the cluster-key handshake and the authenticated encryption of frames. */
+#ifndef QUORUMFS_NET_CRYPTO_H
+#define QUORUMFS_NET_CRYPTO_H
 
 /*
  * One session per TCP connection; docs/wire-format.md has the exact bytes.

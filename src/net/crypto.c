@@ -1,4 +1,4 @@
-/* session.c: the cluster-key handshake and the authenticated encryption of frames. */
+/* crypto.c: the cluster-key handshake and the authenticated encryption of frames. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <sodium.h>
 
 #include "quorumfs/errors.h"
-#include "session.h"
+#include "crypto.h"
 
 static const uint8_t magic[4] = {'Q', 'F', 'S', 'N'};
 

@@ -1,4 +1,4 @@
-/* test_frame_session.c: frame reassembly and the handshake/encryption session, without sockets. */
+/* test_frame_crypto.c: frame reassembly and the handshake/encryption session, without sockets. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 
 #include "quorumfs/errors.h"
 #include "frame.h"
-#include "session.h"
+#include "crypto.h"
 #include "test_net.h"
 
 /* ------------------------------------------------------------------------ */

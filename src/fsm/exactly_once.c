@@ -1,4 +1,4 @@
-/* session.c: exactly-once sessions: each client's last serial and result, and their expiry. */
+/* exactly_once.c: exactly-once sessions: each client's last serial and result, and their expiry. */
 #include <errno.h>
 
 #include "fsm_internal.h"

@@ -1,6 +1,6 @@
-/* command.h: the file-tree commands that travel in Raft log entries, and their msgpack codec. */
-#ifndef QUORUMFS_COMMAND_H
-#define QUORUMFS_COMMAND_H
+/* wire_cmd.h: the file-tree commands that travel in Raft log entries, and their msgpack codec. */
+#ifndef QUORUMFS_WIRE_CMD_H
+#define QUORUMFS_WIRE_CMD_H
 
 #include <stddef.h>
 #include <stdint.h>
