@@ -31,7 +31,14 @@ enum wire_cmd_type {
 	WIRE_CMD_LINK = 10,        /* ino (existing inode), parent + name (the new link) */
 	WIRE_CMD_SETXATTR = 11,    /* ino, name (attribute name), data (value), flags */
 	WIRE_CMD_REMOVEXATTR = 12, /* ino, name (attribute name) */
+	WIRE_CMD_WRITEV = 13,      /* ino, flags, size, extents: an open handle's gathered writes */
+	WIRE_CMD_MKNOD = 14,       /* parent, name, mode (with its S_IFMT type), rdev */
+	/* 15..19: the file data path (orphans, ...); 20..29: coordination
+	 * (locks, sessions, TTLs); 30..39: operations (checks). Numbers are
+	 * never reused: a log written by an older build must still decode. */
 };
+/* WRITEV and MKNOD are declared for the data path; until their codec and
+ * apply land, the decoder refuses them (TYPE_MAX stops before them). */
 #define WIRE_CMD_TYPE_MAX WIRE_CMD_REMOVEXATTR
 
 /* CREATE flags. */
@@ -40,6 +47,34 @@ enum wire_cmd_type {
 
 /* WRITE flags. */
 #define WIRE_WRITE_TRUNCATE 0x1u /* truncate to 0, then write: `echo v > f` in one step */
+
+/*
+ * WRITEV: what one open handle wrote since its last publish, committed as one
+ * command when the handle is flushed (close), fsync'd, released, or after the
+ * bounded delay (docs/semantics.md). Applied atomically, in this order:
+ *   1. TRUNCATE: the file's size becomes 0 first (open with O_TRUNC);
+ *   2. SET_SIZE: then its size becomes @size (ftruncate while gathering);
+ *   3. each extent in order: APPEND: at the end of the file as it is then
+ *      (O_APPEND: atomic per extent, never interleaved with another node's);
+ *      otherwise at the extent's offset;
+ *   4. KILL_SUIDGID: S_ISUID is cleared, and S_ISGID when S_IXGRP is set
+ *      (the writer lacked CAP_FSETID, as Linux's write(2) does).
+ * With no extent and no TRUNCATE/SET_SIZE it is refused (EINVAL): an empty
+ * publish is never proposed. The extents' bytes together, and the size the
+ * file reaches, are bounded by the fsm's max value size (EFBIG: nothing of
+ * the command is applied).
+ */
+#define WIRE_WRITEV_TRUNCATE     0x1u
+#define WIRE_WRITEV_SET_SIZE     0x2u
+#define WIRE_WRITEV_APPEND       0x4u
+#define WIRE_WRITEV_KILL_SUIDGID 0x8u
+#define WIRE_WRITEV_EXTENTS_MAX  4096 /* extents in one command (decoder bound) */
+
+struct wire_cmd_extent {
+	uint64_t offset;  /* ignored with WIRE_WRITEV_APPEND */
+	const void *data; /* borrowed */
+	size_t len;       /* >= 1 */
+};
 
 /* RENAME flags; the values of Linux's renameat2(2) flags. */
 #define WIRE_RENAME_NOREPLACE 0x1u
@@ -59,7 +94,9 @@ enum wire_cmd_type {
 #define WIRE_ATTR_CTIME     0x040u
 #define WIRE_ATTR_ATIME_NOW 0x080u /* atime := the command's time_ns */
 #define WIRE_ATTR_MTIME_NOW 0x100u /* mtime := the command's time_ns */
-#define WIRE_ATTR_ALL       0x1ffu
+#define WIRE_ATTR_KILL_SUIDGID 0x200u /* truncation by a caller without CAP_FSETID:
+                                        clear S_ISUID, and S_ISGID if S_IXGRP */
+#define WIRE_ATTR_ALL       0x1ffu /* KILL_SUIDGID joins once apply honours it */
 
 /* Bounds the decoder enforces (wire level, not the file system's limits,
  * which src/fsm checks and reports as ENAMETOOLONG, EFBIG, ...). A name is
@@ -104,6 +141,10 @@ struct wire_cmd {
 	const void *data;
 	size_t data_len;
 	struct wire_cmd_attr attr; /* SETATTR */
+	uint64_t rdev;             /* MKNOD: the device number of a S_IFCHR/S_IFBLK node */
+	uint64_t size;             /* WRITEV with WIRE_WRITEV_SET_SIZE */
+	const struct wire_cmd_extent *extents; /* WRITEV: borrowed, @n_extents of them */
+	size_t n_extents;
 };
 
 /*
