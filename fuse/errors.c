@@ -18,8 +18,6 @@ int qfs__errno(int err, enum qfs__op_kind kind)
 		return 0;
 	if (err > 0)
 		return EIO; /* not a code of ours: never let it become "success" */
-	if (err == FSM_EMAPFULL || err == FSM_ETXNFULL)
-		return write ? ENOSPC : EIO;
 	if (qfs_is_errno(err)) {
 		if (err == -EROFS && !write)
 			return EIO; /* a barrier reported no quorum as EROFS */

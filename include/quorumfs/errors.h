@@ -6,7 +6,15 @@
  * Every function that can fail returns 0 (or a non-negative count) on success
  * and a negative int on failure: -errno where one fits (-ENOMEM, -ENOSPC,
  * -EIO, ...), otherwise one of the codes below, which live in a reserved
- * range far from any errno value so the two never collide.
+ * range far from any errno value so the two never collide. The ranges:
+ *
+ *   -1 .. -(QFS_EBASE - 1)    -errno
+ *   QFS_EBASE + 1 ..          QFS_E* below (negated)
+ *   -30001 .. -30099          RAFT_E* of the consensus core (quorumfs/raft.h,
+ *                             which includes only libc, so it cannot use these)
+ *
+ * LMDB's codes never leave src/store: store_lmdb_error() translates them into
+ * these ranges, in one table. qfs_strerror() has text for every range.
  */
 #define QFS_EBASE 20000
 
@@ -23,12 +31,16 @@ enum qfs_error {
 	QFS_ESTALE = -(QFS_EBASE + 10),    /* request refers to a superseded state */
 	QFS_ECONFIG = -(QFS_EBASE + 11),   /* invalid configuration */
 	QFS_ESTORAGE = -(QFS_EBASE + 12),  /* the storage failed; node stopped voting */
-	QFS_ELAST = -(QFS_EBASE + 13),
+	/* The store's memory map is full. Only inside a store_write() callback,
+	 * which returns it unchanged: store_write() then grows the map and runs
+	 * the callback again, so it never reaches store_write()'s caller. */
+	QFS_EMAPFULL = -(QFS_EBASE + 13),
+	QFS_ELAST = -(QFS_EBASE + 14),
 };
 
 /*
  * qfs_strerror - text for an error code.
- * @err: a negative error code (-errno or QFS_E*); 0 gives "success".
+ * @err: a negative error code (-errno, QFS_E* or RAFT_E*); 0 gives "success".
  * Returns a static string; never NULL, also for unknown codes.
  */
 const char *qfs_strerror(int err);

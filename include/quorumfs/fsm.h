@@ -22,23 +22,19 @@
  * that has its own read transaction; apply and install need the caller's
  * single write transaction.
  *
- * Error codes. Functions return 0 on success and a negative code otherwise:
- *  - FSM_EMAPFULL: the LMDB map is full. Abort the transaction, grow the map
- *    (mdb_env_set_mapsize) and run the same calls again: nothing in memory
+ * Error codes. Functions return 0 on success and a negative code otherwise;
+ * LMDB's codes come translated by src/store (store_lmdb_error()):
+ *  - QFS_EMAPFULL: the LMDB map is full. Abort the transaction, grow the map
+ *    and run the same calls again (store_write() does): nothing in memory
  *    changed, so a re-run gives the same result.
- *  - FSM_ETXNFULL: too many dirty pages in one transaction. Abort, then
- *    re-run with fewer commands per transaction.
+ *  - -E2BIG: too many dirty pages in one transaction. Abort, then re-run
+ *    with fewer commands per transaction.
  *  - -ENOSPC, -EIO, -ENOMEM, ...: LMDB's errno values (and malloc's), negated.
  *  - QFS_ECORRUPT: a stored record or a snapshot failed a check.
  *  - QFS_EFORMAT: the tree has another format version (fsm_open only).
- *  - QFS_ESTORAGE: any other LMDB failure.
+ *  - QFS_ESTORAGE, -EINVAL, -EAGAIN: any other LMDB failure.
  * fsm_errmsg() says more about the last such failure.
  */
-
-/* The values of LMDB's codes, so that a caller that knows LMDB needs no
- * translation; both lie outside the errno and QFS_E* ranges. */
-#define FSM_EMAPFULL MDB_MAP_FULL
-#define FSM_ETXNFULL MDB_TXN_FULL
 
 /* Format version of the tree databases and snapshots ("fsm.format"). */
 #define FSM_FORMAT_VERSION 1
@@ -131,7 +127,7 @@ const char *fsm_errmsg(const struct fsm *fsm);
  * has should reach either fsm_apply or fsm_apply_noop.
  * @res: set to the outcome.
  * Deterministic; keeps no state outside @txn, so after an abort (e.g. on
- * FSM_EMAPFULL) the same call can simply run again.
+ * QFS_EMAPFULL) the same call can simply run again.
  * Before the command, sessions unused for more than session_expiry indexes
  * are forgotten (docs/semantics-fsm.md, "Sessions").
  * Returns 0 when the entry was applied, whatever the command's own outcome

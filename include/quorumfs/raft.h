@@ -65,6 +65,19 @@ enum raft_error {
 	RAFT_ETOOMANY = -30009,     /* RAFT_MAX_SERVERS reached */
 };
 
+/* The text of each code above, in one place: raft_strerror() and
+ * qfs_strerror() (src/util, which does not link the core) both expand it. */
+#define RAFT_ERROR_TEXTS(X)                                                          \
+	X(RAFT_ENOTLEADER, "not the leader")                                         \
+	X(RAFT_EBUSY, "a leadership transfer or membership change is under way")     \
+	X(RAFT_ENOLEADER, "no leader is known")                                      \
+	X(RAFT_ENOTFOUND, "no such server in the configuration")                     \
+	X(RAFT_ELEADERLOST, "leadership lost before the request completed")          \
+	X(RAFT_ENOTCAUGHTUP, "the learner has not caught up")                        \
+	X(RAFT_EFAILED, "the core was stopped after a storage failure")              \
+	X(RAFT_EEXIST, "the server is already in the configuration")                 \
+	X(RAFT_ETOOMANY, "too many servers")
+
 /* Text for a raft error code (or -errno). Never NULL. */
 const char *raft_strerror(int err);
 

@@ -37,14 +37,12 @@
 #define STORE_CLUSTER_ID_LEN 16 /* bytes of a cluster id (a UUID's bytes) */
 
 /*
- * STORE_EMAPFULL - the memory map is full. Returned only inside a store_write()
- * callback (by store_txn_* helpers and store_lmdb_error(MDB_MAP_FULL)); the
- * callback must return it (or any error) at once. store_write() then aborts
- * the transaction, grows the map and runs the callback again: this code never
- * reaches store_write()'s caller. Its value is LMDB's MDB_MAP_FULL, outside
- * both the errno and the QFS_E* ranges.
+ * QFS_EMAPFULL (quorumfs/errors.h) - the memory map is full. Returned only
+ * inside a store_write() callback (by store_txn_* helpers, and by
+ * store_lmdb_error() for LMDB's map-full code); the callback must return it
+ * unchanged at once. store_write() then aborts the transaction, grows the map
+ * and runs the callback again: this code never reaches store_write()'s caller.
  */
-#define STORE_EMAPFULL MDB_MAP_FULL
 
 struct store;
 
@@ -184,16 +182,16 @@ int store_info(struct store *s, struct store_info *out);
 
 /*
  * store_lmdb_error - translate an LMDB return code into this project's codes.
- * This is the one place LMDB codes are translated; src/fsm calls it on every
- * mdb_* failure inside a store_write() or store_read() callback.
- *   0 -> 0; MDB_NOTFOUND -> -ENOENT; MDB_KEYEXIST -> -EEXIST;
- *   MDB_MAP_FULL -> STORE_EMAPFULL (and store_write() will grow and retry);
- *   MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_PAGE_FULL,
- *   MDB_CURSOR_FULL -> QFS_ECORRUPT; MDB_VERSION_MISMATCH -> QFS_EFORMAT;
- *   MDB_PANIC -> QFS_ESTORAGE; MDB_TXN_FULL -> -E2BIG;
- *   MDB_READERS_FULL, MDB_TLS_FULL, MDB_MAP_RESIZED -> -EAGAIN;
- *   MDB_DBS_FULL -> -EMFILE; MDB_INCOMPATIBLE, MDB_BAD_* -> -EINVAL;
- *   a positive errno e -> -e.
+ * This is the one place LMDB codes are translated (one table, in
+ * src/store/error.c; docs/storage-format.md, "Errors", lists it): every
+ * caller of an mdb_* function outside src/store (src/fsm, inside a
+ * store_write() or store_read() callback) passes the return through this and
+ * compares with the translation (-ENOENT for "not found", -EEXIST for "key
+ * exists"), never with LMDB's codes. 0 stays 0; a positive errno e becomes
+ * -e; the map filling up becomes QFS_EMAPFULL (store_write() grows and
+ * retries); a transaction too large -E2BIG; the rest -EAGAIN, -EINVAL,
+ * -EMFILE, QFS_ECORRUPT, QFS_EFORMAT or QFS_ESTORAGE, and -EIO for a code
+ * newer than the table.
  * Pure; any thread.
  */
 int store_lmdb_error(int mdb_rc);
@@ -206,7 +204,7 @@ int store_lmdb_error(int mdb_rc);
  *      returned. It must use @txn only through store_txn_* and mdb_* calls
  *      (no other store call, no other transaction), must not keep @txn or
  *      data read through it, and must be re-runnable: if the map fills up
- *      (STORE_EMAPFULL from any call, or MDB_MAP_FULL at commit), the
+ *      (QFS_EMAPFULL from any call, or a full map at commit), the
  *      transaction is aborted, the map grows (doubles, up to max_map_size)
  *      and @fn runs again from the start, on a fresh transaction.
  * @arg: passed through, borrowed.
@@ -223,7 +221,7 @@ int store_lmdb_error(int mdb_rc);
  *   -ENOSPC       the disk is full, or the map reached max_map_size; the
  *                 store stays consistent and usable once space is freed
  *   -EIO          the disk failed the write or the sync
- *   QFS_ESTORAGE  LMDB declared the environment unusable (MDB_PANIC); every
+ *   QFS_ESTORAGE  LMDB declared the environment unusable (it panicked); every
  *                 later write fails the same way: reopen after a restart
  *   QFS_ECORRUPT, -ENOMEM, -E2BIG (one transaction too large)
  * Threading: writer (one at a time; concurrent calls queue).
@@ -299,7 +297,7 @@ MDB_env *store_env(struct store *s);
 
 /*
  * store_txn_hard_state_put - record @hs (copied) in @txn.
- * Returns 0, STORE_EMAPFULL, or a translated LMDB error. Writer, inside a
+ * Returns 0, QFS_EMAPFULL, or a translated LMDB error. Writer, inside a
  * store_write() callback.
  */
 int store_txn_hard_state_put(struct store *s, MDB_txn *txn, const struct store_hard_state *hs);
@@ -332,7 +330,7 @@ int store_hard_state_put(struct store *s, const struct store_hard_state *hs);
  *   -EINVAL  index 0, a gap, an index before the log's first, indexes not
  *            consecutive, a term lower than the previous entry's
  *   -EFBIG   an entry larger than STORE_ENTRY_MAX
- *   STORE_EMAPFULL, QFS_ECORRUPT, translated LMDB errors.
+ *   QFS_EMAPFULL, QFS_ECORRUPT, translated LMDB errors.
  * Writer, inside a store_write() callback.
  */
 int store_txn_log_append(struct store *s, MDB_txn *txn, const struct store_entry *e, size_t n);
@@ -429,7 +427,7 @@ int store_txn_log_reset(struct store *s, MDB_txn *txn, uint64_t index, uint64_t 
  * @len bytes at @val (copied) in the "meta" database. Keys starting with
  * "store." belong to this module; src/fsm uses "fsm.", src/node "node.".
  * Returns 0, -EINVAL (key empty or too long), -EPERM (a "store." key),
- * STORE_EMAPFULL, translated LMDB errors. Writer, in a store_write() callback.
+ * QFS_EMAPFULL, translated LMDB errors. Writer, in a store_write() callback.
  */
 int store_txn_meta_put(struct store *s, MDB_txn *txn, const char *key, const void *val, size_t len);
 
@@ -462,7 +460,7 @@ int store_meta_put(struct store *s, const char *key, const void *val, size_t len
 
 /*
  * store_txn_snapshot_meta_put - record @sm (index, term and conf copied) in @txn.
- * Returns 0, -EFBIG (conf over 16 MiB), STORE_EMAPFULL, translated LMDB
+ * Returns 0, -EFBIG (conf over 16 MiB), QFS_EMAPFULL, translated LMDB
  * errors. Writer, in a store_write() callback.
  */
 int store_txn_snapshot_meta_put(struct store *s, MDB_txn *txn,

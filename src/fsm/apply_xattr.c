@@ -66,7 +66,7 @@ static int list_size(struct fsm *fsm, MDB_txn *txn, uint64_t ino, size_t *total)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : fsm__lmdb(fsm, rc, "list xattrs");
+	return rc == 0 || fsm__notfound(rc) ? 0 : fsm__lmdb(fsm, rc, "list xattrs");
 }
 
 int fsm__apply_setxattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
@@ -87,7 +87,7 @@ int fsm__apply_setxattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		return E2BIG;
 	k = fsm__val(kb, xattr_key(kb, c->ino, c->name, c->name_len));
 	rc = mdb_get(txn, fsm->data, &k, &v);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	if (rc != 0 && !fsm__notfound(rc))
 		return fsm__lmdb(fsm, rc, "get xattr");
 	exists = rc == 0;
 	if (exists && (c->flags & WIRE_XATTR_CREATE))
@@ -122,7 +122,7 @@ int fsm__apply_removexattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd 
 		return rc;
 	k = fsm__val(kb, xattr_key(kb, c->ino, c->name, c->name_len));
 	rc = mdb_del(txn, fsm->data, &k, NULL);
-	if (rc == MDB_NOTFOUND)
+	if (fsm__notfound(rc))
 		return ENODATA;
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "del xattr");

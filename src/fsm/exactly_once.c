@@ -86,7 +86,7 @@ int fsm__session_expire(struct fsm *fsm, MDB_txn *txn, uint64_t index)
 		if (rc != 0)
 			break;
 		if (((uint8_t *)k.mv_data)[0] != FSM__SESS_USED) {
-			rc = MDB_NOTFOUND; /* past the last session */
+			rc = 0; /* past the last session: done */
 			break;
 		}
 		if (k.mv_size != 17) {
@@ -94,7 +94,7 @@ int fsm__session_expire(struct fsm *fsm, MDB_txn *txn, uint64_t index)
 			break;
 		}
 		if (fsm__get64((uint8_t *)k.mv_data + 1) >= horizon) {
-			rc = MDB_NOTFOUND;
+			rc = 0; /* the rest was used since the horizon */
 			break;
 		}
 		client_key(ck, fsm__get64((uint8_t *)k.mv_data + 9));
@@ -103,13 +103,13 @@ int fsm__session_expire(struct fsm *fsm, MDB_txn *txn, uint64_t index)
 			break;
 		k = fsm__val(ck, sizeof(ck));
 		rc = mdb_del(txn, fsm->sessions, &k, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND)
+		if (rc != 0 && !fsm__notfound(rc))
 			break;
 	}
 	mdb_cursor_close(cur);
 	if (corrupt)
 		return QFS_ECORRUPT;
-	return rc == MDB_NOTFOUND ? 0 : fsm__lmdb(fsm, rc, "expire sessions");
+	return fsm__notfound(rc) ? 0 : fsm__lmdb(fsm, rc, "expire sessions");
 }
 
 struct sess {
@@ -127,7 +127,7 @@ static int sess_get(struct fsm *fsm, MDB_txn *txn, uint64_t client, struct sess 
 	client_key(kb, client);
 	rc = mdb_get(txn, fsm->sessions, &k, &v);
 	*found = rc == 0;
-	if (rc == MDB_NOTFOUND)
+	if (fsm__notfound(rc))
 		return 0;
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "get session");
@@ -155,7 +155,7 @@ static int sess_put(struct fsm *fsm, MDB_txn *txn, uint64_t client, uint64_t ind
 		used_key(kb, old.used, client);
 		k = fsm__val(kb, 17);
 		rc = mdb_del(txn, fsm->sessions, &k, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND)
+		if (rc != 0 && !fsm__notfound(rc))
 			return fsm__lmdb(fsm, rc, "del session order");
 	}
 	used_key(kb, index, client);

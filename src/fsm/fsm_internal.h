@@ -2,6 +2,8 @@
 #ifndef QUORUMFS_FSM_INTERNAL_H
 #define QUORUMFS_FSM_INTERNAL_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -9,6 +11,7 @@
 
 #include "quorumfs/wire_cmd.h"
 #include "quorumfs/fsm.h"
+#include "quorumfs/store.h"
 
 /*
  * Return convention inside src/fsm: 0 is success, a POSITIVE errno is the
@@ -100,7 +103,15 @@ static inline MDB_val fsm__val(const void *p, size_t n)
 	return v;
 }
 
+/* LMDB's "no such key", as src/store's one table of LMDB codes says it. */
+static inline bool fsm__notfound(int mdb_rc)
+{
+	return store_lmdb_error(mdb_rc) == -ENOENT;
+}
+
 /* records.c */
+/* Translates an mdb_* return (store_lmdb_error()) and, for a failure,
+ * records "@what: LMDB's text" for fsm_errmsg(). 0 stays 0. */
 int fsm__lmdb(struct fsm *fsm, int rc, const char *what);
 int fsm__oom(struct fsm *fsm, const char *what);
 void fsm__inode_encode(const struct fsm__inode *in, uint8_t out[FSM__INODE_REC_SIZE]);

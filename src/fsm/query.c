@@ -131,7 +131,7 @@ static int readdir(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t cookie,
 	mdb_cursor_close(cur);
 	if (err != 0)
 		return err;
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : fsm__lmdb(fsm, rc, "readdir");
+	return rc == 0 || fsm__notfound(rc) ? 0 : fsm__lmdb(fsm, rc, "readdir");
 }
 
 int fsm_readdir(struct fsm *fsm, MDB_txn *given, uint64_t ino, uint64_t cookie, bool plus,
@@ -246,7 +246,7 @@ static int getxattr(struct fsm *fsm, MDB_txn *txn, uint64_t ino, const char *nam
 	memcpy(kb + 9, name, name_len);
 	k = fsm__val(kb, 9 + name_len);
 	rc = mdb_get(txn, fsm->data, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	if (fsm__notfound(rc))
 		return ENODATA;
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "get xattr");
@@ -296,7 +296,7 @@ static int listxattr(struct fsm *fsm, MDB_txn *txn, uint64_t ino, char *buf, siz
 		n += nl + 1;
 	}
 	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	if (rc != 0 && !fsm__notfound(rc))
 		return fsm__lmdb(fsm, rc, "list xattrs");
 	*len = n;
 	return cap != 0 && n > cap ? ERANGE : 0;

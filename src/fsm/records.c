@@ -1,4 +1,4 @@
-/* records.c: byte layouts of inode records and meta values, LMDB error translation, name rules. */
+/* records.c: byte layouts of inode records and meta values, LMDB failures' text, name rules. */
 #include <errno.h>
 #include <stdio.h>
 
@@ -7,21 +7,11 @@
 
 int fsm__lmdb(struct fsm *fsm, int rc, const char *what)
 {
-	snprintf(fsm->errmsg, sizeof(fsm->errmsg), "%s: %s", what, mdb_strerror(rc));
-	switch (rc) {
-	case MDB_MAP_FULL:
-		return FSM_EMAPFULL;
-	case MDB_TXN_FULL:
-		return FSM_ETXNFULL;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-		return QFS_ECORRUPT;
-	default:
-		/* LMDB passes system errors through as positive errno values. */
-		return rc > 0 ? -rc : QFS_ESTORAGE;
-	}
+	int err = store_lmdb_error(rc);
+
+	if (err != 0)
+		snprintf(fsm->errmsg, sizeof(fsm->errmsg), "%s: %s", what, mdb_strerror(rc));
+	return err;
 }
 
 int fsm__oom(struct fsm *fsm, const char *what)
@@ -69,7 +59,7 @@ int fsm__meta_get64(struct fsm *fsm, MDB_txn *txn, const char *key, uint64_t *v,
 {
 	MDB_val k = fsm__val(key, strlen(key)), d;
 	int rc = mdb_get(txn, fsm->meta, &k, &d);
-	if (rc == MDB_NOTFOUND) {
+	if (fsm__notfound(rc)) {
 		*v = dflt;
 		return 0;
 	}

@@ -96,7 +96,7 @@ static int step(struct fsm_snapshot *s, MDB_val *k, MDB_val *v, int *found)
 		rc = mdb_cursor_get(s->cur, k, v, s->positioned ? MDB_NEXT : MDB_FIRST);
 	}
 	s->positioned = 1;
-	if (rc == MDB_NOTFOUND || (rc == 0 && s->db == FSM__SNAP_META && !is_fsm_meta(k))) {
+	if (fsm__notfound(rc) || (rc == 0 && s->db == FSM__SNAP_META && !is_fsm_meta(k))) {
 		*found = 0;
 		return 0;
 	}

@@ -88,7 +88,7 @@ static int clear_tree(struct parse *p)
 			break;
 	}
 	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_err(p, rc, "snapshot meta");
+	return rc == 0 || fsm__notfound(rc) ? 0 : lmdb_err(p, rc, "snapshot meta");
 }
 
 static MDB_dbi dbi_of(struct fsm *fsm, int db)
@@ -156,7 +156,7 @@ static int value(struct parse *p, int db, const uint8_t *key, size_t klen, uint3
 	/* The four tree databases were emptied and keys come in order, so
 	 * each record appends. */
 	rc = mdb_put(p->txn, dbi_of(p->fsm, db), &k, &v, MDB_APPEND | MDB_RESERVE);
-	if (rc == MDB_KEYEXIST)
+	if (store_lmdb_error(rc) == -EEXIST)
 		return corrupt(p, "keys out of order");
 	if (rc != 0)
 		return lmdb_err(p, rc, "snapshot put");

@@ -13,7 +13,7 @@ int fsm__inode_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, struct fsm__inod
 	int rc;
 	fsm__put64(kb, ino);
 	rc = mdb_get(txn, fsm->inodes, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	if (fsm__notfound(rc))
 		return ENOENT;
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "get inode");
@@ -96,7 +96,7 @@ int fsm__dirent_get(struct fsm *fsm, MDB_txn *txn, uint64_t parent, const char *
 		return ENAMETOOLONG;
 	k = fsm__val(kb, name_key(kb, parent, name, len));
 	rc = mdb_get(txn, fsm->dirents, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	if (fsm__notfound(rc))
 		return ENOENT;
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "get dirent");
@@ -176,7 +176,7 @@ int fsm__dir_empty(struct fsm *fsm, MDB_txn *txn, uint64_t ino, int *empty)
 		return fsm__lmdb(fsm, rc, "cursor dirents");
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND) {
+	if (fsm__notfound(rc)) {
 		*empty = 1;
 		return 0;
 	}
@@ -226,7 +226,7 @@ int fsm__inode_drop(struct fsm *fsm, MDB_txn *txn, const struct fsm__inode *in)
 			break;
 	}
 	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	if (rc != 0 && !fsm__notfound(rc))
 		return fsm__lmdb(fsm, rc, "del data");
 	return S_ISDIR(in->a.mode) ? 0 : fsm__bytes_add(fsm, txn, in->a.size, 0);
 }
@@ -249,7 +249,7 @@ int fsm__data_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, MDB_val *out)
 	int rc;
 	fsm__put64(kb, ino);
 	rc = mdb_get(txn, fsm->data, &k, out);
-	if (rc == MDB_NOTFOUND) {
+	if (fsm__notfound(rc)) {
 		out->mv_size = 0;
 		out->mv_data = NULL;
 		return 0;
@@ -275,7 +275,7 @@ int fsm__data_set(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t
 	fsm__put64(kb, in->a.ino);
 	if (size == 0) {
 		rc = mdb_del(txn, fsm->data, &k, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND)
+		if (rc != 0 && !fsm__notfound(rc))
 			return fsm__lmdb(fsm, rc, "del data");
 	} else if (write_off == 0 && len == size) {
 		/* Whole replacement (`echo v > f`): no need to read the old value. */

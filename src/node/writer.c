@@ -265,7 +265,7 @@ static int write_group(struct node *n, struct node__batch *first, struct node__b
 
 static bool txn_too_big(int rc)
 {
-	return rc == -E2BIG || rc == MDB_TXN_FULL;
+	return rc == -E2BIG;
 }
 
 /*

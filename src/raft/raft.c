@@ -7,32 +7,19 @@
 
 const char *raft_strerror(int err)
 {
+#define RAFT__TEXT(code, text)                                                       \
+	case code:                                                                   \
+		return text;
 	switch (err) {
 	case 0:
 		return "success";
-	case RAFT_ENOTLEADER:
-		return "not the leader";
-	case RAFT_EBUSY:
-		return "a leadership transfer or membership change is under way";
-	case RAFT_ENOLEADER:
-		return "no leader is known";
-	case RAFT_ENOTFOUND:
-		return "no such server in the configuration";
-	case RAFT_ELEADERLOST:
-		return "leadership lost before the request completed";
-	case RAFT_ENOTCAUGHTUP:
-		return "the learner has not caught up";
-	case RAFT_EFAILED:
-		return "the core was stopped after a storage failure";
-	case RAFT_EEXIST:
-		return "the server is already in the configuration";
-	case RAFT_ETOOMANY:
-		return "too many servers";
+		RAFT_ERROR_TEXTS(RAFT__TEXT)
 	case -ENOMEM:
 		return "out of memory";
 	case -EINVAL:
 		return "invalid argument";
 	}
+#undef RAFT__TEXT
 	return "unknown error";
 }
 

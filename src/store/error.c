@@ -6,19 +6,6 @@
 #include "internal.h"
 #include "quorumfs/errors.h"
 
-/* Per thread, because readers on other threads must not reset the writer's. */
-static _Thread_local bool map_full;
-
-void store__map_full_reset(void)
-{
-	map_full = false;
-}
-
-bool store__map_full_seen(void)
-{
-	return map_full;
-}
-
 int store_lmdb_error(int rc)
 {
 	switch (rc) {
@@ -29,8 +16,7 @@ int store_lmdb_error(int rc)
 	case MDB_KEYEXIST:
 		return -EEXIST;
 	case MDB_MAP_FULL:
-		map_full = true;
-		return STORE_EMAPFULL;
+		return QFS_EMAPFULL;
 	case MDB_CORRUPTED:
 	case MDB_PAGE_NOTFOUND:
 	case MDB_INVALID:
@@ -94,7 +80,7 @@ int store__mdb_fail(struct store *s, int mdb_rc, const char *what)
 {
 	int rc = store_lmdb_error(mdb_rc);
 
-	if (rc != 0 && rc != STORE_EMAPFULL)
+	if (rc != 0 && rc != QFS_EMAPFULL)
 		store__fail(s, rc, "%s: %s", what, mdb_strerror(mdb_rc));
 	return rc;
 }

@@ -65,11 +65,6 @@ int store__fail(struct store *s, int rc, const char *fmt, ...)
 /* Translates an LMDB code and, if it is a failure, records "@what: text". */
 int store__mdb_fail(struct store *s, int mdb_rc, const char *what);
 
-/* Remembers, per thread, that MDB_MAP_FULL was seen since the last reset, so
- * store_write() grows the map even if a callback mangled the code. */
-void store__map_full_reset(void);
-bool store__map_full_seen(void);
-
 /* Translates and records the failure of a commit. EIO while the file system
  * is (nearly) full is LMDB's report of a short write that ran out of space:
  * that becomes -ENOSPC, which the caller can recover from. */

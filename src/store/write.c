@@ -161,7 +161,6 @@ int store_write_flags(struct store *s, store_write_fn fn, void *arg, unsigned fl
 			rc = store__mdb_fail(s, mrc, "begin a write transaction");
 			break;
 		}
-		store__map_full_reset();
 		rc = fn(txn, arg);
 		full = false;
 		if (rc == 0) {
@@ -171,9 +170,7 @@ int store_write_flags(struct store *s, store_write_fn fn, void *arg, unsigned fl
 			else if (mrc != 0)
 				rc = store__commit_error(s, mrc, "commit");
 		} else {
-			/* The flag catches a callback that turned the code
-			 * into one of its own. */
-			full = rc == STORE_EMAPFULL || store__map_full_seen();
+			full = rc == QFS_EMAPFULL;
 			mdb_txn_abort(txn);
 		}
 		pthread_rwlock_unlock(&s->map_lock);

@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "quorumfs/errors.h"
+/* For RAFT_ERROR_TEXTS only: a table of constants, no code of the core. */
+#include "quorumfs/raft.h"
 
 static const char *const qfs_messages[] = {
         [1] = "not the leader",
@@ -16,15 +18,33 @@ static const char *const qfs_messages[] = {
         [10] = "request refers to a superseded state",
         [11] = "invalid configuration",
         [12] = "storage failed; node stopped voting and leading",
+        [13] = "the storage map is full",
 };
+
+_Static_assert(sizeof(qfs_messages) / sizeof(qfs_messages[0]) == -QFS_ELAST - QFS_EBASE,
+               "one text for each QFS_E* code");
 
 int qfs_is_errno(int err)
 {
 	return err < 0 && err > -QFS_EBASE;
 }
 
+static const char *raft_text(int err)
+{
+#define QFS__RAFT_TEXT(code, text)                                                   \
+	case code:                                                                   \
+		return text;
+	switch (err) {
+		RAFT_ERROR_TEXTS(QFS__RAFT_TEXT)
+	}
+#undef QFS__RAFT_TEXT
+	return NULL;
+}
+
 const char *qfs_strerror(int err)
 {
+	const char *text;
+
 	if (err == 0)
 		return "success";
 	if (qfs_is_errno(err))
@@ -34,5 +54,6 @@ const char *qfs_strerror(int err)
 		if (qfs_messages[i] != NULL)
 			return qfs_messages[i];
 	}
-	return "unknown error";
+	text = raft_text(err);
+	return text != NULL ? text : "unknown error";
 }

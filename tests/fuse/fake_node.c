@@ -9,6 +9,7 @@
 
 #include "fake_node.h"
 #include "quorumfs/errors.h"
+#include "quorumfs/store.h"
 
 struct pending {
 	struct pending *next;
@@ -76,11 +77,11 @@ static int apply(struct node *n, struct pending *p, struct fsm_result *res)
 	int rc = mdb_txn_begin(n->env, NULL, 0, &txn);
 
 	if (rc != 0)
-		return rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
+		return store_lmdb_error(rc) == QFS_EMAPFULL ? -ENOSPC : -EIO;
 	rc = fsm_apply(n->fsm, txn, n->index + 1, p->buf, p->len, res);
 	if (rc != 0) {
 		mdb_txn_abort(txn);
-		return rc == FSM_EMAPFULL ? -ENOSPC : -EIO;
+		return rc == QFS_EMAPFULL ? -ENOSPC : -EIO;
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc != 0)

@@ -78,7 +78,7 @@ static void index_order(void **state)
 	assert_int_equal(tenv_digest(t), d);
 }
 
-/* Fills a tiny map until FSM_EMAPFULL, then grows it and re-runs the same
+/* Fills a tiny map until QFS_EMAPFULL, then grows it and re-runs the same
  * apply, as store_write does: the result must equal a run that never hit
  * the limit. */
 static void rerun_after_map_full(void **state)
@@ -109,7 +109,7 @@ static void rerun_after_map_full(void **state)
 
 		c.name_len = (size_t)snprintf(name, sizeof(name), "f%llu", (unsigned long long)i);
 		assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &len), 0);
-		while ((rc = apply_raw(&small, i, buf, len, &r1)) == FSM_EMAPFULL) {
+		while ((rc = apply_raw(&small, i, buf, len, &r1)) == QFS_EMAPFULL) {
 			MDB_envinfo info;
 			hits++;
 			assert_int_equal(mdb_env_info(small.env, &info), 0);

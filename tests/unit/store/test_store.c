@@ -385,7 +385,7 @@ static void lmdb_errors_translate(void **state)
 	assert_int_equal(store_lmdb_error(0), 0);
 	assert_int_equal(store_lmdb_error(MDB_NOTFOUND), -ENOENT);
 	assert_int_equal(store_lmdb_error(MDB_KEYEXIST), -EEXIST);
-	assert_int_equal(store_lmdb_error(MDB_MAP_FULL), STORE_EMAPFULL);
+	assert_int_equal(store_lmdb_error(MDB_MAP_FULL), QFS_EMAPFULL);
 	assert_int_equal(store_lmdb_error(MDB_CORRUPTED), QFS_ECORRUPT);
 	assert_int_equal(store_lmdb_error(MDB_PAGE_NOTFOUND), QFS_ECORRUPT);
 	assert_int_equal(store_lmdb_error(MDB_INVALID), QFS_ECORRUPT);
@@ -397,9 +397,9 @@ static void lmdb_errors_translate(void **state)
 	assert_int_equal(store_lmdb_error(MDB_BAD_TXN), -EINVAL);
 	assert_int_equal(store_lmdb_error(ENOSPC), -ENOSPC);
 	assert_int_equal(store_lmdb_error(EIO), -EIO);
-	/* The internal code is neither an errno nor a project code. */
-	assert_false(qfs_is_errno(STORE_EMAPFULL));
-	assert_true(STORE_EMAPFULL < QFS_ELAST);
+	/* The map-full code is a project code, never an errno. */
+	assert_false(qfs_is_errno(QFS_EMAPFULL));
+	assert_string_not_equal(qfs_strerror(QFS_EMAPFULL), "unknown error");
 }
 
 static int count_dbs(MDB_txn *txn, void *arg)

@@ -10,6 +10,7 @@
 
 #include "quorumfs/crc32c.h"
 #include "quorumfs/errors.h"
+#include "quorumfs/raft.h"
 
 static void crc32c_known_vectors(void **state)
 {
@@ -37,13 +38,21 @@ static void crc32c_extends_in_pieces(void **state)
 	}
 }
 
-static void strerror_covers_both_ranges(void **state)
+static void strerror_covers_every_range(void **state)
 {
 	(void)state;
 	assert_string_equal(qfs_strerror(0), "success");
 	assert_string_equal(qfs_strerror(-ENOSPC), strerror(ENOSPC));
 	assert_string_equal(qfs_strerror(QFS_ENOTLEADER), "not the leader");
+	assert_string_equal(qfs_strerror(QFS_EMAPFULL), "the storage map is full");
 	assert_string_equal(qfs_strerror(QFS_ELAST), "unknown error");
+	/* The core's codes, with the core's own text. */
+	assert_string_equal(qfs_strerror(RAFT_EBUSY),
+	                    "a leadership transfer or membership change is under way");
+	assert_string_equal(qfs_strerror(RAFT_ETOOMANY), "too many servers");
+	assert_string_equal(qfs_strerror(-30099), "unknown error");
+	for (int e = QFS_EBASE + 1; e < -QFS_ELAST; e++)
+		assert_string_not_equal(qfs_strerror(-e), "unknown error");
 	assert_true(qfs_is_errno(-EIO));
 	assert_false(qfs_is_errno(QFS_ECORRUPT));
 }
@@ -53,7 +62,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(crc32c_known_vectors),
 	        cmocka_unit_test(crc32c_extends_in_pieces),
-	        cmocka_unit_test(strerror_covers_both_ranges),
+	        cmocka_unit_test(strerror_covers_every_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
