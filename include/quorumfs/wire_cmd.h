@@ -37,9 +37,7 @@ enum wire_cmd_type {
 	 * (locks, sessions, TTLs); 30..39: operations (checks). Numbers are
 	 * never reused: a log written by an older build must still decode. */
 };
-/* WRITEV and MKNOD are declared for the data path; until their codec and
- * apply land, the decoder refuses them (TYPE_MAX stops before them). */
-#define WIRE_CMD_TYPE_MAX WIRE_CMD_REMOVEXATTR
+#define WIRE_CMD_TYPE_MAX WIRE_CMD_MKNOD
 
 /* CREATE flags. */
 #define WIRE_CREATE_EXCL  0x1u /* fail with EEXIST if the name exists (O_EXCL) */
@@ -71,10 +69,14 @@ enum wire_cmd_type {
 #define WIRE_WRITEV_EXTENTS_MAX  4096 /* extents in one command (decoder bound) */
 
 struct wire_cmd_extent {
-	uint64_t offset;  /* ignored with WIRE_WRITEV_APPEND */
+	uint64_t offset;  /* ignored with WIRE_WRITEV_APPEND (encoded as 0) */
 	const void *data; /* borrowed */
 	size_t len;       /* >= 1 */
 };
+
+/* The decoder refuses a WRITEV whose extents hold more bytes than this in
+ * all (the fsm's max value size, far lower, is the real limit). */
+#define WIRE_WRITEV_BYTES_MAX UINT32_MAX
 
 /* RENAME flags; the values of Linux's renameat2(2) flags. */
 #define WIRE_RENAME_NOREPLACE 0x1u
@@ -96,7 +98,7 @@ struct wire_cmd_extent {
 #define WIRE_ATTR_MTIME_NOW 0x100u /* mtime := the command's time_ns */
 #define WIRE_ATTR_KILL_SUIDGID 0x200u /* truncation by a caller without CAP_FSETID:
                                         clear S_ISUID, and S_ISGID if S_IXGRP */
-#define WIRE_ATTR_ALL       0x1ffu /* KILL_SUIDGID joins once apply honours it */
+#define WIRE_ATTR_ALL       0x3ffu
 
 /* Bounds the decoder enforces (wire level, not the file system's limits,
  * which src/fsm checks and reports as ENAMETOOLONG, EFBIG, ...). A name is
@@ -136,16 +138,33 @@ struct wire_cmd {
 	const char *new_name;
 	size_t new_name_len;
 	uint32_t mode;  /* CREATE, MKDIR: permission bits (and optionally the type) */
-	uint32_t flags; /* WIRE_CREATE_*, WIRE_WRITE_*, WIRE_RENAME_*, WIRE_XATTR_* */
+	uint32_t flags; /* WIRE_{CREATE,WRITE,WRITEV,RENAME,XATTR}_* */
 	uint64_t offset;
 	const void *data;
 	size_t data_len;
 	struct wire_cmd_attr attr; /* SETATTR */
 	uint64_t rdev;             /* MKNOD: the device number of a S_IFCHR/S_IFBLK node */
 	uint64_t size;             /* WRITEV with WIRE_WRITEV_SET_SIZE */
-	const struct wire_cmd_extent *extents; /* WRITEV: borrowed, @n_extents of them */
+	const struct wire_cmd_extent *extents; /* WRITEV: borrowed, @n_extents of them;
+	                                          NULL after wire_cmd_decode() (below) */
 	size_t n_extents;
+	/* WRITEV after wire_cmd_decode(): the extents as encoded, borrowed from
+	 * the buffer (the decoder never allocates, so it cannot build an array
+	 * of struct wire_cmd_extent). Read them with wire_cmd_extent_next().
+	 * The encoder uses them when @extents is NULL, so a decoded command
+	 * encodes again. Callers that build a command leave them 0. */
+	const void *extents_raw;
+	size_t extents_raw_len;
 };
+
+/*
+ * wire_cmd_extent_next - the next extent of a WRITEV, built or decoded.
+ * @pos: 0 before the first call; advanced by each call (opaque).
+ * @out: set to the extent; its data borrows from what @cmd borrows.
+ * Returns 1 with an extent, 0 after the last one, QFS_EPROTO if raw
+ * extents do not parse (never after a successful wire_cmd_decode()).
+ */
+int wire_cmd_extent_next(const struct wire_cmd *cmd, size_t *pos, struct wire_cmd_extent *out);
 
 /*
  * wire_cmd_encoded_max - an upper bound of the encoded size of @cmd.
@@ -160,8 +179,11 @@ size_t wire_cmd_encoded_max(const struct wire_cmd *cmd);
  * @len: set to the bytes written on success.
  * Returns 0, -EINVAL if @cmd cannot be encoded (unknown type, flags outside
  * the type's set, a name longer than WIRE_CMD_NAME_MAX, client_id != 0 with
- * serial 0), or -ENOBUFS if @cap is too small (the buffer's contents are
- * then unspecified). Never allocates.
+ * serial 0; a WRITEV with no extent and neither TRUNCATE nor SET_SIZE, more
+ * than WIRE_WRITEV_EXTENTS_MAX extents, an empty extent, an extent whose
+ * end passes 2^64, or more than WIRE_WRITEV_BYTES_MAX bytes), or -ENOBUFS
+ * if @cap is too small (the buffer's contents are then unspecified). Never
+ * allocates.
  */
 int wire_cmd_encode(const struct wire_cmd *cmd, void *buf, size_t cap, size_t *len);
 
@@ -171,7 +193,8 @@ int wire_cmd_encode(const struct wire_cmd *cmd, void *buf, size_t cap, size_t *l
  *       @buf must outlive the use of @out.
  * Every type, length and bound is checked before use: a declared length
  * beyond the input, a wrong msgpack type, an unknown command type or flag,
- * a wrong field count, trailing bytes or an integer out of range all fail.
+ * a wrong field count, trailing bytes or an integer out of range all fail,
+ * and so does a WRITEV that the encoder would refuse.
  * Returns 0 or QFS_EPROTO. Never allocates; safe on any input.
  */
 int wire_cmd_decode(const void *buf, size_t len, struct wire_cmd *out);

@@ -14,6 +14,7 @@ static const apply_fn apply_fns[WIRE_CMD_TYPE_MAX + 1] = {
         [WIRE_CMD_RMDIR] = fsm__apply_rmdir,       [WIRE_CMD_RENAME] = fsm__apply_rename,
         [WIRE_CMD_SYMLINK] = fsm__apply_symlink,   [WIRE_CMD_LINK] = fsm__apply_link,
         [WIRE_CMD_SETXATTR] = fsm__apply_setxattr, [WIRE_CMD_REMOVEXATTR] = fsm__apply_removexattr,
+        [WIRE_CMD_WRITEV] = fsm__apply_writev,     [WIRE_CMD_MKNOD] = fsm__apply_mknod,
 };
 
 /* What every index does first: refuse to go backwards, then expire sessions. */

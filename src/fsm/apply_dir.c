@@ -58,6 +58,44 @@ int fsm__apply_mkdir(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	return link_into(fsm, txn, &dir, c, &in);
 }
 
+/*
+ * MKNOD: a regular file, FIFO, socket or device node, empty. A FIFO or a
+ * socket is only a name and attributes here: what passes through it stays
+ * on the node that opened it, as on any file system. A device keeps its
+ * @rdev; the other types get 0.
+ */
+int fsm__apply_mknod(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                     struct fsm_result *res)
+{
+	struct fsm__inode dir, in;
+	uint32_t type = c->mode & S_IFMT;
+	int rc = new_name(fsm, txn, c->parent, c->name, c->name_len, &dir);
+
+	if (rc != 0)
+		return rc;
+	switch (type) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		if (c->rdev != 0)
+			return EOPNOTSUPP; /* format 1's inode record has no room for it */
+		break;
+	default:
+		return EINVAL;
+	}
+	rc = fsm__inode_new(fsm, txn, c, type | (c->mode & 07777), &in);
+	if (rc != 0)
+		return rc;
+	rc = fsm__inode_put(fsm, txn, &in);
+	if (rc != 0)
+		return rc;
+	res->attr = in.a;
+	return link_into(fsm, txn, &dir, c, &in);
+}
+
 /* SYMLINK: the target is stored as the link's contents; its size is the
  * target's length. An empty target is ENOENT, as in symlink(2). */
 int fsm__apply_symlink(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,

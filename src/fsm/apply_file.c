@@ -1,5 +1,6 @@
 /* apply_file.c: the commands on file contents and attributes: CREATE, WRITE, APPEND, SETATTR. */
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "fsm_internal.h"
@@ -142,11 +143,105 @@ int fsm__apply_append(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	return rc;
 }
 
+/* What a write by a caller without CAP_FSETID does to the set-id bits, as
+ * Linux's file_remove_privs(): S_ISUID goes, and S_ISGID if the group may
+ * execute (without S_IXGRP it marks mandatory locking and stays). */
+static void kill_suidgid(struct fsm__inode *in)
+{
+	in->a.mode &= ~(uint32_t)S_ISUID;
+	if (in->a.mode & S_IXGRP)
+		in->a.mode &= ~(uint32_t)S_ISGID;
+}
+
+/*
+ * WRITEV: an open handle's gathered writes, in one step (wire_cmd.h has the
+ * order). Every bound is checked before anything is written: an extent or
+ * the size the file reaches beyond max_value_size is EFBIG, and nothing of
+ * the command is applied. The result's offset is where the first extent
+ * went (for an append: the end of the file it found).
+ */
+int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                      struct fsm_result *res)
+{
+	const uint64_t max = fsm->opts.max_value_size;
+	const int append = (c->flags & WIRE_WRITEV_APPEND) != 0;
+	struct fsm__inode in;
+	struct wire_cmd_extent e;
+	uint64_t start, cut, size, total = 0;
+	size_t pos = 0;
+	MDB_val old;
+	uint8_t *nb;
+	int rc, first = 1;
+
+	rc = file_get(fsm, txn, c->ino, &in);
+	if (rc != 0)
+		return rc;
+	if (c->n_extents == 0 && !(c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)))
+		return EINVAL;
+	/* The plan: @start is the size after steps 1 and 2, @cut how much of
+	 * the old contents survives them; the extents can only extend. */
+	start = (c->flags & WIRE_WRITEV_TRUNCATE) ? 0 : in.a.size;
+	cut = start;
+	if (c->flags & WIRE_WRITEV_SET_SIZE) {
+		if (c->size > max)
+			return EFBIG;
+		start = c->size;
+		cut = c->size < cut ? c->size : cut;
+	}
+	size = start;
+	while ((rc = wire_cmd_extent_next(c, &pos, &e)) == 1) {
+		uint64_t off = append ? size : e.offset;
+		if (e.len > max || off > max - e.len || e.len > max - total)
+			return EFBIG;
+		total += e.len;
+		if (first)
+			res->offset = off;
+		first = 0;
+		if (off + e.len > size)
+			size = off + e.len;
+	}
+	if (rc != 0)
+		return EINVAL; /* cannot happen after a decode; never trust it */
+
+	/* Format 1 keeps a file as one value: build the new one whole. */
+	rc = fsm__data_get(fsm, txn, in.a.ino, &old);
+	if (rc != 0)
+		return rc;
+	nb = size ? malloc(size) : NULL;
+	if (size && nb == NULL)
+		return fsm__oom(fsm, "writev");
+	if (cut > old.mv_size)
+		cut = old.mv_size; /* defensive: size and value always agree */
+	if (cut)
+		memcpy(nb, old.mv_data, cut);
+	if (size > cut)
+		memset(nb + cut, 0, size - cut);
+	pos = 0;
+	size = start;
+	while (wire_cmd_extent_next(c, &pos, &e) == 1) {
+		uint64_t off = append ? size : e.offset;
+		memcpy(nb + off, e.data, e.len);
+		if (off + e.len > size)
+			size = off + e.len;
+	}
+	rc = fsm__data_set(fsm, txn, &in, size, 0, nb, size, c->time_ns);
+	free(nb);
+	if (rc != 0)
+		return rc;
+	if (c->flags & WIRE_WRITEV_KILL_SUIDGID)
+		kill_suidgid(&in);
+	rc = fsm__inode_put(fsm, txn, &in);
+	res->attr = in.a;
+	return rc;
+}
+
 /*
  * SETATTR: the fields in the valid mask. A size change cuts or zero-extends
  * a regular file and sets mtime; ctime becomes the command's time unless
  * given. Explicit times win over the implied ones. An empty mask changes
- * nothing.
+ * nothing. Set-id bits are cleared as Linux clears them: by KILL_SUIDGID
+ * (truncation without CAP_FSETID) and by any owner or group change of a
+ * non-directory, unless the same command sets MODE.
  */
 int fsm__apply_setattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                        struct fsm_result *res)
@@ -177,8 +272,16 @@ int fsm__apply_setattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	} else {
 		fsm__changed(&in, now, 0);
 	}
-	if (a->valid & WIRE_ATTR_MODE)
+	if (a->valid & WIRE_ATTR_MODE) {
+		/* A mode given with the change wins over any clearing: the
+		 * kernel sends one only when it computed the bits itself. */
 		in.a.mode = (in.a.mode & S_IFMT) | (a->mode & 07777);
+	} else if ((a->valid & WIRE_ATTR_KILL_SUIDGID) ||
+	           ((a->valid & (WIRE_ATTR_UID | WIRE_ATTR_GID)) && !S_ISDIR(in.a.mode))) {
+		/* A truncation without CAP_FSETID, or a chown of a non-directory
+		 * (by anyone, root too: Linux since 2.2.13). */
+		kill_suidgid(&in);
+	}
 	if (a->valid & WIRE_ATTR_UID)
 		in.a.uid = a->uid;
 	if (a->valid & WIRE_ATTR_GID)

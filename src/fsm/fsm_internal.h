@@ -163,6 +163,10 @@ int fsm__apply_setattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                        struct fsm_result *res);
 int fsm__apply_mkdir(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                      struct fsm_result *res);
+int fsm__apply_mknod(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                     struct fsm_result *res);
+int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                      struct fsm_result *res);
 int fsm__apply_symlink(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                        struct fsm_result *res);
 int fsm__apply_link(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,

@@ -111,6 +111,7 @@ static void fire_change(struct node *n, const struct node__apply *a)
 	uint64_t ino = a->res.attr.ino;
 	switch (c.type) {
 	case WIRE_CMD_CREATE:
+	case WIRE_CMD_MKNOD:
 	case WIRE_CMD_MKDIR:
 	case WIRE_CMD_UNLINK:
 	case WIRE_CMD_RMDIR:

@@ -29,6 +29,9 @@ enum field {
 	F_A_ATIME,
 	F_A_MTIME,
 	F_A_CTIME,
+	F_RDEV,
+	F_SIZE,
+	F_EXTENTS, /* array of [offset, bin] */
 };
 
 #define HEADER_FIELDS 7 /* version, type, client_id, serial, time_ns, uid, gid */
@@ -62,6 +65,11 @@ static const struct layout layouts[WIRE_CMD_TYPE_MAX + 1] = {
                                WIRE_XATTR_CREATE | WIRE_XATTR_REPLACE,
                                {F_INO, F_NAME, F_DATA, F_FLAGS}},
         [WIRE_CMD_REMOVEXATTR] = {"removexattr", 0, {F_INO, F_NAME}},
+        [WIRE_CMD_WRITEV] = {"writev",
+                             WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE | WIRE_WRITEV_APPEND |
+                                     WIRE_WRITEV_KILL_SUIDGID,
+                             {F_INO, F_FLAGS, F_SIZE, F_EXTENTS}},
+        [WIRE_CMD_MKNOD] = {"mknod", 0, {F_PARENT, F_NAME, F_MODE, F_RDEV}},
 };
 
 static const struct layout *layout_of(int type)
@@ -85,11 +93,79 @@ const char *wire_cmd_type_name(int type)
 	return l ? l->name : "unknown";
 }
 
-/* 9 bytes is the largest msgpack integer; 5 the largest bin header. */
+/* One extent costs at most: fixarray(2) 1 + uint64 9 + bin header 5. */
+#define EXTENT_OVERHEAD 15
+
+/* 9 bytes is the largest msgpack integer; 5 the largest bin (and array)
+ * header. The data of a type that does not use it still counts: the bound
+ * only has to be an upper one, and cheap. */
 size_t wire_cmd_encoded_max(const struct wire_cmd *cmd)
 {
-	return 5 + (HEADER_FIELDS + MAX_FIELDS) * 9 + 3 * 5 + cmd->name_len + cmd->new_name_len +
-	       cmd->data_len;
+	size_t n = 5 + (HEADER_FIELDS + MAX_FIELDS) * 9 + 4 * 5 + cmd->name_len +
+	           cmd->new_name_len + cmd->data_len;
+	if (cmd->type == WIRE_CMD_WRITEV) {
+		if (cmd->extents != NULL) {
+			for (size_t i = 0; i < cmd->n_extents; i++)
+				n += EXTENT_OVERHEAD + cmd->extents[i].len;
+		} else {
+			n += cmd->extents_raw_len;
+		}
+	}
+	return n;
+}
+
+/* Reads one [offset, bin] extent from @r, checked as the decoder checks
+ * it. */
+static int read_extent(struct wire__mpr *r, struct wire_cmd_extent *e)
+{
+	uint32_t n;
+	if (wire__mpr_array(r, &n) != 0 || n != 2 || wire__mpr_u64(r, &e->offset) != 0 ||
+	    wire__mpr_bin(r, &e->data, &e->len, WIRE_WRITEV_BYTES_MAX) != 0)
+		return QFS_EPROTO;
+	if (e->len == 0 || e->offset > UINT64_MAX - e->len)
+		return QFS_EPROTO;
+	return 0;
+}
+
+int wire_cmd_extent_next(const struct wire_cmd *cmd, size_t *pos, struct wire_cmd_extent *out)
+{
+	struct wire__mpr r;
+	if (cmd->extents != NULL) {
+		if (*pos >= cmd->n_extents)
+			return 0;
+		*out = cmd->extents[(*pos)++];
+		return 1;
+	}
+	if (*pos >= cmd->extents_raw_len)
+		return 0;
+	wire__mpr_init(&r, (const uint8_t *)cmd->extents_raw + *pos, cmd->extents_raw_len - *pos);
+	if (read_extent(&r, out) != 0)
+		return QFS_EPROTO;
+	*pos = cmd->extents_raw_len - wire__mpr_left(&r);
+	return 1;
+}
+
+/* The WRITEV rules both directions enforce (wire_cmd.h). */
+static int writev_valid(const struct wire_cmd *c)
+{
+	struct wire_cmd_extent e;
+	size_t pos = 0, n = 0;
+	uint64_t total = 0;
+	int rc;
+
+	if (c->n_extents == 0)
+		return (c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)) != 0;
+	if (c->n_extents > WIRE_WRITEV_EXTENTS_MAX)
+		return 0;
+	while ((rc = wire_cmd_extent_next(c, &pos, &e)) == 1) {
+		if (e.len == 0 || e.len > WIRE_WRITEV_BYTES_MAX - total)
+			return 0;
+		if (!(c->flags & WIRE_WRITEV_APPEND) && e.offset > UINT64_MAX - e.len)
+			return 0;
+		total += e.len;
+		n++;
+	}
+	return rc == 0 && n == c->n_extents;
 }
 
 /* msgpack-c packs through a write callback; this one fills a bounded buffer
@@ -115,6 +191,24 @@ static int pack_bin(msgpack_packer *pk, const void *p, size_t n)
 	if (msgpack_pack_bin(pk, n) != 0)
 		return -1;
 	return n ? msgpack_pack_bin_body(pk, p, n) : 0;
+}
+
+static int pack_extents(msgpack_packer *pk, const struct wire_cmd *c)
+{
+	struct wire_cmd_extent e;
+	size_t pos = 0;
+	int rc;
+
+	if (msgpack_pack_array(pk, c->n_extents) != 0)
+		return -1;
+	while ((rc = wire_cmd_extent_next(c, &pos, &e)) == 1) {
+		/* An append's offset means nothing: 0 keeps the bytes canonical. */
+		uint64_t off = (c->flags & WIRE_WRITEV_APPEND) ? 0 : e.offset;
+		if (msgpack_pack_array(pk, 2) != 0 || msgpack_pack_uint64(pk, off) != 0 ||
+		    pack_bin(pk, e.data, e.len) != 0)
+			return -1;
+	}
+	return rc;
 }
 
 static int pack_field(msgpack_packer *pk, const struct wire_cmd *c, enum field f)
@@ -154,6 +248,12 @@ static int pack_field(msgpack_packer *pk, const struct wire_cmd *c, enum field f
 		return msgpack_pack_int64(pk, c->attr.mtime_ns);
 	case F_A_CTIME:
 		return msgpack_pack_int64(pk, c->attr.ctime_ns);
+	case F_RDEV:
+		return msgpack_pack_uint64(pk, c->rdev);
+	case F_SIZE:
+		return msgpack_pack_uint64(pk, c->size);
+	case F_EXTENTS:
+		return pack_extents(pk, c);
 	case F_END:
 		break;
 	}
@@ -185,6 +285,8 @@ int wire_cmd_encode(const struct wire_cmd *cmd, void *buf, size_t cap, size_t *l
 	    (uses(l, F_NEW_NAME) && cmd->new_name_len > WIRE_CMD_NAME_MAX) ||
 	    (uses(l, F_DATA) && cmd->data_len > UINT32_MAX))
 		return -EINVAL;
+	if (uses(l, F_EXTENTS) && !writev_valid(cmd))
+		return -EINVAL;
 
 	n = field_count(l);
 	msgpack_packer_init(&pk, &b, bounded_write);
@@ -200,6 +302,33 @@ int wire_cmd_encode(const struct wire_cmd *cmd, void *buf, size_t cap, size_t *l
 		if (pack_field(&pk, cmd, l->fields[i]) != 0)
 			return -ENOBUFS;
 	*len = b.len;
+	return 0;
+}
+
+/* The extents stay where they are in the input: each is checked here, and
+ * wire_cmd_extent_next() walks them again for the user. */
+static int read_extents(struct wire__mpr *r, struct wire_cmd *c)
+{
+	struct wire_cmd_extent e;
+	uint32_t n;
+	uint64_t total = 0;
+
+	if (wire__mpr_array(r, &n) != 0 || n > WIRE_WRITEV_EXTENTS_MAX)
+		return QFS_EPROTO;
+	c->extents_raw = r->p;
+	for (uint32_t i = 0; i < n; i++) {
+		if (read_extent(r, &e) != 0 || e.len > WIRE_WRITEV_BYTES_MAX - total)
+			return QFS_EPROTO;
+		/* The encoder writes an append's offset as 0: anything else is
+		 * not a command it made. */
+		if ((c->flags & WIRE_WRITEV_APPEND) && e.offset != 0)
+			return QFS_EPROTO;
+		total += e.len;
+	}
+	c->extents_raw_len = (size_t)(r->p - (const uint8_t *)c->extents_raw);
+	c->n_extents = n;
+	if (n == 0)
+		c->extents_raw = NULL;
 	return 0;
 }
 
@@ -247,6 +376,12 @@ static int read_field(struct wire__mpr *r, struct wire_cmd *c, enum field f)
 		return wire__mpr_i64(r, &c->attr.mtime_ns);
 	case F_A_CTIME:
 		return wire__mpr_i64(r, &c->attr.ctime_ns);
+	case F_RDEV:
+		return wire__mpr_u64(r, &c->rdev);
+	case F_SIZE:
+		return wire__mpr_u64(r, &c->size);
+	case F_EXTENTS:
+		return read_extents(r, c);
 	case F_END:
 		break;
 	}
@@ -283,6 +418,8 @@ int wire_cmd_decode(const void *buf, size_t len, struct wire_cmd *out)
 		if (read_field(&r, &c, l->fields[i]) != 0)
 			return QFS_EPROTO;
 	if ((c.flags & ~l->flags_mask) != 0 || (c.attr.valid & ~WIRE_ATTR_ALL) != 0)
+		return QFS_EPROTO;
+	if (c.type == WIRE_CMD_WRITEV && !writev_valid(&c))
 		return QFS_EPROTO;
 	if (wire__mpr_left(&r) != 0) /* one command per buffer, nothing after it */
 		return QFS_EPROTO;

@@ -61,8 +61,18 @@ static unsigned sample_commands(struct wire_cmd *c)
 		x->attr.mode = 0600;
 		x->attr.size = 3;
 	}
+	static const struct wire_cmd_extent ext[] = {
+	        {0, "db.example", 10},
+	        {4096, "internal\n", 9},
+	};
 	c[0].flags = WIRE_CREATE_EXCL;
 	c[1].flags = WIRE_WRITE_TRUNCATE;
+	c[WIRE_CMD_WRITEV - 1].flags = WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_KILL_SUIDGID;
+	c[WIRE_CMD_WRITEV - 1].extents = ext;
+	c[WIRE_CMD_WRITEV - 1].n_extents = 2;
+	c[WIRE_CMD_MKNOD - 1].name = "fifo";
+	c[WIRE_CMD_MKNOD - 1].name_len = 4;
+	c[WIRE_CMD_MKNOD - 1].mode = S_IFIFO | 0644;
 	return n;
 }
 

@@ -236,6 +236,31 @@ int t_write(struct tenv *t, uint64_t ino, uint64_t off, const char *data, uint32
 	return tenv_apply(t, &c);
 }
 
+int t_writev(struct tenv *t, uint64_t ino, uint32_t flags, uint64_t size,
+             const struct wire_cmd_extent *ext, size_t n)
+{
+	struct wire_cmd c = {.type = WIRE_CMD_WRITEV,
+	                     .ino = ino,
+	                     .flags = flags,
+	                     .size = size,
+	                     .extents = ext,
+	                     .n_extents = n};
+	return tenv_apply(t, &c);
+}
+
+int t_mknod(struct tenv *t, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev)
+{
+	struct wire_cmd c = {.type = WIRE_CMD_MKNOD,
+	                     .parent = parent,
+	                     .name = name,
+	                     .name_len = strlen(name),
+	                     .mode = mode,
+	                     .rdev = rdev,
+	                     .uid = 1000,
+	                     .gid = 100};
+	return tenv_apply(t, &c);
+}
+
 int t_append(struct tenv *t, uint64_t ino, const char *data)
 {
 	struct wire_cmd c = {

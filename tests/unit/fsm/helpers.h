@@ -52,6 +52,10 @@ int t_rename(struct tenv *t, uint64_t sp, const char *sn, uint64_t dp, const cha
              uint32_t flags);
 int t_write(struct tenv *t, uint64_t ino, uint64_t off, const char *data, uint32_t flags);
 int t_append(struct tenv *t, uint64_t ino, const char *data);
+/* WRITEV of @n extents (borrowed) with WIRE_WRITEV_* @flags. */
+int t_writev(struct tenv *t, uint64_t ino, uint32_t flags, uint64_t size,
+             const struct wire_cmd_extent *ext, size_t n);
+int t_mknod(struct tenv *t, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev);
 int t_setattr(struct tenv *t, uint64_t ino, const struct wire_cmd_attr *a);
 int t_setxattr(struct tenv *t, uint64_t ino, const char *name, const char *val, uint32_t flags);
 int t_removexattr(struct tenv *t, uint64_t ino, const char *name);

@@ -62,6 +62,7 @@ struct gen {
 	uint64_t serial[5]; /* per client 1..4 */
 	int64_t clock;
 	char data[4096];
+	struct wire_cmd_extent ext[4];
 };
 
 static void pick_name(struct wire_cmd *c)
@@ -78,8 +79,14 @@ static void generate(struct gen *g, struct wire_cmd *c)
 	        [WIRE_CMD_SETATTR] = 8, [WIRE_CMD_MKDIR] = 10,   [WIRE_CMD_UNLINK] = 10,
 	        [WIRE_CMD_RMDIR] = 8,   [WIRE_CMD_RENAME] = 12,  [WIRE_CMD_SYMLINK] = 4,
 	        [WIRE_CMD_LINK] = 4,    [WIRE_CMD_SETXATTR] = 5, [WIRE_CMD_REMOVEXATTR] = 3,
+	        [WIRE_CMD_WRITEV] = 14, [WIRE_CMD_MKNOD] = 5,
 	};
-	int w = (int)below(99), type = 1;
+	static const uint32_t mknod_types[] = {S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR,
+	                                       S_IFBLK, S_IFDIR, 0};
+	int total = 0;
+	for (int t = 1; t <= WIRE_CMD_TYPE_MAX; t++)
+		total += weights[t];
+	int w = (int)below((uint64_t)total), type = 1;
 	while (w >= weights[type])
 		w -= weights[type++];
 
@@ -131,6 +138,27 @@ static void generate(struct gen *g, struct wire_cmd *c)
 	case WIRE_CMD_SYMLINK:
 		c->data_len = below(20);
 		break;
+	case WIRE_CMD_WRITEV:
+		/* Extents over a small range, so they overlap, leave gaps, and
+		 * sometimes pass the limit together. */
+		c->flags = (uint32_t)below(16);
+		c->size = below(10) == 0 ? below(3000) : below(300);
+		c->n_extents = below(5);
+		if (c->n_extents == 0 &&
+		    !(c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)))
+			c->flags |= WIRE_WRITEV_SET_SIZE;
+		for (size_t i = 0; i < c->n_extents; i++) {
+			size_t len = below(8) == 0 ? 1 + below(1200) : 1 + below(48);
+			g->ext[i].offset = below(10) == 0 ? below(3000) : below(300);
+			g->ext[i].data = g->data + below(sizeof(g->data) - len);
+			g->ext[i].len = len;
+		}
+		c->extents = g->ext;
+		break;
+	case WIRE_CMD_MKNOD:
+		c->mode |= mknod_types[below(7)];
+		c->rdev = below(3) == 0 ? next() : 0;
+		break;
 	case WIRE_CMD_SETXATTR:
 	case WIRE_CMD_REMOVEXATTR:
 		/* Half on the root, so sets and removes meet often. */
@@ -155,7 +183,8 @@ static void learn(struct gen *g, const struct wire_cmd *c, const struct fsm_resu
 		g->max_ino = r->attr.ino;
 	if (c->type == WIRE_CMD_MKDIR)
 		ring_add(&g->dirs, r->attr.ino);
-	else if (c->type == WIRE_CMD_CREATE || c->type == WIRE_CMD_SYMLINK)
+	else if (c->type == WIRE_CMD_CREATE || c->type == WIRE_CMD_SYMLINK ||
+	         c->type == WIRE_CMD_MKNOD)
 		ring_add(&g->files, r->attr.ino);
 }
 

@@ -1,0 +1,322 @@
+/* test_fsm_data.c: the data path's commands: WRITEV, MKNOD, and set-id clearing as Linux does it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+#include "quorumfs/errors.h"
+
+#define ROOT FSM_ROOT_INO
+
+/* Applies a command expected to fail with @err, and checks it changed
+ * nothing but fsm.applied. */
+#define ASSERT_FAILS(t, err, call)                                                                 \
+	do {                                                                                       \
+		uint32_t before_ = tenv_digest(t);                                                 \
+		assert_int_equal((call), -(err));                                                  \
+		assert_int_equal((t)->res.attr.ino, 0);                                            \
+		assert_int_equal(tenv_digest(t), before_);                                         \
+	} while (0)
+
+#define EXT(off, s) ((struct wire_cmd_extent){(off), (s), sizeof(s) - 1})
+
+/* The contents of @ino, with @len asserted. */
+static void assert_contents(struct tenv *t, uint64_t ino, const void *want, size_t len)
+{
+	char buf[256];
+	size_t n;
+	assert_true(len < sizeof(buf));
+	assert_int_equal(t_getattr(t, ino).size, len);
+	assert_int_equal(fsm_read(t->fsm, NULL, ino, 0, sizeof(buf), buf, &n), 0);
+	assert_int_equal(n, len);
+	if (len)
+		assert_memory_equal(buf, want, len);
+}
+
+static uint64_t file(struct tenv *t, const char *name, const char *data)
+{
+	assert_int_equal(t_create(t, ROOT, name, 0, data), 0);
+	return t->res.attr.ino;
+}
+
+static void writev_writes_extents_in_order(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "f", "hello world");
+	struct fsm_attr before = t_getattr(t, f);
+	struct wire_cmd_extent e[] = {EXT(0, "HE"), EXT(14, "x"), EXT(1, "ola")};
+
+	assert_int_equal(t_writev(t, f, 0, 0, e, 3), 0);
+	/* Later extents win where they overlap; the gap reads as zeros. */
+	assert_contents(t, f, "Holao world\0\0\0x", 15);
+	assert_int_equal(t->res.offset, 0);
+	assert_int_equal(t->res.attr.version, before.version + 1);
+	assert_int_equal(t->res.attr.mtime_ns, t->clock);
+	assert_int_equal(t->res.attr.ctime_ns, t->clock);
+	struct fsm_statfs st;
+	assert_int_equal(fsm_statfs(t->fsm, NULL, &st), 0);
+	assert_int_equal(st.bytes, 15);
+}
+
+static void writev_truncates_and_sets_size_first(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "f", "old contents");
+	struct wire_cmd_extent e[] = {EXT(0, "new")};
+
+	/* open(O_TRUNC) then a write: the old bytes are gone, in one step. */
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_TRUNCATE, 0, e, 1), 0);
+	assert_contents(t, f, "new", 3);
+	/* ftruncate beyond the end, then a write inside: zeros stay. */
+	struct wire_cmd_extent e2[] = {EXT(1, "E")};
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_SET_SIZE, 6, e2, 1), 0);
+	assert_contents(t, f, "nEw\0\0\0", 6);
+	/* Shrinking, then writing past the new end: the cut bytes do not come
+	 * back, the gap is zeros. */
+	struct wire_cmd_extent e3[] = {EXT(4, "z")};
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_SET_SIZE, 1, e3, 1), 0);
+	assert_contents(t, f, "n\0\0\0z", 5);
+	/* TRUNCATE and SET_SIZE without extents: `: > f`, ftruncate alone. */
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE, 2, NULL, 0),
+	                 0);
+	assert_contents(t, f, "\0\0", 2);
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_TRUNCATE, 0, NULL, 0), 0);
+	assert_contents(t, f, "", 0);
+	struct fsm_statfs st;
+	assert_int_equal(fsm_statfs(t->fsm, NULL, &st), 0);
+	assert_int_equal(st.bytes, 0);
+}
+
+static void writev_appends_at_the_end_it_finds(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "f", "ab");
+	struct wire_cmd_extent e[] = {EXT(99, "cd"), EXT(7, "ef")};
+
+	assert_int_equal(t_append(t, f, "X"), 0); /* another node's append came first */
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_APPEND, 0, e, 2), 0);
+	assert_contents(t, f, "abXcdef", 7);
+	assert_int_equal(t->res.offset, 3);
+	/* TRUNCATE with APPEND: `>` then appends, as O_TRUNC|O_APPEND. */
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_APPEND | WIRE_WRITEV_TRUNCATE, 0, e, 2), 0);
+	assert_contents(t, f, "cdef", 4);
+	assert_int_equal(t->res.offset, 0);
+}
+
+static void writev_refuses_beyond_the_limit(void **state)
+{
+	(void)state;
+	struct fsm_options o = {.max_value_size = 16};
+	struct tenv t;
+	tenv_open(&t, &o, 0);
+	uint64_t f = file(&t, "f", "0123456789");
+	struct wire_cmd_extent past[] = {EXT(0, "a"), EXT(15, "bc")};
+	struct wire_cmd_extent twice[] = {EXT(0, "0123456789"), EXT(0, "0123456789")};
+	struct wire_cmd_extent app[] = {EXT(0, "0123456")};
+	struct wire_cmd_extent fits[] = {EXT(10, "abcdef")};
+
+	/* Nothing of a command that passes the limit is applied, not even
+	 * its first extent. */
+	ASSERT_FAILS(&t, EFBIG, t_writev(&t, f, 0, 0, past, 2));
+	ASSERT_FAILS(&t, EFBIG, t_writev(&t, f, WIRE_WRITEV_SET_SIZE, 17, NULL, 0));
+	ASSERT_FAILS(&t, EFBIG, t_writev(&t, f, 0, 0, twice, 2)); /* the bytes together */
+	ASSERT_FAILS(&t, EFBIG, t_writev(&t, f, WIRE_WRITEV_APPEND, 0, app, 1));
+	assert_int_equal(t_writev(&t, f, 0, 0, fits, 1), 0);
+	assert_contents(&t, f, "0123456789abcdef", 16);
+	/* TRUNCATE comes first: an append that would pass the limit on the
+	 * old contents fits after it. */
+	assert_int_equal(t_writev(&t, f, WIRE_WRITEV_TRUNCATE, 0, app, 1), 0);
+	assert_contents(&t, f, "0123456", 7);
+	tenv_close(&t);
+}
+
+static void writev_acts_on_regular_files_only(void **state)
+{
+	struct tenv *t = *state;
+	struct wire_cmd_extent e[] = {EXT(0, "x")};
+
+	assert_int_equal(t_mkdir(t, ROOT, "d"), 0);
+	uint64_t d = t->res.attr.ino;
+	assert_int_equal(t_symlink(t, ROOT, "l", "target"), 0);
+	uint64_t l = t->res.attr.ino;
+	assert_int_equal(t_mknod(t, ROOT, "p", S_IFIFO | 0644, 0), 0);
+	uint64_t p = t->res.attr.ino;
+	ASSERT_FAILS(t, EISDIR, t_writev(t, d, 0, 0, e, 1));
+	ASSERT_FAILS(t, EINVAL, t_writev(t, l, 0, 0, e, 1));
+	ASSERT_FAILS(t, EINVAL, t_writev(t, p, 0, 0, e, 1));
+	ASSERT_FAILS(t, ENOENT, t_writev(t, 999, 0, 0, e, 1));
+}
+
+static uint32_t mode_of(struct tenv *t, uint64_t ino)
+{
+	return t_getattr(t, ino).mode & 07777;
+}
+
+static void setmode(struct tenv *t, uint64_t ino, uint32_t mode)
+{
+	struct wire_cmd_attr a = {.valid = WIRE_ATTR_MODE, .mode = mode};
+	assert_int_equal(t_setattr(t, ino, &a), 0);
+}
+
+static void writev_kills_suid_and_executable_sgid(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "f", "x");
+	struct wire_cmd_extent e[] = {EXT(0, "y")};
+
+	setmode(t, f, 06755);
+	assert_int_equal(t_writev(t, f, 0, 0, e, 1), 0); /* a writer with CAP_FSETID */
+	assert_int_equal(mode_of(t, f), 06755);
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_KILL_SUIDGID, 0, e, 1), 0);
+	assert_int_equal(mode_of(t, f), 0755);
+	/* Without group execute, S_ISGID marks mandatory locking: it stays. */
+	setmode(t, f, 06745);
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_KILL_SUIDGID, 0, e, 1), 0);
+	assert_int_equal(mode_of(t, f), 02745);
+}
+
+static void setattr_kill_suidgid_on_truncation(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "f", "contents");
+	struct wire_cmd_attr trunc = {.valid = WIRE_ATTR_SIZE | WIRE_ATTR_KILL_SUIDGID, .size = 2};
+	struct wire_cmd_attr with_mode = {.valid = WIRE_ATTR_SIZE | WIRE_ATTR_KILL_SUIDGID |
+	                                           WIRE_ATTR_MODE,
+	                                  .size = 1,
+	                                  .mode = 04700};
+
+	setmode(t, f, 06775);
+	assert_int_equal(t_setattr(t, f, &trunc), 0);
+	assert_int_equal(mode_of(t, f), 0775);
+	assert_int_equal(t_getattr(t, f).size, 2);
+	/* A mode in the same command is what the kernel computed: it wins. */
+	assert_int_equal(t_setattr(t, f, &with_mode), 0);
+	assert_int_equal(mode_of(t, f), 04700);
+}
+
+static void chown_clears_setid_bits(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "f", "x");
+	struct wire_cmd_attr uid = {.valid = WIRE_ATTR_UID, .uid = 0};
+	struct wire_cmd_attr gid = {.valid = WIRE_ATTR_GID, .gid = 5};
+	struct wire_cmd_attr both = {
+	        .valid = WIRE_ATTR_UID | WIRE_ATTR_MODE, .uid = 7, .mode = 06755};
+
+	setmode(t, f, 06755);
+	assert_int_equal(t_setattr(t, f, &uid), 0); /* by root too, same owner or not */
+	assert_int_equal(mode_of(t, f), 0755);
+	setmode(t, f, 02755);
+	assert_int_equal(t_setattr(t, f, &gid), 0);
+	assert_int_equal(mode_of(t, f), 0755);
+	assert_int_equal(t_getattr(t, f).gid, 5);
+	setmode(t, f, 02745);
+	assert_int_equal(t_setattr(t, f, &gid), 0);
+	assert_int_equal(mode_of(t, f), 02745);
+	assert_int_equal(t_setattr(t, f, &both), 0);
+	assert_int_equal(mode_of(t, f), 06755);
+	/* A directory's S_ISGID is inheritance, not privilege: chown keeps it. */
+	assert_int_equal(t_mkdir(t, ROOT, "d"), 0);
+	uint64_t d = t->res.attr.ino;
+	setmode(t, d, 02775);
+	assert_int_equal(t_setattr(t, d, &gid), 0);
+	assert_int_equal(mode_of(t, d), 02775);
+}
+
+struct seen {
+	uint32_t type[8];
+	unsigned n;
+};
+
+static int collect(void *arg, const struct fsm_dirent *ent)
+{
+	struct seen *s = arg;
+	if (s->n < 8)
+		s->type[s->n++] = ent->type;
+	return 0;
+}
+
+static void mknod_makes_every_file_type(void **state)
+{
+	struct tenv *t = *state;
+	static const uint32_t types[] = {S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK};
+	const char *names[] = {"reg", "fifo", "sock", "chr", "blk"};
+	struct seen seen = {0};
+	char buf[4];
+	size_t n;
+
+	for (unsigned i = 0; i < 5; i++) {
+		assert_int_equal(t_mknod(t, ROOT, names[i], types[i] | 0640, 0), 0);
+		struct fsm_attr a = t->res.attr;
+		assert_int_equal(a.mode, types[i] | 0640);
+		assert_true(a.nlink == 1 && a.size == 0 && a.uid == 1000 && a.gid == 100);
+		assert_int_equal(t_lookup(t, ROOT, names[i]), a.ino);
+	}
+	assert_int_equal(fsm_readdir(t->fsm, NULL, ROOT, 0, false, collect, &seen), 0);
+	assert_int_equal(seen.n, 5);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(seen.type[i], types[i]);
+	/* A FIFO has no contents in the tree; it can be linked and unlinked
+	 * like any non-directory. */
+	uint64_t fifo = t_lookup(t, ROOT, "fifo");
+	assert_int_equal(fsm_read(t->fsm, NULL, fifo, 0, sizeof(buf), buf, &n), -EINVAL);
+	assert_int_equal(t_link(t, fifo, ROOT, "fifo2"), 0);
+	assert_int_equal(t_getattr(t, fifo).nlink, 2);
+	assert_int_equal(t_unlink(t, ROOT, "fifo"), 0);
+	assert_int_equal(t_unlink(t, ROOT, "fifo2"), 0);
+	assert_int_equal(t_lookup(t, ROOT, "fifo2"), 0);
+	/* The regular one is a file like CREATE's. */
+	assert_int_equal(t_write(t, t_lookup(t, ROOT, "reg"), 0, "abc", 0), 0);
+	assert_string_equal(t_read(t, t_lookup(t, ROOT, "reg")), "abc");
+}
+
+static void mknod_refuses_what_it_cannot_make(void **state)
+{
+	struct tenv *t = *state;
+
+	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "x", 0644, 0));
+	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "x", S_IFDIR | 0755, 0));
+	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "x", S_IFLNK | 0777, 0));
+	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "x", 0170000 | 0644, 0));
+	ASSERT_FAILS(t, EOPNOTSUPP, t_mknod(t, ROOT, "x", S_IFCHR | 0644, makedev(1, 3)));
+	assert_int_equal(t_mknod(t, ROOT, "x", S_IFIFO | 0644, 0), 0);
+	ASSERT_FAILS(t, EEXIST, t_mknod(t, ROOT, "x", S_IFIFO | 0644, 0));
+	ASSERT_FAILS(t, ENOENT, t_mknod(t, 999, "y", S_IFIFO | 0644, 0));
+	ASSERT_FAILS(t, ENOTDIR, t_mknod(t, t_lookup(t, ROOT, "x"), "y", S_IFIFO | 0644, 0));
+	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "a/b", S_IFIFO | 0644, 0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(writev_writes_extents_in_order, tenv_setup,
+	                                        tenv_teardown),
+	        cmocka_unit_test_setup_teardown(writev_truncates_and_sets_size_first, tenv_setup,
+	                                        tenv_teardown),
+	        cmocka_unit_test_setup_teardown(writev_appends_at_the_end_it_finds, tenv_setup,
+	                                        tenv_teardown),
+	        cmocka_unit_test(writev_refuses_beyond_the_limit),
+	        cmocka_unit_test_setup_teardown(writev_acts_on_regular_files_only, tenv_setup,
+	                                        tenv_teardown),
+	        cmocka_unit_test_setup_teardown(writev_kills_suid_and_executable_sgid, tenv_setup,
+	                                        tenv_teardown),
+	        cmocka_unit_test_setup_teardown(setattr_kill_suidgid_on_truncation, tenv_setup,
+	                                        tenv_teardown),
+	        cmocka_unit_test_setup_teardown(chown_clears_setid_bits, tenv_setup, tenv_teardown),
+	        cmocka_unit_test_setup_teardown(mknod_makes_every_file_type, tenv_setup,
+	                                        tenv_teardown),
+	        cmocka_unit_test_setup_teardown(mknod_refuses_what_it_cannot_make, tenv_setup,
+	                                        tenv_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
