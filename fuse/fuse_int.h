@@ -245,5 +245,11 @@ void qfs__ops_dir(struct fuse_lowlevel_ops *ops);
 void qfs__ops_file(struct fuse_lowlevel_ops *ops);
 void qfs__ops_locks(struct fuse_lowlevel_ops *ops);
 void qfs__ops_xattr(struct fuse_lowlevel_ops *ops);
+/* Last: wraps the table the others built (.quorumfs/, request counts). */
+void qfs__ops_status(struct fuse_lowlevel_ops *ops);
+
+/* Every error reply is counted for /metrics (ops_status.c), by operation. */
+int qfs__reply_err_counted(fuse_req_t req, int err);
+#define fuse_reply_err(req, err) qfs__reply_err_counted((req), (err))
 
 #endif

@@ -164,6 +164,7 @@ static struct fuse_session *session_new(struct qfs_mount *m, char *err, size_t e
 	qfs__ops_xattr(&ops);
 	if (!m->opts.local_locks)
 		qfs__ops_locks(&ops);
+	qfs__ops_status(&ops);
 	if (mount_opts(m, opts, sizeof(opts)) != 0) {
 		snprintf(err, errlen, "invalid fsname \"%s\"", m->fsname);
 		return NULL;

@@ -15,6 +15,7 @@ packages=(
 	clang libclang-rt-14-dev    # libFuzzer targets
 	attr                        # setfattr/getfattr in e2e tests
 	iproute2 util-linux procps psmisc  # namespaces, flock, pgrep, fuser for tests
+	jq                          # e2e tests read the status JSON
 )
 
 missing=()

@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "quorumfs/wire_cmd.h"
+#include "quorumfs/wire_admin.h"
 #include "quorumfs/fsm.h"
 
 #define NODE_MAX_PEERS   16
@@ -198,8 +199,12 @@ struct node_member_status {
 	uint64_t id;
 	char address[NODE_ADDRESS_MAX];
 	bool voter;
-	uint64_t match;          /* leader's view; 0 on followers */
-	int64_t last_contact_ms; /* leader's view; -1 if unknown */
+	uint64_t match; /* leader's view; 0 on followers */
+	/* Milliseconds since this node last heard from the member (any frame),
+	 * kept across role changes, so a new leader does not take a dead member
+	 * for a live one; -1: never, or not tracked here (@contact says). */
+	int64_t last_contact_ms;
+	uint32_t contact; /* enum wire_admin_contact */
 };
 
 struct node_status {
@@ -213,6 +218,9 @@ struct node_status {
 	uint64_t snapshot_index;
 	uint64_t first_index; /* first log entry still held; older ones are only
 	                         in the snapshot */
+	bool quorate; /* a leader heard a majority, a follower its leader, within an election timeout */
+	uint64_t verify_index;      /* the last cross-replica check verdicted here */
+	uint64_t verify_mismatches; /* members whose tree differed, since the start */
 	unsigned n_members;
 	struct node_member_status members[NODE_MAX_PEERS];
 };
@@ -256,11 +264,26 @@ int node_transfer(struct node *n, uint64_t to);
 int node_snapshot(struct node *n);
 
 /*
- * node_status_json - render @st as one JSON object (what the admin socket's
- * "status" request answers, and what quorumctl prints) into @buf, at most
- * @cap bytes, NUL-terminated when it fits.
+ * node_status_json - render @st as one JSON object (wire_admin_status_json():
+ * the same as `quorumctl status --json`) into @buf, at most @cap bytes,
+ * NUL-terminated when it fits.
  * Returns the length of the whole rendering (>= @cap: it was cut short).
  */
 size_t node_status_json(const struct node_status *st, char *buf, size_t cap);
+
+/* The files of the mount's reserved directory .quorumfs/ (docs/operations.md). */
+enum node_status_file {
+	NODE_FILE_STATUS = 0, /* status: the JSON of node_status_json() */
+	NODE_FILE_MEMBERS,    /* members: one line per member */
+	NODE_FILE_LEADER,     /* leader: "ID ADDRESS", or "none" */
+	NODE_FILE_COUNT
+};
+
+/*
+ * node_status_file - render file @which of this node's current status into
+ * @buf (at most @cap bytes, NUL-terminated when it fits). Needs no quorum.
+ * Returns the length of the whole rendering (>= @cap: cut short).
+ */
+size_t node_status_file(struct node *n, enum node_status_file which, char *buf, size_t cap);
 
 #endif

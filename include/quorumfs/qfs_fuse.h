@@ -48,6 +48,17 @@ struct qfs_mount_options {
 	 * connection). The owner should then call qfs_mount_stop(). May be NULL. */
 	void (*unmounted)(void *arg);
 	void *unmounted_arg;
+	/* Renders file @which (enum node_status_file) of .quorumfs/ into @buf
+	 * (node_status_file() in the daemon), on the loop; returns its length.
+	 * NULL: the files say they are not available. The reserved name is
+	 * refused either way. */
+	size_t (*status_file)(void *arg, unsigned which, char *buf, size_t cap);
+	/* Does the node see a quorum now (node_status().quorate)? While it
+	 * does not, the root directory's attributes are answered from the
+	 * local tree at once, so a path walk reaches .quorumfs/ (the kernel
+	 * asks for the root's attributes first). NULL: always a quorum. */
+	bool (*quorate)(void *arg);
+	void *status_arg;
 };
 
 /*

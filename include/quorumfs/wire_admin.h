@@ -34,12 +34,23 @@ struct wire_admin_req {
 	char address[WIRE_ADMIN_ADDRESS_MAX]; /* NUL-terminated */
 };
 
+/* What a node knows of its contact with a member (wire_admin_member.contact). */
+enum wire_admin_contact {
+	WIRE_ADMIN_CONTACT_OK = 0, /* heard from within an election timeout */
+	WIRE_ADMIN_CONTACT_SELF,   /* the node itself */
+	WIRE_ADMIN_CONTACT_UNKNOWN, /* a follower does not track the other followers */
+	WIRE_ADMIN_CONTACT_NEVER,   /* never heard from since this daemon started */
+	WIRE_ADMIN_CONTACT_LOST,    /* heard from last_contact_ms ago: longer than an election timeout */
+	WIRE_ADMIN_CONTACT_LAST
+};
+
 struct wire_admin_member {
 	uint64_t id;
 	char address[WIRE_ADMIN_ADDRESS_MAX];
 	uint32_t voter;          /* 1 voter, 0 learner */
 	uint64_t match;          /* leader's view; 0 elsewhere */
-	int64_t last_contact_ms; /* leader's view; -1 unknown */
+	int64_t last_contact_ms; /* ms since this node last heard from it; -1 unknown or never */
+	uint32_t contact;        /* enum wire_admin_contact */
 };
 
 struct wire_admin_status {
@@ -51,6 +62,16 @@ struct wire_admin_status {
 	uint64_t applied;
 	uint64_t last_index;
 	uint64_t snapshot_index;
+	uint64_t first_index; /* first log entry still held */
+	/* 1: this node sees a quorum (a leader: a majority of voters answered
+	 * within an election timeout; a follower: it heard from its leader
+	 * within one). */
+	uint32_t quorate;
+	/* The cross-replica check (docs/operations.md): the index of the last
+	 * check this node verdicted, and how many members' reports differed
+	 * from its own tree since it started. */
+	uint64_t verify_index;
+	uint64_t verify_mismatches;
 	uint32_t n_members;
 	struct wire_admin_member members[WIRE_ADMIN_MAX_MEMBERS];
 };
@@ -78,6 +99,17 @@ int wire_admin_resp_encode(const struct wire_admin_resp *resp, void *buf, size_t
  */
 int wire_admin_req_decode(const void *buf, size_t len, struct wire_admin_req *req);
 int wire_admin_resp_decode(const void *buf, size_t len, struct wire_admin_resp *resp);
+
+/*
+ * wire_admin_status_json - render @st as one JSON object (what `quorumctl
+ * status --json`, the HTTP /status and .quorumfs/status show) into @buf, at
+ * most @cap bytes, NUL-terminated when it fits.
+ * Returns the length of the whole rendering (>= @cap: it was cut short).
+ */
+size_t wire_admin_status_json(const struct wire_admin_status *st, char *buf, size_t cap);
+
+/* The word for a member's contact ("ok", "self", "unknown", "never", "lost"). */
+const char *wire_admin_contact_name(uint32_t contact);
 
 /* Name of an op ("status", ...), or "?". */
 const char *wire_admin_op_name(uint32_t op);

@@ -109,55 +109,45 @@ static void print_status_text(const struct wire_admin_status *st)
 	printf("applied:  %" PRIu64 "\n", st->applied);
 	printf("last:     %" PRIu64 "\n", st->last_index);
 	printf("snapshot: %" PRIu64 "\n", st->snapshot_index);
+	printf("quorate:  %s\n", st->quorate ? "yes" : "no");
+	if (st->verify_index > 0 || st->verify_mismatches > 0)
+		printf("verify:   last check at %" PRIu64 ", %" PRIu64 " mismatching report%s\n",
+		       st->verify_index, st->verify_mismatches,
+		       st->verify_mismatches == 1 ? "" : "s");
 	printf("\n%-4s %-22s %-8s %10s %14s\n", "ID", "ADDRESS", "ROLE", "MATCH", "LAST CONTACT");
 	for (uint32_t i = 0; i < st->n_members; i++) {
 		const struct wire_admin_member *m = &st->members[i];
 		char contact[32];
-		if (m->id == st->id)
+		switch (m->contact) {
+		case WIRE_ADMIN_CONTACT_SELF:
 			snprintf(contact, sizeof(contact), "(self)");
-		else if (m->last_contact_ms < 0)
-			snprintf(contact, sizeof(contact), "-");
-		else
-			snprintf(contact, sizeof(contact), "%" PRId64 " ms ago",
-			         m->last_contact_ms);
+			break;
+		case WIRE_ADMIN_CONTACT_OK:
+			snprintf(contact, sizeof(contact), "%" PRId64 " ms ago", m->last_contact_ms);
+			break;
+		case WIRE_ADMIN_CONTACT_NEVER:
+			snprintf(contact, sizeof(contact), "never");
+			break;
+		case WIRE_ADMIN_CONTACT_LOST:
+			snprintf(contact, sizeof(contact), "lost %" PRId64 " s ago",
+			         m->last_contact_ms / 1000);
+			break;
+		default:
+			snprintf(contact, sizeof(contact), "-"); /* a follower's view */
+			break;
+		}
 		printf("%-4" PRIu64 " %-22s %-8s %10" PRIu64 " %14s\n", m->id, m->address,
 		       m->voter ? "voter" : "learner", m->match, contact);
 	}
 }
 
-/* Prints @s as a JSON string; addresses and roles are plain, but be exact. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void print_status_json(const struct wire_admin_status *st)
 {
-	printf("{\"id\": %" PRIu64 ", \"role\": ", st->id);
-	json_str(st->role);
-	printf(", \"term\": %" PRIu64 ", \"leader\": %" PRIu64 ", \"commit\": %" PRIu64
-	       ", \"applied\": %" PRIu64 ", \"last_index\": %" PRIu64
-	       ", \"snapshot_index\": %" PRIu64 ", \"members\": [",
-	       st->term, st->leader, st->commit, st->applied, st->last_index, st->snapshot_index);
-	for (uint32_t i = 0; i < st->n_members; i++) {
-		const struct wire_admin_member *m = &st->members[i];
-		printf("%s{\"id\": %" PRIu64 ", \"address\": ", i ? ", " : "", m->id);
-		json_str(m->address);
-		printf(", \"role\": \"%s\", \"match\": %" PRIu64 ", \"last_contact_ms\": %" PRId64
-		       "}",
-		       m->voter ? "voter" : "learner", m->match, m->last_contact_ms);
-	}
-	printf("]}\n");
+	char buf[WIRE_ADMIN_FRAME_MAX];
+	size_t len = wire_admin_status_json(st, buf, sizeof(buf));
+	if (len >= sizeof(buf))
+		die("status: the JSON rendering does not fit in %zu bytes", sizeof(buf));
+	printf("%s\n", buf);
 }
 
 /* Runs a simple call, prints its message, exits with its verdict. */

@@ -329,6 +329,25 @@ static void on_unmounted(void *arg)
 	begin_stop(arg, "unmounted");
 }
 
+/* The mount's .quorumfs/ files, rendered by the node. */
+static size_t status_file(void *arg, unsigned which, char *buf, size_t cap)
+{
+	struct daemon *d = arg;
+	if (d->node == NULL || which >= NODE_FILE_COUNT)
+		return 0;
+	return node_status_file(d->node, (enum node_status_file)which, buf, cap);
+}
+
+static bool quorate(void *arg)
+{
+	struct daemon *d = arg;
+	struct node_status st;
+	if (d->node == NULL)
+		return true;
+	node_status(d->node, &st);
+	return st.quorate;
+}
+
 static int fill_node_options(const struct args *a, const struct qfs_config *cfg,
                              struct node_options *o, char *err, size_t errlen)
 {
@@ -450,6 +469,9 @@ int main(int argc, char **argv)
 	mopts.debug = a.debug;
 	mopts.unmounted = on_unmounted;
 	mopts.unmounted_arg = &d;
+	mopts.status_file = status_file;
+	mopts.quorate = quorate;
+	mopts.status_arg = &d;
 	rc = qfs_mount_start(&d.loop, d.node, mp, &mopts, &d.mount, err, sizeof(err));
 	if (rc != 0) {
 		qfs_error("%s", err);

@@ -11,9 +11,40 @@
 #include "quorumfs/wire_admin.h"
 #include "quorumfs/wire_peer.h"
 
+void node__heard(struct node *n, raft_id from)
+{
+	uint64_t now = uv_now(n->loop);
+	unsigned free_slot = NODE_MAX_PEERS, oldest = 0;
+	for (unsigned i = 0; i < NODE_MAX_PEERS; i++) {
+		if (n->heard[i].id == from) {
+			n->heard[i].at = now;
+			return;
+		}
+		if (n->heard[i].id == 0 && free_slot == NODE_MAX_PEERS)
+			free_slot = i;
+		if (n->heard[i].at < n->heard[oldest].at)
+			oldest = i;
+	}
+	/* Full (members came and went): the one heard from longest ago goes. */
+	unsigned k = free_slot < NODE_MAX_PEERS ? free_slot : oldest;
+	n->heard[k].id = from;
+	n->heard[k].at = now;
+}
+
+/* Milliseconds since @id was last heard from, or -1: never. */
+static int64_t heard_ago(struct node *n, raft_id id)
+{
+	for (unsigned i = 0; i < NODE_MAX_PEERS; i++)
+		if (n->heard[i].id == id && id != 0)
+			return (int64_t)(uv_now(n->loop) - n->heard[i].at);
+	return -1;
+}
+
 void node_status(struct node *n, struct node_status *st)
 {
 	const struct raft_conf *conf = raft_configuration(n->raft);
+	int64_t timeout = (int64_t)n->opts.election_ms;
+	unsigned voters = 0, voters_heard = 0;
 	memset(st, 0, sizeof(*st));
 	st->id = n->opts.id;
 	st->role = raft_role_name(raft_role(n->raft));
@@ -24,20 +55,76 @@ void node_status(struct node *n, struct node_status *st)
 	st->last_index = raft_last_index(n->raft);
 	st->snapshot_index = n->snapshot_index;
 	st->first_index = raft_first_index(n->raft);
+	st->verify_index = n->verify_index;
+	st->verify_mismatches = n->verify_mismatches;
+	bool leading = raft_role(n->raft) == RAFT_LEADER;
 	for (unsigned i = 0; i < conf->n && i < NODE_MAX_PEERS; i++) {
 		struct node_member_status *m = &st->members[st->n_members++];
 		struct raft_progress_info pi;
 		m->id = conf->servers[i].id;
 		snprintf(m->address, sizeof(m->address), "%s", conf->servers[i].address);
 		m->voter = conf->servers[i].role == RAFT_VOTER;
-		m->last_contact_ms = -1;
-		if (raft_progress(n->raft, m->id, &pi) == 0) {
+		if (raft_progress(n->raft, m->id, &pi) == 0)
 			m->match = pi.match;
-			m->last_contact_ms = m->id == n->opts.id ? 0
-			                                         : (int64_t)pi.ticks_since_contact *
-			                                                   n->opts.heartbeat_ms;
+		/* Contact is what this node heard itself, not the core's
+		 * progress: a new leader's progress starts at "just heard" for
+		 * every member, dead ones too. */
+		m->last_contact_ms = m->id == n->opts.id ? 0 : heard_ago(n, m->id);
+		if (m->id == n->opts.id)
+			m->contact = WIRE_ADMIN_CONTACT_SELF;
+		else if (m->last_contact_ms >= 0 && m->last_contact_ms <= timeout)
+			m->contact = WIRE_ADMIN_CONTACT_OK;
+		else if (!leading && st->leader != RAFT_NONE && m->id != st->leader)
+			/* Followers hear only from the leader (and candidates):
+			 * silence from another follower says nothing. */
+			m->contact = WIRE_ADMIN_CONTACT_UNKNOWN;
+		else if (m->last_contact_ms < 0)
+			m->contact = WIRE_ADMIN_CONTACT_NEVER;
+		else
+			m->contact = WIRE_ADMIN_CONTACT_LOST;
+		if (m->voter) {
+			voters++;
+			if (m->contact == WIRE_ADMIN_CONTACT_OK || m->contact == WIRE_ADMIN_CONTACT_SELF)
+				voters_heard++;
 		}
+		if (!leading && m->id == st->leader && m->contact == WIRE_ADMIN_CONTACT_OK)
+			st->quorate = true;
 	}
+	if (leading)
+		st->quorate = voters > 0 && voters_heard > voters / 2;
+}
+
+static void fill_wire(const struct node_status *st, struct wire_admin_status *ws)
+{
+	memset(ws, 0, sizeof(*ws));
+	ws->id = st->id;
+	snprintf(ws->role, sizeof(ws->role), "%s", st->role);
+	ws->term = st->term;
+	ws->leader = st->leader;
+	ws->commit = st->commit;
+	ws->applied = st->applied;
+	ws->last_index = st->last_index;
+	ws->snapshot_index = st->snapshot_index;
+	ws->first_index = st->first_index;
+	ws->quorate = st->quorate;
+	ws->verify_index = st->verify_index;
+	ws->verify_mismatches = st->verify_mismatches;
+	for (unsigned i = 0; i < st->n_members && i < WIRE_ADMIN_MAX_MEMBERS; i++) {
+		struct wire_admin_member *m = &ws->members[ws->n_members++];
+		m->id = st->members[i].id;
+		snprintf(m->address, sizeof(m->address), "%s", st->members[i].address);
+		m->voter = st->members[i].voter;
+		m->match = st->members[i].match;
+		m->last_contact_ms = st->members[i].last_contact_ms;
+		m->contact = st->members[i].contact;
+	}
+}
+
+size_t node_status_json(const struct node_status *st, char *buf, size_t cap)
+{
+	struct wire_admin_status ws;
+	fill_wire(st, &ws);
+	return wire_admin_status_json(&ws, buf, cap);
 }
 
 struct out {
@@ -56,45 +143,65 @@ static void put(struct out *o, const char *fmt, ...)
 		o->len += (size_t)w;
 }
 
-/* Addresses are "host:port" from the configuration; anything else is
- * escaped so the output stays valid JSON. */
-static void put_str(struct out *o, const char *s)
+size_t node_status_file(struct node *n, enum node_status_file which, char *buf, size_t cap)
 {
-	put(o, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20)
-			put(o, "\\u%04x", c);
-		else
-			put(o, "%c", c);
-	}
-	put(o, "\"");
-}
-
-size_t node_status_json(const struct node_status *st, char *buf, size_t cap)
-{
+	struct node_status st;
 	struct out o = {.buf = buf, .cap = cap};
 	if (cap > 0)
 		buf[0] = '\0';
-	put(&o,
-	    "{\"id\":%llu,\"role\":\"%s\",\"term\":%llu,\"leader\":%llu,\"commit\":%llu,"
-	    "\"applied\":%llu,\"first_index\":%llu,\"last_index\":%llu,\"snapshot_index\":%llu,"
-	    "\"members\":[",
-	    (unsigned long long)st->id, st->role, (unsigned long long)st->term,
-	    (unsigned long long)st->leader, (unsigned long long)st->commit,
-	    (unsigned long long)st->applied, (unsigned long long)st->first_index,
-	    (unsigned long long)st->last_index, (unsigned long long)st->snapshot_index);
-	for (unsigned i = 0; i < st->n_members; i++) {
-		const struct node_member_status *m = &st->members[i];
-		put(&o, "%s{\"id\":%llu,\"address\":", i ? "," : "", (unsigned long long)m->id);
-		put_str(&o, m->address);
-		put(&o, ",\"voter\":%s,\"match\":%llu,\"last_contact_ms\":%lld}",
-		    m->voter ? "true" : "false", (unsigned long long)m->match,
-		    (long long)m->last_contact_ms);
+	node_status(n, &st);
+	switch (which) {
+	case NODE_FILE_STATUS:
+		o.len = node_status_json(&st, buf, cap);
+		put(&o, "\n");
+		break;
+	case NODE_FILE_MEMBERS:
+		/* ID ADDRESS ROLE MATCH LAG CONTACT: one line each, for awk. */
+		for (unsigned i = 0; i < st.n_members; i++) {
+			const struct node_member_status *m = &st.members[i];
+			bool leading = strcmp(st.role, "leader") == 0;
+			put(&o, "%llu %s %s %llu ", (unsigned long long)m->id, m->address,
+			    m->id == st.leader ? "leader" : m->voter ? "voter" : "learner",
+			    (unsigned long long)m->match);
+			if (leading)
+				put(&o, "%llu ", (unsigned long long)(st.last_index > m->match
+				                                              ? st.last_index - m->match
+				                                              : 0));
+			else
+				put(&o, "- ");
+			switch (m->contact) {
+			case WIRE_ADMIN_CONTACT_SELF:
+				put(&o, "self\n");
+				break;
+			case WIRE_ADMIN_CONTACT_OK:
+				put(&o, "%lld ms ago\n", (long long)m->last_contact_ms);
+				break;
+			case WIRE_ADMIN_CONTACT_NEVER:
+				put(&o, "never\n");
+				break;
+			case WIRE_ADMIN_CONTACT_LOST:
+				put(&o, "lost %lld s ago\n", (long long)(m->last_contact_ms / 1000));
+				break;
+			default:
+				put(&o, "-\n");
+				break;
+			}
+		}
+		break;
+	case NODE_FILE_LEADER: {
+		const char *addr = NULL;
+		for (unsigned i = 0; i < st.n_members; i++)
+			if (st.members[i].id == st.leader)
+				addr = st.members[i].address;
+		if (st.leader != 0)
+			put(&o, "%llu %s\n", (unsigned long long)st.leader, addr ? addr : "?");
+		else
+			put(&o, "none\n");
+		break;
 	}
-	put(&o, "]}");
+	default:
+		break;
+	}
 	return o.len;
 }
 
@@ -102,23 +209,7 @@ static void fill_status(struct node *n, struct wire_admin_status *ws)
 {
 	struct node_status st;
 	node_status(n, &st);
-	memset(ws, 0, sizeof(*ws));
-	ws->id = st.id;
-	snprintf(ws->role, sizeof(ws->role), "%s", st.role);
-	ws->term = st.term;
-	ws->leader = st.leader;
-	ws->commit = st.commit;
-	ws->applied = st.applied;
-	ws->last_index = st.last_index;
-	ws->snapshot_index = st.snapshot_index;
-	for (unsigned i = 0; i < st.n_members && i < WIRE_ADMIN_MAX_MEMBERS; i++) {
-		struct wire_admin_member *m = &ws->members[ws->n_members++];
-		m->id = st.members[i].id;
-		snprintf(m->address, sizeof(m->address), "%s", st.members[i].address);
-		m->voter = st.members[i].voter;
-		m->match = st.members[i].match;
-		m->last_contact_ms = st.members[i].last_contact_ms;
-	}
+	fill_wire(&st, ws);
 }
 
 /* Runs @req here. Returns false if it must go to the leader instead. */

@@ -153,6 +153,15 @@ struct node {
 	bool barriers_new; /* some barrier waits for a ReadIndex round */
 	uint64_t read_ctx;
 
+	/* When this node last heard from each peer (uv_now() ms; any frame),
+	 * for node_status(): kept across role changes, unlike the core's
+	 * progress, which a new leader starts afresh. */
+	struct {
+		raft_id id;
+		uint64_t at;
+	} heard[NODE_MAX_PEERS];
+	uint64_t verify_index, verify_mismatches;
+
 	node_change_fn change_fn;
 	void *change_arg;
 
@@ -235,6 +244,7 @@ int node__raft_error(int err);
 void node__members_on_tick(struct node *n);
 
 /* admin.c */
+void node__heard(struct node *n, raft_id from);
 int node__admin_start(struct node *n);
 void node__admin_recv(struct node *n, raft_id from, const void *frame, size_t len);
 void node__admin_result_recv(struct node *n, raft_id from, const void *frame, size_t len);

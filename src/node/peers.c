@@ -80,6 +80,7 @@ static void on_recv(struct net *net, raft_id from, const void *frame, size_t len
 	(void)net;
 	if (n->stopping || wire_frame_split(frame, len, &kind, &body, &body_len) != 0)
 		return;
+	node__heard(n, from);
 	switch (kind) {
 	case WIRE_FRAME_RAFT: {
 		struct raft_message m;

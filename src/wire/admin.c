@@ -63,7 +63,7 @@ int wire_admin_resp_encode(const struct wire_admin_resp *resp, void *buf, size_t
 	if (resp->has_status) {
 		uint32_t n = st->n_members <= WIRE_ADMIN_MAX_MEMBERS ? st->n_members
 		                                                     : WIRE_ADMIN_MAX_MEMBERS;
-		msgpack_pack_array(&pk, 9);
+		msgpack_pack_array(&pk, 13);
 		msgpack_pack_uint64(&pk, st->id);
 		pack_str(&pk, st->role);
 		msgpack_pack_uint64(&pk, st->term);
@@ -72,15 +72,20 @@ int wire_admin_resp_encode(const struct wire_admin_resp *resp, void *buf, size_t
 		msgpack_pack_uint64(&pk, st->applied);
 		msgpack_pack_uint64(&pk, st->last_index);
 		msgpack_pack_uint64(&pk, st->snapshot_index);
+		msgpack_pack_uint64(&pk, st->first_index);
+		msgpack_pack_uint32(&pk, st->quorate);
+		msgpack_pack_uint64(&pk, st->verify_index);
+		msgpack_pack_uint64(&pk, st->verify_mismatches);
 		msgpack_pack_array(&pk, n);
 		for (uint32_t i = 0; i < n; i++) {
 			const struct wire_admin_member *m = &st->members[i];
-			msgpack_pack_array(&pk, 5);
+			msgpack_pack_array(&pk, 6);
 			msgpack_pack_uint64(&pk, m->id);
 			pack_str(&pk, m->address);
 			msgpack_pack_uint32(&pk, m->voter);
 			msgpack_pack_uint64(&pk, m->match);
 			msgpack_pack_int64(&pk, m->last_contact_ms);
+			msgpack_pack_uint32(&pk, m->contact);
 		}
 	}
 	return b.overflow ? -ENOBUFS : (int)b.len;
@@ -124,19 +129,23 @@ int wire_admin_req_decode(const void *buf, size_t len, struct wire_admin_req *re
 static int read_status(struct wire__mpr *r, struct wire_admin_status *st)
 {
 	uint32_t n;
-	if (wire__mpr_array(r, &n) != 0 || n != 9 || wire__mpr_u64(r, &st->id) != 0 ||
+	if (wire__mpr_array(r, &n) != 0 || n != 13 || wire__mpr_u64(r, &st->id) != 0 ||
 	    read_str(r, st->role, sizeof(st->role)) != 0 || wire__mpr_u64(r, &st->term) != 0 ||
 	    wire__mpr_u64(r, &st->leader) != 0 || wire__mpr_u64(r, &st->commit) != 0 ||
 	    wire__mpr_u64(r, &st->applied) != 0 || wire__mpr_u64(r, &st->last_index) != 0 ||
-	    wire__mpr_u64(r, &st->snapshot_index) != 0 || wire__mpr_array(r, &st->n_members) != 0 ||
+	    wire__mpr_u64(r, &st->snapshot_index) != 0 || wire__mpr_u64(r, &st->first_index) != 0 ||
+	    wire__mpr_u32(r, &st->quorate) != 0 || st->quorate > 1 ||
+	    wire__mpr_u64(r, &st->verify_index) != 0 ||
+	    wire__mpr_u64(r, &st->verify_mismatches) != 0 || wire__mpr_array(r, &st->n_members) != 0 ||
 	    st->n_members > WIRE_ADMIN_MAX_MEMBERS)
 		return QFS_EPROTO;
 	for (uint32_t i = 0; i < st->n_members; i++) {
 		struct wire_admin_member *m = &st->members[i];
-		if (wire__mpr_array(r, &n) != 0 || n != 5 || wire__mpr_u64(r, &m->id) != 0 ||
+		if (wire__mpr_array(r, &n) != 0 || n != 6 || wire__mpr_u64(r, &m->id) != 0 ||
 		    read_str(r, m->address, sizeof(m->address)) != 0 ||
 		    wire__mpr_u32(r, &m->voter) != 0 || m->voter > 1 ||
-		    wire__mpr_u64(r, &m->match) != 0 || wire__mpr_i64(r, &m->last_contact_ms) != 0)
+		    wire__mpr_u64(r, &m->match) != 0 || wire__mpr_i64(r, &m->last_contact_ms) != 0 ||
+		    wire__mpr_u32(r, &m->contact) != 0 || m->contact >= WIRE_ADMIN_CONTACT_LAST)
 			return QFS_EPROTO;
 	}
 	return 0;
