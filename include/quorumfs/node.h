@@ -139,16 +139,19 @@ int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, v
 /* ------------------------------------------------------------------------ */
 /* Reads                                                                    */
 
-/* Called once per node_read_barrier(): 0, -EIO (no quorum for the commit
- * timeout), QFS_ESHUTDOWN. */
+/* Called once per node_read_barrier() that returned 0: 0, -EIO (no quorum
+ * for the commit timeout, or this node's storage failed), QFS_ESHUTDOWN (the
+ * node stopped before the barrier held). */
 typedef void (*node_done_fn)(void *arg, int err);
 
 /*
  * node_read_barrier - wait until local reads are linearizable: the tree here
  * has applied every entry committed before this call. Barriers waiting at the
  * same moment share one ReadIndex round.
- * Returns 0 (@cb will run), or 1: the barrier holds already (stale_reads, or
- * nothing can be newer), and @cb will NOT run.
+ * Returns 0 (@cb will run), or, and then @cb will NOT run:
+ *   1              the node serves stale reads (stale_reads): read at once
+ *   QFS_ESHUTDOWN  the node is stopping
+ *   -ENOMEM
  */
 int node_read_barrier(struct node *n, node_done_fn cb, void *arg);
 

@@ -38,6 +38,12 @@
  * Memory: the core keeps its log in memory from the last snapshot on (the
  * caller compacts it with raft_snapshot_taken()). It allocates with malloc;
  * an allocation failure is returned as -ENOMEM and leaves the core unchanged.
+ *
+ * Threading: the core is single-threaded and takes no lock. Every call on one
+ * struct raft, the queries included, must come from one thread at a time (in
+ * the daemon, the loop thread), and what a batch lends (raft_ready()) is read
+ * by other threads only as copies. Cores share no state with each other, so a
+ * simulator runs many of them in one thread.
  */
 
 #include <stdbool.h>
@@ -300,7 +306,7 @@ struct raft_config {
 void raft_config_default(struct raft_config *cfg, raft_id id, uint64_t seed);
 
 /* ------------------------------------------------------------------------ */
-/* The ready batch                                                           */
+/* What a ready batch holds                                                  */
 
 struct raft_hard_state {
 	raft_term term;
@@ -439,15 +445,6 @@ int64_t raft_propose(struct raft *r, const void *data, size_t len);
  * the network, which the caller covers with a timeout), RAFT_ENOLEADER,
  * RAFT_EFAILED, -ENOMEM.
  */
-/*
- * raft_snapshots_in_use - the snapshots the caller must keep readable: the
- * latest (raft_snapshot_taken() or an install), and on a leader each older
- * one a transfer in progress started with (a transfer finishes on its own
- * snapshot). Fills up to @max indexes into @out, the latest first; returns
- * how many. Every other snapshot may be deleted. At most RAFT_MAX_SERVERS + 1.
- */
-unsigned raft_snapshots_in_use(const struct raft *r, raft_index *out, unsigned max);
-
 int raft_read_index(struct raft *r, uint64_t ctx);
 
 /*
@@ -523,8 +520,17 @@ void raft_persisted(struct raft *r, uint64_t id);
  */
 int raft_snapshot_taken(struct raft *r, raft_index index, uint64_t size, raft_index *compact_to);
 
+/*
+ * raft_snapshots_in_use - the snapshots the caller must keep readable: the
+ * latest (raft_snapshot_taken() or an install), and on a leader each older
+ * one a transfer in progress started with (a transfer finishes on its own
+ * snapshot). Fills up to @max indexes into @out, the latest first; returns
+ * how many. Every other snapshot may be deleted. At most RAFT_MAX_SERVERS + 1.
+ */
+unsigned raft_snapshots_in_use(const struct raft *r, raft_index *out, unsigned max);
+
 /* ------------------------------------------------------------------------ */
-/* The ready batch                                                            */
+/* Taking a ready batch                                                       */
 
 /* True if raft_ready() would return anything. */
 bool raft_has_ready(const struct raft *r);
@@ -555,13 +561,20 @@ const struct raft_conf *raft_configuration(const struct raft *r); /* the latest 
 /* The entry at @index if held in memory (borrowed until the next input), or NULL. */
 const struct raft_entry *raft_entry_at(const struct raft *r, raft_index index);
 
+/* How the leader replicates to a follower (as etcd-io/raft's Progress). */
+enum raft_progress_state {
+	RAFT_PROGRESS_PROBE = 0,     /* one AppendEntries at a time, finding the match */
+	RAFT_PROGRESS_REPLICATE = 1, /* pipelined AppendEntries, within the in-flight bound */
+	RAFT_PROGRESS_SNAPSHOT = 2,  /* sending a snapshot; no entries until it is done */
+};
+
 struct raft_progress_info {
 	raft_id id;
-	uint8_t role;                 /* enum raft_server_role */
-	raft_index match;             /* highest index known replicated there */
-	raft_index next;              /* next index to send */
-	unsigned ticks_since_contact; /* ticks since the leader heard from it */
-	uint8_t state;                /* 0 probe, 1 replicate, 2 snapshot */
+	uint8_t role;                   /* enum raft_server_role */
+	raft_index match;               /* highest index known replicated there */
+	raft_index next;                /* next index to send */
+	unsigned ticks_since_contact;   /* ticks since the leader heard from it */
+	enum raft_progress_state state; /* the leader itself: REPLICATE */
 };
 
 /*

@@ -228,9 +228,9 @@ void raft__tick_leader(struct raft *r)
 	for (unsigned i = 0; i < r->n_prs; i++) {
 		struct raft__progress *pr = &r->prs[i];
 		pr->ticks_since_contact++;
-		if (pr->state == RAFT__REPLICATE && pr->match < raft__log_last(&r->log))
+		if (pr->state == RAFT_PROGRESS_REPLICATE && pr->match < raft__log_last(&r->log))
 			pr->stall_ticks++;
-		if (pr->state == RAFT__SNAPSHOT && pr->snap_inflight)
+		if (pr->state == RAFT_PROGRESS_SNAPSHOT && pr->snap_inflight)
 			pr->snap_wait++;
 	}
 	r->heartbeat_elapsed++;
@@ -241,7 +241,7 @@ void raft__tick_leader(struct raft *r)
 		 * interval (the message or its answer may have been lost). */
 		for (unsigned i = 0; i < r->n_prs; i++) {
 			struct raft__progress *pr = &r->prs[i];
-			if (pr->state == RAFT__SNAPSHOT && pr->snap_inflight &&
+			if (pr->state == RAFT_PROGRESS_SNAPSHOT && pr->snap_inflight &&
 			    pr->snap_wait >= r->cfg.heartbeat_ticks)
 				pr->snap_inflight = false;
 		}

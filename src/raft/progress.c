@@ -19,7 +19,7 @@ static void progress_init(struct raft *r, struct raft__progress *pr, raft_id id)
 	pr->infl = infl;
 	pr->id = id;
 	pr->next = raft__log_last(&r->log) + 1;
-	pr->state = RAFT__PROBE;
+	pr->state = RAFT_PROGRESS_PROBE;
 	/* Not heard from yet in this term: CheckQuorum (dissertation 6.2) at the
 	 * end of the first election timeout needs a majority to have answered. */
 	pr->recent_active = false;
@@ -83,13 +83,13 @@ static void inflight_clear(struct raft__progress *pr)
 /* Probe: one AppendEntries at a time until the follower's log matches. */
 void raft__progress_become_probe(struct raft__progress *pr)
 {
-	if (pr->state == RAFT__SNAPSHOT) {
+	if (pr->state == RAFT_PROGRESS_SNAPSHOT) {
 		raft_index s = pr->snap_index;
 		pr->next = (pr->match > s ? pr->match : s) + 1;
 	} else {
 		pr->next = pr->match + 1;
 	}
-	pr->state = RAFT__PROBE;
+	pr->state = RAFT_PROGRESS_PROBE;
 	pr->paused = false;
 	pr->snap_index = 0;
 	inflight_clear(pr);
@@ -98,7 +98,7 @@ void raft__progress_become_probe(struct raft__progress *pr)
 /* Replicate: the logs match up to match; stream optimistically (pipelining). */
 void raft__progress_become_replicate(struct raft__progress *pr)
 {
-	pr->state = RAFT__REPLICATE;
+	pr->state = RAFT_PROGRESS_REPLICATE;
 	pr->next = pr->match + 1;
 	pr->paused = false;
 	pr->stall_ticks = 0;
@@ -107,7 +107,7 @@ void raft__progress_become_replicate(struct raft__progress *pr)
 
 void raft__progress_become_snapshot(struct raft *r, struct raft__progress *pr)
 {
-	pr->state = RAFT__SNAPSHOT;
+	pr->state = RAFT_PROGRESS_SNAPSHOT;
 	pr->snap_index = r->snap.index;
 	pr->snap_term = r->snap.term;
 	pr->snap_size = r->snap.size;

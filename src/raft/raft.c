@@ -516,7 +516,7 @@ int raft_progress(const struct raft *r, raft_id id, struct raft_progress_info *o
 		out->role = s ? s->role : RAFT_VOTER;
 		out->match = r->persisted;
 		out->next = raft__log_last(&r->log) + 1;
-		out->state = RAFT__REPLICATE;
+		out->state = RAFT_PROGRESS_REPLICATE;
 		return 0;
 	}
 	if (s == NULL)

@@ -37,8 +37,6 @@ void raft__log_push(struct raft__log *l, const struct raft_entry *e);
 /* ------------------------------------------------------------------------ */
 /* Followers' progress, seen by the leader (progress.c)                      */
 
-enum { RAFT__PROBE = 0, RAFT__REPLICATE = 1, RAFT__SNAPSHOT = 2 };
-
 /* Room for an encoded configuration (raft_conf_encode()). */
 #define RAFT__CONF_ENC_MAX (2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDRESS_MAX))
 
@@ -51,7 +49,7 @@ struct raft__progress {
 	raft_id id;
 	raft_index match;             /* highest index known replicated; match < next */
 	raft_index next;              /* next index to send */
-	uint8_t state;                /* RAFT__PROBE, RAFT__REPLICATE, RAFT__SNAPSHOT */
+	enum raft_progress_state state;
 	bool paused;                  /* probe: one AppendEntries out, wait for an answer */
 	bool recent_active;           /* heard from since the last CheckQuorum */
 	unsigned ticks_since_contact; /* for raft_progress() */

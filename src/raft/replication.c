@@ -318,13 +318,13 @@ int raft__step_append_resp(struct raft *r, const struct raft_message *m)
 	contact(pr, ar->seq);
 	raft__reads_confirm(r);
 	if (ar->reject) {
-		if (pr->state == RAFT__REPLICATE) {
+		if (pr->state == RAFT_PROGRESS_REPLICATE) {
 			if (ar->index <= pr->match)
 				return 0; /* stale */
 			raft_index next = backtrack(r, pr, ar);
 			raft__progress_become_probe(pr);
 			pr->next = next;
-		} else if (pr->state == RAFT__PROBE) {
+		} else if (pr->state == RAFT_PROGRESS_PROBE) {
 			if (ar->index != pr->next - 1)
 				return 0; /* stale */
 			pr->next = backtrack(r, pr, ar);
@@ -342,14 +342,14 @@ int raft__step_append_resp(struct raft *r, const struct raft_message *m)
 	if (pr->next <= pr->match)
 		pr->next = pr->match + 1;
 	switch (pr->state) {
-	case RAFT__PROBE:
+	case RAFT_PROGRESS_PROBE:
 		raft__progress_become_replicate(pr);
 		break;
-	case RAFT__SNAPSHOT:
+	case RAFT_PROGRESS_SNAPSHOT:
 		if (pr->match >= pr->snap_index)
 			raft__progress_become_probe(pr);
 		break;
-	case RAFT__REPLICATE:
+	case RAFT_PROGRESS_REPLICATE:
 		raft__inflight_free_to(r, pr, pr->match);
 		break;
 	}
@@ -366,9 +366,9 @@ int raft__step_heartbeat_resp(struct raft *r, const struct raft_message *m)
 	if (pr == NULL || m->from == r->cfg.id)
 		return 0;
 	contact(pr, m->heartbeat_resp.seq);
-	if (pr->state == RAFT__PROBE) {
+	if (pr->state == RAFT_PROGRESS_PROBE) {
 		pr->paused = false;
-	} else if (pr->state == RAFT__REPLICATE && pr->match < raft__log_last(&r->log) &&
+	} else if (pr->state == RAFT_PROGRESS_REPLICATE && pr->match < raft__log_last(&r->log) &&
 	           pr->stall_ticks >= r->cfg.election_ticks / 2 + 1) {
 		/* The follower answers heartbeats but its match has not moved
 		 * for a while although it is behind: an AppendEntries (or its
@@ -441,13 +441,14 @@ static int send_to(struct raft *r, struct out *o, struct raft__progress *pr, boo
 	raft_index last = raft__log_last(&r->log);
 	size_t bytes;
 	*sent = false;
-	if ((pr->state == RAFT__PROBE || pr->state == RAFT__REPLICATE) && needs_snapshot(r, pr)) {
+	if ((pr->state == RAFT_PROGRESS_PROBE || pr->state == RAFT_PROGRESS_REPLICATE) &&
+	    needs_snapshot(r, pr)) {
 		if (r->snap.index == 0)
 			return 0; /* cannot happen: the log base is always a snapshot */
 		raft__progress_become_snapshot(r, pr);
 	}
 	switch (pr->state) {
-	case RAFT__PROBE:
+	case RAFT_PROGRESS_PROBE:
 		if (pr->paused || (pr->next > last && pr->match >= last))
 			return 0;
 		if (append_msg(r, o, pr, r->cfg.max_msg_bytes, &bytes) == NULL)
@@ -455,7 +456,7 @@ static int send_to(struct raft *r, struct out *o, struct raft__progress *pr, boo
 		pr->paused = true;
 		*sent = true;
 		return 0;
-	case RAFT__REPLICATE:
+	case RAFT_PROGRESS_REPLICATE:
 		/* Pipelining: several AppendEntries in flight, bounded by
 		 * messages and bytes; each carries everything proposed since
 		 * the last one, up to max_msg_bytes (batching). */
@@ -473,7 +474,7 @@ static int send_to(struct raft *r, struct out *o, struct raft__progress *pr, boo
 			*sent = true;
 		}
 		return 0;
-	case RAFT__SNAPSHOT:
+	case RAFT_PROGRESS_SNAPSHOT:
 		if (!pr->snap_inflight) {
 			struct raft_message *m = out_push(o);
 			if (m == NULL)
@@ -505,14 +506,14 @@ static int heartbeat_to(struct raft *r, struct out *o, struct raft__progress *pr
 static bool can_send(const struct raft *r, const struct raft__progress *pr)
 {
 	raft_index last = raft__log_last(&r->log);
-	if (pr->state != RAFT__SNAPSHOT && needs_snapshot(r, pr))
+	if (pr->state != RAFT_PROGRESS_SNAPSHOT && needs_snapshot(r, pr))
 		return r->snap.index != 0;
 	switch (pr->state) {
-	case RAFT__PROBE:
+	case RAFT_PROGRESS_PROBE:
 		return !pr->paused && !(pr->next > last && pr->match >= last);
-	case RAFT__REPLICATE:
+	case RAFT_PROGRESS_REPLICATE:
 		return pr->next <= last && !raft__inflight_full(r, pr);
-	case RAFT__SNAPSHOT:
+	case RAFT_PROGRESS_SNAPSHOT:
 		return !pr->snap_inflight;
 	}
 	return false;

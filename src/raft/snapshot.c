@@ -37,13 +37,13 @@ int raft_snapshot_taken(struct raft *r, raft_index index, uint64_t size, raft_in
 		const struct raft__progress *pr = &r->prs[i];
 		if (pr->id == r->cfg.id)
 			continue;
-		if (pr->state == RAFT__SNAPSHOT && pr->snap_index < base)
+		if (pr->state == RAFT_PROGRESS_SNAPSHOT && pr->snap_index < base)
 			base = pr->snap_index;
 		/* A live follower catching up with entries (typically right
 		 * after an install) keeps what it still needs, within bounds:
 		 * a dead or hopeless one does not hold the log. */
 		bool live = pr->ticks_since_contact < r->cfg.election_ticks;
-		if (pr->state != RAFT__SNAPSHOT && live && pr->match >= r->log.base &&
+		if (pr->state != RAFT_PROGRESS_SNAPSHOT && live && pr->match >= r->log.base &&
 		    pr->match < base && index - pr->match <= r->cfg.catch_up_entries)
 			base = pr->match;
 	}
@@ -83,7 +83,7 @@ unsigned raft_snapshots_in_use(const struct raft *r, raft_index *out, unsigned m
 	for (unsigned i = 0; r->role == RAFT_LEADER && i < r->n_prs; i++) {
 		const struct raft__progress *pr = &r->prs[i];
 		bool seen = false;
-		if (pr->state != RAFT__SNAPSHOT || pr->snap_index == 0)
+		if (pr->state != RAFT_PROGRESS_SNAPSHOT || pr->snap_index == 0)
 			continue;
 		for (unsigned k = 0; k < n; k++)
 			seen = seen || out[k] == pr->snap_index;
@@ -101,7 +101,7 @@ int raft__step_snapshot_resp(struct raft *r, const struct raft_message *m)
 		return 0;
 	pr->recent_active = true;
 	pr->ticks_since_contact = 0;
-	if (pr->state != RAFT__SNAPSHOT || sr->snap_index != pr->snap_index)
+	if (pr->state != RAFT_PROGRESS_SNAPSHOT || sr->snap_index != pr->snap_index)
 		return 0;
 	if (sr->next_offset < pr->snap_size) {
 		/* Only the answer to the chunk in flight moves the transfer on: a
