@@ -213,6 +213,7 @@ struct sim_node {
 	raft_index snap_index;                /* the core's snapshot (taken or installed) */
 	raft_index snap_every;                /* take a snapshot every this many applied entries */
 	bool frozen;                          /* no ticks (scenario control) */
+	bool cfg_fixed;                       /* cfg was given (sim_node_create): keep it */
 	bool failed;           /* its disk failed: raft_fail() was called (until a restart) */
 	uint64_t paused_until; /* a stopped process (SIGSTOP, GC): its events wait */
 	unsigned tick_ms;      /* this node's clock period (clocks drift apart) */
@@ -323,11 +324,31 @@ struct sim_opts {
 	unsigned net_min, net_max;
 	unsigned disk_min, disk_max;
 	unsigned drop_permille, dup_permille; /* ~0u means 0 */
+	/* Driven by hand, one input at a time (the trace runner, the unit
+	 * harness): no event is scheduled, so no tick, delivery or disk
+	 * completion happens by itself; sent messages wait in the mailbox
+	 * (c->mail) until sim_mail_deliver(); ready batches wait on the node
+	 * until sim_node_persist(); the driver sets the cores' clocks. */
+	bool stepped;
+	bool repeated_payloads; /* commands may repeat (unit tests): no duplicate check */
 };
 
 void sim_opts_default(struct sim_opts *o);
 /* The options of raft-sim's random runs: @nodes 0 varies them per seed. */
 void sim_opts_random(struct sim_opts *o, unsigned nodes, uint64_t steps);
+
+/* A message in a stepped cluster's mailbox: a deep copy (chunk bytes filled). */
+struct sim_mail {
+	struct raft_message m;
+	bool after_persist; /* it came from rd->msgs_after_persist */
+};
+
+struct sim_cluster;
+
+/* Called with every ready batch a node takes, before the batch is handled
+ * (the trace prints it; the unit harness records reads). */
+typedef void (*sim_ready_hook)(struct sim_cluster *c, struct sim_node *n,
+                               const struct raft_ready *rd, void *arg);
 
 struct sim_cluster {
 	uint64_t seed;
@@ -358,6 +379,11 @@ struct sim_cluster {
 	unsigned max_appends_in_flight;
 	uint64_t n_msgs, n_elections, n_crashes, n_snap_installs, n_chunks, n_changes, n_reads_ok,
 	        n_committed;
+	/* stepped runs (o.stepped) */
+	struct sim_mail *mail; /* in send order */
+	size_t n_mail, cap_mail;
+	sim_ready_hook on_ready; /* NULL: none */
+	void *on_ready_arg;
 };
 
 /* Creates a cluster with no nodes. */
@@ -406,6 +432,14 @@ void sim_schedule(struct sim_cluster *c, uint64_t at, uint8_t type, raft_id node
 /* Node operations (sim_node.c)                                               */
 
 void sim_node_ready(struct sim_cluster *c, struct sim_node *n); /* drain every ready batch */
+/* Takes and handles one ready batch, if the core has one; returns whether it did. */
+bool sim_node_ready_one(struct sim_cluster *c, struct sim_node *n);
+/* Stepped runs: every pending batch of @n becomes durable now (unless its
+ * disk stalls), in order, and its held messages are sent. Returns how many. */
+unsigned sim_node_persist(struct sim_cluster *c, struct sim_node *n);
+/* Creates node @id's core with @cfg (NULL: sim_node_config()) and nothing
+ * else: no bootstrap, no ready batch taken (the unit harness's start). */
+struct sim_node *sim_node_create(struct sim_cluster *c, raft_id id, const struct raft_config *cfg);
 void sim_node_tick(struct sim_cluster *c, struct sim_node *n);
 /* @n took or installed @s (bytes owned): it becomes serve[0], and only the
  * snapshots the core still lists as in use are kept. */
@@ -440,8 +474,10 @@ void sim_batch_free(struct sim_batch *b);
 /* ------------------------------------------------------------------------ */
 /* Network (sim_net.c)                                                        */
 
-/* Sends a message emitted by @from's core (fills snapshot chunk bytes). */
-void sim_net_send(struct sim_cluster *c, struct sim_node *from, const struct raft_message *m);
+/* Sends a message emitted by @from's core (fills snapshot chunk bytes);
+ * @after_persist: it was held until its batch was durable. */
+void sim_net_send(struct sim_cluster *c, struct sim_node *from, const struct raft_message *m,
+                  bool after_persist);
 void sim_net_deliver(struct sim_cluster *c, struct raft_message *m);
 void sim_net_heal(struct sim_cluster *c);
 void sim_net_isolate(struct sim_cluster *c, raft_id id);
@@ -450,6 +486,12 @@ void sim_net_cut(struct sim_cluster *c, raft_id from, raft_id to); /* one way */
 void sim_net_split(struct sim_cluster *c, unsigned side_mask);
 /* Two sides that cannot talk, and @bridge that reaches both. */
 void sim_net_bridge(struct sim_cluster *c, unsigned side_mask, raft_id bridge);
+/* The mailbox of a stepped cluster. sim_mail_deliver removes message @i and
+ * steps it into its target if the link and the target are up (without taking
+ * a ready batch); returns raft_step's result, and sets *@delivered. */
+int sim_mail_deliver(struct sim_cluster *c, size_t i, bool *delivered);
+void sim_mail_drop(struct sim_cluster *c, size_t i);
+void sim_mail_clear(struct sim_cluster *c);
 
 /* ------------------------------------------------------------------------ */
 /* Invariants (sim_check.c)                                                   */

@@ -141,6 +141,8 @@ void sim_cluster_free(struct sim_cluster *c)
 		free(n->reads);
 	}
 	sim_heap_free(&c->heap);
+	sim_mail_clear(c);
+	free(c->mail);
 	sim_check_free(&c->chk);
 	sim_oom.permille = 0;
 	free(c);

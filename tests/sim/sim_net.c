@@ -61,7 +61,19 @@ static uint64_t delay(struct sim_cluster *c)
 	return d;
 }
 
-void sim_net_send(struct sim_cluster *c, struct sim_node *from, const struct raft_message *m)
+/* A stepped cluster keeps what is sent, in order, for the driver to deliver. */
+static void post(struct sim_cluster *c, struct raft_message *m, bool after_persist)
+{
+	if (c->n_mail == c->cap_mail) {
+		c->cap_mail = c->cap_mail ? c->cap_mail * 2 : 64;
+		c->mail = sim_xrealloc(c->mail, c->cap_mail * sizeof(*c->mail));
+	}
+	c->mail[c->n_mail++] = (struct sim_mail){.m = *m, .after_persist = after_persist};
+	free(m); /* the copy's owned parts now belong to the mail */
+}
+
+void sim_net_send(struct sim_cluster *c, struct sim_node *from, const struct raft_message *m,
+                  bool after_persist)
 {
 	sim_check_send(c, from, m);
 	if (m->to == 0 || m->to > SIM_MAX_NODES || m->to == from->id) {
@@ -81,6 +93,10 @@ void sim_net_send(struct sim_cluster *c, struct sim_node *from, const struct raf
 	if (tmp.type == RAFT_MSG_SNAPSHOT && tmp.snapshot.chunk.base != m->snapshot.chunk.base)
 		free(tmp.snapshot.chunk.base);
 	c->n_msgs++;
+	if (c->o.stepped) {
+		post(c, copy, after_persist);
+		return;
+	}
 	if (c->drop_permille && sim_rng_permille(&c->rng, c->drop_permille)) {
 		if (c->o.verbose) {
 			char d[200];
@@ -125,6 +141,40 @@ void sim_net_deliver(struct sim_cluster *c, struct raft_message *m)
 	}
 	sim_msg_free(m);
 	free(m);
+}
+
+int sim_mail_deliver(struct sim_cluster *c, size_t i, bool *delivered)
+{
+	struct raft_message m = c->mail[i].m;
+	memmove(&c->mail[i], &c->mail[i + 1], (c->n_mail - i - 1) * sizeof(*c->mail));
+	c->n_mail--;
+	struct sim_node *n = m.to <= SIM_MAX_NODES ? &c->nodes[m.to] : NULL;
+	bool ok = n && n->exists && n->up && m.from <= SIM_MAX_NODES && c->link[m.from][m.to];
+	int rv = 0;
+	if (ok) {
+		SIM_CORE_BEGIN();
+		sim_node_now(c, n);
+		rv = raft_step(n->r, &m);
+		SIM_CORE_END();
+	}
+	if (delivered)
+		*delivered = ok;
+	sim_msg_free(&m);
+	return rv;
+}
+
+void sim_mail_drop(struct sim_cluster *c, size_t i)
+{
+	sim_msg_free(&c->mail[i].m);
+	memmove(&c->mail[i], &c->mail[i + 1], (c->n_mail - i - 1) * sizeof(*c->mail));
+	c->n_mail--;
+}
+
+void sim_mail_clear(struct sim_cluster *c)
+{
+	for (size_t i = 0; i < c->n_mail; i++)
+		sim_msg_free(&c->mail[i].m);
+	c->n_mail = 0;
 }
 
 static void set_all(struct sim_cluster *c, bool v)

@@ -54,7 +54,8 @@ static struct sim_node *prepare(struct sim_cluster *c, raft_id id)
 	if (!n->snap_every)
 		n->snap_every = c->o.snap_every ? c->o.snap_every : sim_rng_range(&c->rng, 4, 40);
 	n->gen++;
-	n->cfg = sim_node_config(c, id);
+	if (!n->cfg_fixed)
+		n->cfg = sim_node_config(c, id);
 	int rv = raft_new(&n->cfg, &n->r);
 	if (rv != 0) {
 		sim_violation(c, "raft_new", "n%" PRIu64 ": raft_new = %d (%s)", id, rv,
@@ -68,8 +69,21 @@ static struct sim_node *prepare(struct sim_cluster *c, raft_id id)
 	n->seen_commit = 0;
 	n->disk_free_at = c->now;
 	/* ticks of different nodes interleave, with a random phase */
-	sim_schedule(c, c->now + 1 + sim_rng_below(&c->rng, c->o.tick_ms), SIM_EV_TICK, id, n->gen,
-	             NULL);
+	uint64_t phase = 1 + sim_rng_below(&c->rng, c->o.tick_ms);
+	if (!c->o.stepped)
+		sim_schedule(c, c->now + phase, SIM_EV_TICK, id, n->gen, NULL);
+	return n;
+}
+
+struct sim_node *sim_node_create(struct sim_cluster *c, raft_id id, const struct raft_config *cfg)
+{
+	if (cfg && id && id <= SIM_MAX_NODES) {
+		c->nodes[id].cfg = *cfg;
+		c->nodes[id].cfg_fixed = true;
+	}
+	struct sim_node *n = prepare(c, id);
+	if (n)
+		n->last_hs = n->disk.hs;
 	return n;
 }
 
@@ -160,6 +174,8 @@ void sim_serve_push(struct sim_node *n, struct sim_snap s)
 
 void sim_node_now(struct sim_cluster *c, struct sim_node *n)
 {
+	if (c->o.stepped)
+		return; /* the driver sets the clock, if it wants one */
 	raft_set_now(n->r, c->now * c->o.tick_ms / n->tick_ms);
 }
 
@@ -173,7 +189,8 @@ void sim_node_tick(struct sim_cluster *c, struct sim_node *n)
 		sim_node_maybe_snapshot(c, n, false);
 		sim_node_ready(c, n);
 	}
-	sim_schedule(c, c->now + n->tick_ms, SIM_EV_TICK, n->id, n->gen, NULL);
+	if (!c->o.stepped)
+		sim_schedule(c, c->now + n->tick_ms, SIM_EV_TICK, n->id, n->gen, NULL);
 }
 
 void sim_node_crash(struct sim_cluster *c, raft_id id)
@@ -272,7 +289,7 @@ void sim_node_set_stall(struct sim_cluster *c, raft_id id, uint64_t until)
 		return; /* a failed disk stays failed until the node restarts */
 	n->stall_until = until;
 	sim_trace(c, "n%" PRIu64 " disk %s", id, until ? "stalls" : "resumes");
-	if (until < UINT64_MAX / 2)
+	if (until < UINT64_MAX / 2 && !c->o.stepped)
 		sim_schedule(c, until > c->now ? until : c->now, SIM_EV_DISK, id, n->gen, NULL);
 }
 
@@ -347,6 +364,7 @@ int sim_read(struct sim_cluster *c, raft_id id)
 		sim_trace(c, "n%" PRIu64 " read ctx %" PRIu64 " (commit seen %" PRIu64 ")", id, ctx,
 		          seen);
 	}
-	sim_node_ready(c, n);
+	if (!c->o.stepped) /* a stepped driver takes the batch when it says */
+		sim_node_ready(c, n);
 	return rv;
 }

@@ -90,7 +90,7 @@ static void take_persist(struct sim_cluster *c, struct sim_node *n, const struct
 	}
 	if (rd->n_msgs_after_persist && c->o.sim_bug == SIM_BUG_EARLY_SEND) {
 		for (unsigned i = 0; i < rd->n_msgs_after_persist; i++)
-			sim_net_send(c, n, &rd->msgs_after_persist[i]);
+			sim_net_send(c, n, &rd->msgs_after_persist[i], true);
 	} else if (rd->n_msgs_after_persist) {
 		b->held = sim_xmalloc(rd->n_msgs_after_persist * sizeof(*b->held));
 		b->n_held = rd->n_msgs_after_persist;
@@ -169,6 +169,8 @@ static void enqueue(struct sim_cluster *c, struct sim_node *n, struct sim_batch 
 		if (c->o.random_faults && sim_rng_permille(&c->rng, 10))
 			delay += sim_rng_range(&c->rng, 20, 120);
 	}
+	if (c->o.stepped)
+		delay = 0; /* durable when the driver says: sim_node_persist() */
 	uint64_t t = c->now + delay;
 	if (t < n->disk_free_at)
 		t = n->disk_free_at;
@@ -179,7 +181,55 @@ static void enqueue(struct sim_cluster *c, struct sim_node *n, struct sim_batch 
 	else
 		n->pend = b;
 	n->pend_tail = b;
-	sim_schedule(c, t > n->stall_until ? t : n->stall_until, SIM_EV_DISK, n->id, n->gen, NULL);
+	if (!c->o.stepped)
+		sim_schedule(c, t > n->stall_until ? t : n->stall_until, SIM_EV_DISK, n->id, n->gen,
+		             NULL);
+}
+
+bool sim_node_ready_one(struct sim_cluster *c, struct sim_node *n)
+{
+	if (!n->up || !raft_has_ready(n->r))
+		return false;
+	struct raft_ready rd;
+	SIM_CORE_BEGIN();
+	sim_node_now(c, n);
+	raft_ready(n->r, &rd);
+	SIM_CORE_END();
+	trace_ready(c, n, &rd);
+	if (c->on_ready)
+		c->on_ready(c, n, &rd, c->on_ready_arg);
+	if (n->last_rd_id && rd.id != n->last_rd_id + 1)
+		sim_violation(c, "ready contract", "n%" PRIu64 ": batch id %" PRIu64 " after %" PRIu64,
+		              n->id, rd.id, n->last_rd_id);
+	n->last_rd_id = rd.id;
+	struct sim_batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		abort();
+	b->id = rd.id;
+	b->term = raft_current_term(n->r);
+	take_persist(c, n, &rd, b);
+	for (unsigned i = 0; i < rd.n_msgs; i++)
+		sim_net_send(c, n, &rd.msgs[i], false);
+	apply_committed(c, n, &rd);
+	for (unsigned i = 0; i < rd.n_reads; i++)
+		sim_check_read_answer(c, n, &rd.reads[i]);
+	sim_check_serve_reads(c, n);
+	if (rd.conf && c->o.verbose)
+		sim_trace(c, "n%" PRIu64 " configuration now has %u servers (%u voters)", n->id,
+		          rd.conf->n, raft_conf_voters(rd.conf));
+	SIM_CORE_BEGIN();
+	raft_advance(n->r, &rd);
+	SIM_CORE_END();
+	if (batch_is_empty(b) && !n->pend) {
+		SIM_CORE_BEGIN();
+		raft_persisted(n->r, b->id);
+		SIM_CORE_END();
+		sim_batch_free(b);
+	} else {
+		enqueue(c, n, b);
+	}
+	sim_node_maybe_snapshot(c, n, false);
+	return true;
 }
 
 void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
@@ -193,52 +243,14 @@ void sim_node_ready(struct sim_cluster *c, struct sim_node *n)
 			              n->id);
 			return;
 		}
-		struct raft_ready rd;
-		SIM_CORE_BEGIN();
-		sim_node_now(c, n);
-		raft_ready(n->r, &rd);
-		SIM_CORE_END();
-		trace_ready(c, n, &rd);
-		if (n->last_rd_id && rd.id != n->last_rd_id + 1)
-			sim_violation(c, "ready contract",
-			              "n%" PRIu64 ": batch id %" PRIu64 " after %" PRIu64, n->id,
-			              rd.id, n->last_rd_id);
-		n->last_rd_id = rd.id;
-		struct sim_batch *b = calloc(1, sizeof(*b));
-		if (!b)
-			abort();
-		b->id = rd.id;
-		b->term = raft_current_term(n->r);
-		take_persist(c, n, &rd, b);
-		for (unsigned i = 0; i < rd.n_msgs; i++)
-			sim_net_send(c, n, &rd.msgs[i]);
-		apply_committed(c, n, &rd);
-		for (unsigned i = 0; i < rd.n_reads; i++)
-			sim_check_read_answer(c, n, &rd.reads[i]);
-		sim_check_serve_reads(c, n);
-		if (rd.conf && c->o.verbose)
-			sim_trace(c, "n%" PRIu64 " configuration now has %u servers (%u voters)",
-			          n->id, rd.conf->n, raft_conf_voters(rd.conf));
-		SIM_CORE_BEGIN();
-		raft_advance(n->r, &rd);
-		SIM_CORE_END();
-		if (batch_is_empty(b) && !n->pend) {
-			SIM_CORE_BEGIN();
-			raft_persisted(n->r, b->id);
-			SIM_CORE_END();
-			sim_batch_free(b);
-		} else {
-			enqueue(c, n, b);
-		}
-		sim_node_maybe_snapshot(c, n, false);
+		sim_node_ready_one(c, n);
 	}
 }
 
-void sim_node_disk_event(struct sim_cluster *c, struct sim_node *n)
+/* Makes the pending batches due by now durable, in order; returns how many. */
+static unsigned disk_done(struct sim_cluster *c, struct sim_node *n)
 {
-	if (!n->up || c->now < n->stall_until)
-		return;
-	bool any = false;
+	unsigned k = 0;
 	while (n->pend && n->pend->done_time <= c->now && n->up) {
 		struct sim_batch *b = n->pend;
 		n->pend = b->next;
@@ -254,11 +266,25 @@ void sim_node_disk_event(struct sim_cluster *c, struct sim_node *n)
 		raft_persisted(n->r, b->id);
 		SIM_CORE_END();
 		for (unsigned i = 0; i < b->n_held; i++)
-			sim_net_send(c, n, &b->held[i]);
+			sim_net_send(c, n, &b->held[i], true);
 		sim_batch_free(b);
-		any = true;
+		k++;
 	}
-	if (any)
+	return k;
+}
+
+unsigned sim_node_persist(struct sim_cluster *c, struct sim_node *n)
+{
+	if (!n->up || c->now < n->stall_until)
+		return 0;
+	return disk_done(c, n);
+}
+
+void sim_node_disk_event(struct sim_cluster *c, struct sim_node *n)
+{
+	if (!n->up || c->now < n->stall_until)
+		return;
+	if (disk_done(c, n))
 		sim_node_ready(c, n);
 }
 
