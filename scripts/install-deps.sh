@@ -12,10 +12,12 @@ packages=(
 	libcmocka-dev               # unit tests
 	libsodium-dev               # peer authentication and encryption
 	libinih-dev                 # the INI config parser
+	libmicrohttpd-dev           # the HTTP status endpoint (/status, /metrics, the page)
 	clang libclang-rt-14-dev    # libFuzzer targets
 	attr                        # setfattr/getfattr in e2e tests
 	iproute2 util-linux procps psmisc  # namespaces, flock, pgrep, fuser for tests
 	jq                          # e2e tests read the status JSON
+	chromium fonts-dejavu-core  # the status page's browser test (headless), with a font
 )
 
 missing=()

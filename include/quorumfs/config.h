@@ -14,7 +14,11 @@
 struct qfs_config_node {
 	uint64_t id;                          /* > 0, unique */
 	char address[QFS_CONFIG_ADDRESS_MAX]; /* "host:port", port 1..65535 */
+	/* "host:port" of this node's HTTP status endpoint; "" (default): off. */
+	char http_address[QFS_CONFIG_ADDRESS_MAX];
 };
+
+#define QFS_CONFIG_HOOK_MAX 1024
 
 /*
  * A parsed configuration. Example:
@@ -40,6 +44,13 @@ struct qfs_config {
 	unsigned commit_timeout_ms;     /* default 5000; >= election_ms */
 	uint64_t max_value_size;        /* bytes; default 16 MiB; 1 B .. 1 GiB */
 	bool read_lease;                /* default true: the leader reads from its lease */
+	/* Role hooks, run with /bin/sh -c on a role change; "" (default): none. */
+	char on_leader[QFS_CONFIG_HOOK_MAX];
+	char on_follower[QFS_CONFIG_HOOK_MAX];
+	unsigned hook_timeout_ms; /* default 10000: a hook still running is killed */
+	/* The leader proposes a cross-replica check this often; default 1 h;
+	 * 0: never. Accepts ms, s, m, h suffixes (none: seconds). */
+	uint64_t verify_interval_ms;
 	unsigned n_nodes;
 	struct qfs_config_node nodes[QFS_CONFIG_MAX_NODES];
 };

@@ -79,6 +79,15 @@ struct node_options {
 	 * default, 1 TiB); a write beyond it fails as a full disk (ENOSPC).
 	 * Tests make it small. */
 	uint64_t max_map_bytes;
+	/* Role hooks (docs/operations.md): run through /bin/sh -c when this
+	 * node becomes leader / stops leading or follows a new leader; NULL or
+	 * "": none. A hook still running after hook_timeout_ms (0: 10000) is
+	 * killed. Copied. */
+	const char *on_leader;
+	const char *on_follower;
+	unsigned hook_timeout_ms;
+	/* The leader proposes a cross-replica check this often (0: never). */
+	uint64_t verify_interval_ms;
 };
 
 struct node;

@@ -38,6 +38,8 @@ static int fail(struct parse *p, const char *key, const char *fmt, ...)
 	return 0; /* tells inih to report this line */
 }
 
+static int parse_duration_ms(const char *s, uint64_t max_ms, uint64_t *out);
+
 /* A whole number in [min, max], with an optional K/M/G suffix if @sizes. */
 static int parse_number(const char *s, int sizes, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -168,6 +170,25 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
 			cfg->read_lease = false;
 		else
 			return fail(p, name, "'%s' is neither true nor false", value);
+	} else if (strcmp(name, "on-leader") == 0 || strcmp(name, "on-follower") == 0) {
+		char *dst = name[3] == 'l' ? cfg->on_leader : cfg->on_follower;
+		if (strlen(value) >= QFS_CONFIG_HOOK_MAX)
+			return fail(p, name, "longer than %d bytes", QFS_CONFIG_HOOK_MAX - 1);
+		strcpy(dst, value);
+	} else if (strcmp(name, "hook-timeout-ms") == 0) {
+		if (parse_number(value, 0, 1, 3600000, &v))
+			return fail(p, name,
+			            "'%s' is not a whole number of milliseconds in 1..3600000",
+			            value);
+		cfg->hook_timeout_ms = (unsigned)v;
+	} else if (strcmp(name, "verify-interval") == 0) {
+		if (parse_duration_ms(value, 366ull * 24 * 3600 * 1000, &v) ||
+		    (v > 0 && v < 100))
+			return fail(p, name,
+			            "'%s' is not 0 or a duration of 100ms..366 days (suffixes ms, s, "
+			            "m, h)",
+			            value);
+		cfg->verify_interval_ms = v;
 	} else {
 		return fail(p, name, "unknown key in [cluster]");
 	}
@@ -207,6 +228,13 @@ static int handler(void *user, const char *section, const char *name, const char
 		int port;
 		if (!node_section(p, section))
 			return 0;
+		if (strcmp(name, "http-address") == 0) {
+			if (strlen(value) >= sizeof(p->node->http_address) ||
+			    qfs_parse_address(value, host, sizeof(host), &port))
+				return fail(p, name, "'%s' is not host:port", value);
+			strcpy(p->node->http_address, value);
+			return 1;
+		}
 		if (strcmp(name, "address") != 0)
 			return fail(p, name, "unknown key in [%s]", section);
 		if (strlen(value) >= sizeof(p->node->address) ||
@@ -259,6 +287,35 @@ void qfs_config_defaults(struct qfs_config *cfg)
 	cfg->commit_timeout_ms = 5000;
 	cfg->max_value_size = 16u << 20;
 	cfg->read_lease = true;
+	cfg->hook_timeout_ms = 10000;
+	cfg->verify_interval_ms = 3600u * 1000;
+}
+
+/* A duration: a whole number with ms, s, m or h (none: seconds), in ms. */
+static int parse_duration_ms(const char *s, uint64_t max_ms, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-' || *s == '\0')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t unit;
+	if (errno || end == s)
+		return -EINVAL;
+	if (strcmp(end, "ms") == 0)
+		unit = 1;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		unit = 1000;
+	else if (strcmp(end, "m") == 0)
+		unit = 60000;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600000;
+	else
+		return -EINVAL;
+	if (v > max_ms / unit)
+		return -ERANGE;
+	*out = v * unit;
+	return 0;
 }
 
 static int finish(struct parse *p, int rc, char *err, size_t errlen)

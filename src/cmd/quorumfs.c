@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "http.h"
 #include "mountpoint.h"
 #include "quorumfs/config.h"
 #include "quorumfs/errors.h"
@@ -264,6 +265,7 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sighup;
 	struct node *node;
 	struct qfs_mount *mount;
+	struct qfs_http *http;
 	bool stopping;
 	int exit_code;
 };
@@ -306,6 +308,8 @@ static void begin_stop(struct daemon *d, const char *why)
 		return;
 	d->stopping = true;
 	qfs_info("%s: unmounting and stopping", why);
+	qfs_http_stop(d->http); /* it reads the node's snapshot: before node_stop */
+	d->http = NULL;
 	if (d->mount)
 		qfs_mount_stop(d->mount, mount_stopped, d);
 	if (d->node)
@@ -362,6 +366,10 @@ static int fill_node_options(const struct args *a, const struct qfs_config *cfg,
 	o->max_value_size = cfg->max_value_size;
 	o->join_address = a->join;
 	o->stale_reads = a->stale_reads;
+	o->on_leader = cfg->on_leader;
+	o->on_follower = cfg->on_follower;
+	o->hook_timeout_ms = cfg->hook_timeout_ms;
+	o->verify_interval_ms = cfg->verify_interval_ms;
 	o->n_dial_overrides = a->n_dial;
 	memcpy(o->dial_overrides, a->dial, sizeof(a->dial));
 	o->n_peers = cfg->n_nodes;
@@ -480,6 +488,19 @@ int main(int argc, char **argv)
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d.loop);
 		return 1;
+	}
+
+	const struct qfs_config_node *self = qfs_config_node(&cfg, a.id);
+	if (self->http_address[0] != '\0') {
+		char addr[QFS_CONFIG_ADDRESS_MAX];
+		rc = qfs_resolve_address(self->http_address, addr, sizeof(addr), err, sizeof(err));
+		if (rc == 0)
+			rc = qfs_http_start(&d.loop, d.node, &cfg, addr, &d.http, err, sizeof(err));
+		if (rc != 0) {
+			/* The node serves the mount without it; say so loudly. */
+			qfs_error("%s: the HTTP endpoint is off", err);
+			d.http = NULL;
+		}
 	}
 
 	uv_signal_init(&d.loop, &d.sigterm);

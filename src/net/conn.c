@@ -8,6 +8,7 @@
 
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
+#include "quorumfs/metrics.h"
 #include "net_int.h"
 
 struct net__frame *net__frame_of(void *payload)
@@ -230,6 +231,7 @@ static int sink_frame(void *ud, uint8_t *payload, size_t len)
 	struct net *n = c->net;
 
 	n->stats.frames_received++;
+	qfs_metric_peer_bytes(c->peer_id, 0, NET__HDR_LEN + len + NET__TAG_LEN);
 	n->cfg.recv_cb(n, c->peer_id, payload, len, n->cfg.data);
 	return c->state != NET__C_UP || n->closing;
 }

@@ -7,6 +7,7 @@
 
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
+#include "quorumfs/metrics.h"
 #include "net_int.h"
 
 /* Inbound connections held at once; more are accepted and closed at once, so
@@ -427,8 +428,10 @@ int net_send_frame(struct net *n, raft_id to, void *frame, size_t len)
 	}
 	net__session_seal(&c->sess, f->wire, len);
 	rv = net__conn_write(c, f); /* frees f on failure */
-	if (rv == 0)
+	if (rv == 0) {
 		n->stats.frames_sent++;
+		qfs_metric_peer_bytes(to, wire_len, 0);
+	}
 	return rv;
 drop:
 	free(f);

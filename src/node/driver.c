@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "quorumfs/metrics.h"
 #include "quorumfs/wire_cmd.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
@@ -228,6 +229,8 @@ static void on_soft_state(struct node *n)
 	raft_term term = raft_current_term(n->raft);
 	if (leader != n->leader || term != n->term) {
 		if (leader != n->leader)
+			qfs_metric_inc(QFS_M_LEADER_CHANGES);
+		if (leader != n->leader)
 			qfs_info("node %llu: term %llu, leader %llu (%s)",
 			         (unsigned long long)n->opts.id, (unsigned long long)term,
 			         (unsigned long long)leader, raft_role_name(raft_role(n->raft)));
@@ -236,6 +239,7 @@ static void on_soft_state(struct node *n)
 		node__submits_on_leader_change(n);
 		n->barriers_new = true;
 	}
+	node__hooks_on_soft_state(n);
 }
 
 void node__drive(struct node *n)

@@ -273,6 +273,8 @@ static void free_node(struct node *n)
 	free(n->data_dir);
 	free(n->cluster_name);
 	free(n->join_address);
+	free(n->on_leader);
+	free(n->on_follower);
 	free(n);
 }
 
@@ -338,8 +340,15 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	n->data_dir = dup_str(opts->data_dir);
 	n->cluster_name = dup_str(opts->cluster_name);
 	n->join_address = dup_str(opts->join_address);
+	n->on_leader = opts->on_leader && opts->on_leader[0] ? strdup(opts->on_leader) : NULL;
+	n->on_follower = opts->on_follower && opts->on_follower[0] ? strdup(opts->on_follower) : NULL;
+	n->hook_role = -1;
+	if (n->opts.hook_timeout_ms == 0)
+		n->opts.hook_timeout_ms = 10000;
 	if (n->data_dir == NULL || n->cluster_name == NULL ||
-	    (opts->join_address != NULL && n->join_address == NULL)) {
+	    (opts->join_address != NULL && n->join_address == NULL) ||
+	    (opts->on_leader && opts->on_leader[0] && n->on_leader == NULL) ||
+	    (opts->on_follower && opts->on_follower[0] && n->on_follower == NULL)) {
 		free_node(n);
 		return -ENOMEM;
 	}
@@ -466,6 +475,11 @@ static void net_closed(void *data)
 	handle_closed((uv_handle_t *)&n->tick); /* its data is @n; memory still ours */
 }
 
+void node__closed_one(struct node *n)
+{
+	net_closed(n);
+}
+
 void node_stop(struct node *n, void (*done)(void *arg), void *arg)
 {
 	if (n->stopping)
@@ -481,6 +495,7 @@ void node_stop(struct node *n, void (*done)(void *arg), void *arg)
 	node__submits_run_finished(n);
 	n->stopping = true;
 	uv_timer_stop(&n->tick);
+	node__hooks_stop(n);
 	uv_close((uv_handle_t *)&n->tick, handle_closed);
 	uv_close((uv_handle_t *)&n->check, handle_closed);
 	uv_close((uv_handle_t *)&n->idle, handle_closed);

@@ -102,6 +102,7 @@ struct node__submit {
 	node_result_fn cb;
 	void *arg;
 	uint64_t deadline;  /* uv_now() + commit timeout */
+	uint64_t born_ns;   /* uv_hrtime() at node_submit, for the commit latency */
 	uint64_t resend_at; /* resend while in flight (a lost frame) */
 	bool sent;          /* proposed or forwarded at least once */
 	bool in_flight;     /* proposed or forwarded to the current leader */
@@ -161,6 +162,13 @@ struct node {
 		uint64_t at;
 	} heard[NODE_MAX_PEERS];
 	uint64_t verify_index, verify_mismatches;
+
+	/* Role hooks (hooks.c): the commands (NULL: none), the role and leader
+	 * last reported to them (hook_role -1: none yet), the hooks running. */
+	char *on_leader, *on_follower;
+	int hook_role;
+	raft_id hook_leader;
+	struct node__hook *hooks;
 
 	node_change_fn change_fn;
 	void *change_arg;
@@ -242,6 +250,13 @@ void node__snapshot_prune(struct node *n, uint64_t newest, const uint64_t *keep,
 /* members.c */
 int node__raft_error(int err);
 void node__members_on_tick(struct node *n);
+
+/* hooks.c */
+struct node__hook;
+void node__hooks_on_soft_state(struct node *n);
+void node__hooks_stop(struct node *n);
+/* node.c: one more handle of node_stop's count has closed. */
+void node__closed_one(struct node *n);
 
 /* admin.c */
 void node__heard(struct node *n, raft_id from);

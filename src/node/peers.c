@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "quorumfs/metrics.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
 #include "quorumfs/wire_peer.h"
@@ -32,6 +33,8 @@ int node__encode_msg(struct node *n, const struct raft_message *m, struct node__
 		}
 		copy.snapshot.chunk.base = chunk;
 		m = &copy;
+		if (m->snapshot.offset == 0)
+			qfs_metric_inc(QFS_M_SNAPSHOTS_SENT);
 	}
 	rc = wire_peer_size(m, &size);
 	if (rc == 0) {

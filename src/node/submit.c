@@ -8,6 +8,7 @@
 #include "quorumfs/wire_cmd.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
+#include "quorumfs/metrics.h"
 #include "quorumfs/wire_forward.h"
 
 static void unlink_submit(struct node__submit *s)
@@ -15,6 +16,32 @@ static void unlink_submit(struct node__submit *s)
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	s->next = s->prev = s;
+}
+
+/* Counts @s's outcome for /metrics (quorumfs_proposals_total). */
+static void count_outcome(const struct node__submit *s, int err)
+{
+	switch (err) {
+	case 0:
+		qfs_metric_inc(QFS_M_PROPOSAL_OK);
+		qfs_metric_observe(QFS_H_COMMIT, (double)(uv_hrtime() - s->born_ns) / 1e9);
+		break;
+	case -EROFS:
+		qfs_metric_inc(QFS_M_PROPOSAL_NO_QUORUM);
+		break;
+	case -ETIMEDOUT:
+		qfs_metric_inc(QFS_M_PROPOSAL_TIMEOUT);
+		break;
+	case -ENOSPC:
+		qfs_metric_inc(QFS_M_PROPOSAL_NO_SPACE);
+		break;
+	case QFS_ESHUTDOWN:
+		qfs_metric_inc(QFS_M_PROPOSAL_SHUTDOWN);
+		break;
+	default:
+		qfs_metric_inc(QFS_M_PROPOSAL_ERROR);
+		break;
+	}
 }
 
 static void free_submit(struct node__submit *s)
@@ -39,6 +66,7 @@ void node__submits_run_finished(struct node *n)
 	while (n->finished != NULL) {
 		struct node__submit *s = n->finished;
 		n->finished = s->next;
+		count_outcome(s, s->done_err);
 		s->cb(s->arg, s->done_err, NULL);
 		free_submit(s);
 	}
@@ -139,6 +167,7 @@ int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, v
 	s->cb = cb;
 	s->arg = arg;
 	s->deadline = uv_now(n->loop) + n->opts.commit_timeout_ms;
+	s->born_ns = uv_hrtime();
 	s->prev = n->submits.prev;
 	s->next = &n->submits;
 	n->submits.prev->next = s;
@@ -178,6 +207,7 @@ void node__submits_on_applied(struct node *n, const struct node__apply *a)
 	if (s == NULL)
 		return;
 	unlink_submit(s);
+	count_outcome(s, 0);
 	s->cb(s->arg, 0, &a->res);
 	free_submit(s);
 }

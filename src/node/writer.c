@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "node_int.h"
+#include "quorumfs/metrics.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
 #include "quorumfs/wire_peer.h"
@@ -163,8 +164,10 @@ static int stage_chunks(struct node *n, struct node__batch *first)
 static void after_commit(struct node *n, struct wtxn *t)
 {
 	for (struct node__batch *b = t->first; b != NULL; b = b->next)
-		if (b->install)
+		if (b->install) {
 			node__snapshot_installed(n, b->install_meta.index);
+			qfs_metric_inc(QFS_M_SNAPSHOTS_INSTALLED);
+		}
 	n->w.applied = t->applied;
 	n->w.conf = t->conf;
 	n->w.conf_index = t->conf_index;
@@ -254,9 +257,12 @@ static int write_group(struct node *n, struct node__batch *first, struct node__b
 	last->next = NULL; /* write_txn walks to the end of the list */
 	struct wtxn t = {.n = n, .first = first};
 	int rc = stage_chunks(n, first);
-	if (rc == 0)
+	if (rc == 0) {
+		uint64_t t0 = uv_hrtime();
 		rc = store_write_flags(n->store, write_txn, &t,
 		                       must_sync(n, first) ? 0 : STORE_NO_META_SYNC);
+		qfs_metric_observe(QFS_H_FSYNC, (double)(uv_hrtime() - t0) / 1e9);
+	}
 	if (rc == 0)
 		after_commit(n, &t);
 	last->next = stop;

@@ -8,6 +8,7 @@
 #   qfs_kill I / qfs_stop I        SIGKILL (and lazy-unmount) / SIGTERM node I
 #   qfs_start I [OPTIONS]          (re)start node I on its data directory
 #   qfs_leader                     id of the current leader (from node status)
+#   qfs_http_addr I                node I's http-address (with QFS_HTTP=1)
 #   qfs_wait_leader [SECONDS]      until some node reports a leader
 #   check COND MESSAGE / fail MESSAGE / eventually SECONDS CMD...
 
@@ -126,6 +127,7 @@ qfs_pick_base_port() {
 	QFS_BASE_PORT=$base
 }
 qfs_base_port() { echo "$QFS_BASE_PORT"; }
+qfs_http_addr() { echo "127.0.0.1:$((QFS_BASE_PORT + 5 + $1))"; }
 
 # qfs_cluster_start N [daemon options]: write a config, a key, start N nodes.
 qfs_cluster_start() {
@@ -147,9 +149,14 @@ qfs_cluster_start() {
 		echo "election-ms = ${QFS_ELECTION_MS:-500}"
 		echo "commit-timeout-ms = ${QFS_COMMIT_TIMEOUT_MS:-3000}"
 		echo "max-value-size = ${QFS_MAX_VALUE_SIZE:-1M}"
+		# Extra [cluster] lines (hooks, verify-interval), one per line.
+		[ -n "${QFS_CLUSTER_EXTRA:-}" ] && printf '%s\n' "$QFS_CLUSTER_EXTRA"
 		for i in $(seq 1 "$n"); do
 			echo "[node $i]"
 			echo "address = 127.0.0.1:$((port + i))"
+			# QFS_HTTP=1: an HTTP endpoint per node, on the test's ports
+			# 5 and up (qfs_http_addr); at most 4 nodes then.
+			[ -n "${QFS_HTTP:-}" ] && echo "http-address = $(qfs_http_addr "$i")"
 		done
 	} >"$QFS_TMP/cluster.conf"
 	for i in $(seq 1 "$n"); do
