@@ -36,8 +36,45 @@ enum wire_cmd_type {
 	/* 15..19: the file data path (orphans, ...); 20..29: coordination
 	 * (locks, sessions, TTLs); 30..39: operations (checks). Numbers are
 	 * never reused: a log written by an older build must still decode. */
+
+	/* Coordination (docs/semantics.md, "Locks"); fields in struct wire_cmd_coord. */
+	WIRE_CMD_SESSION_KEEPALIVE = 20, /* node, session (0: open a new one), mode (lease
+	                                    ms), offset (the node's own clock, ms) */
+	WIRE_CMD_SESSION_EXPIRE = 21,    /* node, session, offset (its last keepalive's index) */
+	WIRE_CMD_LOCK = 22,              /* ino, node, session, owner, fh, start, end, pid,
+	                                    flags (WIRE_LOCK_*) */
+	WIRE_CMD_UNLOCK_HANDLE = 23,     /* ino, node, owner, fh: a handle was released */
+	WIRE_CMD_EPHEMERAL = 24,         /* ino, node, session */
 };
 #define WIRE_CMD_TYPE_MAX WIRE_CMD_MKNOD
+/* The coordination commands the decoder knows: a range of their own, so the
+ * data path's numbers can grow without touching it. */
+#define WIRE_CMD_COORD_MIN WIRE_CMD_SESSION_KEEPALIVE
+#define WIRE_CMD_COORD_MAX WIRE_CMD_EPHEMERAL
+
+/* LOCK flags: the lock type in the low two bits, and its kind. */
+#define WIRE_LOCK_UNLOCK 0x0u /* remove the owner's locks in [start, end] */
+#define WIRE_LOCK_READ   0x1u /* shared */
+#define WIRE_LOCK_WRITE  0x2u /* exclusive */
+#define WIRE_LOCK_TYPE   0x3u /* the mask of the type bits */
+#define WIRE_LOCK_FLOCK  0x4u /* flock(2) (whole file, own namespace); else fcntl/OFD */
+#define WIRE_LOCK_END_MAX INT64_MAX /* end of a lock "to the end of the file" */
+
+/*
+ * The fields of the coordination commands. A lock belongs to (node, owner):
+ * owner is the kernel's lock owner on that node (a process's files for
+ * fcntl, the open file for flock and OFD locks); fh is the mount's handle
+ * it came through, so that the handle's release can drop it.
+ */
+struct wire_cmd_coord {
+	uint64_t node;    /* the node whose session acts */
+	uint64_t session; /* that node's session id (the index that opened it) */
+	uint64_t owner;
+	uint64_t fh;
+	uint64_t start; /* first byte */
+	uint64_t end;   /* last byte, inclusive; WIRE_LOCK_END_MAX: to the end */
+	uint32_t pid;   /* the locking process, on its node */
+};
 
 /* CREATE flags. */
 #define WIRE_CREATE_EXCL  0x1u /* fail with EEXIST if the name exists (O_EXCL) */
@@ -138,7 +175,7 @@ struct wire_cmd {
 	const char *new_name;
 	size_t new_name_len;
 	uint32_t mode;  /* CREATE, MKDIR: permission bits (and optionally the type) */
-	uint32_t flags; /* WIRE_{CREATE,WRITE,WRITEV,RENAME,XATTR}_* */
+	uint32_t flags; /* WIRE_{CREATE,WRITE,WRITEV,RENAME,XATTR,LOCK}_* */
 	uint64_t offset;
 	const void *data;
 	size_t data_len;
@@ -155,6 +192,7 @@ struct wire_cmd {
 	 * encodes again. Callers that build a command leave them 0. */
 	const void *extents_raw;
 	size_t extents_raw_len;
+	struct wire_cmd_coord co; /* SESSION_*, LOCK, UNLOCK_HANDLE, EPHEMERAL */
 };
 
 /*

@@ -41,7 +41,10 @@ static int run(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct wire_
 	rc = fsm__session_check(fsm, txn, index, c, res, &done);
 	if (rc != 0 || done)
 		return rc;
-	rc = apply_fns[c->type](fsm, txn, c, res);
+	if (c->type >= WIRE_CMD_COORD_MIN && c->type <= WIRE_CMD_COORD_MAX)
+		rc = fsm__apply_coord(fsm, txn, index, c, res);
+	else
+		rc = apply_fns[c->type](fsm, txn, c, res);
 	if (rc < 0)
 		return rc;
 	if (rc > 0) {

@@ -32,6 +32,9 @@ struct fsm {
 	MDB_dbi data;            /* ino -> contents; (ino, xattr name) -> value */
 	MDB_dbi sessions;        /* client -> session; (last used, client) -> "" */
 	MDB_dbi meta;            /* shared with src/store; we own the "fsm." keys */
+	MDB_dbi nsessions;       /* node -> its session (coord.c) */
+	MDB_dbi locks;           /* (ino, node, owner, kind, start) -> lock */
+	MDB_dbi ephemeral;       /* (node, ino) -> session */
 	struct fsm_options opts; /* defaults filled in */
 	char errmsg[256];
 };
@@ -151,6 +154,11 @@ int fsm__session_check(struct fsm *fsm, MDB_txn *txn, uint64_t index, const stru
                        struct fsm_result *res, int *done);
 int fsm__session_store(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct wire_cmd *c,
                        const struct fsm_result *res);
+
+/* coord.c: the coordination commands (WIRE_CMD_COORD_MIN..MAX); the
+ * lock's token is @index. */
+int fsm__apply_coord(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct wire_cmd *c,
+                     struct fsm_result *res);
 
 /* apply_*.c: one function per command; fill res on success. */
 int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,

@@ -38,6 +38,12 @@ static MDB_dbi dbi_of(struct fsm *fsm, int db)
 		return fsm->data;
 	case FSM__SNAP_SESSIONS:
 		return fsm->sessions;
+	case FSM__SNAP_NSESSIONS:
+		return fsm->nsessions;
+	case FSM__SNAP_LOCKS:
+		return fsm->locks;
+	case FSM__SNAP_EPHEMERAL:
+		return fsm->ephemeral;
 	default:
 		return fsm->meta;
 	}
@@ -115,7 +121,8 @@ static int advance(struct fsm_snapshot *s)
 	s->nseg = s->iseg = 0;
 	while (!found) {
 		if (s->cur == NULL) {
-			if (s->db == FSM__SNAP_NDB) {
+			int next = fsm__snap_next_db(s->db);
+			if (next == 0) {
 				s->head[0] = FSM__SNAP_END;
 				fsm__put64(s->head + 1, s->count);
 				queue(s, s->head, 9);
@@ -124,7 +131,7 @@ static int advance(struct fsm_snapshot *s)
 				s->trailer = 1;
 				return 0;
 			}
-			s->db++;
+			s->db = next;
 			s->positioned = 0;
 			rc = mdb_cursor_open(s->txn, dbi_of(s->fsm, s->db), &s->cur);
 			if (rc != 0) {

@@ -4,7 +4,7 @@
 
 /*
  * header  : magic[8] "qfstree\0", u32 format, u32 reserved (0), u64 applied
- * record  : u8 db (1..5), u16 key length (1..511), u32 value length, key, value
+ * record  : u8 db (1..5, 8..10), u16 key length (1..511), u32 value length, key, value
  * trailer : u8 0, u64 record count, u32 CRC-32C of every byte before it
  * All integers big-endian. Records go database by database in the order of
  * the db ids, keys in LMDB order, so one tree always gives the same bytes.
@@ -23,7 +23,34 @@ enum fsm__snap_db {
 	FSM__SNAP_DATA = 3,
 	FSM__SNAP_SESSIONS = 4,
 	FSM__SNAP_META = 5, /* only the keys that start with "fsm." */
-	FSM__SNAP_NDB = 5,
+	/* 6..7: the data path's; 8..11: coordination (coord.c). */
+	FSM__SNAP_NSESSIONS = 8,
+	FSM__SNAP_LOCKS = 9,
+	FSM__SNAP_EPHEMERAL = 10,
 };
+
+/* The database that follows @db in a stream (0: the first); 0 after the
+ * last. The ids need not be contiguous: each area has its own range. */
+static inline int fsm__snap_next_db(int db)
+{
+	switch (db) {
+	case FSM__SNAP_META:
+		return FSM__SNAP_NSESSIONS;
+	case FSM__SNAP_NSESSIONS:
+		return FSM__SNAP_LOCKS;
+	case FSM__SNAP_LOCKS:
+		return FSM__SNAP_EPHEMERAL;
+	case FSM__SNAP_EPHEMERAL:
+		return 0;
+	default:
+		return db >= 0 && db < FSM__SNAP_META ? db + 1 : 0;
+	}
+}
+
+static inline int fsm__snap_known_db(int db)
+{
+	return (db >= FSM__SNAP_INODES && db <= FSM__SNAP_META) ||
+	       (db >= FSM__SNAP_NSESSIONS && db <= FSM__SNAP_EPHEMERAL);
+}
 
 #endif

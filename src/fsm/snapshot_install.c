@@ -59,17 +59,19 @@ static int lmdb_err(struct parse *p, int rc, const char *what)
 	return fsm__lmdb(p->fsm, rc, what);
 }
 
-/* Empties the tree: the four databases of the fsm, and its meta keys
+/* Empties the tree: the databases of the fsm, and its meta keys
  * (only those: the rest of "meta" belongs to src/store). */
 static int clear_tree(struct parse *p)
 {
 	struct fsm *fsm = p->fsm;
-	MDB_dbi dbis[] = {fsm->inodes, fsm->dirents, fsm->data, fsm->sessions};
+	MDB_dbi dbis[] = {fsm->inodes,    fsm->dirents, fsm->data,
+	                  fsm->sessions,  fsm->nsessions, fsm->locks,
+	                  fsm->ephemeral};
 	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc;
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
 		rc = mdb_drop(p->txn, dbis[i], 0);
 		if (rc != 0)
 			return lmdb_err(p, rc, "snapshot drop");
@@ -93,7 +95,9 @@ static int clear_tree(struct parse *p)
 
 static MDB_dbi dbi_of(struct fsm *fsm, int db)
 {
-	MDB_dbi dbis[] = {0, fsm->inodes, fsm->dirents, fsm->data, fsm->sessions, fsm->meta};
+	MDB_dbi dbis[] = {0,         fsm->inodes, fsm->dirents,   fsm->data,  fsm->sessions,
+	                  fsm->meta, 0,           0,              fsm->nsessions, fsm->locks,
+	                  fsm->ephemeral};
 	return dbis[db];
 }
 
@@ -106,6 +110,10 @@ static int check_record(struct parse *p, int db, const uint8_t *key, size_t klen
 		return corrupt(p, "inode record");
 	if ((db == FSM__SNAP_DIRENTS || db == FSM__SNAP_DATA) && klen < 8)
 		return corrupt(p, "short key");
+	if ((db == FSM__SNAP_NSESSIONS && (klen != 8 || vlen != 36)) ||
+	    (db == FSM__SNAP_LOCKS && (klen != 33 || vlen != 29)) ||
+	    (db == FSM__SNAP_EPHEMERAL && (klen != 16 || vlen != 8)))
+		return corrupt(p, "coordination record");
 	if (db == FSM__SNAP_META) {
 		if (klen < plen || memcmp(key, FSM__META_PREFIX, plen) != 0)
 			return corrupt(p, "meta key outside fsm.");
@@ -153,7 +161,7 @@ static int value(struct parse *p, int db, const uint8_t *key, size_t klen, uint3
 		rc = mdb_put(p->txn, p->fsm->meta, &k, &v, 0);
 		return rc ? lmdb_err(p, rc, "snapshot put") : 0;
 	}
-	/* The four tree databases were emptied and keys come in order, so
+	/* The tree databases were emptied and keys come in order, so
 	 * each record appends. */
 	rc = mdb_put(p->txn, dbi_of(p->fsm, db), &k, &v, MDB_APPEND | MDB_RESERVE);
 	if (store_lmdb_error(rc) == -EEXIST)
@@ -205,7 +213,7 @@ static int parse(struct parse *p)
 			return rc;
 		if (rh[0] == FSM__SNAP_END)
 			break;
-		if (rh[0] > FSM__SNAP_NDB)
+		if (!fsm__snap_known_db(rh[0]))
 			return corrupt(p, "bad record tag");
 		rc = get(p, rh + 1, FSM__SNAP_REC_HEADER - 1);
 		if (rc != 0)

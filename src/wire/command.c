@@ -32,6 +32,13 @@ enum field {
 	F_RDEV,
 	F_SIZE,
 	F_EXTENTS, /* array of [offset, bin] */
+	F_C_NODE,
+	F_C_SESSION,
+	F_C_OWNER,
+	F_C_FH,
+	F_C_START,
+	F_C_END,
+	F_C_PID,
 };
 
 #define HEADER_FIELDS 7 /* version, type, client_id, serial, time_ns, uid, gid */
@@ -72,8 +79,32 @@ static const struct layout layouts[WIRE_CMD_TYPE_MAX + 1] = {
         [WIRE_CMD_MKNOD] = {"mknod", 0, {F_PARENT, F_NAME, F_MODE, F_RDEV}},
 };
 
+/* Coordination commands (20..): a table of their own, indexed from
+ * WIRE_CMD_COORD_MIN. */
+static const struct layout coord_layouts[WIRE_CMD_COORD_MAX - WIRE_CMD_COORD_MIN + 1] = {
+        [WIRE_CMD_SESSION_KEEPALIVE - WIRE_CMD_COORD_MIN] = {"session-keepalive",
+                                                             0,
+                                                             {F_C_NODE, F_C_SESSION, F_MODE,
+                                                              F_OFFSET}},
+        [WIRE_CMD_SESSION_EXPIRE - WIRE_CMD_COORD_MIN] = {"session-expire",
+                                                          0,
+                                                          {F_C_NODE, F_C_SESSION, F_OFFSET}},
+        [WIRE_CMD_LOCK - WIRE_CMD_COORD_MIN] = {"lock",
+                                                WIRE_LOCK_TYPE | WIRE_LOCK_FLOCK,
+                                                {F_INO, F_C_NODE, F_C_SESSION, F_C_OWNER, F_C_FH,
+                                                 F_C_START, F_C_END, F_C_PID, F_FLAGS}},
+        [WIRE_CMD_UNLOCK_HANDLE - WIRE_CMD_COORD_MIN] = {"unlock-handle",
+                                                         0,
+                                                         {F_INO, F_C_NODE, F_C_OWNER, F_C_FH}},
+        [WIRE_CMD_EPHEMERAL - WIRE_CMD_COORD_MIN] = {"ephemeral",
+                                                     0,
+                                                     {F_INO, F_C_NODE, F_C_SESSION}},
+};
+
 static const struct layout *layout_of(int type)
 {
+	if (type >= WIRE_CMD_COORD_MIN && type <= WIRE_CMD_COORD_MAX)
+		return &coord_layouts[type - WIRE_CMD_COORD_MIN];
 	if (type < 1 || type > WIRE_CMD_TYPE_MAX)
 		return NULL;
 	return &layouts[type];
@@ -254,6 +285,20 @@ static int pack_field(msgpack_packer *pk, const struct wire_cmd *c, enum field f
 		return msgpack_pack_uint64(pk, c->size);
 	case F_EXTENTS:
 		return pack_extents(pk, c);
+	case F_C_NODE:
+		return msgpack_pack_uint64(pk, c->co.node);
+	case F_C_SESSION:
+		return msgpack_pack_uint64(pk, c->co.session);
+	case F_C_OWNER:
+		return msgpack_pack_uint64(pk, c->co.owner);
+	case F_C_FH:
+		return msgpack_pack_uint64(pk, c->co.fh);
+	case F_C_START:
+		return msgpack_pack_uint64(pk, c->co.start);
+	case F_C_END:
+		return msgpack_pack_uint64(pk, c->co.end);
+	case F_C_PID:
+		return msgpack_pack_uint32(pk, c->co.pid);
 	case F_END:
 		break;
 	}
@@ -382,6 +427,20 @@ static int read_field(struct wire__mpr *r, struct wire_cmd *c, enum field f)
 		return wire__mpr_u64(r, &c->size);
 	case F_EXTENTS:
 		return read_extents(r, c);
+	case F_C_NODE:
+		return wire__mpr_u64(r, &c->co.node);
+	case F_C_SESSION:
+		return wire__mpr_u64(r, &c->co.session);
+	case F_C_OWNER:
+		return wire__mpr_u64(r, &c->co.owner);
+	case F_C_FH:
+		return wire__mpr_u64(r, &c->co.fh);
+	case F_C_START:
+		return wire__mpr_u64(r, &c->co.start);
+	case F_C_END:
+		return wire__mpr_u64(r, &c->co.end);
+	case F_C_PID:
+		return wire__mpr_u32(r, &c->co.pid);
 	case F_END:
 		break;
 	}
