@@ -29,6 +29,7 @@ struct qfs_config_node {
  *   heartbeat-ms = 50
  *   election-ms = 500
  *   commit-timeout-ms = 5000
+ *   session-lease-ms = 15000
  *   max-value-size = 16M
  *   read-lease = true
  *
@@ -42,6 +43,8 @@ struct qfs_config {
 	unsigned heartbeat_ms;          /* default 50 */
 	unsigned election_ms;           /* default 500; >= 3 * heartbeat_ms */
 	unsigned commit_timeout_ms;     /* default 5000; >= election_ms */
+	unsigned session_lease_ms;      /* default 15000; >= election_ms: a node's
+	                                   locks outlive its silence this long */
 	uint64_t max_value_size;        /* bytes; default 16 MiB; 1 B .. 1 GiB */
 	bool read_lease;                /* default true: the leader reads from its lease */
 	/* Role hooks, run with /bin/sh -c on a role change; "" (default): none. */

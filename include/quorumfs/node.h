@@ -88,6 +88,10 @@ struct node_options {
 	unsigned hook_timeout_ms;
 	/* The leader proposes a cross-replica check this often (0: never). */
 	uint64_t verify_interval_ms;
+	/* The lease of this node's session (node_coord.h): when no keepalive
+	 * of it has applied for this long, its locks and ephemeral files are
+	 * released. 0: 15000. */
+	unsigned session_lease_ms;
 };
 
 struct node;

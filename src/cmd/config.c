@@ -158,6 +158,12 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
 			            "'%s' is not a whole number of milliseconds in 10..3600000",
 			            value);
 		cfg->commit_timeout_ms = (unsigned)v;
+	} else if (strcmp(name, "session-lease-ms") == 0) {
+		if (parse_number(value, 0, 100, 3600000, &v))
+			return fail(p, name,
+			            "'%s' is not a whole number of milliseconds in 100..3600000",
+			            value);
+		cfg->session_lease_ms = (unsigned)v;
 	} else if (strcmp(name, "max-value-size") == 0) {
 		if (parse_number(value, 1, 1, 1ull << 30, &v))
 			return fail(p, name, "'%s' is not a size in 1..1G (suffixes K, M, G)",
@@ -263,6 +269,9 @@ static int check_whole(struct parse *p)
 	if (cfg->commit_timeout_ms < cfg->election_ms)
 		return fail(p, "commit-timeout-ms", "must be at least election-ms (%u)",
 		            cfg->election_ms);
+	if (cfg->session_lease_ms < cfg->election_ms)
+		return fail(p, "session-lease-ms", "must be at least election-ms (%u)",
+		            cfg->election_ms);
 	if (cfg->n_nodes == 0)
 		return fail(p, "[node ID]", "no node sections");
 	for (unsigned i = 0; i < cfg->n_nodes; i++) {
@@ -285,6 +294,7 @@ void qfs_config_defaults(struct qfs_config *cfg)
 	cfg->heartbeat_ms = 50;
 	cfg->election_ms = 500;
 	cfg->commit_timeout_ms = 5000;
+	cfg->session_lease_ms = 15000;
 	cfg->max_value_size = 16u << 20;
 	cfg->read_lease = true;
 	cfg->hook_timeout_ms = 10000;

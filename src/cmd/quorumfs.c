@@ -362,6 +362,7 @@ static int fill_node_options(const struct args *a, const struct qfs_config *cfg,
 	o->heartbeat_ms = cfg->heartbeat_ms;
 	o->election_ms = cfg->election_ms;
 	o->commit_timeout_ms = cfg->commit_timeout_ms;
+	o->session_lease_ms = cfg->session_lease_ms;
 	o->no_read_lease = !cfg->read_lease;
 	o->max_value_size = cfg->max_value_size;
 	o->join_address = a->join;

@@ -111,6 +111,17 @@ static void fire_change(struct node *n, const struct node__apply *a)
 		return;
 	uint64_t ino = a->res.attr.ino;
 	switch (c.type) {
+	case WIRE_CMD_SESSION_KEEPALIVE:
+	case WIRE_CMD_SESSION_EXPIRE:
+		/* Ending a session may have removed ephemeral files, whose
+		 * names are known only to the fsm: drop every cached entry. */
+		if (a->res.attr.size > 0)
+			n->change_fn(n->change_arg, 0, 0, NULL, 0);
+		break;
+	case WIRE_CMD_LOCK:
+	case WIRE_CMD_UNLOCK_HANDLE:
+	case WIRE_CMD_EPHEMERAL:
+		break; /* nothing the kernel caches */
 	case WIRE_CMD_CREATE:
 	case WIRE_CMD_MKNOD:
 	case WIRE_CMD_MKDIR:
@@ -153,6 +164,7 @@ static void complete_batch(struct node *n, struct node__batch *b)
 			n->change_fn(n->change_arg, 0, 0, NULL, 0); /* everything */
 		if (n->stopping)
 			return;
+		node__coord_on_install(n);
 	}
 	for (unsigned i = 0; i < b->n_apply; i++) {
 		const struct node__apply *a = &b->apply[i];
@@ -164,6 +176,9 @@ static void complete_batch(struct node *n, struct node__batch *b)
 		if (n->stopping)
 			return;
 		fire_change(n, a);
+		if (n->stopping)
+			return;
+		node__coord_on_applied(n, a);
 		if (n->stopping)
 			return;
 	}
@@ -287,6 +302,7 @@ void node__on_tick(struct node *n)
 	node__members_on_tick(n);
 	node__admin_on_tick(n);
 	node__submits_on_tick(n);
+	node__coord_on_tick(n);
 	node__barriers_on_tick(n);
 	node__drive(n);
 }

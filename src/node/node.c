@@ -268,6 +268,7 @@ static char *dup_str(const char *s)
 static void free_node(struct node *n)
 {
 	raft_free(n->raft);
+	node__coord_free(n);
 	fsm_close(n->fsm);
 	store_close(n->store);
 	free(n->data_dir);
@@ -418,6 +419,8 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 		rc = pick_client_id(n);
 	if (rc == 0)
 		rc = self_address(n, err, errlen);
+	if (rc == 0)
+		rc = node__coord_start(n);
 	if (rc != 0) {
 		free_node(n);
 		return rc;
@@ -490,6 +493,7 @@ void node_stop(struct node *n, void (*done)(void *arg), void *arg)
 	node__writer_stop(n);
 	node__submits_fail_all(n, QFS_ESHUTDOWN);
 	node__barriers_fail_all(n, QFS_ESHUTDOWN);
+	node__coord_stop(n);
 	/* The deferred completions run now: no check callback will. */
 	n->stopping = false;
 	node__submits_run_finished(n);

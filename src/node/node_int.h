@@ -173,6 +173,8 @@ struct node {
 	node_change_fn change_fn;
 	void *change_arg;
 
+	struct node__coord *coord; /* this node's session, lock requests (coord.c) */
+
 	uint64_t snapshot_every; /* applied entries between snapshots */
 	uint64_t promote_at;     /* next time the leader tries to promote learners */
 	/* The one admin call forwarded to the leader and not yet answered. */
@@ -246,6 +248,15 @@ int node__snapshot_take(struct node *n, uint64_t *index, uint64_t *size);
 void node__snapshot_installed(struct node *n, uint64_t index);
 /* Deletes the snapshot files older than @newest, except the @n_keep in @keep. */
 void node__snapshot_prune(struct node *n, uint64_t newest, const uint64_t *keep, unsigned n_keep);
+
+/* coord.c */
+struct node__coord;
+int node__coord_start(struct node *n);
+void node__coord_stop(struct node *n);
+void node__coord_free(struct node *n);
+void node__coord_on_tick(struct node *n);
+void node__coord_on_applied(struct node *n, const struct node__apply *a);
+void node__coord_on_install(struct node *n);
 
 /* members.c */
 int node__raft_error(int err);
