@@ -17,6 +17,7 @@
 #include "quorumfs/qfs_fuse.h"
 
 struct qfs__notifier;
+struct qfs__locks;
 struct qfs__op;
 struct qfs__handle;
 
@@ -59,6 +60,7 @@ struct qfs_mount {
 	struct qfs_mount_options opts;
 	struct qfs__inodes inodes;
 	struct qfs__notifier *notifier;
+	struct qfs__locks *locks; /* parked lock requests, lock users (ops_lock.c) */
 	unsigned long parked; /* operations waiting on the node or an inode */
 	size_t buffered;      /* bytes in all handles' write buffers */
 	size_t scanned;       /* bytes in all handles' read versions */
@@ -251,5 +253,24 @@ void qfs__ops_status(struct fuse_lowlevel_ops *ops);
 /* Every error reply is counted for /metrics (ops_status.c), by operation. */
 int qfs__reply_err_counted(fuse_req_t req, int err);
 #define fuse_reply_err(req, err) qfs__reply_err_counted((req), (err))
+
+/* ------------------------------------------------------------------------ */
+/* Locks (ops_lock.c)                                                        */
+
+/* FLUSH / RELEASE of @fi: if the locks taken through it must end first,
+ * end them, then answer as qfs__handle_flush / qfs__handle_release do, and
+ * return true; false: nothing to end, the caller goes on. */
+bool qfs__locks_flush(struct qfs_mount *m, fuse_req_t req, uint64_t ino,
+                      const struct fuse_file_info *fi, struct qfs__handle *h);
+bool qfs__locks_release(struct qfs_mount *m, fuse_req_t req, uint64_t ino,
+                        const struct fuse_file_info *fi, struct qfs__handle *h);
+/* The xattrs of locks and ephemeral files: true if @name is one (then the
+ * request is answered). */
+bool qfs__locks_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+bool qfs__locks_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                         size_t size);
+/* Stop: parked lock requests end (EIO); free what is left after. */
+void qfs__locks_stop(struct qfs_mount *m);
+void qfs__locks_free(struct qfs_mount *m);
 
 #endif

@@ -23,7 +23,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Writes must reach us as WRITEs, each answered once committed. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
-	/* Locks come to us (and are refused) unless they stay local. */
+	/* Locks come to us (ops_lock.c: cluster-wide) unless they stay local. */
 	if (!m->opts.local_locks)
 		conn->want |= conn->capable & (FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 	else
@@ -83,6 +83,7 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 
 static void mount_free(struct qfs_mount *m)
 {
+	qfs__locks_free(m);
 	qfs__inodes_free(&m->inodes);
 	free(m->buf.mem);
 	free(m->mountpoint);
@@ -259,6 +260,7 @@ void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg)
 	m->stop_done = done;
 	m->stop_arg = arg;
 	node_on_change(m->node, NULL, NULL);
+	qfs__locks_stop(m);
 	/* The poll goes on: requests that arrive now are answered EIO. */
 	if (m->notifier != NULL)
 		qfs__notifier_stop(m->notifier);

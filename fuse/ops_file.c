@@ -344,12 +344,18 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
  * truncation. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	qfs__handle_flush(fuse_req_userdata(req), req, qfs__handle_of(fi));
+	struct qfs_mount *m = fuse_req_userdata(req);
+	/* This owner's fcntl locks on the file end first (ops_lock.c). */
+	if (!qfs__locks_flush(m, req, ino, fi, qfs__handle_of(fi)))
+		qfs__handle_flush(m, req, qfs__handle_of(fi));
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	qfs__handle_release(fuse_req_userdata(req), req, qfs__handle_of(fi));
+	struct qfs_mount *m = fuse_req_userdata(req);
+	/* The flock and OFD locks taken through the handle end first. */
+	if (!qfs__locks_release(m, req, ino, fi, qfs__handle_of(fi)))
+		qfs__handle_release(m, req, qfs__handle_of(fi));
 }
 
 static void fsync_settled(struct qfs__op *op, int err)
@@ -382,32 +388,6 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	op = qfs__op_new(m, req, ino, sizeof(*op));
 	if (op != NULL)
 		qfs__settle(op, h, fsync_settled);
-}
-
-/* Locks: refused (qfs_mount_options.local_locks says why). With these
- * handlers set, the kernel sends lock requests here instead of keeping them
- * to itself. */
-static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
-{
-	fuse_reply_err(req, ENOLCK);
-}
-
-static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
-                     int sleep)
-{
-	fuse_reply_err(req, lock->l_type == F_UNLCK ? 0 : ENOLCK);
-}
-
-static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
-{
-	fuse_reply_err(req, (op & LOCK_UN) ? 0 : ENOLCK);
-}
-
-void qfs__ops_locks(struct fuse_lowlevel_ops *ops)
-{
-	ops->getlk = op_getlk;
-	ops->setlk = op_setlk;
-	ops->flock = op_flock;
 }
 
 void qfs__ops_file(struct fuse_lowlevel_ops *ops)

@@ -29,6 +29,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	                       .data_len = size};
 	struct qfs__op *op;
 
+	if (qfs__locks_setxattr(req, ino, name, value, size))
+		return; /* user.quorumfs.ephemeral and the lock's (ops_lock.c) */
 	if (cmd.name_len > FSM_XATTR_NAME_MAX) {
 		fuse_reply_err(req, ERANGE); /* setxattr(2) on a too-long name */
 		return;
@@ -116,6 +118,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
+	if (qfs__locks_getxattr(req, ino, name, size))
+		return; /* the lock's token and holder, ephemeral (ops_lock.c) */
 	x = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*x));
 	if (x == NULL)
 		return;

@@ -15,6 +15,7 @@ packages=(
 	libmicrohttpd-dev           # the HTTP status endpoint (/status, /metrics, the page)
 	clang libclang-rt-14-dev    # libFuzzer targets
 	attr                        # setfattr/getfattr in e2e tests
+	sqlite3                     # one SQLite database from two nodes (e2e locks)
 	iproute2 util-linux procps psmisc  # namespaces, flock, pgrep, fuser for tests
 	jq                          # e2e tests read the status JSON
 	chromium fonts-dejavu-core  # the status page's browser test (headless), with a font

@@ -149,6 +149,7 @@ qfs_cluster_start() {
 		echo "election-ms = ${QFS_ELECTION_MS:-500}"
 		echo "commit-timeout-ms = ${QFS_COMMIT_TIMEOUT_MS:-3000}"
 		echo "max-value-size = ${QFS_MAX_VALUE_SIZE:-1M}"
+		echo "session-lease-ms = ${QFS_SESSION_LEASE_MS:-15000}"
 		# Extra [cluster] lines (hooks, verify-interval), one per line.
 		[ -n "${QFS_CLUSTER_EXTRA:-}" ] && printf '%s\n' "$QFS_CLUSTER_EXTRA"
 		for i in $(seq 1 "$n"); do

@@ -366,7 +366,7 @@ echo back >"$M/f"
 eq "writes work again" "$(cat "$M/f")" "back"
 
 ok "df" df "$M"
-fails_with "flock is refused (no cluster-wide locks yet): ENOLCK" "No locks available" \
+fails_with "flock without a node session (the fake node has none): ENOLCK" "No locks available" \
 	flock "$M/f" true
 if command -v python3 >/dev/null; then
 	fails_with "fcntl locks are refused: ENOLCK" "No locks available" python3 -c "

@@ -9,6 +9,7 @@
 
 #include "fake_node.h"
 #include "quorumfs/errors.h"
+#include "quorumfs/node_coord.h"
 #include "quorumfs/store.h"
 
 struct pending {
@@ -285,4 +286,54 @@ void fake_node_close(struct node *n)
 	fsm_close(n->fsm);
 	mdb_env_close(n->env);
 	uv_close((uv_handle_t *)&n->timer, timer_closed);
+}
+
+/* node_coord.h: the fake node has no session, so it grants no lock (ENOLCK,
+ * what the mount's tests expect of a node without one) and holds none. */
+int node_lock(struct node *n, const struct node_lock_req *r, node_lock_fn cb, void *arg)
+{
+	(void)n, (void)r, (void)cb, (void)arg;
+	return -ENOLCK;
+}
+
+int node_unlock_handle(struct node *n, uint64_t ino, uint64_t owner, uint64_t fh,
+                       node_done_fn cb, void *arg)
+{
+	(void)n, (void)ino, (void)owner, (void)fh, (void)cb, (void)arg;
+	return -ENOLCK;
+}
+
+int node_set_ephemeral(struct node *n, uint64_t ino, node_result_fn cb, void *arg)
+{
+	(void)n, (void)ino, (void)cb, (void)arg;
+	return -ENOLCK;
+}
+
+int node_lock_test(struct node *n, const struct fsm_lock *want, struct fsm_lock *holder)
+{
+	(void)n, (void)want, (void)holder;
+	return -ENOENT;
+}
+
+int node_lock_newest(struct node *n, uint64_t ino, struct fsm_lock *out)
+{
+	(void)n, (void)ino, (void)out;
+	return -ENODATA;
+}
+
+int node_ephemeral_node(struct node *n, uint64_t ino, uint64_t *node)
+{
+	(void)n, (void)ino, (void)node;
+	return -ENODATA;
+}
+
+uint64_t node_id(const struct node *n)
+{
+	(void)n;
+	return 1;
+}
+
+void node_on_lock_change(struct node *n, node_lock_change_fn fn, void *arg)
+{
+	(void)n, (void)fn, (void)arg;
 }
