@@ -34,10 +34,9 @@ struct qfs_mount_options {
 	double entry_timeout; /* seconds the kernel may cache a name; 0 (default) */
 	double attr_timeout;  /* seconds the kernel may cache attributes; 0 (default) */
 	const char *fsname;   /* shown in /proc/mounts; NULL: "quorumfs" (copied) */
-	/* flock(2) and fcntl(2) locks. false (default): refused with ENOLCK,
-	 * because the cluster has no lock service yet and a lock held on one
-	 * machine only would be a silent lie. true: the kernel's locks, which
-	 * exclude processes of this machine only. */
+	/* flock(2) and fcntl(2) locks. false (default): cluster-wide, decided
+	 * through the log (fuse/ops_lock.c, docs/semantics.md "Locks"). true:
+	 * the kernel's locks, which exclude processes of this machine only. */
 	bool local_locks;
 	/* The cluster's max_value_size (node_options), or 0 for the fsm's
 	 * default. Bounds what one open file buffers (docs/semantics.md,

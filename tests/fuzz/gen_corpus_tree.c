@@ -93,6 +93,37 @@ static void commands(const char *root)
 	}
 }
 
+/* One command of each coordination type (20..), as a node sends them. */
+static void coord_commands(const char *root)
+{
+	char dir[4096], name[64];
+	subdir(dir, sizeof(dir), root, "command");
+	for (int t = WIRE_CMD_COORD_MIN; t <= WIRE_CMD_COORD_MAX; t++) {
+		struct wire_cmd c = {.type = (enum wire_cmd_type)t,
+		                     .client_id = 0x1000000000000001ull,
+		                     .serial = (uint64_t)t,
+		                     .time_ns = 1700000000000000000ll,
+		                     .ino = 2,
+		                     .mode = 15000,
+		                     .offset = 123456};
+		uint8_t buf[512];
+		size_t len;
+		c.co.node = 1;
+		c.co.session = 7;
+		c.co.owner = 0x5eed5eed5eedull;
+		c.co.fh = 0x7f0000001000ull;
+		c.co.start = 1073741824;
+		c.co.end = WIRE_LOCK_END_MAX;
+		c.co.pid = 4242;
+		if (t == WIRE_CMD_LOCK)
+			c.flags = WIRE_LOCK_WRITE;
+		if (wire_cmd_encode(&c, buf, sizeof(buf), &len) != 0)
+			exit(1);
+		snprintf(name, sizeof(name), "%02d-%s", t, wire_cmd_type_name(t));
+		put(dir, name, buf, len);
+	}
+}
+
 static void admin(const char *root)
 {
 	char dir[4096];
@@ -191,6 +222,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	commands(argv[1]);
+	coord_commands(argv[1]);
 	admin(argv[1]);
 	config(argv[1]);
 	snapshot(argv[1]);

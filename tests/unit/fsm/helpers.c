@@ -54,7 +54,8 @@ int tenv_apply(struct tenv *t, struct wire_cmd *c)
 	return t->res.err;
 }
 
-static const char *const db_names[] = {"inodes", "dirents", "data", "sessions", "meta"};
+static const char *const db_names[] = {"inodes", "dirents",       "data",  "sessions",
+                                       "meta",   "node_sessions", "locks", "ephemeral"};
 
 /* Calls @fn on every key/value of every tree database, in order. */
 static void walk(struct tenv *t, void (*fn)(void *, int, const MDB_val *, const MDB_val *),
@@ -62,7 +63,7 @@ static void walk(struct tenv *t, void (*fn)(void *, int, const MDB_val *, const 
 {
 	MDB_txn *txn;
 	assert_int_equal(mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn), 0);
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < (int)(sizeof(db_names) / sizeof(db_names[0])); i++) {
 		MDB_dbi dbi;
 		MDB_cursor *cur;
 		MDB_val k, v;
