@@ -51,7 +51,7 @@ static void test_candidate_votes_after_persist(void **state)
 		raft_tick(r);
 	/* PreVote requests go now: they promise nothing. */
 	h_ready(&c, 1);
-	struct h_msg *pv = h_find(&c, RAFT_MSG_VOTE, 1, 2);
+	struct sim_mail *pv = h_find(&c, RAFT_MSG_VOTE, 1, 2);
 	assert_non_null(pv);
 	assert_true(pv->m.vote.pre_vote);
 	assert_false(pv->after_persist);
@@ -90,7 +90,7 @@ static void test_leader_counts_self_when_durable(void **state)
 	assert_int_equal(pi.match, idx);
 	assert_true(raft_persisted_index(c.n[1].r) < idx);
 	assert_int_equal(raft_commit_index(c.n[1].r), idx - 1);
-	raft_persisted(c.n[1].r, c.n[1].last_batch);
+	h_persist(&c, 1);
 	assert_int_equal(raft_persisted_index(c.n[1].r), idx);
 	assert_int_equal(raft_commit_index(c.n[1].r), idx);
 	c.n[1].hold_persist = false;

@@ -149,7 +149,7 @@ static void test_read_no_leader(void **state)
 	m.read_index.ctx = 5;
 	raft_step(c.n[2].r, &m);
 	h_ready(&c, 2);
-	struct h_msg *resp = h_find(&c, RAFT_MSG_READ_INDEX_RESP, 2, 3);
+	struct sim_mail *resp = h_find(&c, RAFT_MSG_READ_INDEX_RESP, 2, 3);
 	assert_non_null(resp);
 	assert_int_equal(resp->m.read_index_resp.status, RAFT_ENOTLEADER);
 	h_free(&c);
@@ -172,7 +172,7 @@ static void test_read_leader_lost(void **state)
 	assert_int_equal(c.n[1].n_reads, 1);
 	assert_int_equal(c.n[1].reads[0].ctx, 11);
 	assert_int_equal(c.n[1].reads[0].status, RAFT_ELEADERLOST);
-	struct h_msg *resp = h_find(&c, RAFT_MSG_READ_INDEX_RESP, 1, 2);
+	struct sim_mail *resp = h_find(&c, RAFT_MSG_READ_INDEX_RESP, 1, 2);
 	assert_non_null(resp);
 	assert_int_equal(resp->m.read_index_resp.ctx, 12);
 	assert_int_not_equal(resp->m.read_index_resp.status, 0);
@@ -229,7 +229,7 @@ static void test_read_lease(void **state)
 	raft_set_now(r, 1000);
 	assert_int_equal(raft_step(r, &m), 0);
 	h_ready(&c, 1);
-	struct h_msg *resp = h_find(&c, RAFT_MSG_READ_INDEX_RESP, 1, 2);
+	struct sim_mail *resp = h_find(&c, RAFT_MSG_READ_INDEX_RESP, 1, 2);
 	assert_non_null(resp);
 	assert_int_equal(resp->m.read_index_resp.status, 0);
 	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT, 1, 0), 0);

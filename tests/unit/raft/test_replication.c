@@ -68,7 +68,7 @@ static void test_batching(void **state)
 	h_ready(&c, 1);
 	assert_int_equal(h_count(&c, RAFT_MSG_APPEND, 1, 2), 1);
 	assert_int_equal(h_count(&c, RAFT_MSG_APPEND, 1, 3), 1);
-	struct h_msg *m = h_find(&c, RAFT_MSG_APPEND, 1, 2);
+	struct sim_mail *m = h_find(&c, RAFT_MSG_APPEND, 1, 2);
 	assert_int_equal(m->m.append.n_entries, 5);
 	assert_false(m->after_persist); /* the leader does not wait for its disk */
 	h_settle(&c);
@@ -222,7 +222,7 @@ static void test_short_follower_hint(void **state)
 	m.append.prev_term = 3;
 	assert_int_equal(raft_step(c.n[1].r, &m), 0);
 	h_ready(&c, 1);
-	struct h_msg *resp = h_find(&c, RAFT_MSG_APPEND_RESP, 1, 2);
+	struct sim_mail *resp = h_find(&c, RAFT_MSG_APPEND_RESP, 1, 2);
 	assert_non_null(resp);
 	assert_true(resp->m.append_resp.reject);
 	assert_int_equal(resp->m.append_resp.index, 9);
@@ -242,7 +242,7 @@ static void test_lost_append_resent(void **state)
 	raft_propose(c.n[1].r, "a", 1);
 	h_ready(&c, 1);
 	/* Lose the append to node 2. */
-	struct h_msg *m = h_find(&c, RAFT_MSG_APPEND, 1, 2);
+	struct sim_mail *m = h_find(&c, RAFT_MSG_APPEND, 1, 2);
 	assert_non_null(m);
 	h_remove(&c, (size_t)(m - c.q));
 	h_settle(&c);
