@@ -114,7 +114,8 @@ int dd_run(const char *path, bool rewrite, dd_run_fn run, void *arg)
 		dd_printf(&file, "%s\n", cmd);
 		const char *sep;
 		size_t seplen;
-		if (!next_line(s, n, &pos, &sep, &seplen) || seplen != 4 || memcmp(sep, "----", 4)) {
+		if (!next_line(s, n, &pos, &sep, &seplen) || seplen != 4 ||
+		    memcmp(sep, "----", 4)) {
 			printf("%s:%u: \"%s\" is not followed by a line \"----\"\n", path, cmd_line,
 			       cmd);
 			free(cmd);
@@ -156,7 +157,8 @@ int dd_run(const char *path, bool rewrite, dd_run_fn run, void *arg)
 	int out = (int)failed;
 	if (rewrite && !failed) {
 		/* no trailing empty line after the last directive */
-		while (file.len >= 2 && file.p[file.len - 1] == '\n' && file.p[file.len - 2] == '\n')
+		while (file.len >= 2 && file.p[file.len - 1] == '\n' &&
+		       file.p[file.len - 2] == '\n')
 			file.len--;
 		FILE *f = fopen(path, "wb");
 		if (!f || fwrite(file.p, 1, file.len, f) != file.len || fclose(f) != 0) {

@@ -8,14 +8,15 @@
 #include "trace.h"
 
 /*
- * Each command of a trace file (tests/sim/testdata, one .txt file each; the format is datadriven.h's)
- * drives a cluster of the simulator in its stepped mode, where nothing
- * happens by itself: a tick, a delivery, a disk write happens when a command
- * says. Every ready batch a node takes is printed (hard state, entries,
- * messages sent at once and after persist, entries to apply, reads answered),
- * and so is every delivered or lost message. After each command the
- * simulator's invariants are checked; a violation fails the run whatever the
- * file expects. docs/testing.md lists the commands.
+ * Each command of a trace file (tests/sim/testdata, one .txt file each, in
+ * the format of datadriven.h) drives a cluster of the simulator in its
+ * stepped mode, where nothing happens by itself: a tick, a delivery, a disk
+ * write happens when a command says. Every ready batch a node takes is
+ * printed (hard state, entries, messages sent at once and after persist,
+ * entries to apply, reads answered), and so is every delivered or lost
+ * message. After each command the simulator's invariants are checked; a
+ * violation fails the run whatever the file expects. docs/testing.md lists
+ * the commands.
  */
 
 #define MAX_ARGS 16
@@ -216,8 +217,9 @@ static int cmd_restore(struct trace *t, struct args *a)
 	sim_node_start_restored(t->c, id, &hs, e, n);
 	t->quiet = false;
 	sim_entries_free(e, n);
-	dd_printf(t->out, "n%" PRIu64 " restored: term %" PRIu64 " vote %" PRIu64 " commit %" PRIu64
-	                  ", log 1..%u\n",
+	dd_printf(t->out,
+	          "n%" PRIu64 " restored: term %" PRIu64 " vote %" PRIu64 " commit %" PRIu64
+	          ", log 1..%u\n",
 	          id, hs.term, hs.vote, hs.commit, n);
 	return 0;
 }
@@ -351,7 +353,8 @@ static int cmd_msgs(struct trace *t, struct args *a)
 	for (size_t i = 0; i < t->c->n_mail; i++) {
 		char d[256];
 		sim_msg_describe(&t->c->mail[i].m, d, sizeof(d));
-		dd_printf(t->out, "%s%s\n", d, t->c->mail[i].after_persist ? " (after persist)" : "");
+		dd_printf(t->out, "%s%s\n", d,
+		          t->c->mail[i].after_persist ? " (after persist)" : "");
 	}
 	return 0;
 }
@@ -582,8 +585,9 @@ static int cmd_crash_restart(struct trace *t, struct args *a, bool crash)
 	if (crash) {
 		sim_node_crash(t->c, id);
 		/* what it had sent is still on the wire */
-		dd_printf(t->out, "n%" PRIu64 " crashed (disk: term %" PRIu64 " vote %" PRIu64
-		                  ", last %" PRIu64 ")\n",
+		dd_printf(t->out,
+		          "n%" PRIu64 " crashed (disk: term %" PRIu64 " vote %" PRIu64
+		          ", last %" PRIu64 ")\n",
 		          id, t->c->nodes[id].disk.hs.term, t->c->nodes[id].disk.hs.vote,
 		          sim_disk_last(&t->c->nodes[id].disk));
 	} else {
@@ -606,8 +610,9 @@ static int cmd_snapshot(struct trace *t, struct args *a)
 	if (t->c->nodes[id].snap_index == before)
 		dd_printf(t->out, "n%" PRIu64 ": no new snapshot\n", id);
 	else
-		dd_printf(t->out, "n%" PRIu64 " snapshot at %" PRIu64 ", log now %" PRIu64
-		                  "..%" PRIu64 "\n",
+		dd_printf(t->out,
+		          "n%" PRIu64 " snapshot at %" PRIu64 ", log now %" PRIu64 "..%" PRIu64
+		          "\n",
 		          id, t->c->nodes[id].snap_index, raft_first_index(r), raft_last_index(r));
 	return 0;
 }
@@ -699,14 +704,22 @@ static int dispatch(struct trace *t, struct args *a)
 		const char *name;
 		int (*fn)(struct trace *, struct args *);
 	} cmds[] = {
-	        {"stabilize", cmd_stabilize},   {"process-ready", cmd_process_ready},
-	        {"deliver", cmd_deliver},       {"drop", cmd_drop},
-	        {"msgs", cmd_msgs},             {"tick", cmd_tick},
-	        {"campaign", cmd_campaign},     {"persist", cmd_persist},
-	        {"partition", cmd_partition},   {"isolate", cmd_isolate},
-	        {"cut", cmd_cut},               {"propose", cmd_propose},
-	        {"read-index", cmd_read_index}, {"transfer", cmd_transfer},
-	        {"change", cmd_change},         {"snapshot", cmd_snapshot},
+	        {"stabilize", cmd_stabilize},
+	        {"process-ready", cmd_process_ready},
+	        {"deliver", cmd_deliver},
+	        {"drop", cmd_drop},
+	        {"msgs", cmd_msgs},
+	        {"tick", cmd_tick},
+	        {"campaign", cmd_campaign},
+	        {"persist", cmd_persist},
+	        {"partition", cmd_partition},
+	        {"isolate", cmd_isolate},
+	        {"cut", cmd_cut},
+	        {"propose", cmd_propose},
+	        {"read-index", cmd_read_index},
+	        {"transfer", cmd_transfer},
+	        {"change", cmd_change},
+	        {"snapshot", cmd_snapshot},
 	        {"step", cmd_step},
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -753,7 +766,8 @@ int main(int argc, char **argv)
 	const char *env = getenv("QFS_REWRITE");
 	bool rewrite = env && *env && strcmp(env, "0") != 0;
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s FILE.txt ... (QFS_REWRITE=1 rewrites the expected output)\n",
+		fprintf(stderr,
+		        "usage: %s FILE.txt ... (QFS_REWRITE=1 rewrites the expected output)\n",
 		        argv[0]);
 		return 2;
 	}
@@ -765,7 +779,8 @@ int main(int argc, char **argv)
 		if (k != 0) {
 			failed++;
 			if (k > 0)
-				printf("%s: %d directive(s) differ; if the change is meant, rerun with "
+				printf("%s: %d directive(s) differ; if the change is meant, rerun "
+				       "with "
 				       "QFS_REWRITE=1 and review the diff\n",
 				       argv[i], k);
 		} else {

@@ -47,7 +47,8 @@ static void print_entries(struct dd_buf *o, const char *what, const struct raft_
 		return;
 	char d[160];
 	if (n > 4) {
-		dd_printf(o, "  %s: %" PRIu64 "/t%" PRIu64 "..%" PRIu64 "/t%" PRIu64 " (%u entries)\n",
+		dd_printf(o,
+		          "  %s: %" PRIu64 "/t%" PRIu64 "..%" PRIu64 "/t%" PRIu64 " (%u entries)\n",
 		          what, e[0].index, e[0].term, e[n - 1].index, e[n - 1].term, n);
 		return;
 	}
@@ -112,8 +113,9 @@ void trace_print_status(struct trace *t, raft_id id)
 	if (!n->exists)
 		return;
 	if (!n->up) {
-		dd_printf(t->out, "n%" PRIu64 ": down (disk: term %" PRIu64 " vote %" PRIu64
-		                  " commit %" PRIu64 " last %" PRIu64 ")\n",
+		dd_printf(t->out,
+		          "n%" PRIu64 ": down (disk: term %" PRIu64 " vote %" PRIu64
+		          " commit %" PRIu64 " last %" PRIu64 ")\n",
 		          id, n->disk.hs.term, n->disk.hs.vote, n->disk.hs.commit,
 		          sim_disk_last(&n->disk));
 		return;

@@ -39,7 +39,6 @@ static void test_single_node(void **state)
 	h_free(&c);
 }
 
-
 static unsigned ticks_to_campaign(uint64_t seed)
 {
 	struct raft_config cfg;
@@ -75,14 +74,6 @@ static void test_randomized_timeout(void **state)
 	}
 	assert_true(distinct >= 5);
 }
-
-
-
-
-
-
-
-
 
 int raft_test_election(void)
 {

@@ -32,7 +32,8 @@ static void test_snapshot_send(void **state)
 	}
 	struct h_node *l = &c.n[1];
 	assert_int_equal(l->applied, 22);
-	assert_int_equal(raft_snapshot_taken(l->r, 23, SIM_SM_BYTES, NULL), -EINVAL); /* not applied */
+	assert_int_equal(raft_snapshot_taken(l->r, 23, SIM_SM_BYTES, NULL),
+	                 -EINVAL); /* not applied */
 	/* The leader's state machine at 22, SIM_SM_BYTES bytes: 18 chunks of 10. */
 	h_snapshot(&c, 1);
 	assert_int_equal(c.sim->nodes[1].snap_index, 22);
