@@ -1,5 +1,8 @@
-/* test_read.c: ReadIndex (dissertation 6.4): single node, three nodes, batching, forwarding,
- * failure. */
+/* test_read.c: ReadIndex (dissertation 6.4): single node, three nodes, old echoes, a new
+ * leader, the lease, failure. */
+
+/* Reads batched in one round, and a follower's read forwarded to the leader,
+ * are tests/sim/testdata/read_index.txt. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -54,28 +57,6 @@ static void test_read_three_nodes(void **state)
 	h_free(&c);
 }
 
-/* Reads waiting at the same moment share one heartbeat round. */
-static void test_read_batching(void **state)
-{
-	struct h_cluster c;
-	h_init(&c, 3, 3);
-	h_elect(&c, 1);
-	assert_int_equal(raft_read_index(c.n[1].r, 1), 0);
-	assert_int_equal(raft_read_index(c.n[1].r, 2), 0);
-	h_ready(&c, 1);
-	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT, 1, 0), 2); /* one per follower */
-	h_deliver(&c);
-	h_ready_all(&c);
-	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT_RESP, 0, 1), 2);
-	h_deliver(&c);
-	h_ready(&c, 1);
-	assert_int_equal(c.n[1].n_reads, 2);
-	assert_int_equal(c.n[1].reads[0].ctx, 1);
-	assert_int_equal(c.n[1].reads[1].ctx, 2);
-	assert_int_equal(h_count(&c, RAFT_MSG_HEARTBEAT, 1, 0), 0);
-	h_free(&c);
-}
-
 /* An echo of a heartbeat sent before the read does not confirm it. */
 static void test_read_old_echo(void **state)
 {
@@ -116,26 +97,6 @@ static void test_read_waits_for_term_commit(void **state)
 	h_tick_all(&c, 20);
 	assert_int_equal(c.n[1].n_reads, 1);
 	assert_int_equal(c.n[1].reads[0].index, 2);
-	h_free(&c);
-}
-
-/* A follower forwards the read; the leader's answer is its read state. */
-static void test_read_follower(void **state)
-{
-	struct h_cluster c;
-	h_init(&c, 3, 3);
-	h_elect(&c, 1);
-	raft_propose(c.n[1].r, "x", 1);
-	h_settle(&c);
-	assert_int_equal(raft_read_index(c.n[2].r, 77), 0);
-	h_ready(&c, 2);
-	assert_int_equal(h_count(&c, RAFT_MSG_READ_INDEX, 2, 1), 1);
-	h_settle(&c);
-	assert_int_equal(c.n[2].n_reads, 1);
-	assert_int_equal(c.n[2].reads[0].ctx, 77);
-	assert_int_equal(c.n[2].reads[0].status, 0);
-	assert_int_equal(c.n[2].reads[0].index, 3);
-	assert_int_equal(c.n[1].n_reads, 0);
 	h_free(&c);
 }
 
@@ -283,10 +244,8 @@ int raft_test_read(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_read_single_node),
 	        cmocka_unit_test(test_read_three_nodes),
-	        cmocka_unit_test(test_read_batching),
 	        cmocka_unit_test(test_read_old_echo),
 	        cmocka_unit_test(test_read_waits_for_term_commit),
-	        cmocka_unit_test(test_read_follower),
 	        cmocka_unit_test(test_read_no_leader),
 	        cmocka_unit_test(test_read_leader_lost),
 	        cmocka_unit_test(test_read_lease),

@@ -1,4 +1,6 @@
 /* test_transfer.c: leadership transfer with TimeoutNow (dissertation 3.10). */
+
+/* The transfer to a caught-up follower is tests/sim/testdata/transfer.txt. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,30 +10,6 @@
 
 #include "harness.h"
 #include "tests.h"
-
-static void test_transfer_caught_up(void **state)
-{
-	struct h_cluster c;
-	h_init(&c, 3, 3);
-	h_elect(&c, 1);
-	raft_term t = raft_current_term(c.n[1].r);
-	assert_int_equal(raft_transfer(c.n[1].r, 2), 0);
-	assert_int_equal(raft_propose(c.n[1].r, "x", 1), RAFT_EBUSY);
-	assert_int_equal(raft_transfer(c.n[1].r, 3), RAFT_EBUSY);
-	h_ready(&c, 1);
-	assert_int_equal(h_count(&c, RAFT_MSG_TIMEOUT_NOW, 1, 2), 1);
-	h_settle(&c);
-	assert_int_equal(raft_role(c.n[2].r), RAFT_LEADER);
-	assert_int_equal(raft_current_term(c.n[2].r), t + 1);
-	assert_int_equal(raft_role(c.n[1].r), RAFT_FOLLOWER);
-	assert_int_equal(raft_leader(c.n[3].r), 2);
-	/* Node 3 was in its lease, yet voted: the request carried transfer. */
-	assert_int_equal(raft_propose(c.n[2].r, "y", 1) > 0, 1);
-	h_settle(&c);
-	h_tick_all(&c, 2);
-	assert_int_equal(c.n[1].applied, raft_last_index(c.n[2].r));
-	h_free(&c);
-}
 
 /* A lagging target is caught up first; TimeoutNow follows. */
 static void test_transfer_lagging(void **state)
@@ -99,7 +77,6 @@ static void test_transfer_errors(void **state)
 int raft_test_transfer(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_transfer_caught_up),
 	        cmocka_unit_test(test_transfer_lagging),
 	        cmocka_unit_test(test_transfer_abort),
 	        cmocka_unit_test(test_transfer_errors),
