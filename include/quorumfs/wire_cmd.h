@@ -33,6 +33,11 @@ enum wire_cmd_type {
 	WIRE_CMD_REMOVEXATTR = 12, /* ino, name (attribute name) */
 	WIRE_CMD_WRITEV = 13,      /* ino, flags, size, extents: an open handle's gathered writes */
 	WIRE_CMD_MKNOD = 14,       /* parent, name, mode (with its S_IFMT type), rdev */
+	/* A cross-replica check (docs/operations.md): no fields. It changes
+	 * nothing in the tree; every node that applies it hashes its tree as
+	 * of this entry's index and reports the hash to the leader. Never
+	 * given to fsm_apply(): the node's writer handles it. */
+	WIRE_CMD_VERIFY = 30,
 	/* 15..19: the file data path (orphans, ...); 20..29: coordination
 	 * (locks, sessions, TTLs); 30..39: operations (checks). Numbers are
 	 * never reused: a log written by an older build must still decode. */
@@ -46,6 +51,8 @@ enum wire_cmd_type {
 	WIRE_CMD_UNLOCK_HANDLE = 23,     /* ino, node, owner, fh: a handle was released */
 	WIRE_CMD_EPHEMERAL = 24,         /* ino, node, session */
 };
+/* The highest file-tree command: the fsm's table and its tests go up to it.
+ * Commands of the other ranges (WIRE_CMD_VERIFY) are outside it. */
 #define WIRE_CMD_TYPE_MAX WIRE_CMD_MKNOD
 /* The coordination commands the decoder knows: a range of their own, so the
  * data path's numbers can grow without touching it. */
@@ -236,6 +243,15 @@ int wire_cmd_encode(const struct wire_cmd *cmd, void *buf, size_t cap, size_t *l
  * Returns 0 or QFS_EPROTO. Never allocates; safe on any input.
  */
 int wire_cmd_decode(const void *buf, size_t len, struct wire_cmd *out);
+
+/*
+ * wire_cmd_peek_type - the type an encoded command says it has, reading
+ * only its first elements (the writer tells WIRE_CMD_VERIFY from tree
+ * commands without decoding every entry twice). Validates nothing else:
+ * wire_cmd_decode() still decides whether the command is well formed.
+ * Returns the type (> 0 for any sane input) or QFS_EPROTO.
+ */
+int wire_cmd_peek_type(const void *buf, size_t len);
 
 /* wire_cmd_type_name - "create", "write", ...; "unknown" for others. Static. */
 const char *wire_cmd_type_name(int type);

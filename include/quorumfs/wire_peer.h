@@ -29,8 +29,16 @@ enum wire_frame_kind {
 	WIRE_FRAME_FORWARD_RESULT = 3, /* the leader's answer to a forwarded command */
 	WIRE_FRAME_ADMIN = 4,          /* an admin call (quorumctl) */
 	WIRE_FRAME_ADMIN_RESULT = 5,   /* its answer */
+	WIRE_FRAME_VERIFY = 6,         /* a node's tree hash at a check's index, to the leader */
 	WIRE_FRAME_KIND_LAST
 };
+
+/*
+ * A WIRE_FRAME_VERIFY frame: the kind byte, then the check's index (u64
+ * big-endian) and the tree hash (WIRE_VERIFY_HASH bytes): fixed size.
+ */
+#define WIRE_VERIFY_HASH  16
+#define WIRE_VERIFY_FRAME (1 + 8 + WIRE_VERIFY_HASH)
 
 /* Most bytes of a configuration (raft_conf_encode()) in a snapshot chunk. */
 #define WIRE_PEER_CONF_MAX 4096

@@ -172,6 +172,10 @@ static void complete_batch(struct node *n, struct node__batch *b)
 			n->applied = a->index;
 		if (!a->applied || a->type != RAFT_ENTRY_NORMAL)
 			continue;
+		if (a->verify) {
+			node__verify_on_applied(n, a);
+			continue;
+		}
 		node__submits_on_applied(n, a);
 		if (n->stopping)
 			return;
@@ -301,6 +305,7 @@ void node__on_tick(struct node *n)
 	raft_tick(n->raft);
 	node__members_on_tick(n);
 	node__admin_on_tick(n);
+	node__verify_on_tick(n);
 	node__submits_on_tick(n);
 	node__coord_on_tick(n);
 	node__barriers_on_tick(n);

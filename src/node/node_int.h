@@ -34,6 +34,8 @@ struct node__apply {
 	/* Set by the writer: */
 	bool applied;          /* false: it was applied before (index <= fsm.applied) */
 	struct fsm_result res; /* NORMAL entries */
+	bool verify;           /* a WIRE_CMD_VERIFY: @hash is the tree's as of @index */
+	uint8_t hash[16];
 };
 
 /*
@@ -161,7 +163,19 @@ struct node {
 		raft_id id;
 		uint64_t at;
 	} heard[NODE_MAX_PEERS];
+	/* The cross-replica check (verify.c). */
 	uint64_t verify_index, verify_mismatches;
+	uint64_t verify_next; /* uv_now() when the leader proposes the next check; 0: unset */
+	struct {
+		uint64_t index;
+		uint8_t hash[16];
+	} verify_own[8]; /* this node's hashes of the last checks, a ring */
+	unsigned verify_own_next;
+	struct {
+		raft_id from;
+		uint64_t index;
+		uint8_t hash[16];
+	} verify_wait[32]; /* reports that came before this node hashed their index */
 
 	/* Role hooks (hooks.c): the commands (NULL: none), the role and leader
 	 * last reported to them (hook_role -1: none yet), the hooks running. */
@@ -261,6 +275,13 @@ void node__coord_on_install(struct node *n);
 /* members.c */
 int node__raft_error(int err);
 void node__members_on_tick(struct node *n);
+
+/* verify.c */
+/* In the writer's transaction: hash the tree as of @txn (BLAKE2b, 16 bytes). */
+int node__verify_hash(struct node *n, MDB_txn *txn, uint8_t hash[16]);
+void node__verify_on_applied(struct node *n, const struct node__apply *a);
+void node__verify_recv(struct node *n, raft_id from, const void *frame, size_t len);
+void node__verify_on_tick(struct node *n);
 
 /* hooks.c */
 struct node__hook;

@@ -113,6 +113,9 @@ static void on_recv(struct net *net, raft_id from, const void *frame, size_t len
 	case WIRE_FRAME_ADMIN_RESULT:
 		node__admin_result_recv(n, from, frame, len);
 		break;
+	case WIRE_FRAME_VERIFY:
+		node__verify_recv(n, from, frame, len);
+		break;
 	default:
 		break;
 	}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "node_int.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/metrics.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
@@ -125,7 +126,17 @@ static int write_txn(MDB_txn *txn, void *arg)
 			 * tree applied before it stopped: skip those. */
 			if (a->index <= t->applied)
 				continue;
-			if (a->type == RAFT_ENTRY_NORMAL) {
+			a->verify = false;
+			if (a->type == RAFT_ENTRY_NORMAL &&
+			    wire_cmd_peek_type(a->data, a->len) == WIRE_CMD_VERIFY) {
+				/* Changes nothing but the applied index; the hash is
+				 * of the tree as of this index, in this transaction. */
+				rc = fsm_apply_noop(n->fsm, txn, a->index);
+				if (rc == 0)
+					rc = node__verify_hash(n, txn, a->hash);
+				a->verify = rc == 0;
+				memset(&a->res, 0, sizeof(a->res));
+			} else if (a->type == RAFT_ENTRY_NORMAL) {
 				rc = fsm_apply(n->fsm, txn, a->index, a->data, a->len, &a->res);
 			} else {
 				rc = fsm_apply_noop(n->fsm, txn, a->index);

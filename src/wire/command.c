@@ -101,8 +101,13 @@ static const struct layout coord_layouts[WIRE_CMD_COORD_MAX - WIRE_CMD_COORD_MIN
                                                      {F_INO, F_C_NODE, F_C_SESSION}},
 };
 
+/* The operations range (30..39): not tree commands either. */
+static const struct layout verify_layout = {"verify", 0, {F_END}};
+
 static const struct layout *layout_of(int type)
 {
+	if (type == WIRE_CMD_VERIFY)
+		return &verify_layout;
 	if (type >= WIRE_CMD_COORD_MIN && type <= WIRE_CMD_COORD_MAX)
 		return &coord_layouts[type - WIRE_CMD_COORD_MIN];
 	if (type < 1 || type > WIRE_CMD_TYPE_MAX)
@@ -445,6 +450,17 @@ static int read_field(struct wire__mpr *r, struct wire_cmd *c, enum field f)
 		break;
 	}
 	return QFS_EPROTO;
+}
+
+int wire_cmd_peek_type(const void *buf, size_t len)
+{
+	struct wire__mpr r;
+	uint32_t count, version, type;
+	wire__mpr_init(&r, buf, len);
+	if (wire__mpr_array(&r, &count) != 0 || count < 2 || wire__mpr_u32(&r, &version) != 0 ||
+	    version != WIRE_CMD_VERSION || wire__mpr_u32(&r, &type) != 0 || type > INT32_MAX)
+		return QFS_EPROTO;
+	return (int)type;
 }
 
 int wire_cmd_decode(const void *buf, size_t len, struct wire_cmd *out)
