@@ -36,8 +36,15 @@
  * fsm_errmsg() says more about the last such failure.
  */
 
-/* Format version of the tree databases and snapshots ("fsm.format"). */
-#define FSM_FORMAT_VERSION 1
+/* Format version of the tree databases and snapshots ("fsm.format").
+ * 2: contents in blocks, inode records with rdev and blocks. fsm_open
+ * converts a format-1 tree (docs/storage-format.md, "Format 1"). */
+#define FSM_FORMAT_VERSION 2
+
+/* Bytes of contents in one stored block: an LMDB page (4096) less its
+ * 16-byte header, so a full block is exactly one overflow page
+ * (docs/storage-format.md has the measurements behind it). */
+#define FSM_BLOCK_SIZE 4080
 
 #define FSM_ROOT_INO       1
 #define FSM_NAME_MAX       255   /* bytes in a name (NAME_MAX) */
@@ -61,7 +68,8 @@ struct fsm_options {
 /* The attributes of an inode, as stored. */
 struct fsm_attr {
 	uint64_t ino;
-	uint32_t mode; /* S_IFREG, S_IFDIR or S_IFLNK | permission bits */
+	uint32_t mode; /* file type (S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK,
+	                  S_IFCHR, S_IFBLK) | permission bits */
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t nlink; /* files: names; directories: 2 + subdirectories */
@@ -71,6 +79,9 @@ struct fsm_attr {
 	int64_t ctime_ns;
 	uint64_t version; /* grows by one at every change of this inode (attrs,
 	                     contents, entries if a directory, xattrs) */
+	uint64_t rdev;    /* S_IFCHR, S_IFBLK: the device number; others 0 */
+	uint64_t blocks;  /* 512-byte units the stored contents take (st_blocks):
+	                     a hole takes none, so blocks * 512 may be < size */
 };
 
 /* What applying a command gave. */
@@ -83,11 +94,12 @@ struct fsm_result {
 	struct fsm_attr attr; /* if err == 0: the inode the command acted on, after
 	                         it (UNLINK, RMDIR: the removed inode, nlink after;
 	                         RENAME: the moved inode; LINK: the linked inode) */
-	uint64_t offset;      /* WRITE, APPEND: the offset the data was written at */
+	uint64_t offset;      /* WRITE, APPEND: the offset the data was written at;
+	                         WRITEV: where its first extent went */
 };
 
 /* A fixed-size, endian-neutral encoding of a result (how sessions store it). */
-#define FSM_RESULT_ENCODED_SIZE 76
+#define FSM_RESULT_ENCODED_SIZE 92
 void fsm_result_encode(const struct fsm_result *res, uint8_t out[FSM_RESULT_ENCODED_SIZE]);
 /* Returns 0, or QFS_ECORRUPT if @len is not FSM_RESULT_ENCODED_SIZE.
  * @res->duplicate is set to false. */
@@ -172,7 +184,7 @@ struct fsm_dirent {
 	const char *name; /* borrowed for the callback's duration; not NUL-terminated */
 	size_t name_len;
 	uint64_t ino;
-	uint32_t type;        /* S_IFREG, S_IFDIR or S_IFLNK */
+	uint32_t type;        /* the S_IFMT bits of the entry's mode */
 	uint64_t cookie;      /* pass to fsm_readdir to continue after this entry */
 	struct fsm_attr attr; /* only if fsm_readdir was asked for it (plus) */
 };
@@ -196,7 +208,7 @@ int fsm_readdir(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t cookie, bo
                 fsm_readdir_cb cb, void *arg);
 
 /* fsm_read - copy up to @size bytes of file @ino from @offset into @buf;
- * *@nread is the count (0 at or past the end). -ENOENT, -EISDIR, -EINVAL
+ * *@nread is the count (0 at or past the end); holes read as zeros. -ENOENT, -EISDIR, -EINVAL
  * (not a regular file). */
 int fsm_read(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t offset, size_t size, void *buf,
              size_t *nread);
@@ -218,7 +230,7 @@ int fsm_listxattr(struct fsm *fsm, MDB_txn *txn, uint64_t ino, char *buf, size_t
 
 struct fsm_statfs {
 	uint64_t files;   /* inodes in the tree, root included */
-	uint64_t bytes;   /* sum of the sizes of files and symlinks */
+	uint64_t bytes;   /* sum of the sizes of files and symlinks (holes count) */
 	uint64_t applied; /* fsm.applied of the transaction read */
 };
 

@@ -80,8 +80,6 @@ int fsm__apply_mknod(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
-		if (c->rdev != 0)
-			return EOPNOTSUPP; /* format 1's inode record has no room for it */
 		break;
 	default:
 		return EINVAL;
@@ -89,6 +87,8 @@ int fsm__apply_mknod(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	rc = fsm__inode_new(fsm, txn, c, type | (c->mode & 07777), &in);
 	if (rc != 0)
 		return rc;
+	if (type == S_IFCHR || type == S_IFBLK)
+		in.a.rdev = c->rdev;
 	rc = fsm__inode_put(fsm, txn, &in);
 	if (rc != 0)
 		return rc;
@@ -114,7 +114,7 @@ int fsm__apply_symlink(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		return EINVAL;
 	rc = fsm__inode_new(fsm, txn, c, S_IFLNK | 0777, &in);
 	if (rc == 0)
-		rc = fsm__data_set(fsm, txn, &in, c->data_len, 0, c->data, c->data_len, c->time_ns);
+		rc = fsm__target_set(fsm, txn, &in, c->data, c->data_len);
 	in.a.version = 1;
 	if (rc == 0)
 		rc = fsm__inode_put(fsm, txn, &in);

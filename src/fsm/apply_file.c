@@ -1,6 +1,5 @@
 /* apply_file.c: the commands on file contents and attributes: CREATE, WRITE, APPEND, SETATTR. */
 #include <errno.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "fsm_internal.h"
@@ -45,8 +44,10 @@ int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		if (rc != 0)
 			return rc;
 		if (c->flags & WIRE_CREATE_TRUNC) {
-			rc = fsm__data_set(fsm, txn, &in, c->data_len, 0, c->data, c->data_len,
-			                   c->time_ns);
+			rc = fsm__file_resize(fsm, txn, &in, 0);
+			if (rc == 0)
+				rc = fsm__file_write(fsm, txn, &in, 0, c->data, c->data_len);
+			fsm__changed(&in, c->time_ns, 1);
 			if (rc == 0)
 				rc = fsm__inode_put(fsm, txn, &in);
 			if (rc != 0)
@@ -59,10 +60,8 @@ int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	}
 
 	rc = fsm__inode_new(fsm, txn, c, S_IFREG | (c->mode & 07777), &in);
-	if (rc == 0 && c->data_len != 0) {
-		rc = fsm__data_set(fsm, txn, &in, c->data_len, 0, c->data, c->data_len, c->time_ns);
-		in.a.version = 1; /* one inode, born with its contents */
-	}
+	if (rc == 0 && c->data_len != 0)
+		rc = fsm__file_write(fsm, txn, &in, 0, c->data, c->data_len);
 	if (rc == 0)
 		rc = fsm__inode_put(fsm, txn, &in);
 	if (rc == 0)
@@ -95,7 +94,7 @@ int fsm__apply_write(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                      struct fsm_result *res)
 {
 	struct fsm__inode in;
-	uint64_t max = fsm->opts.max_value_size, end, size;
+	uint64_t max = fsm->opts.max_value_size;
 	int trunc = (c->flags & WIRE_WRITE_TRUNCATE) != 0;
 	int rc = file_get(fsm, txn, c->ino, &in);
 
@@ -108,9 +107,10 @@ int fsm__apply_write(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		res->attr = in.a; /* write(2) of nothing changes nothing */
 		return 0;
 	}
-	end = c->data_len ? c->offset + c->data_len : 0;
-	size = trunc || end > in.a.size ? end : in.a.size;
-	rc = fsm__data_set(fsm, txn, &in, size, c->offset, c->data, c->data_len, c->time_ns);
+	rc = trunc ? fsm__file_resize(fsm, txn, &in, 0) : 0;
+	if (rc == 0)
+		rc = fsm__file_write(fsm, txn, &in, c->offset, c->data, c->data_len);
+	fsm__changed(&in, c->time_ns, 1);
 	if (rc == 0)
 		rc = fsm__inode_put(fsm, txn, &in);
 	res->attr = in.a;
@@ -136,7 +136,8 @@ int fsm__apply_append(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		res->attr = in.a;
 		return 0;
 	}
-	rc = fsm__data_set(fsm, txn, &in, off + c->data_len, off, c->data, c->data_len, c->time_ns);
+	rc = fsm__file_write(fsm, txn, &in, off, c->data, c->data_len);
+	fsm__changed(&in, c->time_ns, 1);
 	if (rc == 0)
 		rc = fsm__inode_put(fsm, txn, &in);
 	res->attr = in.a;
@@ -167,10 +168,8 @@ int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	const int append = (c->flags & WIRE_WRITEV_APPEND) != 0;
 	struct fsm__inode in;
 	struct wire_cmd_extent e;
-	uint64_t start, cut, size, total = 0;
+	uint64_t size, total = 0;
 	size_t pos = 0;
-	MDB_val old;
-	uint8_t *nb;
 	int rc, first = 1;
 
 	rc = file_get(fsm, txn, c->ino, &in);
@@ -178,17 +177,14 @@ int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		return rc;
 	if (c->n_extents == 0 && !(c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)))
 		return EINVAL;
-	/* The plan: @start is the size after steps 1 and 2, @cut how much of
-	 * the old contents survives them; the extents can only extend. */
-	start = (c->flags & WIRE_WRITEV_TRUNCATE) ? 0 : in.a.size;
-	cut = start;
+	/* The plan: the size after steps 1 and 2, then what each extent
+	 * leaves (extents only extend). */
+	size = (c->flags & WIRE_WRITEV_TRUNCATE) ? 0 : in.a.size;
 	if (c->flags & WIRE_WRITEV_SET_SIZE) {
 		if (c->size > max)
 			return EFBIG;
-		start = c->size;
-		cut = c->size < cut ? c->size : cut;
+		size = c->size;
 	}
-	size = start;
 	while ((rc = wire_cmd_extent_next(c, &pos, &e)) == 1) {
 		uint64_t off = append ? size : e.offset;
 		if (e.len > max || off > max - e.len || e.len > max - total)
@@ -203,31 +199,17 @@ int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	if (rc != 0)
 		return EINVAL; /* cannot happen after a decode; never trust it */
 
-	/* Format 1 keeps a file as one value: build the new one whole. */
-	rc = fsm__data_get(fsm, txn, in.a.ino, &old);
-	if (rc != 0)
-		return rc;
-	nb = size ? malloc(size) : NULL;
-	if (size && nb == NULL)
-		return fsm__oom(fsm, "writev");
-	if (cut > old.mv_size)
-		cut = old.mv_size; /* defensive: size and value always agree */
-	if (cut)
-		memcpy(nb, old.mv_data, cut);
-	if (size > cut)
-		memset(nb + cut, 0, size - cut);
+	/* Each step costs what it touches: a cut frees the blocks past the
+	 * new size, an extent rewrites only the blocks it covers. */
+	rc = (c->flags & WIRE_WRITEV_TRUNCATE) ? fsm__file_resize(fsm, txn, &in, 0) : 0;
+	if (rc == 0 && (c->flags & WIRE_WRITEV_SET_SIZE))
+		rc = fsm__file_resize(fsm, txn, &in, c->size);
 	pos = 0;
-	size = start;
-	while (wire_cmd_extent_next(c, &pos, &e) == 1) {
-		uint64_t off = append ? size : e.offset;
-		memcpy(nb + off, e.data, e.len);
-		if (off + e.len > size)
-			size = off + e.len;
-	}
-	rc = fsm__data_set(fsm, txn, &in, size, 0, nb, size, c->time_ns);
-	free(nb);
+	while (rc == 0 && wire_cmd_extent_next(c, &pos, &e) == 1)
+		rc = fsm__file_write(fsm, txn, &in, append ? in.a.size : e.offset, e.data, e.len);
 	if (rc != 0)
 		return rc;
+	fsm__changed(&in, c->time_ns, 1);
 	if (c->flags & WIRE_WRITEV_KILL_SUIDGID)
 		kill_suidgid(&in);
 	rc = fsm__inode_put(fsm, txn, &in);
@@ -266,9 +248,10 @@ int fsm__apply_setattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		return 0;
 	}
 	if ((a->valid & WIRE_ATTR_SIZE) && a->size != in.a.size) {
-		rc = fsm__data_set(fsm, txn, &in, a->size, 0, NULL, 0, now);
+		rc = fsm__file_resize(fsm, txn, &in, a->size);
 		if (rc != 0)
 			return rc;
+		fsm__changed(&in, now, 1);
 	} else {
 		fsm__changed(&in, now, 0);
 	}

@@ -21,6 +21,8 @@ void fsm_result_encode(const struct fsm_result *res, uint8_t out[FSM_RESULT_ENCO
 	fsm__put64(out + 52, (uint64_t)a->ctime_ns);
 	fsm__put64(out + 60, a->version);
 	fsm__put64(out + 68, res->offset);
+	fsm__put64(out + 76, a->rdev);
+	fsm__put64(out + 84, a->blocks);
 }
 
 int fsm_result_decode(const uint8_t *p, size_t len, struct fsm_result *res)
@@ -41,6 +43,8 @@ int fsm_result_decode(const uint8_t *p, size_t len, struct fsm_result *res)
 	a->ctime_ns = (int64_t)fsm__get64(p + 52);
 	a->version = fsm__get64(p + 60);
 	res->offset = fsm__get64(p + 68);
+	a->rdev = fsm__get64(p + 76);
+	a->blocks = fsm__get64(p + 84);
 	return 0;
 }
 

@@ -29,7 +29,8 @@ struct fsm {
 	MDB_env *env;
 	MDB_dbi inodes;          /* ino -> inode record */
 	MDB_dbi dirents;         /* (parent, name) -> child; (parent, seq) -> entry */
-	MDB_dbi data;            /* ino -> contents; (ino, xattr name) -> value */
+	MDB_dbi data;            /* (ino, block) -> contents; ino -> symlink target;
+	                            (ino, xattr name) -> value */
 	MDB_dbi sessions;        /* client -> session; (last used, client) -> "" */
 	MDB_dbi meta;            /* shared with src/store; we own the "fsm." keys */
 	MDB_dbi nsessions;       /* node -> its session (coord.c) */
@@ -50,6 +51,8 @@ struct fsm {
 #define FSM__DIRENT_NAME 0x00 /* dirents: parent, 0x00, name */
 #define FSM__DIRENT_SEQ  0x01 /* dirents: parent, 0x01, seq */
 #define FSM__DATA_XATTR  0x00 /* data: ino, 0x00, xattr name */
+#define FSM__DATA_BLOCK  0x01 /* data: ino, 0x01, block (8): at most FSM_BLOCK_SIZE bytes */
+#define FSM__BLOCK_KEY   17
 #define FSM__SESS_CLIENT 0x00 /* sessions: 0x00, client */
 #define FSM__SESS_USED   0x01 /* sessions: 0x01, last used index, client */
 
@@ -63,7 +66,9 @@ struct fsm__inode {
 	uint64_t parent;   /* directories: the one directory holding it (root: 1); others: 0 */
 	uint64_t next_seq; /* directories: the seq the next entry gets; others: 0 */
 };
-#define FSM__INODE_REC_SIZE 72
+#define FSM__INODE_REC_SIZE    88
+#define FSM__INODE_REC_SIZE_V1 72 /* format 1: no rdev, no blocks */
+#define FSM__RESULT_SIZE_V1    76 /* format 1's stored results: no rdev, no blocks */
 
 /* A name entry as stored. */
 struct fsm__dirent {
@@ -142,9 +147,25 @@ int fsm__dirent_retarget(struct fsm *fsm, MDB_txn *txn, uint64_t parent, const c
 int fsm__dir_empty(struct fsm *fsm, MDB_txn *txn, uint64_t ino, int *empty);
 int fsm__inode_drop(struct fsm *fsm, MDB_txn *txn, const struct fsm__inode *in);
 int fsm__unref(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, int64_t now);
-int fsm__data_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, MDB_val *out);
-int fsm__data_set(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t size,
-                  uint64_t write_off, const void *buf, size_t len, int64_t now);
+int fsm__target_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, MDB_val *out);
+int fsm__target_set(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, const void *buf,
+                    size_t len);
+
+/* blocks.c: a regular file's contents, in blocks (docs/storage-format.md).
+ * Invariant: no stored byte lies at or past the file's size; a missing
+ * block, or the part of a block past its stored length, reads as zeros.
+ * These keep in->a.size, in->a.blocks and fsm.bytes right; the caller
+ * sets times and writes @in back. Bounds (max_value_size) are the
+ * caller's. */
+int fsm__file_resize(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t size);
+int fsm__file_write(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t off,
+                    const void *buf, size_t len);
+int fsm__file_read(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t off, size_t len,
+                   void *buf);
+/* The block store alone: writes @len bytes at @off, keeps in->a.blocks
+ * right, touches neither size nor fsm.bytes (for the format-1 conversion). */
+int fsm__blocks_write(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t off,
+                      const uint8_t *buf, size_t len);
 int fsm__bytes_add(struct fsm *fsm, MDB_txn *txn, uint64_t sub, uint64_t add);
 void fsm__changed(struct fsm__inode *in, int64_t now, int mtime);
 

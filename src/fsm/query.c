@@ -150,7 +150,7 @@ static int read_file(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t offse
                      void *buf, size_t *nread)
 {
 	struct fsm__inode in;
-	MDB_val v;
+	size_t n;
 	int rc = fsm__inode_get(fsm, txn, ino, &in);
 
 	*nread = 0;
@@ -160,12 +160,13 @@ static int read_file(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t offse
 		return EISDIR;
 	if (!S_ISREG(in.a.mode))
 		return EINVAL;
-	rc = fsm__data_get(fsm, txn, ino, &v);
-	if (rc != 0 || offset >= v.mv_size)
-		return rc;
-	*nread = v.mv_size - offset < size ? v.mv_size - offset : size;
-	memcpy(buf, (const uint8_t *)v.mv_data + offset, *nread);
-	return 0;
+	if (offset >= in.a.size)
+		return 0;
+	n = in.a.size - offset < size ? (size_t)(in.a.size - offset) : size;
+	rc = fsm__file_read(fsm, txn, ino, offset, n, buf);
+	if (rc == 0)
+		*nread = n;
+	return rc;
 }
 
 int fsm_read(struct fsm *fsm, MDB_txn *given, uint64_t ino, uint64_t offset, size_t size, void *buf,
@@ -206,7 +207,7 @@ static int readlink_(struct fsm *fsm, MDB_txn *txn, uint64_t ino, char *buf, siz
 		return rc;
 	if (!S_ISLNK(in.a.mode))
 		return EINVAL;
-	rc = fsm__data_get(fsm, txn, ino, &v);
+	rc = fsm__target_get(fsm, txn, ino, &v);
 	if (rc != 0)
 		return rc;
 	*len = v.mv_size;

@@ -33,6 +33,8 @@ void fsm__inode_encode(const struct fsm__inode *in, uint8_t out[FSM__INODE_REC_S
 	fsm__put64(out + 48, in->a.version);
 	fsm__put64(out + 56, in->parent);
 	fsm__put64(out + 64, in->next_seq);
+	fsm__put64(out + 72, in->a.rdev);
+	fsm__put64(out + 80, in->a.blocks);
 }
 
 int fsm__inode_decode(uint64_t ino, const MDB_val *v, struct fsm__inode *out)
@@ -40,6 +42,8 @@ int fsm__inode_decode(uint64_t ino, const MDB_val *v, struct fsm__inode *out)
 	const uint8_t *p = v->mv_data;
 	if (v->mv_size != FSM__INODE_REC_SIZE)
 		return QFS_ECORRUPT;
+	out->a.rdev = fsm__get64(p + 72);
+	out->a.blocks = fsm__get64(p + 80);
 	out->a.ino = ino;
 	out->a.mode = fsm__get32(p + 0);
 	out->a.uid = fsm__get32(p + 4);

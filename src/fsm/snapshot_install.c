@@ -114,6 +114,11 @@ static int check_record(struct parse *p, int db, const uint8_t *key, size_t klen
 	    (db == FSM__SNAP_LOCKS && (klen != 33 || vlen != 29)) ||
 	    (db == FSM__SNAP_EPHEMERAL && (klen != 16 || vlen != 8)))
 		return corrupt(p, "coordination record");
+	/* A block is at most FSM_BLOCK_SIZE bytes, and never empty: reads and
+	 * writes rely on it. */
+	if (db == FSM__SNAP_DATA && klen > 8 && key[8] == FSM__DATA_BLOCK &&
+	    (klen != FSM__BLOCK_KEY || vlen == 0 || vlen > FSM_BLOCK_SIZE))
+		return corrupt(p, "block record");
 	if (db == FSM__SNAP_META) {
 		if (klen < plen || memcmp(key, FSM__META_PREFIX, plen) != 0)
 			return corrupt(p, "meta key outside fsm.");

@@ -213,7 +213,8 @@ int fsm__inode_drop(struct fsm *fsm, MDB_txn *txn, const struct fsm__inode *in)
 	rc = mdb_cursor_open(txn, fsm->data, &cur);
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "cursor data");
-	/* The contents key (ino) sorts first, its xattrs (ino, 0, name) after. */
+	/* A symlink's target (ino) sorts first, then the xattrs (ino, 0, name),
+	 * then the blocks (ino, 1, block). */
 	for (;;) {
 		/* Seek afresh after each delete rather than trust the cursor's
 		 * position past a deleted item. */
@@ -242,7 +243,9 @@ int fsm__unref(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, int64_t now
 	return fsm__inode_put(fsm, txn, in);
 }
 
-int fsm__data_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, MDB_val *out)
+/* A symlink's target is one value under the bare inode key: it is written
+ * once, with the link, and never in blocks. */
+int fsm__target_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, MDB_val *out)
 {
 	uint8_t kb[8];
 	MDB_val k = fsm__val(kb, 8);
@@ -254,58 +257,20 @@ int fsm__data_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, MDB_val *out)
 		out->mv_data = NULL;
 		return 0;
 	}
-	return rc ? fsm__lmdb(fsm, rc, "get data") : 0;
+	return rc ? fsm__lmdb(fsm, rc, "get target") : 0;
 }
 
-/*
- * Sets the contents of @in to: the old contents cut or zero-extended to
- * @size, with @len bytes of @buf written at @write_off (write_off + len <=
- * size). The whole value is rewritten (one LMDB value per file, at most
- * max_value_size), so the cost of a write is the size of the file. The
- * caller updates times and writes @in back.
- */
-int fsm__data_set(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t size,
-                  uint64_t write_off, const void *buf, size_t len, int64_t now)
+int fsm__target_set(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, const void *buf,
+                    size_t len)
 {
 	uint8_t kb[8];
-	MDB_val k = fsm__val(kb, 8), old, v;
-	uint8_t *nb = NULL;
+	MDB_val k = fsm__val(kb, 8), v = fsm__val(buf, len);
 	int rc;
-
 	fsm__put64(kb, in->a.ino);
-	if (size == 0) {
-		rc = mdb_del(txn, fsm->data, &k, NULL);
-		if (rc != 0 && !fsm__notfound(rc))
-			return fsm__lmdb(fsm, rc, "del data");
-	} else if (write_off == 0 && len == size) {
-		/* Whole replacement (`echo v > f`): no need to read the old value. */
-		v = fsm__val(buf, len);
-		rc = mdb_put(txn, fsm->data, &k, &v, 0);
-		if (rc != 0)
-			return fsm__lmdb(fsm, rc, "put data");
-	} else {
-		size_t keep;
-		rc = fsm__data_get(fsm, txn, in->a.ino, &old);
-		if (rc != 0)
-			return rc;
-		nb = malloc(size);
-		if (nb == NULL)
-			return fsm__oom(fsm, "write");
-		/* Copy before the put: the put may free the old value's pages. */
-		keep = old.mv_size < size ? old.mv_size : size;
-		if (keep)
-			memcpy(nb, old.mv_data, keep);
-		memset(nb + keep, 0, size - keep);
-		if (len)
-			memcpy(nb + write_off, buf, len);
-		v = fsm__val(nb, size);
-		rc = mdb_put(txn, fsm->data, &k, &v, 0);
-		free(nb);
-		if (rc != 0)
-			return fsm__lmdb(fsm, rc, "put data");
-	}
-	rc = fsm__bytes_add(fsm, txn, in->a.size, size);
-	in->a.size = size;
-	fsm__changed(in, now, 1);
+	rc = mdb_put(txn, fsm->data, &k, &v, 0);
+	if (rc != 0)
+		return fsm__lmdb(fsm, rc, "put target");
+	rc = fsm__bytes_add(fsm, txn, in->a.size, len);
+	in->a.size = len;
 	return rc;
 }

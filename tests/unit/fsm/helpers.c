@@ -294,7 +294,7 @@ int t_removexattr(struct tenv *t, uint64_t ino, const char *name)
 	return tenv_apply(t, &c);
 }
 
-_Static_assert(sizeof(struct fsm_attr) == 64, "struct fsm_attr has no padding to compare");
+_Static_assert(sizeof(struct fsm_attr) == 80, "struct fsm_attr has no padding to compare");
 
 void assert_result_equal(const struct fsm_result *a, const struct fsm_result *b)
 {

@@ -54,7 +54,7 @@ static void open_refuses_another_format(void **state)
 	struct tenv *t = *state;
 	MDB_txn *txn;
 	MDB_dbi meta;
-	uint8_t v[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+	uint8_t v[8] = {0, 0, 0, 0, 0, 0, 0, FSM_FORMAT_VERSION + 1};
 	MDB_val k = {10, "fsm.format"}, d = {8, v};
 	struct fsm *f;
 

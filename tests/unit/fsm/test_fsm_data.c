@@ -266,6 +266,13 @@ static void mknod_makes_every_file_type(void **state)
 	assert_int_equal(seen.n, 5);
 	for (unsigned i = 0; i < 5; i++)
 		assert_int_equal(seen.type[i], types[i]);
+	/* A device keeps its number; the other types have none. */
+	assert_int_equal(t_mknod(t, ROOT, "null", S_IFCHR | 0666, makedev(1, 3)), 0);
+	assert_int_equal(t_getattr(t, t->res.attr.ino).rdev, makedev(1, 3));
+	assert_int_equal(t_mknod(t, ROOT, "sda", S_IFBLK | 0660, makedev(8, 0)), 0);
+	assert_int_equal(t->res.attr.rdev, makedev(8, 0));
+	assert_int_equal(t_mknod(t, ROOT, "fifo9", S_IFIFO | 0644, 77), 0);
+	assert_int_equal(t->res.attr.rdev, 0);
 	/* A FIFO has no contents in the tree; it can be linked and unlinked
 	 * like any non-directory. */
 	uint64_t fifo = t_lookup(t, ROOT, "fifo");
@@ -288,12 +295,123 @@ static void mknod_refuses_what_it_cannot_make(void **state)
 	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "x", S_IFDIR | 0755, 0));
 	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "x", S_IFLNK | 0777, 0));
 	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "x", 0170000 | 0644, 0));
-	ASSERT_FAILS(t, EOPNOTSUPP, t_mknod(t, ROOT, "x", S_IFCHR | 0644, makedev(1, 3)));
 	assert_int_equal(t_mknod(t, ROOT, "x", S_IFIFO | 0644, 0), 0);
 	ASSERT_FAILS(t, EEXIST, t_mknod(t, ROOT, "x", S_IFIFO | 0644, 0));
 	ASSERT_FAILS(t, ENOENT, t_mknod(t, 999, "y", S_IFIFO | 0644, 0));
 	ASSERT_FAILS(t, ENOTDIR, t_mknod(t, t_lookup(t, ROOT, "x"), "y", S_IFIFO | 0644, 0));
 	ASSERT_FAILS(t, EINVAL, t_mknod(t, ROOT, "a/b", S_IFIFO | 0644, 0));
+}
+
+/* Records in the data database (blocks, targets, xattrs), all files. */
+static size_t data_records(struct tenv *t)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat st;
+	assert_int_equal(mdb_txn_begin(t->env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "data", 0, &dbi), 0);
+	assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+	mdb_txn_abort(txn);
+	return st.ms_entries;
+}
+
+static uint64_t bytes(struct tenv *t)
+{
+	struct fsm_statfs st;
+	assert_int_equal(fsm_statfs(t->fsm, NULL, &st), 0);
+	return st.bytes;
+}
+
+static void holes_take_no_space(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "f", NULL);
+	static uint8_t buf[3 * FSM_BLOCK_SIZE];
+	struct wire_cmd_extent e[] = {EXT(500000, "x"), EXT(2 * FSM_BLOCK_SIZE - 1, "ab")};
+	size_t n;
+
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_SET_SIZE, 1 << 20, NULL, 0), 0);
+	assert_int_equal(t->res.attr.size, 1 << 20);
+	assert_int_equal(t->res.attr.blocks, 0);
+	assert_int_equal(data_records(t), 0);
+	assert_int_equal(bytes(t), 1 << 20);
+	/* Two extents: one alone in a block, one across a block boundary. */
+	assert_int_equal(t_writev(t, f, 0, 0, e, 2), 0);
+	assert_int_equal(data_records(t), 3);
+	/* A block is stored from its start to its last byte written (the
+	 * zeros before a write inside it are stored), and counts the 512-byte
+	 * units that takes: 500000 is byte 2240 of its block (5 units), "a"
+	 * ends block 1 (8), "b" starts block 2 (1). */
+	assert_int_equal(500000 % FSM_BLOCK_SIZE, 2240);
+	assert_int_equal(t->res.attr.blocks, 5 + 8 + 1);
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(fsm_read(t->fsm, NULL, f, FSM_BLOCK_SIZE, sizeof(buf), buf, &n), 0);
+	assert_int_equal(n, sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		uint8_t want = i == FSM_BLOCK_SIZE - 1 ? 'a' : i == FSM_BLOCK_SIZE ? 'b' : 0;
+		if (buf[i] != want)
+			fail_msg("byte %zu: %u, not %u", i, buf[i], want);
+	}
+	assert_int_equal(fsm_read(t->fsm, NULL, f, 499999, 3, buf, &n), 0);
+	assert_true(n == 3 && buf[0] == 0 && buf[1] == 'x' && buf[2] == 0);
+	/* Reads past the end stop at it. */
+	assert_int_equal(fsm_read(t->fsm, NULL, f, (1 << 20) - 1, 10, buf, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(bytes(t), 1 << 20);
+}
+
+static void truncation_frees_blocks(void **state)
+{
+	struct tenv *t = *state;
+	static char big[10 * FSM_BLOCK_SIZE + 1];
+	memset(big, 'q', sizeof(big) - 1);
+	uint64_t f = file(t, "f", big);
+	struct wire_cmd_attr cut = {.valid = WIRE_ATTR_SIZE, .size = FSM_BLOCK_SIZE + 10};
+	struct wire_cmd_attr grow = {.valid = WIRE_ATTR_SIZE, .size = 5 * FSM_BLOCK_SIZE};
+	char buf[FSM_BLOCK_SIZE];
+	size_t n;
+
+	assert_int_equal(t->res.attr.blocks, 10 * 8);
+	assert_int_equal(data_records(t), 10);
+	assert_int_equal(t_setattr(t, f, &cut), 0);
+	assert_int_equal(data_records(t), 2);
+	assert_int_equal(t->res.attr.blocks, 8 + 1);
+	assert_int_equal(bytes(t), FSM_BLOCK_SIZE + 10);
+	/* Growing again makes a hole: the cut bytes never come back. */
+	assert_int_equal(t_setattr(t, f, &grow), 0);
+	assert_int_equal(data_records(t), 2);
+	assert_int_equal(fsm_read(t->fsm, NULL, f, FSM_BLOCK_SIZE, sizeof(buf), buf, &n), 0);
+	assert_int_equal(n, sizeof(buf));
+	assert_true(buf[9] == 'q' && buf[10] == 0 && buf[sizeof(buf) - 1] == 0);
+	/* A cut on a block boundary keeps no empty block. */
+	cut.size = FSM_BLOCK_SIZE;
+	assert_int_equal(t_setattr(t, f, &cut), 0);
+	assert_int_equal(data_records(t), 1);
+	assert_int_equal(t_writev(t, f, WIRE_WRITEV_TRUNCATE, 0, NULL, 0), 0);
+	assert_int_equal(data_records(t), 0);
+	assert_int_equal(t->res.attr.blocks, 0);
+	/* The last name takes the blocks with it. */
+	assert_int_equal(t_write(t, f, 0, big, 0), 0);
+	assert_int_equal(t_unlink(t, ROOT, "f"), 0);
+	assert_int_equal(data_records(t), 0);
+	assert_int_equal(bytes(t), 0);
+}
+
+/* max-value-size is the per-file limit, with blocks as before: a file of
+ * exactly the limit fits, one byte more is EFBIG and nothing is applied. */
+static void the_limit_is_per_file(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "f", NULL);
+	const uint64_t max = FSM_DEFAULT_MAX_VALUE_SIZE;
+	struct wire_cmd_extent last[] = {EXT(max - 1, "z")}, past[] = {EXT(max - 1, "zz")};
+
+	assert_int_equal(t_writev(t, f, 0, 0, last, 1), 0);
+	assert_int_equal(t->res.attr.size, max);
+	assert_int_equal(t->res.attr.blocks, 1);
+	ASSERT_FAILS(t, EFBIG, t_writev(t, f, 0, 0, past, 1));
+	ASSERT_FAILS(t, EFBIG, t_append(t, f, "a"));
+	ASSERT_FAILS(t, EFBIG, t_write(t, f, max, "a", 0));
 }
 
 int main(void)
@@ -317,6 +435,9 @@ int main(void)
 	                                        tenv_teardown),
 	        cmocka_unit_test_setup_teardown(mknod_refuses_what_it_cannot_make, tenv_setup,
 	                                        tenv_teardown),
+	        cmocka_unit_test_setup_teardown(holes_take_no_space, tenv_setup, tenv_teardown),
+	        cmocka_unit_test_setup_teardown(truncation_frees_blocks, tenv_setup, tenv_teardown),
+	        cmocka_unit_test_setup_teardown(the_limit_is_per_file, tenv_setup, tenv_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

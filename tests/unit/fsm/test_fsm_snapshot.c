@@ -253,7 +253,7 @@ static void huge_lengths_are_refused(void **state)
 	struct tenv b;
 	uint8_t s[24 + 7 + 8] = "qfstree";
 	(void)state;
-	s[11] = 1; /* format 1 */
+	s[11] = FSM_FORMAT_VERSION;
 	s[24] = 1; /* an inodes record */
 	s[26] = 8; /* key length 8 */
 	s[27] = 0xff;
