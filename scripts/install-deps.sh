@@ -18,6 +18,7 @@ packages=(
 	sqlite3                     # one SQLite database from two nodes (e2e locks)
 	iproute2 util-linux procps psmisc  # namespaces, flock, pgrep, fuser for tests
 	jq                          # e2e tests read the status JSON
+	man-db groff-base           # man -l renders the man pages (e2e install)
 	chromium fonts-dejavu-core  # the status page's browser test (headless), with a font
 )
 

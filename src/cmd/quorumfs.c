@@ -26,9 +26,12 @@
 
 static const char usage[] =
         "usage: quorumfs -c CONFIG -i ID -d DATA_DIR [-f] [-o OPTIONS] MOUNTPOINT\n"
+        "       quorumfs CONFIG MOUNTPOINT -o id=ID,data_dir=DATA_DIR[,OPTIONS]\n"
         "\n"
         "Runs node ID of the cluster described by CONFIG and mounts the cluster's\n"
         "file tree at MOUNTPOINT. Without -f it detaches once the mount is ready.\n"
+        "The second form is the one mount.fuse3 uses for an /etc/fstab line\n"
+        "(CONFIG MOUNTPOINT fuse.quorumfs id=ID,data_dir=DATA_DIR 0 0).\n"
         "\n"
         "  -c, --config FILE     the cluster's INI file (docs/operations.md)\n"
         "  -i, --id ID           this node's id: a [node ID] section of CONFIG\n"
@@ -41,6 +44,12 @@ static const char usage[] =
         "                                          machine only (default: cluster-wide,\n"
         "                                          decided through the log)\n"
         "                        debug             log every operation\n"
+        "                        id=ID, data_dir=DIR, join=HOST:PORT, pid_file=FILE,\n"
+        "                        log_file=FILE     as -i, -d, --join, --pid-file and\n"
+        "                                          --log-file (for /etc/fstab)\n"
+        "                        rw, dev, suid, exec, atime and their no- forms,\n"
+        "                        async, relatime   accepted and ignored (mount(8)\n"
+        "                                          passes them)\n"
         "      --join HOST:PORT  join a running cluster through this member; the\n"
         "                        data directory must be empty (then: quorumctl add)\n"
         "      --peer-address ID=HOST:PORT\n"
@@ -77,11 +86,55 @@ static void die_usage(const char *fmt, const char *arg)
 	exit(2);
 }
 
+/* A node id, a whole number > 0; 0 when @s is not one. */
+static uint64_t parse_node_id(const char *s)
+{
+	char *end;
+	errno = 0;
+	uint64_t id = strtoull(s, &end, 10);
+	if (errno || *end || s[0] == '-' || s[0] == '\0')
+		return 0;
+	return id;
+}
+
+/* Options that mount(8) and mount.fuse3 add to every fstab mount; they
+ * concern the kernel's generic mount flags, which a FUSE daemon's own
+ * mount sets already (nosuid, nodev for the mounting user), so they are
+ * accepted and ignored rather than refused. "ro" is not among them: a
+ * read-only replica is not a mode quorumfs has. */
+static bool generic_mount_option(const char *o)
+{
+	static const char *const names[] = {
+	        "rw",       "dev",        "nodev",       "suid",     "nosuid",     "exec",
+	        "noexec",   "async",      "atime",       "noatime",  "diratime",   "nodiratime",
+	        "relatime", "norelatime", "strictatime", "lazytime", "nolazytime", "defaults",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(o, names[i]) == 0)
+			return true;
+	return false;
+}
+
 static void parse_mount_options(struct args *a, char *opts)
 {
 	char *save = NULL;
 	for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-		if (strcmp(o, "stale_reads") == 0)
+		if (strncmp(o, "id=", 3) == 0) {
+			a->id = parse_node_id(o + 3);
+			if (a->id == 0)
+				die_usage("-o id= takes a node id, a whole number > 0, not '%s'",
+				          o + 3);
+		} else if (strncmp(o, "data_dir=", 9) == 0 && o[9])
+			a->data_dir = o + 9;
+		else if (strncmp(o, "join=", 5) == 0 && o[5])
+			a->join = o + 5;
+		else if (strncmp(o, "pid_file=", 9) == 0 && o[9])
+			a->pid_file = o + 9;
+		else if (strncmp(o, "log_file=", 9) == 0 && o[9])
+			a->log_file = o + 9;
+		else if (generic_mount_option(o))
+			continue;
+		else if (strcmp(o, "stale_reads") == 0)
 			a->stale_reads = true;
 		else if (strcmp(o, "allow_other") == 0)
 			a->allow_other = true;
@@ -129,7 +182,6 @@ static void parse_args(int argc, char **argv, struct args *a)
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
 	};
-	char *end;
 	int c;
 
 	memset(a, 0, sizeof(*a));
@@ -139,9 +191,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 			a->config = optarg;
 			break;
 		case 'i':
-			errno = 0;
-			a->id = strtoull(optarg, &end, 10);
-			if (errno || *end || a->id == 0 || optarg[0] == '-')
+			a->id = parse_node_id(optarg);
+			if (a->id == 0)
 				die_usage("-i takes a node id, a whole number > 0, not '%s'",
 				          optarg);
 			break;
@@ -177,6 +228,11 @@ static void parse_args(int argc, char **argv, struct args *a)
 			exit(2);
 		}
 	}
+	/* mount.fuse3 runs "quorumfs SOURCE MOUNTPOINT -o OPTIONS": the source
+	 * of an fstab line is the config file. getopt has moved the options
+	 * ahead, so two operands are left. */
+	if (a->config == NULL && optind == argc - 2)
+		a->config = argv[optind++];
 	if (optind != argc - 1)
 		die_usage("%s", optind >= argc ? "a MOUNTPOINT is needed" : "one MOUNTPOINT only");
 	a->mountpoint = argv[optind];
