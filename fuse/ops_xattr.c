@@ -1,10 +1,37 @@
 /* ops_xattr.c: extended attributes: setxattr, getxattr, listxattr, removexattr. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 
 #include "fuse_int.h"
+
+/* The version of a file or directory (the log index of its last change,
+ * docs/semantics.md): computed from the inode, never stored as an xattr. */
+#define VERSION_XATTR "user.quorumfs.version"
+
+static bool is_version(const char *name)
+{
+	return strcmp(name, VERSION_XATTR) == 0;
+}
+
+/* Writes @ino's version as decimal text into @buf (NULL: length only). */
+static int version_xattr(struct node *n, uint64_t ino, char *buf, size_t cap, size_t *len)
+{
+	struct fsm_attr a;
+	char text[24];
+	int rc = node_getattr(n, ino, &a);
+	if (rc != 0)
+		return rc;
+	*len = (size_t)snprintf(text, sizeof(text), "%llu", (unsigned long long)a.version);
+	if (buf == NULL)
+		return 0;
+	if (*len > cap)
+		return -ERANGE;
+	memcpy(buf, text, *len);
+	return 0;
+}
 
 static void xattr_done(struct qfs__op *op, int err, const struct fsm_result *res)
 {
@@ -31,6 +58,10 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 
 	if (qfs__locks_setxattr(req, ino, name, value, size))
 		return; /* user.quorumfs.ephemeral and the lock's (ops_lock.c) */
+	if (is_version(name)) {
+		fuse_reply_err(req, EPERM); /* the cluster sets it, nobody else */
+		return;
+	}
 	if (cmd.name_len > FSM_XATTR_NAME_MAX) {
 		fuse_reply_err(req, ERANGE); /* setxattr(2) on a too-long name */
 		return;
@@ -62,6 +93,10 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, ERANGE);
 		return;
 	}
+	if (is_version(name)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	op = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*op));
 	if (op != NULL)
 		qfs__submit(op, &cmd, xattr_done);
@@ -85,7 +120,9 @@ static void xattr_ready(struct qfs__op *op, int err)
 
 	if (err == 0 && x->size > 0 && (buf = malloc(x->size)) == NULL)
 		err = -ENOMEM;
-	if (err == 0 && x->name_len > 0)
+	if (err == 0 && x->name_len > 0 && is_version(x->name))
+		err = version_xattr(n, op->ino, buf, x->size, &len);
+	else if (err == 0 && x->name_len > 0)
 		err = node_getxattr(n, op->ino, x->name, x->name_len, buf, x->size, &len);
 	else if (err == 0)
 		err = node_listxattr(n, op->ino, buf, x->size, &len);

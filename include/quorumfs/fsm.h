@@ -77,8 +77,9 @@ struct fsm_attr {
 	int64_t atime_ns;
 	int64_t mtime_ns;
 	int64_t ctime_ns;
-	uint64_t version; /* grows by one at every change of this inode (attrs,
-	                     contents, entries if a directory, xattrs) */
+	uint64_t version; /* the log index of the last change of this inode (attrs,
+	                     contents, entries if a directory, xattrs); the root
+	                     starts at 1 (made by fsm_open, before any entry) */
 	uint64_t rdev;    /* S_IFCHR, S_IFBLK: the device number; others 0 */
 	uint64_t blocks;  /* 512-byte units the stored contents take (st_blocks):
 	                     a hole takes none, so blocks * 512 may be < size */

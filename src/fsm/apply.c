@@ -71,7 +71,9 @@ int fsm_apply(struct fsm *fsm, MDB_txn *txn, uint64_t index, const void *cmd, si
 		 * and moves on, rather than stopping the cluster on it. */
 		res->err = QFS_EPROTO;
 	} else {
+		fsm->index = index;
 		rc = run(fsm, txn, index, &c, res);
+		fsm->index = 0;
 		if (rc != 0)
 			return rc;
 	}

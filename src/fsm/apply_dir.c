@@ -29,7 +29,7 @@ static int link_into(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *dir,
 	                         in->a.mode & S_IFMT);
 	if (rc != 0)
 		return rc;
-	fsm__changed(dir, c->time_ns, 1);
+	fsm__changed(fsm, dir, c->time_ns, 1);
 	return fsm__inode_put(fsm, txn, dir);
 }
 
@@ -115,7 +115,6 @@ int fsm__apply_symlink(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	rc = fsm__inode_new(fsm, txn, c, S_IFLNK | 0777, &in);
 	if (rc == 0)
 		rc = fsm__target_set(fsm, txn, &in, c->data, c->data_len);
-	in.a.version = 1;
 	if (rc == 0)
 		rc = fsm__inode_put(fsm, txn, &in);
 	if (rc != 0)
@@ -141,7 +140,7 @@ int fsm__apply_link(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, str
 	if (in.a.nlink >= FSM_NLINK_MAX)
 		return EMLINK;
 	in.a.nlink++;
-	fsm__changed(&in, c->time_ns, 0);
+	fsm__changed(fsm, &in, c->time_ns, 0);
 	rc = fsm__inode_put(fsm, txn, &in);
 	if (rc != 0)
 		return rc;
@@ -181,7 +180,7 @@ int fsm__apply_unlink(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		rc = fsm__unref(fsm, txn, &in, c->time_ns);
 	if (rc != 0)
 		return rc;
-	fsm__changed(&dir, c->time_ns, 1);
+	fsm__changed(fsm, &dir, c->time_ns, 1);
 	res->attr = in.a;
 	return fsm__inode_put(fsm, txn, &dir);
 }
@@ -210,9 +209,9 @@ int fsm__apply_rmdir(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	if (rc != 0)
 		return rc;
 	in.a.nlink = 0;
-	fsm__changed(&in, c->time_ns, 0);
+	fsm__changed(fsm, &in, c->time_ns, 0);
 	dir.a.nlink--; /* its ".." is gone */
-	fsm__changed(&dir, c->time_ns, 1);
+	fsm__changed(fsm, &dir, c->time_ns, 1);
 	res->attr = in.a;
 	return fsm__inode_put(fsm, txn, &dir);
 }

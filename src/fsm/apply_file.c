@@ -47,7 +47,7 @@ int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 			rc = fsm__file_resize(fsm, txn, &in, 0);
 			if (rc == 0)
 				rc = fsm__file_write(fsm, txn, &in, 0, c->data, c->data_len);
-			fsm__changed(&in, c->time_ns, 1);
+			fsm__changed(fsm, &in, c->time_ns, 1);
 			if (rc == 0)
 				rc = fsm__inode_put(fsm, txn, &in);
 			if (rc != 0)
@@ -68,7 +68,7 @@ int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		rc = fsm__dirent_add(fsm, txn, &dir, c->name, c->name_len, in.a.ino, S_IFREG);
 	if (rc != 0)
 		return rc;
-	fsm__changed(&dir, c->time_ns, 1);
+	fsm__changed(fsm, &dir, c->time_ns, 1);
 	rc = fsm__inode_put(fsm, txn, &dir);
 	res->attr = in.a;
 	return rc;
@@ -110,7 +110,7 @@ int fsm__apply_write(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	rc = trunc ? fsm__file_resize(fsm, txn, &in, 0) : 0;
 	if (rc == 0)
 		rc = fsm__file_write(fsm, txn, &in, c->offset, c->data, c->data_len);
-	fsm__changed(&in, c->time_ns, 1);
+	fsm__changed(fsm, &in, c->time_ns, 1);
 	if (rc == 0)
 		rc = fsm__inode_put(fsm, txn, &in);
 	res->attr = in.a;
@@ -137,7 +137,7 @@ int fsm__apply_append(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		return 0;
 	}
 	rc = fsm__file_write(fsm, txn, &in, off, c->data, c->data_len);
-	fsm__changed(&in, c->time_ns, 1);
+	fsm__changed(fsm, &in, c->time_ns, 1);
 	if (rc == 0)
 		rc = fsm__inode_put(fsm, txn, &in);
 	res->attr = in.a;
@@ -209,7 +209,7 @@ int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		rc = fsm__file_write(fsm, txn, &in, append ? in.a.size : e.offset, e.data, e.len);
 	if (rc != 0)
 		return rc;
-	fsm__changed(&in, c->time_ns, 1);
+	fsm__changed(fsm, &in, c->time_ns, 1);
 	if (c->flags & WIRE_WRITEV_KILL_SUIDGID)
 		kill_suidgid(&in);
 	rc = fsm__inode_put(fsm, txn, &in);
@@ -251,9 +251,9 @@ int fsm__apply_setattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		rc = fsm__file_resize(fsm, txn, &in, a->size);
 		if (rc != 0)
 			return rc;
-		fsm__changed(&in, now, 1);
+		fsm__changed(fsm, &in, now, 1);
 	} else {
-		fsm__changed(&in, now, 0);
+		fsm__changed(fsm, &in, now, 0);
 	}
 	if (a->valid & WIRE_ATTR_MODE) {
 		/* A mode given with the change wins over any clearing: the

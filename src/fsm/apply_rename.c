@@ -95,11 +95,11 @@ static int put_dirs(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *sdir, stru
                     int64_t now)
 {
 	int rc;
-	fsm__changed(sdir, now, 1);
+	fsm__changed(fsm, sdir, now, 1);
 	rc = fsm__inode_put(fsm, txn, sdir);
 	if (rc != 0 || ddir == sdir)
 		return rc;
-	fsm__changed(ddir, now, 1);
+	fsm__changed(fsm, ddir, now, 1);
 	return fsm__inode_put(fsm, txn, ddir);
 }
 
@@ -126,8 +126,8 @@ static int exchange(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, str
 		if (ddir_is)
 			d->in.parent = s->dir.a.ino;
 	}
-	fsm__changed(&s->in, c->time_ns, 0);
-	fsm__changed(&d->in, c->time_ns, 0);
+	fsm__changed(fsm, &s->in, c->time_ns, 0);
+	fsm__changed(fsm, &d->in, c->time_ns, 0);
 	rc = fsm__inode_put(fsm, txn, &s->in);
 	if (rc == 0)
 		rc = fsm__inode_put(fsm, txn, &d->in);
@@ -163,7 +163,7 @@ static int move(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, struct 
 		ddir->a.nlink++;
 		s->in.parent = ddir->a.ino;
 	}
-	fsm__changed(&s->in, c->time_ns, 0);
+	fsm__changed(fsm, &s->in, c->time_ns, 0);
 	rc = fsm__inode_put(fsm, txn, &s->in);
 	if (rc == 0)
 		rc = put_dirs(fsm, txn, &s->dir, ddir, c->time_ns);

@@ -105,7 +105,7 @@ int fsm__apply_setxattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	rc = mdb_put(txn, fsm->data, &k, &v, 0);
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "put xattr");
-	fsm__changed(&in, c->time_ns, 0);
+	fsm__changed(fsm, &in, c->time_ns, 0);
 	res->attr = in.a;
 	return fsm__inode_put(fsm, txn, &in);
 }
@@ -126,7 +126,7 @@ int fsm__apply_removexattr(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd 
 		return ENODATA;
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "del xattr");
-	fsm__changed(&in, c->time_ns, 0);
+	fsm__changed(fsm, &in, c->time_ns, 0);
 	res->attr = in.a;
 	return fsm__inode_put(fsm, txn, &in);
 }

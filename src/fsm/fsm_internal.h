@@ -37,6 +37,9 @@ struct fsm {
 	MDB_dbi locks;           /* (ino, node, owner, kind, start) -> lock */
 	MDB_dbi ephemeral;       /* (node, ino) -> session */
 	struct fsm_options opts; /* defaults filled in */
+	uint64_t index;          /* the log index fsm_apply is applying, 0 outside
+	                            it: what a change stamps as the inode's version.
+	                            Written only by the single writer thread. */
 	char errmsg[256];
 };
 
@@ -167,7 +170,9 @@ int fsm__file_read(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t off, si
 int fsm__blocks_write(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, uint64_t off,
                       const uint8_t *buf, size_t len);
 int fsm__bytes_add(struct fsm *fsm, MDB_txn *txn, uint64_t sub, uint64_t add);
-void fsm__changed(struct fsm__inode *in, int64_t now, int mtime);
+/* Stamps @in as changed by the entry being applied: ctime (and mtime if
+ * @mtime) = @now, version = fsm->index. */
+void fsm__changed(const struct fsm *fsm, struct fsm__inode *in, int64_t now, int mtime);
 
 /* exactly_once.c */
 int fsm__session_expire(struct fsm *fsm, MDB_txn *txn, uint64_t index);

@@ -39,12 +39,12 @@ int fsm__dir_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, struct fsm__inode 
 	return rc;
 }
 
-void fsm__changed(struct fsm__inode *in, int64_t now, int mtime)
+void fsm__changed(const struct fsm *fsm, struct fsm__inode *in, int64_t now, int mtime)
 {
 	in->a.ctime_ns = now;
 	if (mtime)
 		in->a.mtime_ns = now;
-	in->a.version++;
+	in->a.version = fsm->index;
 }
 
 /* Takes the next inode number from the counter in meta: numbers follow the
@@ -66,7 +66,7 @@ int fsm__inode_new(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, uint
 	out->a.gid = c->gid;
 	out->a.nlink = S_ISDIR(mode) ? 2 : 1;
 	out->a.atime_ns = out->a.mtime_ns = out->a.ctime_ns = c->time_ns;
-	out->a.version = 1;
+	out->a.version = fsm->index;
 	out->next_seq = S_ISDIR(mode) ? FSM__FIRST_SEQ : 0;
 	return 0;
 }
@@ -237,7 +237,7 @@ int fsm__inode_drop(struct fsm *fsm, MDB_txn *txn, const struct fsm__inode *in)
 int fsm__unref(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, int64_t now)
 {
 	in->a.nlink--;
-	fsm__changed(in, now, 0);
+	fsm__changed(fsm, in, now, 0);
 	if (in->a.nlink == 0)
 		return fsm__inode_drop(fsm, txn, in);
 	return fsm__inode_put(fsm, txn, in);
