@@ -194,6 +194,35 @@ static void job_finish(struct job *j, int err, const struct fsm_result *res)
 
 static void session_lost(struct node *n);
 static int job_submit(struct job *j);
+static bool fresh(struct node *n);
+static struct job *job_new(struct node *n, enum job_kind kind, uint64_t ino);
+
+static void drop_done(void *arg, int err, uint64_t token)
+{
+	(void)arg, (void)err, (void)token;
+}
+
+/* A grant that arrives when our session may already have expired is not
+ * handed out: another node's waiter may hold it by now (the expiry can be
+ * in the log after it). It is unlocked again (best effort; the expiry
+ * releases it anyway). */
+static bool refuse_stale_grant(struct job *j)
+{
+	struct node *n = j->n;
+	if (fresh(n))
+		return false;
+	struct job *u = job_new(n, JOB_LOCK, j->cmd.ino);
+	if (u != NULL) {
+		u->cmd = j->cmd;
+		u->cmd.flags &= ~WIRE_LOCK_TYPE; /* WIRE_LOCK_UNLOCK */
+		u->lock_cb = drop_done;
+		if (job_submit(u) != 0)
+			free(u);
+	}
+	qfs_warn("node %llu: a lock granted at a time our session may have expired is refused",
+	         (unsigned long long)n->opts.id);
+	return true;
+}
 
 static void job_done(void *arg, int err, const struct fsm_result *res)
 {
@@ -204,6 +233,11 @@ static void job_done(void *arg, int err, const struct fsm_result *res)
 
 	if (err == 0 && res->err == -ENOLCK && j->cmd.co.session == n->coord->session)
 		session_lost(n); /* the tree says our session is gone */
+	if (j->kind == JOB_LOCK && !unlock && err == 0 && res->err == 0 && refuse_stale_grant(j)) {
+		j->lock_cb(j->arg, -ENOLCK, 0);
+		free(j);
+		return;
+	}
 	/* An unlock that did not apply is sent again (it is idempotent): a lock
 	 * left behind would otherwise last until the session ends. */
 	if (unlock && !n->stopping && j->tries < UNLOCK_TRIES &&

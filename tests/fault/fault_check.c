@@ -82,6 +82,7 @@ int main(int argc, char **argv)
 	check_registers(&h, &r);
 	check_appends(&h, &r);
 	check_sets(&h, &r);
+	check_locks(&h, &r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	fflush(capped);
 	if (lines > max_lines) {

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const type_names[] = {"write", "read", "append", "aread", "create", "list"};
+static const char *const type_names[] = {"write",  "read", "append", "aread",
+                                         "create", "list", "section"};
 static const char *const outcome_names[] = {"ok", "fail", "unknown"};
 
 static int lookup(const char *s, const char *const *names, int n)
@@ -89,7 +90,7 @@ int history_load(struct history *h, const char *path)
 		char **fld;
 		size_t nf = history_split(line, '\t', &fld);
 		struct hop op = {0};
-		int t = nf == 9 || nf == 10 ? lookup(fld[3], type_names, 6) : -1;
+		int t = nf == 9 || nf == 10 ? lookup(fld[3], type_names, 7) : -1;
 		int o = nf == 9 || nf == 10 ? lookup(fld[7], outcome_names, 3) : -1;
 		if (t < 0 || o < 0 || parse_ns(fld[5], &op.start) || parse_ns(fld[6], &op.end)) {
 			fprintf(stderr, "fault-check: %s:%d: malformed history line\n", path,

@@ -12,7 +12,8 @@
  * OPID     unique within the history (e.g. "3-17").
  * KEY      the file: "reg/r3", "app/a1"; "set" for the set workload.
  * TYPE     write | read (registers), append | aread (appends),
- *          create | list (sets).
+ *          create | list (sets), section (locks: fault_locker.c says its
+ *          fields).
  * VALUE    write/append/create: the unique token written or created; "-".
  * START_NS CLOCK_MONOTONIC when the call began; END_NS when it returned (for
  *          an unknown outcome, when the client gave up).
@@ -46,7 +47,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum hop_type { HOP_WRITE, HOP_READ, HOP_APPEND, HOP_AREAD, HOP_CREATE, HOP_LIST };
+enum hop_type { HOP_WRITE, HOP_READ, HOP_APPEND, HOP_AREAD, HOP_CREATE, HOP_LIST, HOP_SECTION };
 enum hop_outcome { HOP_OK, HOP_FAIL, HOP_UNKNOWN };
 
 struct hop {
@@ -86,6 +87,9 @@ void check_registers(const struct history *h, struct check_report *r);
 void check_appends(const struct history *h, struct check_report *r);
 /* The set properties of the CREATE/LIST ops of @h. */
 void check_sets(const struct history *h, struct check_report *r);
+/* Mutual exclusion of the SECTION ops of @h (fault-locker), as a lease
+ * lock promises it (check_lock.c). */
+void check_locks(const struct history *h, struct check_report *r);
 
 /*
  * The hash of the first K tokens of an append read: FNV-1a 64 over each
