@@ -55,6 +55,7 @@ struct node__coord {
 	uint64_t next_ka_at;  /* when to send the next */
 	uint64_t fresh_until; /* our session surely holds until then */
 	uint64_t leader_since; /* when this node became leader; 0: not leader */
+	uint64_t last_tick;    /* when node__coord_on_tick last ran */
 	struct view views[MAX_VIEWS];
 	unsigned n_views;
 	struct job *waiting; /* jobs that need a session; FIFO */
@@ -495,6 +496,12 @@ void node__coord_on_tick(struct node *n)
 
 	if (n->stopping || n->failed)
 		return;
+	/* This process was not running (SIGSTOP, a VM pause): the keepalives
+	 * of others did not apply here meanwhile, which says nothing about
+	 * them. A leader counts their leases afresh, as a new leader does. */
+	if (c->last_tick != 0 && now - c->last_tick > n->opts.election_ms && c->leader_since != 0)
+		c->leader_since = now;
+	c->last_tick = now;
 	if (!c->ka_in_flight && now >= c->next_ka_at)
 		send_keepalive(n);
 	if (c->waiting != NULL)
