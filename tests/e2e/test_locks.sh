@@ -28,6 +28,7 @@ token() { getfattr --absolute-names -n user.quorumfs.lock.token --only-values "$
 touch "$m1/deploy"
 eventually 10 test -e "$m3/deploy" || fail "the lock file reached node 3"
 log=$QFS_TMP/sections.log
+t_start=$(date +%s%N)
 for i in 1 2 3; do
 	m=$(qfs_mnt "$i")
 	(
@@ -39,6 +40,7 @@ for i in 1 2 3; do
 done
 for p in "${BG[@]}"; do wait "$p"; done
 BG=()
+qfs_log "45 flock sections (10 ms each) from 3 nodes took $((($(date +%s%N) - t_start) / 1000000)) ms"
 # The log's lines come from inside the sections, so in a correct run they
 # alternate enter/exit of the same section, with times that never go back.
 bad=$(awk '
@@ -102,10 +104,37 @@ print('getlk', 'write' if t == fcntl.F_WRLCK else t, s, l, p)")
 	check '[[ "$out" == EAGAIN*disjoint*"getlk write 0 10 0"* ]]' "fcntl: an overlapping range fails with EAGAIN, a disjoint one is granted, F_GETLK shows the remote holder with pid 0 ($(echo $out))"
 	for p in "${BG[@]}"; do wait "$p"; done
 	BG=()
+	# OFD locks (F_OFD_SETLK): owned by the open file, not the process.
+	out=$(python3 -c "
+import fcntl, struct, errno, os
+lk = lambda t, s, l: struct.pack('hhqqixxxx', t, 0, s, l, 0)
+a = os.open('$m1/rec', os.O_RDWR)
+b = os.open('$m1/rec', os.O_RDWR)
+c = os.open('$m3/rec', os.O_RDWR)
+fcntl.fcntl(a, fcntl.F_OFD_SETLK, lk(fcntl.F_WRLCK, 0, 10))
+res = []
+for fd in (b, c):
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, lk(fcntl.F_WRLCK, 5, 1))
+        res.append('granted')
+    except OSError as e:
+        res.append(errno.errorcode[e.errno])
+os.close(a)
+fcntl.fcntl(c, fcntl.F_OFD_SETLK, lk(fcntl.F_WRLCK, 5, 1))
+res.append('after-close')
+print(' '.join(res))")
+	check '[ "$out" = "EAGAIN EAGAIN after-close" ]' "OFD locks: another open file on the same node and one on node 3 are refused; the close releases ($out)"
 fi
+
+# An uncontended lock and unlock on a follower, for the record (not a check).
+f=$(qfs_mnt "$( [ "$(qfs_leader)" = 2 ] && echo 3 || echo 2)")
+t_start=$(date +%s%N)
+for k in $(seq 50); do flock -n "$f/deploy" true; done
+qfs_log "50 uncontended flock -n on a follower: $((($(date +%s%N) - t_start) / 50000)) us each (process start included)"
 
 # --- SQLite from two nodes at once ----------------------------------------------
 if command -v sqlite3 >/dev/null; then
+	t_start=$(date +%s%N)
 	sqlite3 "$m1/app.db" 'create table t(node integer, n integer);' || fail "create the table"
 	eventually 10 test -s "$m2/app.db"
 	for i in 1 2; do
@@ -120,6 +149,7 @@ if command -v sqlite3 >/dev/null; then
 	done
 	for p in "${BG[@]}"; do wait "$p"; done
 	BG=()
+	qfs_log "80 SQLite inserts from 2 nodes at once took $((($(date +%s%N) - t_start) / 1000000)) ms"
 	check '[ ! -s "$QFS_TMP/sqlite.err" ]' "every insert succeeded $(head -3 "$QFS_TMP/sqlite.err" 2>/dev/null)"
 	rows=$(sqlite3 "$m3/app.db" 'select count(*), count(distinct node*100+n) from t;')
 	check '[ "$rows" = "80|80" ]' "all 80 rows are there, read on node 3 ($rows)"
