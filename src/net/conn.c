@@ -83,9 +83,8 @@ static void log_drop(struct net__conn *c, int err, const char *why, bool was_up)
 			level = QFS_LOG_DEBUG;
 		c->peer->last_err = err;
 	}
-	qfs_log(level, "net %llu: %s %s: %s%s", (unsigned long long)c->net->cfg.id,
-	        c->outbound ? "connection to" : "connection from", who(c, w, sizeof(w)), why,
-	        level == QFS_LOG_DEBUG && err != 0 ? " (again)" : "");
+	net__log(c->net, level, "%s %s: %s%s", c->outbound ? "connection to" : "connection from",
+	         who(c, w, sizeof(w)), why, level == QFS_LOG_DEBUG && err != 0 ? " (again)" : "");
 }
 
 void net__conn_drop(struct net__conn *c, int err, const char *why)
@@ -147,9 +146,8 @@ static void write_cb(uv_write_t *req, int status)
 	}
 	if (c->full && c->queued <= limit / 2 && c->state != NET__C_CLOSING) {
 		char w[128];
-		qfs_info("net %llu: send queue to %s drained; %llu frames were dropped",
-		         (unsigned long long)n->cfg.id, who(c, w, sizeof(w)),
-		         (unsigned long long)c->dropped_since_full);
+		net__log(n, QFS_LOG_INFO, "send queue to %s drained; %llu frames were dropped",
+		         who(c, w, sizeof(w)), (unsigned long long)c->dropped_since_full);
 		c->full = false;
 		c->dropped_since_full = 0;
 	}
@@ -199,8 +197,7 @@ static int sink_open(void *ud, uint64_t peer_id)
 	c->peer_id = peer_id;
 	if (c->peer != NULL) {
 		net__peer_up(c->peer);
-		qfs_info("net %llu: connected to %s", (unsigned long long)n->cfg.id,
-		         who(c, w, sizeof(w)));
+		net__log(n, QFS_LOG_INFO, "connected to %s", who(c, w, sizeof(w)));
 	} else {
 		/* A newer connection from the same node replaces older ones
 		 * (the peer redialed; the old socket may be half-dead). */
@@ -210,8 +207,7 @@ static int sink_open(void *ud, uint64_t peer_id)
 			if (o != c && o->state == NET__C_UP && o->peer_id == peer_id)
 				net__conn_drop(o, 0, "replaced by a newer connection");
 		}
-		qfs_debug("net %llu: accepted %s", (unsigned long long)n->cfg.id,
-		          who(c, w, sizeof(w)));
+		net__log(n, QFS_LOG_DEBUG, "accepted %s", who(c, w, sizeof(w)));
 	}
 	if (n->cfg.event_cb != NULL) {
 		struct net_event ev = {

@@ -1,5 +1,7 @@
 /* net.c: the peer transport: configuration, listening, dialing with backoff, sending, closing. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +114,17 @@ static void format_address(const struct sockaddr_storage *sa, char *buf, size_t 
 	}
 }
 
+void net__log(struct net *n, enum qfs_log_level level, const char *fmt, ...)
+{
+	char source[40];
+	va_list ap;
+
+	snprintf(source, sizeof(source), "node %llu net", (unsigned long long)n->cfg.id);
+	va_start(ap, fmt);
+	qfs_vlog(level, source, fmt, ap);
+	va_end(ap);
+}
+
 void net__handle_closed(struct net *n)
 {
 	n->handles--;
@@ -142,14 +155,12 @@ static void on_connection(uv_stream_t *server, int status)
 	int rv;
 
 	if (status < 0) {
-		qfs_warn("net %llu: accept failed: %s", (unsigned long long)n->cfg.id,
-		         uv_strerror(status));
+		net__log(n, QFS_LOG_WARN, "accept failed: %s", uv_strerror(status));
 		return;
 	}
 	c = net__conn_new(n, false);
 	if (c == NULL) {
-		qfs_error("net %llu: out of memory accepting a connection",
-		          (unsigned long long)n->cfg.id);
+		net__log(n, QFS_LOG_ERROR, "out of memory accepting a connection");
 		return;
 	}
 	rv = uv_accept(server, (uv_stream_t *)&c->tcp);
@@ -418,10 +429,10 @@ int net_send_frame(struct net *n, raft_id to, void *frame, size_t len)
 		c->dropped_since_full++;
 		if (!c->full) {
 			c->full = true;
-			qfs_warn("net %llu: send queue to node %llu (%s) is full (%zu bytes); "
+			net__log(n, QFS_LOG_WARN,
+			         "send queue to node %llu (%s) is full (%zu bytes); "
 			         "dropping new frames",
-			         (unsigned long long)n->cfg.id, (unsigned long long)to, c->addr,
-			         c->queued);
+			         (unsigned long long)to, c->addr, c->queued);
 		}
 		rv = -ENOBUFS;
 		goto drop;

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "quorumfs/log.h"
 #include "quorumfs/net.h"
 #include "crypto.h"
 
@@ -86,6 +87,10 @@ int net__conn_write(struct net__conn *c, struct net__frame *f);
 struct net__frame *net__frame_of(void *payload);
 
 /* net.c */
+/* The transport's one logging call: a line whose source is "node ID net",
+ * ID being the node this transport serves (see quorumfs/log.h). */
+void net__log(struct net *n, enum qfs_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 void net__handle_closed(struct net *n);
 void net__peer_lost(struct net__peer *p, bool was_up);
 void net__peer_up(struct net__peer *p);

@@ -153,10 +153,10 @@ static void complete_batch(struct node *n, struct node__batch *b)
 	if (b->install) {
 		/* Rare and worth knowing when reading a log: the node was too far
 		 * behind the leader's compacted log to catch up by entries. */
-		qfs_info(
-		        "node %llu: installed a snapshot from the leader at index %llu (term %llu)",
-		        (unsigned long long)n->opts.id, (unsigned long long)b->install_meta.index,
-		        (unsigned long long)b->install_meta.term);
+		node__log(n, QFS_LOG_INFO,
+		          "installed a snapshot from the leader at index %llu (term %llu)",
+		          (unsigned long long)b->install_meta.index,
+		          (unsigned long long)b->install_meta.term);
 		if (b->install_meta.index > n->applied)
 			n->applied = b->install_meta.index;
 		n->snapshot_index = b->install_meta.index;
@@ -188,13 +188,14 @@ static void complete_batch(struct node *n, struct node__batch *b)
 	}
 }
 
-static void storage_failed(struct node *n, int err)
+/* @msg: the failing layer's own message (store_errmsg, fsm_errmsg), or "". */
+static void storage_failed(struct node *n, int err, const char *msg)
 {
 	if (n->failed)
 		return;
 	n->failed = true;
-	qfs_error("node %llu: STORAGE FAILURE, no longer voting or leading: %s",
-	          (unsigned long long)n->opts.id, qfs_strerror(err));
+	node__log(n, QFS_LOG_ERROR, "STORAGE FAILURE, no longer voting or leading: %s%s%s",
+	          qfs_strerror(err), msg[0] ? ": " : "", msg);
 	raft_fail(n->raft);
 	node__submits_fail_all(n, -EIO);
 	node__barriers_fail_all(n, -EIO);
@@ -213,13 +214,15 @@ void node__writer_completions(uv_async_t *async)
 	bool snap = w->snap_ready;
 	uint64_t snap_index = w->snap_index, snap_size = w->snap_size;
 	w->snap_ready = false;
+	char msg[sizeof(w->fatal_msg)];
+	memcpy(msg, w->fatal_msg, sizeof(msg));
 	pthread_mutex_unlock(&w->mu);
 
 	while (done != NULL) {
 		struct node__batch *b = done;
 		done = b->next;
 		if (b->err != 0)
-			storage_failed(n, b->err);
+			storage_failed(n, b->err, msg);
 		else if (!n->failed && !n->stopping)
 			complete_batch(n, b);
 		node__batch_free(b);
@@ -230,9 +233,8 @@ void node__writer_completions(uv_async_t *async)
 		raft_index compact_to = 0;
 		if (raft_snapshot_taken(n->raft, snap_index, snap_size, &compact_to) == 0) {
 			n->snapshot_index = snap_index;
-			qfs_info("node %llu: snapshot at %llu (%llu bytes)",
-			         (unsigned long long)n->opts.id, (unsigned long long)snap_index,
-			         (unsigned long long)snap_size);
+			node__log(n, QFS_LOG_INFO, "snapshot at %llu (%llu bytes)",
+			          (unsigned long long)snap_index, (unsigned long long)snap_size);
 			raft_index in_use[RAFT_MAX_SERVERS + 1];
 			unsigned k = raft_snapshots_in_use(n->raft, in_use, RAFT_MAX_SERVERS + 1);
 			node__writer_request_compact(n, compact_to, in_use, k);
@@ -250,9 +252,9 @@ static void on_soft_state(struct node *n)
 		if (leader != n->leader)
 			qfs_metric_inc(QFS_M_LEADER_CHANGES);
 		if (leader != n->leader)
-			qfs_info("node %llu: term %llu, leader %llu (%s)",
-			         (unsigned long long)n->opts.id, (unsigned long long)term,
-			         (unsigned long long)leader, raft_role_name(raft_role(n->raft)));
+			node__log(n, QFS_LOG_INFO, "term %llu, leader %llu (%s)",
+			          (unsigned long long)term, (unsigned long long)leader,
+			          raft_role_name(raft_role(n->raft)));
 		n->leader = leader;
 		n->term = term;
 		node__submits_on_leader_change(n);
@@ -282,7 +284,7 @@ void node__drive(struct node *n)
 		if (b == NULL && !n->failed) {
 			/* Out of memory: what this batch had to persist is
 			 * lost; we cannot honestly claim it durable. */
-			storage_failed(n, -ENOMEM);
+			storage_failed(n, -ENOMEM, "");
 		} else if (b != NULL) {
 			if (batch_empty(b) && node__writer_idle(n)) {
 				complete_batch(n, b);

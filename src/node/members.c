@@ -55,13 +55,12 @@ int64_t node_member_change(struct node *n, enum node_member_op op, uint64_t id, 
 	int64_t idx = raft_change(n->raft, kind, id, address);
 	if (idx < 0)
 		return node__raft_error((int)idx);
-	qfs_info("node %llu: membership change at %lld: %s %llu%s%s",
-	         (unsigned long long)n->opts.id, (long long)idx,
-	         op == NODE_ADD_LEARNER ? "add learner"
-	         : op == NODE_PROMOTE   ? "promote"
-	                                : "remove",
-	         (unsigned long long)id, address && op == NODE_ADD_LEARNER ? " at " : "",
-	         address && op == NODE_ADD_LEARNER ? address : "");
+	node__log(n, QFS_LOG_INFO, "membership change at %lld: %s %llu%s%s", (long long)idx,
+	          op == NODE_ADD_LEARNER ? "add learner"
+	          : op == NODE_PROMOTE   ? "promote"
+	                                 : "remove",
+	          (unsigned long long)id, address && op == NODE_ADD_LEARNER ? " at " : "",
+	          address && op == NODE_ADD_LEARNER ? address : "");
 	node__kick(n);
 	return idx;
 }

@@ -28,11 +28,31 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Says why a store call on @n failed: "DIR: WHAT: error: the store's own
+ * message" (store_errmsg: which record, which check). */
+static void store_errf(struct node *n, char *err, size_t errlen, const char *what, int rc)
+{
+	char msg[256];
+	errf(err, errlen, "%s: %s: %s: %s", n->data_dir, what, qfs_strerror(rc),
+	     store_errmsg(n->store, msg, sizeof(msg)));
+}
+
 /* The idle handle only keeps the loop's poll from blocking; the work is
  * done in the check callback that follows every poll. */
 static void on_idle(uv_idle_t *h)
 {
 	(void)h;
+}
+
+void node__log(const struct node *n, enum qfs_log_level level, const char *fmt, ...)
+{
+	char source[32];
+	va_list ap;
+
+	snprintf(source, sizeof(source), "node %llu", (unsigned long long)n->opts.id);
+	va_start(ap, fmt);
+	qfs_vlog(level, source, fmt, ap);
+	va_end(ap);
 }
 
 void node__kick(struct node *n)
@@ -144,9 +164,10 @@ static void say_if_config_differs(const struct node *n)
 		                 conf->servers[i].role == RAFT_LEARNER ? " (learner)" : "");
 		len += k > 0 ? (size_t)k : 0;
 	}
-	qfs_warn("node %llu: the configuration file's nodes differ from the cluster's membership; "
-	         "following the cluster: %s",
-	         (unsigned long long)n->opts.id, have);
+	node__log(n, QFS_LOG_WARN,
+	          "the configuration file's nodes differ from the cluster's membership; "
+	          "following the cluster: %s",
+	          have);
 }
 
 /* Loads what is durable into a fresh core, or bootstraps an empty directory. */
@@ -164,10 +185,14 @@ static int recover(struct node *n, char *err, size_t errlen)
 	rc = store_hard_state_get(n->store, &shs);
 	if (rc == 0)
 		rc = store_log_bounds(n->store, &first, &last);
-	if (rc == 0)
-		rc = fsm_applied(n->fsm, NULL, &applied);
 	if (rc != 0) {
-		errf(err, errlen, "%s: reading the store: %s", n->data_dir, qfs_strerror(rc));
+		store_errf(n, err, errlen, "reading the store", rc);
+		return rc;
+	}
+	rc = fsm_applied(n->fsm, NULL, &applied);
+	if (rc != 0) {
+		errf(err, errlen, "%s: reading the tree: %s: %s", n->data_dir, qfs_strerror(rc),
+		     fsm_errmsg(n->fsm));
 		return rc;
 	}
 	rc = store_snapshot_meta_get(n->store, &sm);
@@ -187,8 +212,7 @@ static int recover(struct node *n, char *err, size_t errlen)
 		n->w.last_snap_index = snap.index;
 		n->w.compacted = first > 0 ? first - 1 : 0;
 	} else if (rc != -ENOENT) {
-		errf(err, errlen, "%s: reading the snapshot metadata: %s", n->data_dir,
-		     qfs_strerror(rc));
+		store_errf(n, err, errlen, "reading the snapshot metadata", rc);
 		return rc;
 	}
 	uint64_t from = have_snap ? snap.index + 1 : 1;
@@ -200,7 +224,7 @@ static int recover(struct node *n, char *err, size_t errlen)
 	if (last >= from) {
 		rc = store_log_get(n->store, from, last, SIZE_MAX, &se, &ns);
 		if (rc != 0) {
-			errf(err, errlen, "%s: reading the log: %s", n->data_dir, qfs_strerror(rc));
+			store_errf(n, err, errlen, "reading the log", rc);
 			return rc;
 		}
 	}
@@ -208,9 +232,10 @@ static int recover(struct node *n, char *err, size_t errlen)
 	if (fresh) {
 		free(se);
 		if (n->join_address != NULL) {
-			qfs_info("node %llu: empty data directory; waiting to be added to the "
-			         "cluster (via %s)",
-			         (unsigned long long)n->opts.id, n->join_address);
+			node__log(n, QFS_LOG_INFO,
+			          "empty data directory; waiting to be added to the "
+			          "cluster (via %s)",
+			          n->join_address);
 			return 0;
 		}
 		struct raft_conf conf = {0};
@@ -253,9 +278,9 @@ static int recover(struct node *n, char *err, size_t errlen)
 		     raft_strerror(rc));
 		return rc == -EINVAL ? QFS_ECORRUPT : rc;
 	}
-	qfs_info("node %llu: recovered term %llu, log %llu..%llu, applied %llu",
-	         (unsigned long long)n->opts.id, (unsigned long long)shs.term,
-	         (unsigned long long)from, (unsigned long long)last, (unsigned long long)applied);
+	node__log(n, QFS_LOG_INFO, "recovered term %llu, log %llu..%llu, applied %llu",
+	          (unsigned long long)shs.term, (unsigned long long)from, (unsigned long long)last,
+	          (unsigned long long)applied);
 	say_if_config_differs(n);
 	return 0;
 }
@@ -306,8 +331,8 @@ static int self_address(struct node *n, char *err, size_t errlen)
 		if (n->opts.peers[i].id == n->opts.id)
 			addr = n->opts.peers[i].address;
 	if (addr == NULL) {
-		errf(err, errlen, "node %llu has no address: list it among the peers",
-		     (unsigned long long)n->opts.id);
+		/* The caller knows which node it started: name it once. */
+		errf(err, errlen, "this node has no address: list it among the peers");
 		return QFS_ECONFIG;
 	}
 	snprintf(n->self_address, sizeof(n->self_address), "%s", addr);

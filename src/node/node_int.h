@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "quorumfs/fsm.h"
+#include "quorumfs/log.h"
 #include "quorumfs/net.h"
 #include "quorumfs/node.h"
 #include "quorumfs/raft.h"
@@ -75,6 +76,7 @@ struct node__writer {
 	bool stop;           /* node_stop: finish the write in progress, then exit */
 	bool disk_full;      /* the last attempt failed with -ENOSPC; retrying */
 	int fatal;           /* a storage failure other than ENOSPC; writer stopped */
+	char fatal_msg[256]; /* the failing layer's own message for @fatal, or "" */
 	uint64_t compact_to; /* the loop asks: compact the stored log up to here */
 	/* ... and then delete the older snapshot files but these, which
 	 * transfers in progress still read (raft_snapshots_in_use()). */
@@ -92,6 +94,8 @@ struct node__writer {
 	uint64_t conf_index;      /* where it came from (0: none yet) */
 	uint64_t last_snap_index; /* the newest snapshot file's index */
 	uint64_t compacted;       /* stored log compacted up to here */
+	bool tree_failed;         /* the last store_write failed in the tree, not the store */
+	char errmsg[256];         /* the failing layer's message for the last failed write */
 	uv_async_t async;         /* wakes the loop on completions */
 };
 
@@ -201,7 +205,10 @@ struct node {
 };
 
 /* node.c */
-void node__log_prefix(struct node *n, char *buf, size_t len);
+/* The node layer's one logging call: a line whose source is "node ID" (see
+ * quorumfs/log.h). Any thread: it reads only the node's id. */
+void node__log(const struct node *n, enum qfs_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 void node__kick(struct node *n);
 /* Gives the core the time (microseconds of the monotonic clock, read now,
  * not the loop's cached time) right before an input that may take a lease

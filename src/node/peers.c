@@ -90,8 +90,8 @@ static void on_recv(struct net *net, raft_id from, const void *frame, size_t len
 		struct wire_arena arena = {0};
 		/* No copy: raft_step copies what it keeps. */
 		if (wire_peer_decode(frame, len, 0, &m, &arena) != 0) {
-			qfs_warn("node %llu: malformed raft frame from %llu",
-			         (unsigned long long)n->opts.id, (unsigned long long)from);
+			node__log(n, QFS_LOG_WARN, "malformed raft frame from %llu",
+			          (unsigned long long)from);
 			return;
 		}
 		if (m.from == from) {
@@ -127,8 +127,8 @@ static void on_event(struct net *net, const struct net_event *ev, void *data)
 	struct node *n = data;
 	(void)net;
 	if (ev->type == NET_PEER_UP && ev->outbound)
-		qfs_debug("node %llu: connected to %llu (%s)", (unsigned long long)n->opts.id,
-		          (unsigned long long)ev->id, ev->address);
+		node__log(n, QFS_LOG_DEBUG, "connected to %llu (%s)", (unsigned long long)ev->id,
+		          ev->address);
 }
 
 /* Splits "host:port" or "[host6]:port". */
@@ -227,9 +227,8 @@ void node__peers_update(struct node *n, const struct raft_conf *conf)
 		const char *addr = dial_address(n, s);
 		int rc = net_peer_add(n->net, s->id, addr);
 		if (rc != 0) {
-			qfs_warn("node %llu: cannot dial %llu at %s: %s",
-			         (unsigned long long)n->opts.id, (unsigned long long)s->id, addr,
-			         qfs_strerror(rc));
+			node__log(n, QFS_LOG_WARN, "cannot dial %llu at %s: %s",
+			          (unsigned long long)s->id, addr, qfs_strerror(rc));
 			continue;
 		}
 		cur->servers[cur->n] = *s;

@@ -120,8 +120,7 @@ void node__snapshot_installed(struct node *n, uint64_t index)
 	    node__snapshot_path(n, "snap", index, to, sizeof(to)) != 0)
 		return;
 	if (rename(from, to) != 0) {
-		qfs_warn("node %llu: rename %s: %s", (unsigned long long)n->opts.id, from,
-		         strerror(errno));
+		node__log(n, QFS_LOG_WARN, "rename %s: %s", from, strerror(errno));
 		return;
 	}
 	fsync_dir(n);

@@ -2,6 +2,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,12 +65,13 @@ static int install(struct wtxn *t, MDB_txn *txn, const struct node__batch *b)
 		return -errno;
 	rc = fsm_snapshot_install_fd(n->fsm, txn, fd, &idx);
 	close(fd);
-	if (rc != 0)
+	if (rc != 0) {
+		n->w.tree_failed = true;
 		return rc;
+	}
 	if (idx != m->index) {
-		qfs_error("node %llu: snapshot file of index %llu holds index %llu",
-		          (unsigned long long)n->opts.id, (unsigned long long)m->index,
-		          (unsigned long long)idx);
+		node__log(n, QFS_LOG_ERROR, "snapshot file of index %llu holds index %llu",
+		          (unsigned long long)m->index, (unsigned long long)idx);
 		return QFS_ECORRUPT;
 	}
 	if (!b->keep_log) {
@@ -103,6 +105,7 @@ static int write_txn(MDB_txn *txn, void *arg)
 	t->applied = n->w.applied;
 	t->conf = n->w.conf;
 	t->conf_index = n->w.conf_index;
+	n->w.tree_failed = false;
 	for (struct node__batch *b = t->first; b != NULL; b = b->next) {
 		if (b->hs_changed) {
 			rc = store_txn_hard_state_put(n->store, txn, &b->hs);
@@ -144,13 +147,25 @@ static int write_txn(MDB_txn *txn, void *arg)
 				    raft_conf_decode(a->data, a->len, &t->conf) == 0)
 					t->conf_index = a->index;
 			}
-			if (rc != 0)
+			if (rc != 0) {
+				n->w.tree_failed = true;
 				return rc;
+			}
 			a->applied = true;
 			t->applied = a->index;
 		}
 	}
 	return 0;
+}
+
+/* The failing layer's own message for a store_write that failed: the
+ * tree's if the callback failed in it, else the store's. */
+static void failure_text(struct node *n, char *buf, size_t len)
+{
+	if (n->w.tree_failed)
+		snprintf(buf, len, "%s", fsm_errmsg(n->fsm));
+	else
+		store_errmsg(n->store, buf, len);
 }
 
 static uint64_t now_ms(void)
@@ -203,8 +218,7 @@ static void maybe_snapshot(struct node *n, bool force)
 		pthread_mutex_unlock(&w->mu);
 	} else {
 		/* Not fatal: the log just grows until the next try. */
-		qfs_warn("node %llu: taking a snapshot failed: %s", (unsigned long long)n->opts.id,
-		         qfs_strerror(rc));
+		node__log(n, QFS_LOG_WARN, "taking a snapshot failed: %s", qfs_strerror(rc));
 		w->last_snap_index = w->applied;
 	}
 }
@@ -268,11 +282,14 @@ static int write_group(struct node *n, struct node__batch *first, struct node__b
 	last->next = NULL; /* write_txn walks to the end of the list */
 	struct wtxn t = {.n = n, .first = first};
 	int rc = stage_chunks(n, first);
+	n->w.errmsg[0] = '\0'; /* a staging file's errno says it all */
 	if (rc == 0) {
 		uint64_t t0 = uv_hrtime();
 		rc = store_write_flags(n->store, write_txn, &t,
 		                       must_sync(n, first) ? 0 : STORE_NO_META_SYNC);
 		qfs_metric_observe(QFS_H_FSYNC, (double)(uv_hrtime() - t0) / 1e9);
+		if (rc != 0)
+			failure_text(n, n->w.errmsg, sizeof(n->w.errmsg));
 	}
 	if (rc == 0)
 		after_commit(n, &t);
@@ -357,10 +374,12 @@ static void *writer_main(void *arg)
 		int rc = 0;
 		if (compact > w->compacted) {
 			rc = store_log_compact(n->store, compact);
-			if (rc != 0)
-				qfs_warn("node %llu: log compaction to %llu failed: %s",
-				         (unsigned long long)n->opts.id,
-				         (unsigned long long)compact, qfs_strerror(rc));
+			if (rc != 0) {
+				char msg[256];
+				node__log(n, QFS_LOG_WARN, "log compaction to %llu failed: %s: %s",
+				          (unsigned long long)compact, qfs_strerror(rc),
+				          store_errmsg(n->store, msg, sizeof(msg)));
+			}
 			w->compacted = compact; /* failures are retried at the next one */
 			rc = 0;
 		}
@@ -378,9 +397,11 @@ static void *writer_main(void *arg)
 			/* Keep the rest (the core must not believe it durable)
 			 * and try again; later batches queue behind. */
 			if (!w->disk_full)
-				qfs_error("node %llu: the data directory's disk is full; "
+				node__log(n, QFS_LOG_ERROR,
+				          "the data directory's disk is full%s%s; "
 				          "retrying every %d ms",
-				          (unsigned long long)n->opts.id, NODE__ENOSPC_RETRY_MS);
+				          w->errmsg[0] ? ": " : "", w->errmsg,
+				          NODE__ENOSPC_RETRY_MS);
 			w->disk_full = true;
 			struct node__batch *last = rest;
 			while (last->next != NULL)
@@ -406,6 +427,7 @@ static void *writer_main(void *arg)
 			/* STYLE.md rule 6: nothing more is written. */
 			done_append(w, rest, NULL, rc);
 			w->fatal = rc;
+			snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", w->errmsg);
 			uv_async_send(&w->async);
 			break;
 		}

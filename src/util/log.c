@@ -20,30 +20,38 @@ void qfs_log_set_prefix(const char *prefix)
 	snprintf(log_prefix, sizeof(log_prefix), "%s", prefix ? prefix : "");
 }
 
-void qfs_log(enum qfs_log_level level, const char *fmt, ...)
+void qfs_vlog(enum qfs_log_level level, const char *source, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {"debug", "info", "warn", "error"};
 	char line[1024];
 	struct timespec ts;
 	struct tm tm;
-	va_list ap;
 	size_t n;
 	int k;
 
 	if (level < min_level)
 		return;
+	if (source == NULL)
+		source = log_prefix;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	k = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s %s%s", ts.tv_nsec / 1000000,
-	             names[level], log_prefix, log_prefix[0] ? ": " : "");
+	             names[level], source, source[0] ? ": " : "");
 	n += k > 0 ? (size_t)k : 0;
-	va_start(ap, fmt);
 	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	va_end(ap);
 	n = (k > 0 && n + (size_t)k < sizeof(line) - 1) ? n + (size_t)k : sizeof(line) - 2;
 	line[n++] = '\n';
 	/* One write: lines from several threads never interleave. */
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
+}
+
+void qfs_log(enum qfs_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	qfs_vlog(level, NULL, fmt, ap);
+	va_end(ap);
 }
