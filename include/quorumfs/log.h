@@ -2,8 +2,6 @@
 #ifndef QUORUMFS_LOG_H
 #define QUORUMFS_LOG_H
 
-#include <stdarg.h>
-
 /*
  * A line reads "TIME LEVEL SOURCE: message". The source is named once:
  * either the process (the prefix set by main, e.g. "node 2" in the daemon,
@@ -29,9 +27,9 @@ void qfs_log_set_prefix(const char *prefix);
 void qfs_log(enum qfs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The same line with @source (e.g. "node 2 net") in place of the process
- * prefix: the one call under each layer's logging function. */
-void qfs_vlog(enum qfs_log_level level, const char *source, const char *fmt, va_list ap)
-        __attribute__((format(printf, 3, 0)));
+ * prefix: the one call under each layer's logging macro. */
+void qfs_logs(enum qfs_log_level level, const char *source, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 #define qfs_debug(...) qfs_log(QFS_LOG_DEBUG, __VA_ARGS__)
 #define qfs_info(...)  qfs_log(QFS_LOG_INFO, __VA_ARGS__)

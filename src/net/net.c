@@ -1,6 +1,5 @@
 /* net.c: the peer transport: configuration, listening, dialing with backoff, sending, closing. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +49,8 @@ int net_new(uv_loop_t *loop, const struct net_config *cfg, struct net **out)
 	n->cfg = *cfg;
 	snprintf(n->name, sizeof(n->name), "%s", cfg->cluster_name);
 	n->cfg.cluster_name = n->name;
+	snprintf(n->log_source, sizeof(n->log_source), "node %llu net",
+	         (unsigned long long)cfg->id);
 	net__name_hash(n->name, n->name_hash);
 	/* Always one handle to close, so net_close()'s callback runs from a
 	 * close callback on the loop, never from inside net_close(). */
@@ -112,17 +113,6 @@ static void format_address(const struct sockaddr_storage *sa, char *buf, size_t 
 	} else {
 		snprintf(buf, cap, "?");
 	}
-}
-
-void net__log(struct net *n, enum qfs_log_level level, const char *fmt, ...)
-{
-	char source[40];
-	va_list ap;
-
-	snprintf(source, sizeof(source), "node %llu net", (unsigned long long)n->cfg.id);
-	va_start(ap, fmt);
-	qfs_vlog(level, source, fmt, ap);
-	va_end(ap);
 }
 
 void net__handle_closed(struct net *n)

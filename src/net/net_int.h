@@ -62,6 +62,7 @@ struct net {
 	uv_loop_t *loop;
 	struct net_config cfg;
 	char name[256];
+	char log_source[40]; /* "node ID net", the source of net__log()'s lines */
 	uint8_t name_hash[NET__HASH_LEN];
 	uv_tcp_t listener;
 	uv_timer_t close_timer; /* never started: see net_new() */
@@ -89,8 +90,7 @@ struct net__frame *net__frame_of(void *payload);
 /* net.c */
 /* The transport's one logging call: a line whose source is "node ID net",
  * ID being the node this transport serves (see quorumfs/log.h). */
-void net__log(struct net *n, enum qfs_log_level level, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+#define net__log(n, level, ...) qfs_logs(level, (n)->log_source, __VA_ARGS__)
 void net__handle_closed(struct net *n);
 void net__peer_lost(struct net__peer *p, bool was_up);
 void net__peer_up(struct net__peer *p);

@@ -44,17 +44,6 @@ static void on_idle(uv_idle_t *h)
 	(void)h;
 }
 
-void node__log(const struct node *n, enum qfs_log_level level, const char *fmt, ...)
-{
-	char source[32];
-	va_list ap;
-
-	snprintf(source, sizeof(source), "node %llu", (unsigned long long)n->opts.id);
-	va_start(ap, fmt);
-	qfs_vlog(level, source, fmt, ap);
-	va_end(ap);
-}
-
 void node__kick(struct node *n)
 {
 	if (!n->stopping)
@@ -363,6 +352,7 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 		return -ENOMEM;
 	n->loop = loop;
 	n->opts = *opts;
+	snprintf(n->log_source, sizeof(n->log_source), "node %llu", (unsigned long long)opts->id);
 	n->data_dir = dup_str(opts->data_dir);
 	n->cluster_name = dup_str(opts->cluster_name);
 	n->join_address = dup_str(opts->join_address);

@@ -198,7 +198,8 @@ struct node {
 	/* The one admin call forwarded to the leader and not yet answered. */
 	bool admin_fwd;
 	uint64_t admin_fwd_conn, admin_fwd_deadline;
-	bool failed; /* storage failure: raft_fail() was called */
+	char log_source[32]; /* "node ID", the source of node__log()'s lines */
+	bool failed;         /* storage failure: raft_fail() was called */
 	bool stopping;
 	void (*stop_cb)(void *);
 	void *stop_arg;
@@ -206,9 +207,8 @@ struct node {
 
 /* node.c */
 /* The node layer's one logging call: a line whose source is "node ID" (see
- * quorumfs/log.h). Any thread: it reads only the node's id. */
-void node__log(const struct node *n, enum qfs_log_level level, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+ * quorumfs/log.h). Any thread: log_source is set once, at start. */
+#define node__log(n, level, ...) qfs_logs(level, (n)->log_source, __VA_ARGS__)
 void node__kick(struct node *n);
 /* Gives the core the time (microseconds of the monotonic clock, read now,
  * not the loop's cached time) right before an input that may take a lease

@@ -20,7 +20,7 @@ void qfs_log_set_prefix(const char *prefix)
 	snprintf(log_prefix, sizeof(log_prefix), "%s", prefix ? prefix : "");
 }
 
-void qfs_vlog(enum qfs_log_level level, const char *source, const char *fmt, va_list ap)
+static void vlog(enum qfs_log_level level, const char *source, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {"debug", "info", "warn", "error"};
 	char line[1024];
@@ -52,6 +52,15 @@ void qfs_log(enum qfs_log_level level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	qfs_vlog(level, NULL, fmt, ap);
+	vlog(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void qfs_logs(enum qfs_log_level level, const char *source, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, source, fmt, ap);
 	va_end(ap);
 }
