@@ -155,14 +155,14 @@ static void strangers_refused_and_logged_once(void **state)
 	assert_false(net_peer_up(c.n, 1));
 	/* Exactly one line per refused connection on each side, naming the
 	 * address and the reason. */
-	assert_int_equal(h_count_lines(log, "net 1:", NULL), 2);
-	assert_int_equal(h_count_lines(log, "net 1:", "127.0.0.1:", "bad handshake proof", NULL),
+	assert_int_equal(h_count_lines(log, "node 1 net:", NULL), 2);
+	assert_int_equal(h_count_lines(log, "node 1 net:", "127.0.0.1:", "bad handshake proof", NULL),
 	                 1);
-	assert_int_equal(h_count_lines(log, "net 1:", "127.0.0.1:", "wrong cluster name", NULL), 1);
-	assert_int_equal(h_count_lines(log, "net 3:", NULL), 1);
+	assert_int_equal(h_count_lines(log, "node 1 net:", "127.0.0.1:", "wrong cluster name", NULL), 1);
+	assert_int_equal(h_count_lines(log, "node 3 net:", NULL), 1);
 	assert_int_equal(
-	        h_count_lines(log, "net 3:", "node 1 (127.0.0.1:", "wrong cluster key", NULL), 1);
-	assert_int_equal(h_count_lines(log, "net 4:", "node 1 (127.0.0.1:", NULL), 1);
+	        h_count_lines(log, "node 3 net:", "node 1 (127.0.0.1:", "wrong cluster key", NULL), 1);
+	assert_int_equal(h_count_lines(log, "node 4 net:", "node 1 (127.0.0.1:", NULL), 1);
 	free(log);
 	h_stop(&a);
 	h_stop(&c);
@@ -198,10 +198,10 @@ static void garbage_closed_and_listener_serves_on(void **state)
 	assert_true(h_run_until(h_raw_closed, &silent, 3000)); /* the handshake timeout */
 	log = h_capture_end();
 	assert_true(http.eof && junk.eof && silent.eof);
-	assert_int_equal(h_count_lines(log, "net 1:", "handshake frame of 1195725856 bytes", NULL),
+	assert_int_equal(h_count_lines(log, "node 1 net:", "handshake frame of 1195725856 bytes", NULL),
 	                 1);
-	assert_int_equal(h_count_lines(log, "net 1:", "bad magic", NULL), 1);
-	assert_int_equal(h_count_lines(log, "net 1:", "handshake timed out", NULL), 1);
+	assert_int_equal(h_count_lines(log, "node 1 net:", "bad magic", NULL), 1);
+	assert_int_equal(h_count_lines(log, "node 1 net:", "handshake timed out", NULL), 1);
 	free(log);
 	net_get_stats(a.n, &st);
 	assert_int_equal(st.handshake_failed, 3);
@@ -244,7 +244,7 @@ static void oversize_frame_closes_connection(void **state)
 	assert_true(h_run_until(down_seen, &b, 3000));
 	log = h_capture_end();
 	assert_int_equal(
-	        h_count_lines(log, "net 1:", "127.0.0.1:", "exceeds the maximum 65552", NULL), 1);
+	        h_count_lines(log, "node 1 net:", "127.0.0.1:", "exceeds the maximum 65552", NULL), 1);
 	free(log);
 	net_get_stats(a.n, &st);
 	assert_int_equal(st.conn_failed, 1);
@@ -297,8 +297,8 @@ static void send_queue_is_bounded(void **state)
 	assert_true(h_run_until(received_at_least, &g, 5000));
 	h_run_for(50);
 	log = h_capture_end();
-	assert_int_equal(h_count_lines(log, "net 1:", "is full", NULL), 1);
-	assert_int_equal(h_count_lines(log, "net 1:", "drained; 45 frames were dropped", NULL), 1);
+	assert_int_equal(h_count_lines(log, "node 1 net:", "is full", NULL), 1);
+	assert_int_equal(h_count_lines(log, "node 1 net:", "drained; 45 frames were dropped", NULL), 1);
 	free(log);
 	assert_int_equal(b.received, 5);
 	assert_true(b.order_ok && b.content_ok);
