@@ -132,8 +132,7 @@ static void load_views(struct node *n)
 	n->coord->n_views = 0;
 	int rc = store_read(n->store, load_run, &l);
 	if (rc != 0)
-		qfs_warn("node %llu: reading the node sessions: %s", (unsigned long long)n->opts.id,
-		         qfs_strerror(rc));
+		node__log(n, QFS_LOG_WARN, "reading the node sessions: %s", qfs_strerror(rc));
 }
 
 int node__coord_start(struct node *n)
@@ -396,9 +395,10 @@ static void session_lost(struct node *n)
 {
 	struct node__coord *c = n->coord;
 	if (c->session != 0)
-		qfs_warn("node %llu: session %llu ended; its locks and ephemeral files are "
-		         "released; opening a new one",
-		         (unsigned long long)n->opts.id, (unsigned long long)c->session);
+		node__log(n, QFS_LOG_WARN,
+		          "session %llu ended; its locks and ephemeral files are "
+		          "released; opening a new one",
+		          (unsigned long long)c->session);
 	c->session = 0;
 	c->fresh_until = 0;
 	c->next_ka_at = 0; /* open the new one at the next tick */
@@ -419,9 +419,8 @@ static void keepalive_done(void *arg, int err, const struct fsm_result *res)
 		c->fresh_until = c->ka_sent_at + c->lease_ms;
 		c->next_ka_at = c->ka_sent_at + c->lease_ms / 3;
 		if (opened) {
-			qfs_info("node %llu: session %llu open (lease %u ms)",
-			         (unsigned long long)n->opts.id, (unsigned long long)c->session,
-			         c->lease_ms);
+			node__log(n, QFS_LOG_INFO, "session %llu open (lease %u ms)",
+			          (unsigned long long)c->session, c->lease_ms);
 			run_waiting(n, false);
 		}
 		return;
@@ -481,10 +480,11 @@ static void leader_expire(struct node *n, uint64_t now)
 		cmd.offset = v->ka_index;
 		if (node_submit(n, &cmd, expire_done, NULL) == 0) {
 			v->expire_at = now;
-			qfs_warn("node %llu: session %llu of node %llu: no keepalive for %u ms, "
-			         "expiring it",
-			         (unsigned long long)n->opts.id, (unsigned long long)v->session,
-			         (unsigned long long)v->node, v->lease_ms);
+			node__log(n, QFS_LOG_WARN,
+			          "session %llu of node %llu: no keepalive for %u ms, "
+			          "expiring it",
+			          (unsigned long long)v->session, (unsigned long long)v->node,
+			          v->lease_ms);
 		}
 	}
 }

@@ -62,22 +62,20 @@ static void hook_exited(uv_process_t *p, int64_t status, int term_signal)
 	uint64_t took = uv_now(n->loop) - h->started;
 	uv_timer_stop(&h->timer);
 	if (h->killed) {
-		qfs_warn("node %llu: hook %s still ran after %u ms: killed",
-		         (unsigned long long)n->opts.id, h->which, n->opts.hook_timeout_ms);
+		node__log(n, QFS_LOG_WARN, "hook %s still ran after %u ms: killed", h->which,
+		          n->opts.hook_timeout_ms);
 		qfs_metric_inc(QFS_M_HOOKS_FAILED);
 	} else if (term_signal != 0) {
-		qfs_warn("node %llu: hook %s was killed by signal %d after %llu ms",
-		         (unsigned long long)n->opts.id, h->which, term_signal,
-		         (unsigned long long)took);
+		node__log(n, QFS_LOG_WARN, "hook %s was killed by signal %d after %llu ms",
+		          h->which, term_signal, (unsigned long long)took);
 		qfs_metric_inc(QFS_M_HOOKS_FAILED);
 	} else if (status != 0) {
-		qfs_warn("node %llu: hook %s failed: exit status %lld after %llu ms",
-		         (unsigned long long)n->opts.id, h->which, (long long)status,
-		         (unsigned long long)took);
+		node__log(n, QFS_LOG_WARN, "hook %s failed: exit status %lld after %llu ms",
+		          h->which, (long long)status, (unsigned long long)took);
 		qfs_metric_inc(QFS_M_HOOKS_FAILED);
 	} else {
-		qfs_info("node %llu: hook %s done in %llu ms", (unsigned long long)n->opts.id,
-		         h->which, (unsigned long long)took);
+		node__log(n, QFS_LOG_INFO, "hook %s done in %llu ms", h->which,
+		          (unsigned long long)took);
 	}
 	close_hook(h);
 }
@@ -105,8 +103,7 @@ static void spawn(struct node *n, const char *which, const char *cmd, const char
 	if (env == NULL || h == NULL) {
 		free(env);
 		free(h);
-		qfs_warn("node %llu: hook %s not run: out of memory", (unsigned long long)n->opts.id,
-		         which);
+		node__log(n, QFS_LOG_WARN, "hook %s not run: out of memory", which);
 		qfs_metric_inc(QFS_M_HOOKS_FAILED);
 		return;
 	}
@@ -153,16 +150,14 @@ static void spawn(struct node *n, const char *which, const char *cmd, const char
 	h->next = n->hooks;
 	n->hooks = h;
 	if (rc != 0) {
-		qfs_warn("node %llu: hook %s could not start: %s", (unsigned long long)n->opts.id,
-		         which, uv_strerror(rc));
+		node__log(n, QFS_LOG_WARN, "hook %s could not start: %s", which, uv_strerror(rc));
 		qfs_metric_inc(QFS_M_HOOKS_FAILED);
 		close_hook(h);
 		return;
 	}
-	qfs_info("node %llu: hook %s started (pid %d, role %s, term %llu, leader %llu)",
-	         (unsigned long long)n->opts.id, which, h->proc.pid, role,
-	         (unsigned long long)raft_current_term(n->raft),
-	         (unsigned long long)raft_leader(n->raft));
+	node__log(n, QFS_LOG_INFO, "hook %s started (pid %d, role %s, term %llu, leader %llu)",
+	          which, h->proc.pid, role, (unsigned long long)raft_current_term(n->raft),
+	          (unsigned long long)raft_leader(n->raft));
 	uv_timer_start(&h->timer, on_timeout, n->opts.hook_timeout_ms, 0);
 }
 
@@ -199,8 +194,8 @@ void node__hooks_stop(struct node *n)
 	 * way through moving an address); only our handles close. */
 	while (n->hooks != NULL) {
 		struct node__hook *h = n->hooks;
-		qfs_info("node %llu: hook %s (pid %d) still running at stop; left to finish",
-		         (unsigned long long)n->opts.id, h->which, h->proc.pid);
+		node__log(n, QFS_LOG_INFO, "hook %s (pid %d) still running at stop; left to finish",
+		          h->which, h->proc.pid);
 		uv_timer_stop(&h->timer);
 		close_hook(h);
 	}

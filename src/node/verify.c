@@ -70,20 +70,20 @@ static void compare(struct node *n, raft_id from, uint64_t index, const uint8_t 
 	if (index > n->verify_index)
 		n->verify_index = index;
 	if (memcmp(theirs, mine, 16) == 0) {
-		qfs_debug("node %llu: cross-replica check at %llu: node %llu agrees",
-		          (unsigned long long)n->opts.id, (unsigned long long)index,
-		          (unsigned long long)from);
+		node__log(n, QFS_LOG_DEBUG, "cross-replica check at %llu: node %llu agrees",
+		          (unsigned long long)index, (unsigned long long)from);
 		return;
 	}
 	n->verify_mismatches++;
 	qfs_metric_inc(QFS_M_VERIFY_MISMATCHES);
 	hex(theirs, a);
 	hex(mine, b);
-	qfs_error("node %llu: CROSS-REPLICA CHECK FAILED at index %llu: node %llu's tree hashes to "
+	node__log(n, QFS_LOG_ERROR,
+	          "CROSS-REPLICA CHECK FAILED at index %llu: node %llu's tree hashes to "
 	          "%s, this node's (%llu) to %s; one of the replicas is corrupt: compare them "
 	          "(docs/operations.md, \"The cross-replica check\")",
-	          (unsigned long long)n->opts.id, (unsigned long long)index,
-	          (unsigned long long)from, a, (unsigned long long)n->opts.id, b);
+	          (unsigned long long)index, (unsigned long long)from, a,
+	          (unsigned long long)n->opts.id, b);
 }
 
 void node__verify_on_applied(struct node *n, const struct node__apply *a)
@@ -94,8 +94,8 @@ void node__verify_on_applied(struct node *n, const struct node__apply *a)
 	memcpy(n->verify_own[k].hash, a->hash, 16);
 	qfs_metric_inc(QFS_M_VERIFY_CHECKS);
 	hex(a->hash, h);
-	qfs_info("node %llu: cross-replica check at index %llu: tree hash %s",
-	         (unsigned long long)n->opts.id, (unsigned long long)a->index, h);
+	node__log(n, QFS_LOG_INFO, "cross-replica check at index %llu: tree hash %s",
+	          (unsigned long long)a->index, h);
 	if (a->index > n->verify_index)
 		n->verify_index = a->index;
 	/* Reports that came before this node got here. */
@@ -172,7 +172,7 @@ void node__verify_on_tick(struct node *n)
 		return;
 	int64_t idx = raft_propose(n->raft, buf, len);
 	if (idx > 0)
-		qfs_debug("node %llu: proposed a cross-replica check at index %lld",
-		          (unsigned long long)n->opts.id, (long long)idx);
+		node__log(n, QFS_LOG_DEBUG, "proposed a cross-replica check at index %lld",
+		          (long long)idx);
 	node__kick(n);
 }
