@@ -219,8 +219,8 @@ static bool refuse_stale_grant(struct job *j)
 		if (job_submit(u) != 0)
 			free(u);
 	}
-	qfs_warn("node %llu: a lock granted at a time our session may have expired is refused",
-	         (unsigned long long)n->opts.id);
+	node__log(n, QFS_LOG_WARN,
+	          "a lock granted at a time our session may have expired is refused");
 	return true;
 }
 
