@@ -6,13 +6,12 @@
  *   bench-etcd -m write|read|sread|load [-t THREADS] [-n OPS_PER_THREAD] [-T SECONDS]
  *              [-k KEYS] [-s VALUE_BYTES] [-p PREFIX] HOST:PORT [HOST:PORT...]
  *
- * Keys are "PREFIX/dNNN/kNNNNNN", as the paths of bench-fs; thread i talks to endpoint
- * i % (number of endpoints). */
+ * Keys are "PREFIX/dNNN/kNNNNNN", as the paths of bench-fs; the options, the keys and the
+ * threads are those of load.h (thread i talks to endpoint i % the number of endpoints). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lat.h"
+#include "load.h"
 
-enum mode { M_WRITE, M_READ, M_SREAD, M_LOAD };
-
-static enum mode mode = M_WRITE;
-static unsigned nthreads = 1, neps;
-static unsigned long ops_per_thread = 1000, nkeys = 1000;
-static double seconds = 0;
-static size_t value_size = 100;
-static const char *prefix = "bench";
-static char **eps;
-static uint64_t deadline_ns;
+static struct load l;
 
 /* One kept-alive HTTP/1.1 connection with a read buffer. */
 struct conn {
@@ -227,54 +217,32 @@ static size_t b64(char *out, const unsigned char *in, size_t n)
 	return o;
 }
 
-struct worker {
-	pthread_t th;
-	unsigned id;
-	struct lat lat;
-	unsigned long errors;
-};
-
 static void *run(void *arg)
 {
-	struct worker *w = arg;
+	struct load_worker *w = arg;
+	bool reads = strcmp(l.mode, "read") == 0, sreads = strcmp(l.mode, "sread") == 0;
 	struct conn *c = calloc(1, sizeof(*c));
-	unsigned char *val = malloc(value_size);
-	char *vb64 = malloc(value_size * 2 + 8);
-	char *body = malloc(value_size * 2 + 1024);
+	unsigned char *val = malloc(l.value_size);
+	char *vb64 = malloc(l.value_size * 2 + 8);
+	char *body = malloc(l.value_size * 2 + 1024);
+	unsigned long key;
 	if (c == NULL || val == NULL || vb64 == NULL || body == NULL)
 		return NULL;
-	c->ep = eps[w->id % neps];
+	c->ep = w->target;
 	c->fd = -1;
-	memset(val, 'v', value_size);
-	val[value_size - 1] = '\n';
-	b64(vb64, val, value_size);
-	uint64_t x = 0x9e3779b97f4a7c15ull * (w->id + 1);
-	unsigned long first = w->id, step = nthreads;
-	for (unsigned long i = 0;; i++) {
-		unsigned long key;
-		if (mode == M_LOAD) {
-			key = first + i * step;
-			if (key >= nkeys)
-				break;
-		} else {
-			if (ops_per_thread && i >= ops_per_thread)
-				break;
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			key = x % nkeys;
-		}
-		if (deadline_ns && (i & 7) == 0 && lat_now() > deadline_ns)
-			break;
+	memset(val, 'v', l.value_size);
+	val[l.value_size - 1] = '\n';
+	b64(vb64, val, l.value_size);
+	while (load_next(w, &key)) {
 		char k[512], kb64[700];
-		int kl = snprintf(k, sizeof(k), "%s/d%03lu/k%06lu", prefix, key / 1000, key);
+		int kl = load_key(&l, key, k, sizeof(k));
 		b64(kb64, (const unsigned char *)k, (size_t)kl);
 		const char *path;
 		int blen;
-		if (mode == M_READ || mode == M_SREAD) {
+		if (reads || sreads) {
 			path = "/v3/kv/range";
 			blen = sprintf(body, "{\"key\":\"%s\"%s}", kb64,
-			               mode == M_SREAD ? ",\"serializable\":true" : "");
+			               sreads ? ",\"serializable\":true" : "");
 		} else {
 			path = "/v3/kv/put";
 			blen = sprintf(body, "{\"key\":\"%s\",\"value\":\"%s\"}", kb64, vb64);
@@ -301,80 +269,14 @@ static void *run(void *arg)
 	return NULL;
 }
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: bench-etcd -m write|read|sread|load [-t THREADS] [-n OPS] "
-	                "[-T SECONDS] [-k KEYS] [-s BYTES] [-p PREFIX] HOST:PORT...\n");
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
-	int c;
-	while ((c = getopt(argc, argv, "m:t:n:T:k:s:p:")) != -1) {
-		switch (c) {
-		case 'm':
-			if (strcmp(optarg, "write") == 0)
-				mode = M_WRITE;
-			else if (strcmp(optarg, "read") == 0)
-				mode = M_READ;
-			else if (strcmp(optarg, "sread") == 0)
-				mode = M_SREAD;
-			else if (strcmp(optarg, "load") == 0)
-				mode = M_LOAD;
-			else
-				usage();
-			break;
-		case 't':
-			nthreads = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'n':
-			ops_per_thread = strtoul(optarg, NULL, 10);
-			break;
-		case 'T':
-			seconds = strtod(optarg, NULL);
-			break;
-		case 'k':
-			nkeys = strtoul(optarg, NULL, 10);
-			break;
-		case 's':
-			value_size = strtoul(optarg, NULL, 10);
-			break;
-		case 'p':
-			prefix = optarg;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind >= argc || nthreads == 0 || nkeys == 0 || value_size == 0 || value_size > 16384)
-		usage();
-	eps = argv + optind;
-	neps = (unsigned)(argc - optind);
-	struct worker *ws = calloc(nthreads, sizeof(*ws));
-	if (ws == NULL)
-		return 1;
-	uint64_t start = lat_now();
-	if (seconds > 0)
-		deadline_ns = start + (uint64_t)(seconds * 1e9);
-	for (unsigned i = 0; i < nthreads; i++) {
-		ws[i].id = i;
-		if (pthread_create(&ws[i].th, NULL, run, &ws[i]) != 0) {
-			perror("pthread_create");
-			return 1;
-		}
-	}
-	struct lat all = {0};
-	unsigned long errors = 0;
-	for (unsigned i = 0; i < nthreads; i++) {
-		pthread_join(ws[i].th, NULL);
-		lat_merge(&all, &ws[i].lat);
-		lat_free(&ws[i].lat);
-		errors += ws[i].errors;
-	}
-	lat_report(&all, lat_now() - start, errors);
-	int rc = errors > 0 && all.n == 0 ? 1 : 0;
-	lat_free(&all);
-	free(ws);
-	return rc;
+	static const char usage[] = "bench-etcd -m write|read|sread|load [-t THREADS] [-n OPS] "
+	                            "[-T SECONDS] [-k KEYS] [-s BYTES] [-p PREFIX] HOST:PORT...";
+	load_options(&l, argc, argv, usage);
+	if ((strcmp(l.mode, "write") != 0 && strcmp(l.mode, "read") != 0 &&
+	     strcmp(l.mode, "sread") != 0 && !l.fill) ||
+	    l.value_size > 16384)
+		load_usage(usage);
+	return load_run(&l, run);
 }
