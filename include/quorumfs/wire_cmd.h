@@ -50,6 +50,11 @@ enum wire_cmd_type {
 	                                    flags (WIRE_LOCK_*) */
 	WIRE_CMD_UNLOCK_HANDLE = 23,     /* ino, node, owner, fh: a handle was released */
 	WIRE_CMD_EPHEMERAL = 24,         /* ino, node, session */
+	/* parent, name, mode, flags (WIRE_CREATE_TRUNC), data, offset: replace
+	 * the contents of regular file (parent, name) with data only if its
+	 * version is still offset; otherwise ECANCELED (ENOENT: no such name).
+	 * quorumctl put --if-version; checked in apply, so atomic. */
+	WIRE_CMD_PUT_IF = 25,
 };
 /* The highest file-tree command: the fsm's table and its tests go up to it.
  * Commands of the other ranges (WIRE_CMD_VERIFY) are outside it. */

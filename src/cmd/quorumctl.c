@@ -15,6 +15,7 @@
 #include "quorumfs/keyfile.h"
 #include "quorumfs/net.h"
 #include "quorumfs/wire_admin.h"
+#include "quorumctl_keys.h"
 
 static const char usage[] =
         "usage: quorumctl keygen FILE\n"
@@ -23,6 +24,11 @@ static const char usage[] =
         "       quorumctl -d DATA_DIR remove ID\n"
         "       quorumctl -d DATA_DIR transfer [ID]\n"
         "       quorumctl -d DATA_DIR snapshot\n"
+        "       quorumctl -d DATA_DIR get PATH\n"
+        "       quorumctl -d DATA_DIR put [--if-version N | --if-absent] PATH VALUE|-\n"
+        "       quorumctl -d DATA_DIR rm PATH\n"
+        "       quorumctl -d DATA_DIR ls [PATH]\n"
+        "       quorumctl -d DATA_DIR wait PATH [--since VERSION] [--timeout SECONDS]\n"
         "\n"
         "Talks to the quorumfs daemon whose data directory is DATA_DIR, through its\n"
         "admin socket DATA_DIR/admin.sock (only its user can use it).\n"
@@ -36,6 +42,24 @@ static const char usage[] =
         "  remove ID      remove node ID (the leader too: it hands over and steps down)\n"
         "  transfer [ID]  make ID (default: the most up-to-date voter) the leader\n"
         "  snapshot       snapshot this node's tree now and compact its log\n"
+        "\n"
+        "Keys, without a mount. PATH is a key path from the cluster's root\n"
+        "(/app/db_host); for wait also a path inside this machine's quorumfs mount.\n"
+        "Exit status: 0 done, 1 no such key (or a condition or wait that did not\n"
+        "hold), 2 any other error. Reads are linearizable; writes go through the log.\n"
+        "  get PATH       the key's value, byte for byte, to stdout\n"
+        "  put PATH VALUE write VALUE (- : stdin) as the key's whole value, making the\n"
+        "                 directories on the way; prints the new version\n"
+        "    --if-absent      only if the key does not exist\n"
+        "    --if-version N   only if the key is still at version N (checked as the\n"
+        "                     log applies it); else exit 1, printing the current version\n"
+        "  rm PATH        remove a key, or an empty directory\n"
+        "  ls [PATH]      a directory's names, one a line, / after directories\n"
+        "  wait PATH      return once PATH, or anything under it, changes after VERSION\n"
+        "                 (--since; default: its version now); prints the new version;\n"
+        "                 exit 1 after --timeout SECONDS (default: wait forever)\n"
+        "                 A version is the log index of the last change; a file's is its\n"
+        "                 xattr user.quorumfs.version in the mount\n"
         "\n"
         "  -d, --data-dir DIR   the daemon's data directory\n"
         "      --json           status as JSON\n"
@@ -267,6 +291,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* Key commands have options of their own (quorumctl_keys.c). */
+	if (optind < argc && quorumctl_is_key_command(argv[optind]))
+		return quorumctl_keys(data_dir, timeout_s, argc - optind, argv + optind);
 	/* Options may also follow the command (quorumctl -d D status --json). */
 	int n_args = 0;
 	char *args[4];

@@ -187,6 +187,9 @@ int fsm__apply_coord(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct
                      struct fsm_result *res);
 
 /* apply_*.c: one function per command; fill res on success. */
+/* apply_key.c */
+int fsm__apply_put_if(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                      struct fsm_result *res);
 int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                       struct fsm_result *res);
 int fsm__apply_write(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,

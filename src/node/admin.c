@@ -9,6 +9,7 @@
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
 #include "quorumfs/wire_admin.h"
+#include "quorumfs/wire_key.h"
 #include "quorumfs/wire_peer.h"
 
 void node__heard(struct node *n, raft_id from)
@@ -283,6 +284,8 @@ static void on_admin(struct net_admin *a, uint64_t conn, const void *frame, size
 	struct wire_admin_resp resp;
 
 	(void)a;
+	if (node__keys_admin(n, conn, frame, len))
+		return;
 	if (wire_admin_req_decode(frame, len, &req) != 0) {
 		answer_err(n, conn, QFS_EPROTO, "request");
 		return;
@@ -366,5 +369,6 @@ int node__admin_start(struct node *n)
 	int w = snprintf(path, sizeof(path), "%s/admin.sock", n->data_dir);
 	if (w < 0 || (size_t)w >= sizeof(path))
 		return -ENAMETOOLONG;
-	return net_admin_listen(n->loop, path, WIRE_ADMIN_FRAME_MAX, on_admin, n, &n->admin);
+	/* Key calls carry values: the larger bound. */
+	return net_admin_listen(n->loop, path, WIRE_KEY_FRAME_MAX, on_admin, n, &n->admin);
 }

@@ -186,6 +186,8 @@ static void complete_batch(struct node *n, struct node__batch *b)
 		if (n->stopping)
 			return;
 	}
+	if (n->key_waits != NULL && (b->n_apply > 0 || b->install))
+		node__keys_on_applied(n);
 }
 
 /* @msg: the failing layer's own message (store_errmsg, fsm_errmsg), or "". */
@@ -307,6 +309,7 @@ void node__on_tick(struct node *n)
 	raft_tick(n->raft);
 	node__members_on_tick(n);
 	node__admin_on_tick(n);
+	node__keys_on_tick(n);
 	node__verify_on_tick(n);
 	node__submits_on_tick(n);
 	node__coord_on_tick(n);

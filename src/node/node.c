@@ -508,6 +508,7 @@ void node_stop(struct node *n, void (*done)(void *arg), void *arg)
 	node__writer_stop(n);
 	node__submits_fail_all(n, QFS_ESHUTDOWN);
 	node__barriers_fail_all(n, QFS_ESHUTDOWN);
+	node__keys_stop(n);
 	node__coord_stop(n);
 	/* The deferred completions run now: no check callback will. */
 	n->stopping = false;

@@ -195,6 +195,9 @@ struct node {
 
 	uint64_t snapshot_every; /* applied entries between snapshots */
 	uint64_t promote_at;     /* next time the leader tries to promote learners */
+	/* Parked `quorumctl wait` calls (keys.c), and how many. */
+	struct key_op *key_waits;
+	unsigned key_n_waits;
 	/* The one admin call forwarded to the leader and not yet answered. */
 	bool admin_fwd;
 	uint64_t admin_fwd_conn, admin_fwd_deadline;
@@ -296,6 +299,13 @@ void node__hooks_on_soft_state(struct node *n);
 void node__hooks_stop(struct node *n);
 /* node.c: one more handle of node_stop's count has closed. */
 void node__closed_one(struct node *n);
+
+/* keys.c: the key calls. node__keys_admin returns false if @frame is not one. */
+struct key_op;
+bool node__keys_admin(struct node *n, uint64_t conn, const void *frame, size_t len);
+void node__keys_on_applied(struct node *n);
+void node__keys_on_tick(struct node *n);
+void node__keys_stop(struct node *n);
 
 /* admin.c */
 void node__heard(struct node *n, raft_id from);

@@ -104,10 +104,18 @@ static const struct layout coord_layouts[WIRE_CMD_COORD_MAX - WIRE_CMD_COORD_MIN
 /* The operations range (30..39): not tree commands either. */
 static const struct layout verify_layout = {"verify", 0, {F_END}};
 
+/* A conditional put (quorumctl put --if-version): CREATE's fields, and in
+ * offset the version the key must still have. */
+static const struct layout put_if_layout = {"put-if",
+                                            WIRE_CREATE_TRUNC,
+                                            {F_PARENT, F_NAME, F_MODE, F_FLAGS, F_DATA, F_OFFSET}};
+
 static const struct layout *layout_of(int type)
 {
 	if (type == WIRE_CMD_VERIFY)
 		return &verify_layout;
+	if (type == WIRE_CMD_PUT_IF)
+		return &put_if_layout;
 	if (type >= WIRE_CMD_COORD_MIN && type <= WIRE_CMD_COORD_MAX)
 		return &coord_layouts[type - WIRE_CMD_COORD_MIN];
 	if (type < 1 || type > WIRE_CMD_TYPE_MAX)

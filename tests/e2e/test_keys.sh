@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # test_keys.sh: keys as a script sees them: every file and directory has a
 # version (user.quorumfs.version, the log index of its last change), the
-# same on every node, that grows with each change and cannot be set.
+# same on every node, that grows with each change and cannot be set;
+# quorumctl get/put/rm/ls without a mount, seen through every mount and the
+# other way round, with exit statuses 0/1/2; put --if-absent/--if-version
+# refuse a stale write and take a current one; quorumctl wait returns on a
+# change made on another node (the delay is printed, never checked).
 . "$(dirname "$0")/lib.sh"
 qfs_cluster_start 3
 m1=$(qfs_mnt 1) m2=$(qfs_mnt 2) m3=$(qfs_mnt 3)
@@ -25,5 +29,69 @@ check '[ "$(ver "$m1/app")" = "$vd" ]' "a write to a file leaves its directory's
 err=$(setfattr -n user.quorumfs.version -v 1 "$m1/app/db_host" 2>&1)
 check '[[ "$err" == *"not permitted"* ]]' "the version cannot be set ($err)"
 check '[ "$(ver "$m1/app/db_host")" = "$v2" ]' "and stays"
+
+# Keys without a mount.
+ctl() { local i=$1; shift; "$QUORUMCTL" -d "$(qfs_data "$i")" "$@"; }
+check '[ "$(ctl 3 get /app/db_host)" = two ]' "get on node 3 reads what a mount wrote"
+v=$(ctl 2 put /app/port 5432)
+check '[ "$v" -gt "$v2" ]' "put prints the new version ($v)"
+for m in "$m1" "$m2" "$m3"; do
+	check '[ "$(cat "$m/app/port")" = 5432 ]' "a put value reads the same through $m"
+	check '[ "$(ver "$m/app/port")" = "$v" ]' "with the version put printed, on $m"
+done
+printf 'a\0b\nno newline' | ctl 1 put /app/bin -
+check 'cmp -s <(printf "a\0b\nno newline") <(ctl 3 get /app/bin)' "get gives the bytes put from stdin, byte for byte"
+check 'cmp -s <(printf "a\0b\nno newline") "$m2/app/bin"' "and so does the mount"
+ctl 1 put /deep/er/key x >/dev/null
+check '[ "$(cat "$m3/deep/er/key")" = x ]' "put makes the directories on the way"
+check '[ "$(ctl 2 ls /app | sort | tr "\n" " ")" = "bin db_host port " ]' "ls lists a directory"
+check '[ "$(ctl 2 ls / | sort | tr "\n" " ")" = "app/ deep/ " ]' "ls marks directories with /"
+ctl 1 get /app/nothing >/dev/null 2>&1; rc=$?
+check '[ $rc = 1 ]' "get of a missing key exits 1 ($rc)"
+ctl 1 get /app >/dev/null 2>&1; rc=$?
+check '[ $rc = 2 ]' "get of a directory exits 2 ($rc)"
+ctl 1 rm /app/nothing 2>/dev/null; rc=$?
+check '[ $rc = 1 ]' "rm of a missing key exits 1 ($rc)"
+check 'ctl 3 rm /app/bin' "rm exits 0"
+check 'eventually 5 test ! -e "$m1/app/bin"' "a key removed by rm is gone from the mounts"
+ctl 1 bogus 2>/dev/null; rc=$?
+check '[ $rc = 2 ]' "a wrong command exits 2 ($rc)"
+
+# Conditional writes.
+vp=$(ctl 1 put /app/port 6000)
+out=$(ctl 2 put --if-version "$v" /app/port 7000 2>/dev/null); rc=$?
+check '[ $rc = 1 ] && [ "$out" = "$vp" ]' "--if-version with a stale version is refused and prints the current one ($rc, $out)"
+check '[ "$(cat "$m3/app/port")" = 6000 ]' "and writes nothing"
+out=$(ctl 2 put --if-version "$vp" /app/port 7000); rc=$?
+check '[ $rc = 0 ] && [ "$out" -gt "$vp" ]' "--if-version with the current version writes ($rc, $out)"
+check '[ "$(cat "$m1/app/port")" = 7000 ]' "and every mount reads it"
+ctl 3 put --if-absent /app/port 8000 >/dev/null 2>&1; rc=$?
+check '[ $rc = 1 ]' "--if-absent on an existing key is refused ($rc)"
+check 'ctl 3 put --if-absent /app/lock me >/dev/null' "--if-absent on a new key writes"
+ctl 3 put --if-version 5 /app/never x >/dev/null 2>&1; rc=$?
+check '[ $rc = 1 ] && [ ! -e "$m1/app/never" ]' "--if-version on a missing key is refused ($rc)"
+
+# Waiting for change: node 2 waits on a path of its mount, node 1 writes.
+ctl 2 wait "$m2/app/port" --timeout 20 >"$QFS_TMP/wait.out" &
+wpid=$!
+sleep 0.5
+t0=$(date +%s%N)
+echo 9000 >"$m1/app/port"
+wait $wpid; rc=$?
+t1=$(date +%s%N)
+check '[ $rc = 0 ] && [ "$(cat "$QFS_TMP/wait.out")" = "$(ver "$m1/app/port")" ]' \
+	"wait on node 2 returns the version of a write on node 1 ($rc, $(cat "$QFS_TMP/wait.out"))"
+echo "figure: quorumctl wait on node 2 returned $(( (t1 - t0) / 1000000 )) ms after the write on node 1 began (includes echo and the process exit)" >&2
+vd=$(ver "$m1/deep")
+ctl 1 wait /deep --since "$vd" --timeout 20 >"$QFS_TMP/wait2.out" &
+wpid=$!
+sleep 0.3
+ctl 3 put /deep/er/key y >/dev/null
+wait $wpid; rc=$?
+check '[ $rc = 0 ] && [ "$(cat "$QFS_TMP/wait2.out")" -gt "$vd" ]' "wait on a directory returns on a change two levels under it ($rc)"
+ctl 1 wait /app/port --timeout 1 >/dev/null 2>&1; rc=$?
+check '[ $rc = 1 ]' "wait exits 1 on timeout ($rc)"
+out=$(ctl 3 wait /app/port --since 1 --timeout 5); rc=$?
+check '[ $rc = 0 ] && [ "$out" = "$(ver "$m1/app/port")" ]' "wait --since an old version returns at once ($out)"
 
 qfs_log "test_keys: all checks passed"

@@ -1,0 +1,513 @@
+/* keys.c: the key calls of quorumctl (get, put, rm, ls, wait) on the admin socket, without a mount. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node_int.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/wire_cmd.h"
+#include "quorumfs/wire_key.h"
+
+/*
+ * A key is a path from the root of the tree. Reads take the node's read
+ * barrier first, so they are linearizable as the mount's are; writes are
+ * ordinary commands through node_submit(), forwarded to the leader like the
+ * mount's, and answered once applied here. WAIT parks the call until an
+ * applied entry moves the path's version (or a version under it) past
+ * @since; the check runs after each applied batch, only while someone waits.
+ */
+
+#define KEYS_WAIT_MAX 1024 /* parked waits; one more is refused with EBUSY */
+#define KEYS_DEPTH_MAX 64  /* directory levels a WAIT looks through */
+
+struct key_op {
+	struct node *n;
+	uint64_t conn;
+	struct wire_key_req req; /* path and value point into @buf */
+	void *buf;               /* owned copy of the request frame */
+	uint64_t since;          /* WAIT: answer when the version passes this */
+	uint64_t deadline;       /* WAIT: uv_now() ms at which to give up; 0 never */
+	struct key_op *next;     /* WAIT: in n->key_waits */
+};
+
+static void answer(struct key_op *op, int err, uint64_t version, const void *value, size_t len,
+                   const char *msg)
+{
+	struct node *n = op->n;
+	struct wire_key_resp resp = {.err = err, .version = version, .value = value,
+	                             .value_len = len, .message = msg};
+	size_t cap = wire_key_resp_size(&resp);
+	uint8_t *out = malloc(cap);
+	if (out != NULL) {
+		int w = wire_key_resp_encode(&resp, out, cap);
+		if (w > 0 && n->admin != NULL)
+			net_admin_send(n->admin, op->conn, out, (size_t)w);
+		free(out);
+	}
+	free(op->buf);
+	free(op);
+}
+
+static void answer_err(struct key_op *op, int err)
+{
+	answer(op, err, 0, NULL, 0, qfs_strerror(err));
+}
+
+/*
+ * Walks @path from the root. On success *@attr is the last component's
+ * (the root's for "/"). If only the last component is missing, returns
+ * -ENOENT with *@parent set (else *@parent is 0). Empty components are
+ * skipped; "." and ".." are refused (-EINVAL): a key path is literal.
+ */
+static int resolve(struct node *n, const char *path, size_t len, struct fsm_attr *attr,
+                   uint64_t *parent)
+{
+	size_t i = 0;
+	int rc;
+	*parent = 0;
+	if (len == 0 || path[0] != '/')
+		return -EINVAL;
+	rc = node_getattr(n, FSM_ROOT_INO, attr);
+	while (rc == 0) {
+		while (i < len && path[i] == '/')
+			i++;
+		if (i == len)
+			return 0;
+		size_t j = i;
+		while (j < len && path[j] != '/')
+			j++;
+		if ((j - i == 1 && path[i] == '.') || (j - i == 2 && path[i] == '.' && path[i + 1] == '.'))
+			return -EINVAL;
+		if (!S_ISDIR(attr->mode))
+			return -ENOTDIR;
+		uint64_t dir = attr->ino;
+		rc = node_lookup(n, dir, path + i, j - i, attr);
+		if (rc == -ENOENT) {
+			size_t k = j;
+			while (k < len && path[k] == '/')
+				k++;
+			if (k == len)
+				*parent = dir;
+		}
+		i = j;
+	}
+	return rc;
+}
+
+/* The last component of @path: *@name and its length (0 for "/"). */
+static size_t last_name(const char *path, size_t len, const char **name)
+{
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	size_t i = len;
+	while (i > 0 && path[i - 1] != '/')
+		i--;
+	*name = path + i;
+	return len - i;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reads                                                                    */
+
+struct listing {
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+static int list_one(void *arg, const struct fsm_dirent *ent)
+{
+	struct listing *l = arg;
+	size_t need = l->len + ent->name_len + 2;
+	if (need > l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4096;
+		while (cap < need)
+			cap *= 2;
+		char *p = realloc(l->buf, cap);
+		if (p == NULL) {
+			l->err = -ENOMEM;
+			return 1;
+		}
+		l->buf = p;
+		l->cap = cap;
+	}
+	memcpy(l->buf + l->len, ent->name, ent->name_len);
+	l->len += ent->name_len;
+	if (S_ISDIR(ent->type))
+		l->buf[l->len++] = '/';
+	l->buf[l->len++] = '\n';
+	return 0;
+}
+
+static void do_get(struct key_op *op)
+{
+	struct fsm_attr a;
+	uint64_t parent;
+	int rc = resolve(op->n, op->req.path, op->req.path_len, &a, &parent);
+	if (rc == 0 && S_ISDIR(a.mode))
+		rc = -EISDIR;
+	else if (rc == 0 && !S_ISREG(a.mode))
+		rc = -EINVAL;
+	if (rc != 0) {
+		answer_err(op, rc);
+		return;
+	}
+	void *buf = malloc(a.size ? a.size : 1);
+	size_t got = 0;
+	rc = buf ? node_read(op->n, a.ino, 0, a.size, buf, &got) : -ENOMEM;
+	if (rc != 0)
+		answer_err(op, rc);
+	else
+		answer(op, 0, a.version, buf, got, "");
+	free(buf);
+}
+
+static void do_ls(struct key_op *op)
+{
+	struct fsm_attr a;
+	uint64_t parent;
+	struct listing l = {0};
+	int rc = resolve(op->n, op->req.path, op->req.path_len, &a, &parent);
+	if (rc == 0 && !S_ISDIR(a.mode))
+		rc = -ENOTDIR;
+	if (rc == 0)
+		rc = node_readdir(op->n, a.ino, 0, false, list_one, &l);
+	if (rc == 0)
+		rc = l.err;
+	if (rc != 0)
+		answer_err(op, rc);
+	else
+		answer(op, 0, a.version, l.buf, l.len, "");
+	free(l.buf);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writes                                                                   */
+
+static void put_step(struct key_op *op);
+
+static void put_done(void *arg, int err, const struct fsm_result *res)
+{
+	struct key_op *op = arg;
+	if (err == 0)
+		err = res->err;
+	if (err != 0) {
+		/* A failed condition: say what the key is at now. */
+		struct fsm_attr a;
+		uint64_t parent;
+		uint64_t v = 0;
+		if ((err == -EEXIST || err == -ECANCELED) &&
+		    resolve(op->n, op->req.path, op->req.path_len, &a, &parent) == 0)
+			v = a.version;
+		answer(op, err, v, NULL, 0, qfs_strerror(err));
+		return;
+	}
+	answer(op, 0, res->attr.version, NULL, 0, "");
+}
+
+/* A missing directory on the way was made (or someone else made it). */
+static void mkdir_done(void *arg, int err, const struct fsm_result *res)
+{
+	struct key_op *op = arg;
+	if (err == 0)
+		err = res->err;
+	if (err != 0 && err != -EEXIST) {
+		answer_err(op, err);
+		return;
+	}
+	put_step(op);
+}
+
+static int submit(struct key_op *op, struct wire_cmd *cmd, node_result_fn cb)
+{
+	cmd->uid = (uint32_t)geteuid(); /* the daemon's user, who alone can call */
+	cmd->gid = (uint32_t)getegid();
+	return node_submit(op->n, cmd, cb, op);
+}
+
+/* Makes the first missing directory of the path, or, when they all exist,
+ * creates or replaces the key in one CREATE (O_TRUNC with the value). */
+static void put_step(struct key_op *op)
+{
+	const char *path = op->req.path;
+	size_t len = op->req.path_len, i = 0;
+	struct fsm_attr a;
+	uint64_t parent;
+	int rc;
+
+	/* Find the deepest existing directory on the way. */
+	uint64_t dir = FSM_ROOT_INO;
+	for (;;) {
+		while (i < len && path[i] == '/')
+			i++;
+		size_t j = i;
+		while (j < len && path[j] != '/')
+			j++;
+		size_t k = j;
+		while (k < len && path[k] == '/')
+			k++;
+		if (k == len) {
+			/* The last component: the key itself. */
+			struct wire_cmd c = {.type = WIRE_CMD_CREATE, .parent = dir, .name = path + i,
+			                     .name_len = j - i, .mode = 0644, .flags = WIRE_CREATE_TRUNC,
+			                     .data = op->req.value, .data_len = op->req.value_len};
+			if (op->req.flags & WIRE_KEY_IF_ABSENT)
+				c.flags |= WIRE_CREATE_EXCL;
+			if (op->req.flags & WIRE_KEY_IF_VERSION) {
+				c.type = WIRE_CMD_PUT_IF;
+				c.offset = op->req.version;
+			}
+			rc = submit(op, &c, put_done);
+			break;
+		}
+		rc = node_lookup(op->n, dir, path + i, j - i, &a);
+		if (rc == -ENOENT) {
+			struct wire_cmd c = {.type = WIRE_CMD_MKDIR, .parent = dir, .name = path + i,
+			                     .name_len = j - i, .mode = 0755};
+			if (op->req.flags & WIRE_KEY_IF_VERSION) {
+				rc = -ECANCELED; /* no such key, so not at that version */
+				break;
+			}
+			rc = submit(op, &c, mkdir_done);
+			break;
+		}
+		if (rc == 0 && !S_ISDIR(a.mode))
+			rc = -ENOTDIR;
+		if (rc != 0)
+			break;
+		dir = a.ino;
+		i = j;
+	}
+	(void)parent;
+	if (rc != 0)
+		put_done(op, rc, NULL);
+}
+
+static void rm_done(void *arg, int err, const struct fsm_result *res)
+{
+	struct key_op *op = arg;
+	if (err == 0)
+		err = res->err;
+	if (err != 0)
+		answer_err(op, err);
+	else
+		answer(op, 0, 0, NULL, 0, "");
+}
+
+static void do_rm(struct key_op *op)
+{
+	struct fsm_attr a, dir;
+	uint64_t parent;
+	const char *name;
+	size_t name_len = last_name(op->req.path, op->req.path_len, &name);
+	int rc = resolve(op->n, op->req.path, op->req.path_len, &a, &parent);
+	if (rc == 0 && name_len == 0)
+		rc = -EBUSY; /* the root */
+	if (rc == 0) {
+		/* The parent: the path without its last component. */
+		rc = resolve(op->n, op->req.path, (size_t)(name - op->req.path), &dir, &parent);
+	}
+	if (rc != 0) {
+		answer_err(op, rc);
+		return;
+	}
+	struct wire_cmd c = {.type = S_ISDIR(a.mode) ? WIRE_CMD_RMDIR : WIRE_CMD_UNLINK,
+	                     .parent = dir.ino, .name = name, .name_len = name_len};
+	rc = submit(op, &c, rm_done);
+	if (rc != 0)
+		answer_err(op, rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Waiting for change                                                       */
+
+/*
+ * The highest version at or under @a: a directory's own version moves when
+ * an entry is added, removed or renamed in it, so the highest of a subtree is
+ * its last change, removals included.
+ */
+struct kids {
+	uint64_t *ino;
+	size_t n, cap;
+	int err;
+};
+
+static int kid(void *arg, const struct fsm_dirent *e)
+{
+	struct kids *k = arg;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64;
+		uint64_t *p = realloc(k->ino, cap * sizeof(*p));
+		if (p == NULL) {
+			k->err = -ENOMEM;
+			return 1;
+		}
+		k->ino = p;
+		k->cap = cap;
+	}
+	k->ino[k->n++] = e->ino;
+	return 0;
+}
+
+static uint64_t subtree_version(struct node *n, const struct fsm_attr *a, unsigned depth)
+{
+	struct kids k = {0};
+	uint64_t v = a->version;
+	if (!S_ISDIR(a->mode) || depth >= KEYS_DEPTH_MAX)
+		return v;
+	/* Collect first: a nested query must not run inside readdir's read. */
+	if (node_readdir(n, a->ino, 0, false, kid, &k) == 0) {
+		for (size_t i = 0; i < k.n; i++) {
+			struct fsm_attr c;
+			if (node_getattr(n, k.ino[i], &c) == 0) {
+				uint64_t cv = subtree_version(n, &c, depth + 1);
+				if (cv > v)
+					v = cv;
+			}
+		}
+	}
+	free(k.ino);
+	return v;
+}
+
+/* The version of the path now: of the subtree if it exists; of its parent
+ * directory if only the last name is missing (its removal moved that); 0 if
+ * more is missing. */
+static uint64_t path_version(struct node *n, const struct wire_key_req *req)
+{
+	struct fsm_attr a;
+	uint64_t parent;
+	int rc = resolve(n, req->path, req->path_len, &a, &parent);
+	if (rc == 0)
+		return subtree_version(n, &a, 0);
+	if (rc == -ENOENT && parent != 0 && node_getattr(n, parent, &a) == 0)
+		return a.version;
+	return 0;
+}
+
+static void wait_start(struct key_op *op)
+{
+	struct node *n = op->n;
+	uint64_t now = path_version(n, &op->req);
+	op->since = op->req.version ? op->req.version : now;
+	if (now > op->since) {
+		answer(op, 0, now, NULL, 0, "");
+		return;
+	}
+	if (n->key_n_waits >= KEYS_WAIT_MAX) {
+		answer_err(op, QFS_EBUSY);
+		return;
+	}
+	op->deadline = op->req.timeout_ms ? uv_now(n->loop) + op->req.timeout_ms : 0;
+	op->next = n->key_waits;
+	n->key_waits = op;
+	n->key_n_waits++;
+}
+
+/* After applied entries: answer every wait whose path moved past @since. */
+void node__keys_on_applied(struct node *n)
+{
+	struct key_op **pp = &n->key_waits;
+	while (*pp != NULL) {
+		struct key_op *op = *pp;
+		uint64_t v = path_version(n, &op->req);
+		if (v > op->since) {
+			*pp = op->next;
+			n->key_n_waits--;
+			answer(op, 0, v, NULL, 0, "");
+		} else {
+			pp = &op->next;
+		}
+	}
+}
+
+void node__keys_on_tick(struct node *n)
+{
+	uint64_t now = uv_now(n->loop);
+	struct key_op **pp = &n->key_waits;
+	while (*pp != NULL) {
+		struct key_op *op = *pp;
+		if (op->deadline != 0 && now >= op->deadline) {
+			*pp = op->next;
+			n->key_n_waits--;
+			answer(op, -ETIMEDOUT, op->since, NULL, 0, "no change before the timeout");
+		} else {
+			pp = &op->next;
+		}
+	}
+}
+
+void node__keys_stop(struct node *n)
+{
+	while (n->key_waits != NULL) {
+		struct key_op *op = n->key_waits;
+		n->key_waits = op->next;
+		answer_err(op, QFS_ESHUTDOWN);
+	}
+	n->key_n_waits = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void barrier_done(void *arg, int err)
+{
+	struct key_op *op = arg;
+	if (err != 0) {
+		answer_err(op, err);
+		return;
+	}
+	switch (op->req.op) {
+	case WIRE_KEY_GET:
+		do_get(op);
+		break;
+	case WIRE_KEY_LS:
+		do_ls(op);
+		break;
+	case WIRE_KEY_PUT:
+		put_step(op);
+		break;
+	case WIRE_KEY_RM:
+		do_rm(op);
+		break;
+	case WIRE_KEY_WAIT:
+		wait_start(op);
+		break;
+	default:
+		answer_err(op, -EINVAL);
+		break;
+	}
+}
+
+bool node__keys_admin(struct node *n, uint64_t conn, const void *frame, size_t len)
+{
+	struct wire_key_req req;
+	if (wire_key_req_decode(frame, len, &req) != 0)
+		return false;
+	struct key_op *op = calloc(1, sizeof(*op));
+	void *buf = malloc(len);
+	if (op == NULL || buf == NULL) {
+		free(op);
+		free(buf);
+		return true; /* the client sees its connection's silence time out */
+	}
+	memcpy(buf, frame, len);
+	op->n = n;
+	op->conn = conn;
+	op->buf = buf;
+	/* Point into our copy, which lives as long as the op. */
+	if (wire_key_req_decode(buf, len, &op->req) != 0) {
+		answer_err(op, QFS_EPROTO);
+		return true;
+	}
+	/* Writes resolve their parents on a linearizable view too, so that
+	 * "mkdir on the way" sees what was made before the call. */
+	int rc = node_read_barrier(n, barrier_done, op);
+	if (rc == 1)
+		barrier_done(op, 0);
+	else if (rc != 0)
+		answer_err(op, rc);
+	return true;
+}
