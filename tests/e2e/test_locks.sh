@@ -5,7 +5,8 @@
 # gives up cleanly when interrupted; the fencing token grows; SQLite works on
 # one database from two nodes; the lock of a killed node goes to a waiter on
 # another node once the lease has passed, and the killed node's ephemeral
-# file disappears everywhere.
+# file disappears everywhere; OFD locks belong to the open file; a node without
+# a majority refuses locks (ENOLCK) once its lease may have run out.
 . "$(dirname "$0")/lib.sh"
 QFS_SESSION_LEASE_MS=2000
 qfs_cluster_start 3 || exit 1
@@ -72,8 +73,8 @@ t2=$(cat "$QFS_TMP/t2")
 check '[ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -gt "$t1" ]' "fencing tokens grow ($t1, then $t2)"
 for p in "${BG[@]}"; do wait "$p"; done
 BG=()
-flock -n "$m3/deploy" true
-check '[ $? = 0 ]' "nothing left held: flock -n on node 3 succeeds"
+# (RELEASE, which ends a flock lock, comes after close(2) returned: a moment.)
+check 'eventually 5 flock -n "$m3/deploy" true' "nothing left held: flock -n on node 3 succeeds"
 
 # fcntl locks (python, where there is one): F_SETLK conflict and F_GETLK.
 if command -v python3 >/dev/null; then
@@ -120,7 +121,11 @@ for fd in (b, c):
     except OSError as e:
         res.append(errno.errorcode[e.errno])
 os.close(a)
-fcntl.fcntl(c, fcntl.F_OFD_SETLK, lk(fcntl.F_WRLCK, 5, 1))
+# The last close releases the lock, but the kernel sends RELEASE after close(2)
+# returned: wait for it (F_OFD_SETLKW), bounded by an alarm.
+import signal
+signal.alarm(10)
+fcntl.fcntl(c, fcntl.F_OFD_SETLKW, lk(fcntl.F_WRLCK, 5, 1))
 res.append('after-close')
 print(' '.join(res))")
 	check '[ "$out" = "EAGAIN EAGAIN after-close" ]' "OFD locks: another open file on the same node and one on node 3 are refused; the close releases ($out)"
@@ -189,7 +194,19 @@ pkill -KILL -P "$holder_pid" 2>/dev/null
 kill -KILL "$holder_pid" 2>/dev/null
 qfs_start 3
 check 'eventually 20 sh -c "[ -e \"$m3/stays\" ] && [ ! -e \"$m3/eph\" ]"' "restarted node 3 does not have it either"
-flock -n "$m3/deploy" true
-check '[ $? = 0 ]' "node 3 takes the lock again after its restart"
+check 'eventually 10 flock -n "$m3/deploy" true' "node 3 takes the lock again after its restart"
+
+# --- a node without a majority stops granting once its lease may have run out ---
+exec 5<"$m3/deploy" # opened while a path walk still works (it needs a quorum)
+kill -STOP "${QFS_PID[1]}" "${QFS_PID[2]}"
+qfs_log "nodes 1 and 2 stopped; node 3 alone"
+sleep 2.5 # the lease (2000 ms) since node 3's last keepalive has surely passed
+start=$(date +%s%N)
+err=$(flock -n 5 2>&1)
+took=$((($(date +%s%N) - start) / 1000000))
+check '[[ "$err" == *"No locks available"* ]]' "node 3 without a majority refuses a lock with ENOLCK ($err), after ${took} ms"
+kill -CONT "${QFS_PID[1]}" "${QFS_PID[2]}"
+exec 5<&-
+check 'eventually 20 flock -n "$m3/deploy" true' "node 3 grants again once the others are back"
 
 [ $QFS_FAILS -eq 0 ]
