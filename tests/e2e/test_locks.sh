@@ -52,9 +52,10 @@ check '[ -z "$bad" ]' "45 critical sections through one flock from 3 nodes never
 check '[ "$(grep -c ^enter "$log")" = 45 ]' "all 45 sections ran ($(grep -c ^enter "$log"))"
 
 # --- non-blocking, interrupt, token ---------------------------------------------
-flock "$m1/deploy" sleep 3 &
+# The holder holds until told to let go (a file appears), however slow the machine.
+flock "$m1/deploy" sh -c "while [ ! -e '$QFS_TMP/release' ]; do sleep 0.05; done" &
 BG+=($!)
-eventually 5 sh -c "[ -n \"\$(getfattr --absolute-names -n user.quorumfs.lock.token --only-values '$m2/deploy' 2>/dev/null)\" ]" ||
+eventually 15 sh -c "[ -n \"\$(getfattr --absolute-names -n user.quorumfs.lock.token --only-values '$m2/deploy' 2>/dev/null)\" ]" ||
 	fail "the holder's token is visible on node 2"
 t1=$(token "$m2/deploy")
 flock -n "$m2/deploy" true
@@ -66,8 +67,16 @@ took=$((($(date +%s%N) - start) / 1000000))
 check '[ $rc = 1 ]' "a waiter on node 3 interrupted by its timeout gives up (EINTR), after ${took} ms"
 holder=$(getfattr --absolute-names -n user.quorumfs.lock.holder --only-values "$m3/deploy" 2>/dev/null)
 check '[[ "$holder" == node=1* ]]' "the holder is node 1 ($holder)"
-flock "$m2/deploy" true
-check '[ $? = 0 ]' "a blocked flock on node 2 gets the lock when node 1 releases it"
+(
+	flock "$m2/deploy" true
+	echo $? >"$QFS_TMP/blocked.rc"
+) &
+BG+=($!)
+sleep 0.3
+check '[ ! -e "$QFS_TMP/blocked.rc" ]' "a flock on node 2 waits while node 1 holds the lock"
+touch "$QFS_TMP/release"
+eventually 20 test -s "$QFS_TMP/blocked.rc"
+check '[ "$(cat "$QFS_TMP/blocked.rc" 2>/dev/null)" = 0 ]' "the waiting flock on node 2 gets the lock when node 1 releases it"
 flock "$m2/deploy" sh -c "getfattr --absolute-names -n user.quorumfs.lock.token --only-values '$m2/deploy' >'$QFS_TMP/t2'"
 t2=$(cat "$QFS_TMP/t2")
 check '[ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -gt "$t1" ]' "fencing tokens grow ($t1, then $t2)"
@@ -82,11 +91,12 @@ if command -v python3 >/dev/null; then
 	touch "$m1/rec"
 	eventually 10 test -e "$m2/rec"
 	python3 -c "
-import fcntl, time, sys
+import fcntl, time, sys, os
 f = open('$m1/rec', 'r+')
 fcntl.lockf(f, fcntl.LOCK_EX, 10, 0)
 open('$QFS_TMP/rec.held', 'w').close()
-time.sleep(3)" &
+while not os.path.exists('$QFS_TMP/rec.release'):
+    time.sleep(0.05)" &
 	BG+=($!)
 	eventually 10 test -e "$QFS_TMP/rec.held"
 	out=$(python3 -c "
@@ -102,6 +112,7 @@ print('disjoint')
 r = fcntl.fcntl(f, fcntl.F_GETLK, struct.pack('hhqqixxxx', fcntl.F_WRLCK, 0, 0, 5, 0))
 t, w, s, l, p = struct.unpack('hhqqixxxx', r)
 print('getlk', 'write' if t == fcntl.F_WRLCK else t, s, l, p)")
+	touch "$QFS_TMP/rec.release"
 	check '[[ "$out" == EAGAIN*disjoint*"getlk write 0 10 0"* ]]' "fcntl: an overlapping range fails with EAGAIN, a disjoint one is granted, F_GETLK shows the remote holder with pid 0 ($(echo $out))"
 	for p in "${BG[@]}"; do wait "$p"; done
 	BG=()
@@ -171,7 +182,7 @@ check '[ "$(getfattr --absolute-names -n user.quorumfs.ephemeral --only-values "
 flock "$m3/deploy" sleep 60 &
 holder_pid=$!
 BG+=($holder_pid)
-eventually 5 sh -c "getfattr --absolute-names -n user.quorumfs.lock.holder --only-values '$m1/deploy' 2>/dev/null | grep -q node=3" ||
+eventually 15 sh -c "getfattr --absolute-names -n user.quorumfs.lock.holder --only-values '$m1/deploy' 2>/dev/null | grep -q node=3" ||
 	fail "node 3 holds the lock"
 flock "$m1/deploy" sh -c "date +%s%N >'$QFS_TMP/got'" &
 waiter=$!
