@@ -104,7 +104,10 @@ void net_config_default(struct net_config *cfg, raft_id id, const char *name,
 
 /*
  * net_new - a transport on @loop (borrowed; must outlive it) for @cfg (copied).
- * Initializes libsodium. Nothing listens or dials yet.
+ * Initializes libsodium. Nothing listens or dials yet. Call it on the loop's
+ * thread: it blocks SIGPIPE there, so a write to a peer that has gone fails
+ * with EPIPE instead of killing the process (libuv writes with write(2)); the
+ * caller need not ignore SIGPIPE.
  * Returns 0 and *@out, -EINVAL (missing id, name, recv_cb; a zero or
  * inconsistent bound), -ENOMEM, or QFS_ECONFIG (libsodium failed to start).
  * Release with net_close().
@@ -198,7 +201,8 @@ typedef void (*net_admin_cb)(struct net_admin *a, uint64_t conn_id, const void *
 
 /*
  * net_admin_listen - serve @path on @loop. A stale socket file at @path (no
- * one accepting on it) is replaced; a live one is not.
+ * one accepting on it) is replaced; a live one is not. Call it on the loop's
+ * thread: it blocks SIGPIPE there, as net_new() does.
  * @max_frame: largest request accepted (0: NET_MAX_FRAME_DEFAULT); a larger
  * one closes that client's connection.
  * Returns 0 and *@out, -EADDRINUSE (a server is live at @path), -ENAMETOOLONG,

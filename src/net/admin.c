@@ -15,6 +15,7 @@
 #include "quorumfs/log.h"
 #include "quorumfs/net.h"
 #include "frame.h"
+#include "sigpipe.h"
 
 struct admin_conn {
 	uv_pipe_t pipe; /* freed in its close callback */
@@ -182,6 +183,7 @@ int net_admin_listen(uv_loop_t *loop, const char *path, size_t max_frame, net_ad
 
 	if (strlen(path) >= sizeof(a->path))
 		return -ENAMETOOLONG;
+	net__sigpipe_block();
 	if (max_frame == 0)
 		max_frame = NET_MAX_FRAME_DEFAULT;
 	if (max_frame > UINT32_MAX || cb == NULL)
@@ -219,6 +221,8 @@ int net_admin_listen(uv_loop_t *loop, const char *path, size_t max_frame, net_ad
 
 static void admin_write_cb(uv_write_t *req, int status)
 {
+	if (status == UV_EPIPE)
+		net__sigpipe_discard(); /* a client that left before its answer */
 	free(req);
 }
 

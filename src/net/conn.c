@@ -140,6 +140,8 @@ static void write_cb(uv_write_t *req, int status)
 
 	c->queued -= f->wire_len;
 	free(f);
+	if (status == UV_EPIPE)
+		net__sigpipe_discard();
 	if (status < 0 && status != UV_ECANCELED) {
 		net__conn_drop(c, status, NULL);
 		return;

@@ -47,6 +47,7 @@ int net_new(uv_loop_t *loop, const struct net_config *cfg, struct net **out)
 		return -ENOMEM;
 	n->loop = loop;
 	n->cfg = *cfg;
+	net__sigpipe_block();
 	snprintf(n->name, sizeof(n->name), "%s", cfg->cluster_name);
 	n->cfg.cluster_name = n->name;
 	snprintf(n->log_source, sizeof(n->log_source), "node %llu net",

@@ -11,6 +11,7 @@
 #include "quorumfs/log.h"
 #include "quorumfs/net.h"
 #include "crypto.h"
+#include "sigpipe.h"
 
 /* A frame on its way out: the libuv request, then the bytes as sent. */
 struct net__frame {

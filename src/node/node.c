@@ -341,9 +341,10 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	rc = validate(opts, err, errlen);
 	if (rc != 0)
 		return rc;
-	/* A write to a peer that just closed raises SIGPIPE, whose default
-	 * kills the process; the transport sees EPIPE instead. Process-wide,
-	 * and only if nobody chose otherwise. */
+	/* The transport guards its own writes (net_new blocks SIGPIPE on the
+	 * loop's thread). This is for any other write of the process to a pipe
+	 * or socket whose reader has gone, which would otherwise die of
+	 * SIGPIPE's default. Process-wide, and only if nobody chose otherwise. */
 	struct sigaction old;
 	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
 		signal(SIGPIPE, SIG_IGN);

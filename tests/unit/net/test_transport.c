@@ -1,11 +1,14 @@
 /* test_transport.c: the TCP transport on 127.0.0.1: order, reconnects, strangers, bounds. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -309,6 +312,44 @@ static void send_queue_is_bounded(void **state)
 	h_stop(&b);
 }
 
+static void dead_write_cb(uv_write_t *req, int status)
+{
+	*(int *)req->data = status;
+}
+
+/* libuv writes with write(2), not send(MSG_NOSIGNAL): a write to a socket
+ * whose peer has gone raises SIGPIPE in the writing thread, and its default
+ * kills the process (nothing in this test ignores it). Once a transport
+ * exists, a write on its loop's thread must fail with EPIPE instead, as the
+ * transport's own writes then do, without the caller having ignored
+ * SIGPIPE (node_start, main). */
+static void libuv_write_to_a_gone_peer_is_no_signal(void **state)
+{
+	struct net_config ca;
+	struct tnode a;
+	struct sigaction old;
+	uv_pipe_t p;
+	uv_write_t w;
+	uv_buf_t buf = uv_buf_init("x", 1);
+	int sv[2], status = 1;
+
+	(void)state;
+	assert_int_equal(sigaction(SIGPIPE, NULL, &old), 0);
+	assert_true(old.sa_handler == SIG_DFL);
+	h_config(&ca, 1, "prod", 7);
+	h_start(&a, &ca, 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	assert_int_equal(uv_pipe_init(h_loop, &p, 0), 0);
+	assert_int_equal(uv_pipe_open(&p, sv[0]), 0);
+	w.data = &status;
+	assert_int_equal(uv_write(&w, (uv_stream_t *)&p, &buf, 1, dead_write_cb), 0);
+	h_run_for(20);
+	assert_int_equal(status, UV_EPIPE);
+	uv_close((uv_handle_t *)&p, NULL);
+	h_stop(&a);
+}
+
 static void config_checked(void **state)
 {
 	struct net_config c;
@@ -356,6 +397,7 @@ int test_transport(void)
 	        cmocka_unit_test(garbage_closed_and_listener_serves_on),
 	        cmocka_unit_test(oversize_frame_closes_connection),
 	        cmocka_unit_test(send_queue_is_bounded),
+	        cmocka_unit_test(libuv_write_to_a_gone_peer_is_no_signal),
 	        cmocka_unit_test(config_checked),
 	};
 	return cmocka_run_group_tests_name("transport", tests, setup, teardown);
