@@ -32,6 +32,7 @@ struct qfs_config_node {
  *   session-lease-ms = 15000
  *   max-value-size = 16M
  *   read-lease = true
+ *   publish-delay-ms = 1000
  *
  *   [node 1]
  *   address = 127.0.0.1:7001
@@ -54,6 +55,8 @@ struct qfs_config {
 	/* The leader proposes a cross-replica check this often; default 1 h;
 	 * 0: never. Accepts ms, s, m, h suffixes (none: seconds). */
 	uint64_t verify_interval_ms;
+	unsigned publish_delay_ms;      /* default 1000: an open file's writes are committed
+	                                   at most this long after they were made */
 	unsigned n_nodes;
 	struct qfs_config_node nodes[QFS_CONFIG_MAX_NODES];
 };

@@ -149,6 +149,21 @@ typedef void (*node_result_fn)(void *arg, int err, const struct fsm_result *res)
  */
 int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, void *arg);
 
+/*
+ * node_writable - may a change be accepted now? A local check, in
+ * microseconds, that lets the mount fail a write(2) at once instead of at
+ * the close that commits it (docs/semantics.md, "Publish at close").
+ * Returns 0 (a submit may still fail later), or the error a submit made now
+ * would end with:
+ *   -EROFS         no leader has been known for at least the commit timeout
+ *                  (a leader that lost its quorum steps down: CheckQuorum);
+ *                  a shorter gap (an election) returns 0
+ *   -ENOSPC        this node's disk is full (the writer is retrying)
+ *   -EIO           this node's storage failed
+ *   QFS_ESHUTDOWN  the node is stopping
+ */
+int node_writable(struct node *n);
+
 /* ------------------------------------------------------------------------ */
 /* Reads                                                                    */
 

@@ -42,6 +42,11 @@ struct qfs_mount_options {
 	 * default. Bounds what one open file buffers (docs/semantics.md,
 	 * "Atomicity"); the node still decides what is too large (EFBIG). */
 	uint64_t max_value_size;
+	/* Writes through an open file are gathered and committed together at
+	 * close, fsync or release, or this many milliseconds after the first
+	 * of them for a file that stays open (docs/semantics.md, "Publish at
+	 * close"); 0: 1000. */
+	unsigned publish_delay_ms;
 	/* Called once, on the loop, if the mount went away without
 	 * qfs_mount_stop() (fusermount3 -u, umount -l, the kernel aborted the
 	 * connection). The owner should then call qfs_mount_stop(). May be NULL. */

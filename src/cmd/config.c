@@ -169,6 +169,12 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
 			return fail(p, name, "'%s' is not a size in 1..1G (suffixes K, M, G)",
 			            value);
 		cfg->max_value_size = v;
+	} else if (strcmp(name, "publish-delay-ms") == 0) {
+		if (parse_number(value, 0, 1, 3600000, &v))
+			return fail(p, name,
+			            "'%s' is not a whole number of milliseconds in 1..3600000",
+			            value);
+		cfg->publish_delay_ms = (unsigned)v;
 	} else if (strcmp(name, "read-lease") == 0) {
 		if (strcmp(value, "true") == 0)
 			cfg->read_lease = true;
@@ -298,6 +304,7 @@ void qfs_config_defaults(struct qfs_config *cfg)
 	cfg->max_value_size = 16u << 20;
 	cfg->read_lease = true;
 	cfg->hook_timeout_ms = 10000;
+	cfg->publish_delay_ms = 1000;
 	cfg->verify_interval_ms = 3600u * 1000;
 }
 

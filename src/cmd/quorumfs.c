@@ -531,6 +531,7 @@ int main(int argc, char **argv)
 	mopts.allow_other = a.allow_other;
 	mopts.local_locks = a.local_locks;
 	mopts.max_value_size = nopts.max_value_size;
+	mopts.publish_delay_ms = cfg.publish_delay_ms;
 	mopts.debug = a.debug;
 	mopts.unmounted = on_unmounted;
 	mopts.unmounted_arg = &d;

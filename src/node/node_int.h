@@ -149,6 +149,7 @@ struct node {
 	uint64_t applied;        /* the loop's view: last index the writer applied */
 	uint64_t snapshot_index; /* the loop's view: the newest snapshot reported */
 	raft_id leader;          /* last leader seen, to notice changes */
+	uint64_t leaderless_since; /* uv_now() when @leader became RAFT_NONE */
 	raft_term term;
 	struct raft_conf peers; /* the members the transport dials */
 

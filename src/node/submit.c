@@ -187,6 +187,25 @@ int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, v
 	return 0;
 }
 
+int node_writable(struct node *n)
+{
+	bool full;
+
+	if (n->stopping)
+		return QFS_ESHUTDOWN;
+	if (n->failed)
+		return -EIO;
+	pthread_mutex_lock(&n->w.mu);
+	full = n->w.disk_full;
+	pthread_mutex_unlock(&n->w.mu);
+	if (full)
+		return -ENOSPC;
+	if (raft_leader(n->raft) == RAFT_NONE &&
+	    uv_now(n->loop) - n->leaderless_since >= n->opts.commit_timeout_ms)
+		return -EROFS;
+	return 0;
+}
+
 static struct node__submit *find_serial(struct node *n, uint64_t serial)
 {
 	for (struct node__submit *s = n->submits.next; s != &n->submits; s = s->next)

@@ -214,6 +214,13 @@ void node_on_change(struct node *n, node_change_fn fn, void *arg)
 	n->change_arg = arg;
 }
 
+/* A node that fails writes knows it at once (as a real one knows it has
+ * had no leader for the commit timeout, or that its disk is full). */
+int node_writable(struct node *n)
+{
+	return n->fail;
+}
+
 void fake_node_fail_writes(struct node *n, int err)
 {
 	n->fail = err;

@@ -109,6 +109,24 @@ static void read_lease_switch(void **state)
 	assert_non_null(strstr(err, "c.conf:4: read-lease: 'maybe' is neither true nor false"));
 }
 
+/* publish-delay-ms: 1000 unless set, a whole number of milliseconds. */
+static void publish_delay(void **state)
+{
+	(void)state;
+	struct qfs_config cfg;
+	char err[256] = "";
+	const char *set = "[cluster]\nname = p\nkey-file = k\npublish-delay-ms = 250\n"
+	                  "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_equal(qfs_config_parse(good, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.publish_delay_ms, 1000);
+	assert_int_equal(qfs_config_parse(set, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.publish_delay_ms, 250);
+	const char *bad = "[cluster]\nname = p\nkey-file = k\npublish-delay-ms = 0\n"
+	                  "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_not_equal(qfs_config_parse(bad, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "c.conf:4: publish-delay-ms: '0' is not a whole number"));
+}
+
 static void whole_file_checks(void **state)
 {
 	(void)state;
@@ -190,6 +208,7 @@ int main(void)
 	        cmocka_unit_test(defaults_apply),
 	        cmocka_unit_test(bad_values_name_file_line_and_key),
 	        cmocka_unit_test(read_lease_switch),
+	        cmocka_unit_test(publish_delay),
 	        cmocka_unit_test(whole_file_checks),
 	        cmocka_unit_test(first_error_wins),
 	        cmocka_unit_test(load_reads_a_file_and_reports_missing),
