@@ -23,21 +23,23 @@ struct qfs__handle;
 
 /*
  * What the mount knows of an inode the kernel holds: its lookup count, its
- * open handles, and the truncations that open(O_TRUNC) left pending.
- * Invariants: an entry lives while nlookup + nopen + n_inflight + hold > 0 or an
- * operation waits on it; n_pending counts the open handles whose
- * trunc_pending is set.
+ * open handles, and the publishes of their gathered writes in flight.
+ * Invariants: an entry lives while nlookup + nopen + n_inflight + hold > 0,
+ * an operation waits on it, or @lost is set.
  */
 struct qfs__inode {
 	uint64_t ino;
 	uint64_t nlookup;
 	unsigned nopen;
-	unsigned n_pending;            /* handles with an uncommitted O_TRUNC */
-	unsigned n_inflight;           /* truncating commands proposed, not answered */
-	unsigned hold;                 /* code on the stack still uses the entry */
-	struct qfs__handle *handles;   /* the open handles, linked by next */
-	struct qfs__handle *buffering; /* the one handle holding a write buffer */
-	struct qfs__op *wait_head;     /* operations waiting for n_inflight == 0 */
+	unsigned n_inflight;         /* publishes (and truncations) proposed, not answered */
+	unsigned hold;               /* code on the stack still uses the entry */
+	/* The last publish of this inode's writes from this node failed (or
+	 * was refused: EFBIG), so its contents are not what the writer wrote:
+	 * rename and link of it fail with EIO until a publish succeeds
+	 * (docs/semantics.md, "A failed publish"). Kept in memory only. */
+	bool lost;
+	struct qfs__handle *handles; /* the open handles, linked by next */
+	struct qfs__op *wait_head;   /* operations waiting for n_inflight == 0 */
 	struct qfs__op *wait_tail;
 	struct qfs__inode *next; /* hash chain */
 };
@@ -62,12 +64,20 @@ struct qfs_mount {
 	struct qfs__notifier *notifier;
 	struct qfs__locks *locks; /* parked lock requests, lock users (ops_lock.c) */
 	unsigned long parked; /* operations waiting on the node or an inode */
-	size_t buffered;      /* bytes in all handles' write buffers */
+	size_t buffered;      /* bytes gathered in all handles, not yet published */
 	size_t scanned;       /* bytes in all handles' read versions */
 	bool stopping;
 	bool gone;        /* the kernel side went away (unmounted or aborted) */
 	bool finishing;   /* stopping, and nothing is parked any more */
 	int handles_open; /* uv handles not yet closed */
+	/* Handles with gathered writes, oldest first (so by due time): the
+	 * timer publishes each publish_delay_ms after its first write. */
+	uv_timer_t publish_timer;
+	struct qfs__handle *dirty_head, *dirty_tail;
+	/* Writes waiting for the node to be in contact again (node_writable
+	 * said -EAGAIN), oldest first; the retry timer asks again. */
+	uv_timer_t retry_timer;
+	struct qfs__op *retry_head, *retry_tail;
 	void (*stop_done)(void *arg);
 	void *stop_arg;
 };
@@ -115,10 +125,10 @@ void qfs__barrier(struct qfs__op *op, qfs__op_fn fn);
  * runs once with the outcome. */
 void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn);
 /* Run @fn(@op, err) once what handle @h (NULL: none) owes is committed
- * (committing it now) and no truncation of @op->ino is in flight. */
+ * (publishing it now) and no publish of @op->ino is in flight. */
 void qfs__settle(struct qfs__op *op, struct qfs__handle *h, qfs__op_fn fn);
-/* Run @fn(@op, err) once no truncation of @op->ino is in flight (pending ones
- * stay pending). */
+/* Run @fn(@op, err) once no publish of @op->ino is in flight (what handles
+ * gathered stays gathered). */
 void qfs__wait_inflight(struct qfs__op *op, qfs__op_fn fn);
 
 /* Called when m->parked may have reached 0 while stopping (mount.c). */
@@ -143,15 +153,35 @@ void qfs__inode_forget(struct qfs_mount *m, uint64_t ino, uint64_t n);
 /* ------------------------------------------------------------------------ */
 /* Open files (handle.c)                                                    */
 
+/* One gathered write (or several that touched adjacent bytes). */
+struct qfs__extent {
+	uint64_t off; /* ignored for a handle's appends */
+	char *data;   /* owned */
+	size_t len, cap;
+};
+
 struct qfs__handle {
 	uint64_t ino;
 	int flags;          /* open(2) flags */
 	bool append;        /* O_APPEND: every write goes at the end */
+	bool sync;          /* O_SYNC / O_DSYNC: every write is published before its answer */
 	unsigned flushes;   /* FLUSH requests seen (one per close(2) of a descriptor) */
-	bool trunc_pending; /* O_TRUNC not committed yet (see handle.c) */
-	char *buf;          /* with trunc_pending: the new contents so far, written */
-	size_t len;         /* from offset 0 in full chunks, not yet committed */
-	size_t cap;         /* (handle.c, "Write buffering") */
+	bool trunc_pending; /* O_TRUNC not published yet (see handle.c) */
+	bool kill_suidgid;  /* a write (or the O_TRUNC) came from a caller without
+	                       CAP_FSETID while the file had set-id bits */
+	/* What was written through the handle and not yet published, in the
+	 * order written (handle.c, "Gathering"). */
+	struct qfs__extent *ext;
+	size_t n_ext, cap_ext;
+	size_t gathered; /* bytes in @ext */
+	uint64_t end;    /* not append: the highest end of an extent */
+	int err;         /* a failed publish not yet reported (next write, flush, fsync) */
+	unsigned publishing;  /* publishes of this handle in flight */
+	fuse_req_t release;   /* RELEASE waiting for @publishing to reach 0 */
+	bool releasing;
+	bool dirty;           /* on the mount's dirty list */
+	uint64_t due;         /* uv_now() at which the delay publishes it */
+	struct qfs__handle *dnext, *dprev;
 	/* The version of the file a read at offset 0 took: the reads that follow
 	 * are served from it, so a scan (cat, cp) sees one version, never a mix
 	 * of an old and a new one (handle.c, "Read versions"). */
@@ -162,31 +192,43 @@ struct qfs__handle {
 };
 
 /* Open a handle on @ino (copying @fi->flags), marking a pending truncation
- * if @truncate. Returns NULL if out of memory. */
-struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flags, bool truncate);
+ * if @truncate, and the set-id bits to clear with it if @kill. Returns NULL
+ * if out of memory. */
+struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flags, bool truncate,
+                                     bool kill);
 /* The handle of @fi. */
 struct qfs__handle *qfs__handle_of(const struct fuse_file_info *fi);
-/* Close @h; if its truncation is still pending, commit it first. Answers
- * @req (release; NULL: none) when done. */
-void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
-/* Forget @h without committing its truncation: the kernel never had it (the
- * open's reply failed), so for the kernel the open never happened. */
-void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h);
-/* Commit what @h owes now (its buffer with its truncation, or the bare
- * truncation); the inode's n_inflight counts it until it is answered. */
+/* Does @h owe a publish (gathered writes, or its O_TRUNC)? */
+bool qfs__handle_owes(const struct qfs__handle *h);
+/* Publish what @h owes, if anything, answering nothing; the inode's
+ * n_inflight counts it until it is answered. */
 void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h);
-/* A truncating command of @in was proposed / answered. */
+/* A publish or truncation of @in was proposed / answered. */
 void qfs__inflight_begin(struct qfs__inode *in);
 void qfs__inflight_end(struct qfs_mount *m, struct qfs__inode *in);
-/* Take @h's pending truncation (it travels in a command now). */
-void qfs__handle_take_trunc(struct qfs_mount *m, struct qfs__handle *h);
-/* Should a WRITE of @size bytes at @off through @h be buffered? Only the
- * next full chunk of the one truncating handle of its inode is. */
-bool qfs__handle_can_buffer(struct qfs_mount *m, struct qfs__handle *h, off_t off, size_t size);
-/* Append @size bytes to @h's buffer. Returns 0 or -ENOMEM. */
-int qfs__handle_buffer(struct qfs_mount *m, struct qfs__handle *h, const char *data, size_t size);
-/* Take @h's buffer (the caller frees it), leaving it empty; *@len its bytes. */
-char *qfs__handle_take_buffer(struct qfs_mount *m, struct qfs__handle *h, size_t *len);
+/* Answer WRITE of @size bytes at @off through @h (handle.c, "Gathering"). */
+void qfs__handle_write(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h, const char *buf,
+                       size_t size, off_t off);
+/* Answer FLUSH: publish what @h owes (see handle.c for the first FLUSH),
+ * answering after the commit with its error, or a failed publish's. */
+void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
+/* Answer fsync of @h: publish what it owes and answer with the commit's
+ * error; else wait for its publishes in flight. */
+void qfs__handle_fsync(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
+/* Close @h: publish what it still owes, then free it. Answers @req
+ * (release; NULL: none) when done. */
+void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
+/* Forget @h without publishing: the kernel never had it (the open's reply
+ * failed), so for the kernel the open never happened. */
+void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h);
+/* The publish timer fired (mount.c starts it, handle.c arms it). */
+void qfs__publish_timer_cb(uv_timer_t *t);
+/* The retry timer fired: writes waiting for contact try again. */
+void qfs__retry_timer_cb(uv_timer_t *t);
+/* Does the caller of @req lack CAP_FSETID (read from /proc)? */
+bool qfs__caller_lacks_fsetid(fuse_req_t req);
+/* Would a write by @req's caller to a file of @mode clear its set-id bits? */
+bool qfs__write_kills_suidgid(fuse_req_t req, uint32_t mode);
 /* Read versions. Should a READ at @off through @h take a new version (a read
  * at offset 0, or no version held)? */
 bool qfs__handle_wants_version(const struct qfs__handle *h, off_t off);
@@ -196,13 +238,6 @@ bool qfs__handle_wants_version(const struct qfs__handle *h, off_t off);
 bool qfs__handle_set_version(struct qfs_mount *m, struct qfs__handle *h, char *data, size_t len);
 /* Forget @h's version (a write through @h, or its release). */
 void qfs__handle_drop_version(struct qfs_mount *m, struct qfs__handle *h);
-/* Answer FLUSH: commit @h's buffer if it has one (answering after the
- * commit, with its error), else answer at once. */
-void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
-/* Answer fsync of @h if it owes something of its own (a truncation, a
- * buffer): commit it now and answer with the commit's error. Otherwise
- * answer 0 at once. */
-void qfs__handle_commit(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
 
 /* ------------------------------------------------------------------------ */
 /* Errors (errors.c): the one place node and fsm codes become FUSE replies.  */

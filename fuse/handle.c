@@ -1,6 +1,7 @@
-/* handle.c: open files: the truncation that open(O_TRUNC) leaves pending, and the write buffer. */
+/* handle.c: open files: writes gathered per handle and published as one WRITEV; read versions. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,57 +10,110 @@
 #include "quorumfs/log.h"
 
 /*
- * Why a truncation waits (DESIGN.md, "Consistency seen through the mount"):
- * bash's `echo v > f` sends OPEN(O_TRUNC) FLUSH WRITE FLUSH RELEASE. If the
- * open committed the truncation, every node could see f empty until the
- * write. So the open only marks the handle; the first write at offset 0
- * carries the truncation in the same command (WIRE_WRITE_TRUNCATE), and the
- * first FLUSH commits nothing. A second FLUSH with nothing written (`: > f`)
- * commits the truncation (qfs__handle_flush), and what is still owed when
- * the handle is released is committed then.
+ * Gathering (DESIGN.md, "Consistency seen through the mount"). Committing
+ * each write(2) alone costs a replicated commit per 4 KiB (a generator's
+ * stdio), lets other nodes read a file half-written, and a copy refused
+ * half-way (EFBIG) leaves a mangled file. So a write through a handle is
+ * kept here and answered at once, and everything the handle wrote since its
+ * last publish travels as ONE WRITEV command, in the order written:
  *
- * Until then the replacement has not happened, for this node too: getattr,
- * lookup, and reads and writes through other handles see and change the
- * committed file (a reader on this node never sees the file empty in the
- * middle of `echo v > f` either); they only wait for a truncating command
- * already in flight. What the owing handle itself does out of the sequence
- * (a read, a write elsewhere than where its data ends, ftruncate, fsync)
- * commits what it owes first (qfs__settle with the handle). Each handle's
- * truncation is its own: two handles that both opened with O_TRUNC commit
- * each its own, in the order they get to it.
+ *   - at FLUSH (close(2) waits for it), fsync or RELEASE, answered after
+ *     the commit with its error;
+ *   - publish_delay_ms after the first write of the batch, for a handle
+ *     that stays open (a log writer);
+ *   - before anything the handle itself does that must see its writes (a
+ *     read or ftruncate through it, lseek(SEEK_END)'s getattr);
+ *   - before the write that would pass the mount's memory budget or the
+ *     command's bounds (then that write waits for nothing: the data is in
+ *     the node's copy once proposed).
  *
- * Write buffering. `cp big f` writes f in chunks (its 128 KiB buffer; the
- * kernel sends one WRITE per write(2), up to 1 MiB); committing each alone
- * would let other nodes see a prefix of the new contents, and a copy
- * refused half-way (EFBIG) would leave a mangled file. So while a handle
- * owes a truncation and writes full chunks in sequence from offset 0, the
- * chunks are kept here (answered at once), and the first write that is not
- * a full chunk (the last piece of the copy; all of `echo v > f`) travels
- * with all of them as ONE WRITE|TRUNCATE, answered after its commit. A
- * FLUSH (close), fsync, a release, or an out-of-sequence operation of the
- * handle commits the buffer the same way. One handle per inode buffers at a
- * time. A buffer never exceeds max_value_size (then the write that would
- * pass it is committed with the buffer, and the node answers EFBIG), and all
- * buffers of the mount stay under BUFFER_TOTAL_MAX. A truncating write that
- * fails takes its truncation and buffer with it: the file keeps its old
- * contents. docs/semantics.md has what users see.
+ * O_SYNC / O_DSYNC handles publish at every write and answer after it.
+ *
+ * Why the O_TRUNC waits: bash's `echo v > f` sends OPEN(O_TRUNC) FLUSH
+ * WRITE FLUSH RELEASE. The open only marks the handle; the first publish
+ * carries the truncation (WIRE_WRITEV_TRUNCATE) with the data, so no node
+ * ever sees f empty or half-written. The first FLUSH, before any write,
+ * publishes nothing; a later FLUSH with nothing written (`: > f`: OPEN
+ * FLUSH FLUSH RELEASE) publishes the bare truncation, and what is still
+ * owed at RELEASE is published then.
+ *
+ * Until a publish, the writes exist only in this handle: other handles,
+ * getattr and lookup on this node, and every other node see the committed
+ * file (docs/semantics.md says so). They only wait for a publish already in
+ * flight, so what follows a close on this node sees what it published.
+ *
+ * Errors (docs/semantics.md, "A failed publish"). A write fails at once
+ * when the node knows the publish would (node_writable: EROFS, ENOSPC,
+ * EIO), or when the file would pass max_value_size (EFBIG: the write that
+ * passes it; a handle replacing the file with O_TRUNC then drops all it
+ * gathered and its truncation, so the file keeps its old contents). A
+ * publish that fails later drops its data, is reported by the FLUSH or fsync
+ * that made it, or else by the next write, flush or fsync of the handle, and
+ * marks the inode lost (rename and link of it then fail with EIO).
  */
 
-#define BUFFER_TOTAL_MAX ((size_t)256 << 20)
-#define CHUNK_MIN        ((size_t)64 << 10)
+#define BUFFER_TOTAL_MAX ((size_t)256 << 20) /* all handles of a mount */
+/* Room the command's encoding takes per extent, and at most overall beyond
+ * the data (node.h: a command may exceed max_value_size by 16 KiB). */
+#define EXTENT_OVERHEAD  32
+#define COMMAND_ROOM     ((size_t)12 << 10)
+#define DEFAULT_DELAY_MS 1000
 
-/* Free @h's buffer. */
-static void buffer_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h)
+static uint64_t max_size(const struct qfs_mount *m)
 {
-	m->buffered -= h->len;
-	free(h->buf);
-	h->buf = NULL;
-	h->len = h->cap = 0;
-	if (in != NULL && in->buffering == h)
-		in->buffering = NULL;
+	return m->opts.max_value_size ? m->opts.max_value_size : FSM_DEFAULT_MAX_VALUE_SIZE;
 }
 
-struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flags, bool truncate)
+static uint64_t delay_ms(const struct qfs_mount *m)
+{
+	return m->opts.publish_delay_ms ? m->opts.publish_delay_ms : DEFAULT_DELAY_MS;
+}
+
+bool qfs__handle_owes(const struct qfs__handle *h)
+{
+	return h->n_ext > 0 || h->trunc_pending;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Set-id bits                                                              */
+
+bool qfs__caller_lacks_fsetid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	char path[64], line[256];
+	unsigned long long caps = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)ctx->pid);
+	f = ctx->pid > 0 ? fopen(path, "r") : NULL;
+	if (f == NULL)
+		return ctx->uid != 0; /* gone already: judge by the uid */
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+			found = true;
+			break;
+		}
+	fclose(f);
+	if (!found)
+		return ctx->uid != 0;
+	return (caps & (1ull << 4)) == 0; /* CAP_FSETID */
+}
+
+bool qfs__write_kills_suidgid(fuse_req_t req, uint32_t mode)
+{
+	/* Linux's should_remove_suid(): S_ISUID always, S_ISGID only with
+	 * group-execute (without it, the bit means mandatory locking). */
+	if (!(mode & S_ISUID) && (mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP))
+		return false;
+	return qfs__caller_lacks_fsetid(req);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Handles                                                                  */
+
+struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flags, bool truncate,
+                                     bool kill)
 {
 	struct qfs__handle *h = calloc(1, sizeof(*h));
 	struct qfs__inode *in;
@@ -74,15 +128,14 @@ struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flag
 	h->ino = ino;
 	h->flags = flags;
 	h->append = (flags & O_APPEND) != 0;
+	h->sync = (flags & (O_SYNC | O_DSYNC)) != 0;
+	h->trunc_pending = truncate;
+	h->kill_suidgid = truncate && kill;
 	h->next = in->handles;
 	if (in->handles != NULL)
 		in->handles->prev = h;
 	in->handles = h;
 	in->nopen++;
-	if (truncate) {
-		h->trunc_pending = true;
-		in->n_pending++;
-	}
 	return h;
 }
 
@@ -91,82 +144,597 @@ struct qfs__handle *qfs__handle_of(const struct fuse_file_info *fi)
 	return (struct qfs__handle *)(uintptr_t)fi->fh;
 }
 
-void qfs__handle_take_trunc(struct qfs_mount *m, struct qfs__handle *h)
+static void dirty_remove(struct qfs_mount *m, struct qfs__handle *h)
 {
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-	if (h->trunc_pending && in != NULL) {
+	if (!h->dirty)
+		return;
+	if (h->dprev != NULL)
+		h->dprev->dnext = h->dnext;
+	else
+		m->dirty_head = h->dnext;
+	if (h->dnext != NULL)
+		h->dnext->dprev = h->dprev;
+	else
+		m->dirty_tail = h->dprev;
+	h->dnext = h->dprev = NULL;
+	h->dirty = false;
+}
+
+static void arm_timer(struct qfs_mount *m)
+{
+	uint64_t now = uv_now(m->loop);
+
+	if (m->dirty_head == NULL || m->stopping) {
+		uv_timer_stop(&m->publish_timer);
+		return;
+	}
+	uv_timer_start(&m->publish_timer, qfs__publish_timer_cb,
+	               m->dirty_head->due > now ? m->dirty_head->due - now : 0, 0);
+}
+
+static void dirty_add(struct qfs_mount *m, struct qfs__handle *h)
+{
+	if (h->dirty)
+		return;
+	h->dirty = true;
+	h->due = uv_now(m->loop) + delay_ms(m);
+	h->dnext = NULL;
+	h->dprev = m->dirty_tail;
+	if (m->dirty_tail != NULL)
+		m->dirty_tail->dnext = h;
+	else
+		m->dirty_head = h;
+	m->dirty_tail = h;
+	if (m->dirty_head == h)
+		arm_timer(m);
+}
+
+/* The gathered extents, freed. */
+static void extents_free(struct qfs_mount *m, struct qfs__extent *ext, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		m->buffered -= ext[i].len;
+		free(ext[i].data);
+	}
+	free(ext);
+}
+
+/* Forget what @h gathered (and its truncation, if @trunc_too). */
+static void gathered_drop(struct qfs_mount *m, struct qfs__handle *h, bool trunc_too)
+{
+	extents_free(m, h->ext, h->n_ext);
+	h->ext = NULL;
+	h->n_ext = h->cap_ext = 0;
+	h->gathered = 0;
+	h->end = 0;
+	if (trunc_too) {
 		h->trunc_pending = false;
-		in->n_pending--;
+		h->kill_suidgid = false;
 	}
+	dirty_remove(m, h);
 }
 
-bool qfs__handle_can_buffer(struct qfs_mount *m, struct qfs__handle *h, off_t off, size_t size)
+/* Unlink @h from its inode and free it; drops the inode if nothing holds it. */
+static void handle_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h)
 {
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-	uint64_t max = m->opts.max_value_size ? m->opts.max_value_size : FSM_DEFAULT_MAX_VALUE_SIZE;
-
-	if (in == NULL || !h->trunc_pending || h->append || in->n_inflight != 0 ||
-	    (in->buffering != NULL && in->buffering != h))
-		return false;
-	/* A "full chunk": whole pages, at least CHUNK_MIN. The kernel sends
-	 * one WRITE per write(2) (or per 1 MiB of it), so this is what a
-	 * copying program's buffer looks like (cp, cat: 128 KiB), while the
-	 * last piece of a copy, and the small writes of echo and printf, are
-	 * not: they are committed at once. */
-	if (size < CHUNK_MIN || size % 4096 != 0)
-		return false;
-	return off == (off_t)h->len && h->len + size <= max &&
-	       m->buffered + size <= BUFFER_TOTAL_MAX;
-}
-
-int qfs__handle_buffer(struct qfs_mount *m, struct qfs__handle *h, const char *data, size_t size)
-{
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-
-	if (h->len + size > h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : size * 4;
-		char *nb;
-		if (cap < h->len + size)
-			cap = h->len + size;
-		nb = realloc(h->buf, cap);
-		if (nb == NULL)
-			return -ENOMEM;
-		h->buf = nb;
-		h->cap = cap;
+	qfs__handle_drop_version(m, h);
+	gathered_drop(m, h, true);
+	if (in != NULL) {
+		if (h->prev != NULL)
+			h->prev->next = h->next;
+		else
+			in->handles = h->next;
+		if (h->next != NULL)
+			h->next->prev = h->prev;
+		in->nopen--;
 	}
-	memcpy(h->buf + h->len, data, size);
-	h->len += size;
-	m->buffered += size;
+	free(h);
 	if (in != NULL)
-		in->buffering = h;
-	return 0;
+		qfs__inode_put(&m->inodes, in);
 }
 
-char *qfs__handle_take_buffer(struct qfs_mount *m, struct qfs__handle *h, size_t *len)
+void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h)
 {
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-	char *buf = h->buf;
+	handle_free(m, qfs__inode_find(&m->inodes, h->ino), h);
+}
 
-	*len = h->len;
-	m->buffered -= h->len;
-	h->buf = NULL;
-	h->len = h->cap = 0;
-	if (in != NULL && in->buffering == h)
-		in->buffering = NULL;
-	return buf;
+/* ------------------------------------------------------------------------ */
+/* Publishing                                                               */
+
+enum publish_for {
+	FOR_SETTLE,  /* answers nothing: an operation of the handle waits for it */
+	FOR_DELAY,   /* the timer: answers nothing */
+	FOR_FLUSH,   /* answers @req (FLUSH, fsync) with the commit's error */
+	FOR_WRITE,   /* answers @req (an O_SYNC WRITE) with its size or the error */
+	FOR_RELEASE, /* frees the handle, then answers @req (RELEASE) */
+};
+
+struct publish_op {
+	struct qfs__op op;
+	enum publish_for why;
+	struct qfs__handle *h; /* alive while publishing > 0 (release waits) */
+	size_t len;            /* bytes it carried */
+	size_t write_size;     /* FOR_WRITE: what to answer */
+};
+
+static void release_now(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h,
+                        fuse_req_t req)
+{
+	handle_free(m, in, h);
+	if (req != NULL)
+		fuse_reply_err(req, 0);
+}
+
+static void published(struct qfs__op *op, int err, const struct fsm_result *res)
+{
+	struct publish_op *p = (struct publish_op *)op;
+	struct qfs_mount *m = op->m;
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, op->ino);
+	struct qfs__handle *h = p->h;
+
+	if (err == 0 && res->err != 0)
+		err = res->err;
+	if (in != NULL) {
+		in->hold++;
+		/* ENOENT: the file was removed meanwhile; nothing was lost that
+		 * anyone can name. */
+		if (err == 0)
+			in->lost = false;
+		else if (err != -ENOENT && err != QFS_ESHUTDOWN)
+			in->lost = true;
+	}
+	if (err != 0 && err != -ENOENT && err != QFS_ESHUTDOWN &&
+	    (p->why == FOR_RELEASE || p->why == FOR_DELAY || p->why == FOR_SETTLE))
+		qfs_log(QFS_LOG_WARN, "publish of %zu bytes written to inode %llu failed: %s",
+		        p->len, (unsigned long long)op->ino, qfs_strerror(err));
+	h->publishing--;
+	switch (p->why) {
+	case FOR_FLUSH:
+		qfs__reply_err(op->req, err, QFS__CHANGE);
+		break;
+	case FOR_WRITE:
+		if (err == 0)
+			fuse_reply_write(op->req, p->write_size);
+		else
+			qfs__reply_err(op->req, err, QFS__CHANGE);
+		break;
+	case FOR_RELEASE:
+		h->releasing = true;
+		h->release = op->req;
+		break;
+	case FOR_SETTLE:
+	case FOR_DELAY:
+		/* Nobody waits for this answer: the next write, flush or
+		 * fsync of the handle reports it. */
+		if (err != 0 && err != -ENOENT && err != QFS_ESHUTDOWN && h->err == 0)
+			h->err = err;
+		break;
+	}
+	if (h->releasing && h->publishing == 0) {
+		if (qfs__handle_owes(h) && !m->stopping) {
+			/* Written after the publish left (a dup'd descriptor):
+			 * published too before the handle goes. */
+			fuse_req_t req = h->release;
+			h->releasing = false;
+			h->release = NULL;
+			qfs__handle_release(m, req, h);
+		} else {
+			release_now(m, in, h, h->release);
+		}
+	}
+	if (in != NULL) {
+		in->hold--;
+		qfs__inflight_end(m, in);
+	}
+	qfs__op_done(op);
 }
 
 /*
- * Read versions. A file replaced atomically (`echo v > f` on any node) must
- * not be read as a mix of its old and new contents by a reader that needs
- * several read(2) calls, as cat and cp do when the file grows between them.
- * So a READ at offset 0 takes the whole current version of the file into
- * the handle (after the barrier: it is linearizable), and the reads that
- * follow, at any offset, are served from it. A new read at offset 0 takes a
- * fresh version, so a program that re-reads from the start (pread at 0, a
- * rewind) sees updates; a write through the handle drops its version. The
- * versions of a mount share a budget; beyond it, reads go to the tree one
- * by one, as they would without versions.
+ * Publish what @h owes as one WRITEV (the caller checked qfs__handle_owes),
+ * for @why with @req (see enum publish_for). The extents travel in the
+ * command (node_submit copies them) and are freed here.
+ */
+static void publish(struct qfs_mount *m, struct qfs__handle *h, enum publish_for why,
+                    fuse_req_t req, size_t write_size)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
+	struct wire_cmd cmd = {.type = WIRE_CMD_WRITEV, .ino = h->ino};
+	struct wire_cmd_extent *ce = NULL;
+	struct qfs__extent *ext = h->ext;
+	size_t n = h->n_ext, len = h->gathered;
+	struct publish_op *p;
+
+	/* Everything the command carries leaves the handle now: writes made
+	 * while it is in flight start the next batch. */
+	h->ext = NULL;
+	h->n_ext = h->cap_ext = 0;
+	h->gathered = 0;
+	h->end = 0;
+	dirty_remove(m, h);
+	if (h->trunc_pending)
+		cmd.flags |= WIRE_WRITEV_TRUNCATE;
+	if (h->append)
+		cmd.flags |= WIRE_WRITEV_APPEND;
+	if (h->kill_suidgid)
+		cmd.flags |= WIRE_WRITEV_KILL_SUIDGID;
+	h->trunc_pending = false;
+	h->kill_suidgid = false;
+
+	p = calloc(1, sizeof(*p));
+	if (n > 0)
+		ce = calloc(n, sizeof(*ce));
+	if (p == NULL || (n > 0 && ce == NULL) || in == NULL) {
+		qfs_log(QFS_LOG_ERROR, "publish of %zu bytes written to inode %llu lost: %s", len,
+		        (unsigned long long)h->ino, in == NULL ? "no inode" : "out of memory");
+		free(p);
+		free(ce);
+		extents_free(m, ext, n);
+		if (in != NULL)
+			in->lost = true;
+		if (why == FOR_RELEASE && h->publishing > 0) {
+			h->releasing = true;
+			h->release = req;
+		} else if (why == FOR_RELEASE) {
+			release_now(m, in, h, req);
+		} else if (why == FOR_FLUSH || why == FOR_WRITE) {
+			fuse_reply_err(req, ENOMEM);
+		} else if (h->err == 0) {
+			h->err = -ENOMEM;
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ce[i].offset = ext[i].off;
+		ce[i].data = ext[i].data;
+		ce[i].len = ext[i].len;
+	}
+	cmd.extents = ce;
+	cmd.n_extents = n;
+	p->op.m = m;
+	p->op.req = req;
+	p->op.ino = h->ino;
+	p->why = why;
+	p->h = h;
+	p->len = len;
+	p->write_size = write_size;
+	m->parked++;
+	h->publishing++;
+	qfs__inflight_begin(in);
+	/* The caller of a FLUSH or WRITE owns the command (uid/gid); the
+	 * others have no request: the tree's time and the handle's data are
+	 * all the command needs. */
+	qfs__submit(&p->op, &cmd, published); /* copies the extents */
+	free(ce);
+	extents_free(m, ext, n);
+}
+
+void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h)
+{
+	if (h != NULL && qfs__handle_owes(h) && !m->stopping)
+		publish(m, h, FOR_SETTLE, NULL, 0);
+}
+
+void qfs__publish_timer_cb(uv_timer_t *t)
+{
+	struct qfs_mount *m = t->data;
+	uint64_t now = uv_now(m->loop);
+
+	while (m->dirty_head != NULL && m->dirty_head->due <= now && !m->stopping)
+		publish(m, m->dirty_head, FOR_DELAY, NULL, 0);
+	arm_timer(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writes                                                                   */
+
+/* Add @size bytes at @off to @h's last extent if they touch it, else as a
+ * new extent. Returns 0 or -ENOMEM. */
+static int gather(struct qfs_mount *m, struct qfs__handle *h, const char *buf, size_t size,
+                  uint64_t off)
+{
+	struct qfs__extent *e = h->n_ext > 0 ? &h->ext[h->n_ext - 1] : NULL;
+	size_t at, need;
+
+	if (e != NULL && !h->append && off >= e->off && off <= e->off + e->len) {
+		/* A sequential write (the usual case) or one over the tail. */
+		at = (size_t)(off - e->off);
+	} else { /* elsewhere, or an append: one extent per append, each atomic */
+		if (h->n_ext == h->cap_ext) {
+			size_t cap = h->cap_ext ? h->cap_ext * 2 : 8;
+			struct qfs__extent *ne = realloc(h->ext, cap * sizeof(*ne));
+			if (ne == NULL)
+				return -ENOMEM;
+			h->ext = ne;
+			h->cap_ext = cap;
+		}
+		e = &h->ext[h->n_ext++];
+		memset(e, 0, sizeof(*e));
+		e->off = off;
+		at = 0;
+	}
+	need = at + size;
+	if (need > e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : (size < 65536 ? 65536 : size);
+		char *nd;
+		if (cap < need)
+			cap = need;
+		nd = realloc(e->data, cap);
+		if (nd == NULL) {
+			if (e->len == 0)
+				h->n_ext--; /* the new, empty extent */
+			return -ENOMEM;
+		}
+		e->data = nd;
+		e->cap = cap;
+	}
+	memcpy(e->data + at, buf, size);
+	if (need > e->len) {
+		m->buffered += need - e->len;
+		h->gathered += need - e->len;
+		e->len = need;
+	}
+	if (!h->append && off + size > h->end)
+		h->end = off + size;
+	return 0;
+}
+
+/* Would a publish of @h with @size more bytes at @off leave the file over
+ * max_value_size? @committed: its size in the tree now. */
+static bool too_big(const struct qfs_mount *m, const struct qfs__handle *h, uint64_t committed,
+                    size_t size, uint64_t off)
+{
+	uint64_t base = h->trunc_pending ? 0 : committed, end;
+
+	if (h->append)
+		end = base + h->gathered + size;
+	else {
+		end = off + size;
+		if (h->end > end)
+			end = h->end;
+		if (base > end)
+			end = base;
+	}
+	return end > max_size(m);
+}
+
+/* A write waiting for the node to be in contact again (a copy of it: the
+ * request's buffer lives only during the call). */
+struct retry_op {
+	struct qfs__op op;
+	struct qfs__handle *h; /* the kernel holds the file while it writes */
+	off_t off;
+	size_t size;
+	char data[];
+};
+
+#define RETRY_MS 20
+
+/* Gather (or refuse) the write; @rc: node_writable()'s answer. */
+static void write_now(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h, const char *buf,
+                      size_t size, off_t off, int rc)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
+	struct fsm_attr a;
+
+	if (rc == 0)
+		rc = m->stopping ? QFS_ESHUTDOWN : in == NULL ? -EIO : 0;
+	if (rc == 0)
+		rc = node_getattr(m->node, h->ino, &a);
+	if (rc != 0) {
+		qfs__reply_err(req, rc, QFS__CHANGE);
+		return;
+	}
+	if (too_big(m, h, a.size, size, (uint64_t)off)) {
+		/* A replacement that cannot be whole is not made at all: the
+		 * file keeps its old contents, and the inode is marked so that
+		 * `gen > f.tmp && mv f.tmp f` cannot publish the remains. */
+		if (h->trunc_pending) {
+			gathered_drop(m, h, true);
+			in->lost = true;
+		}
+		fuse_reply_err(req, EFBIG);
+		return;
+	}
+	if (!h->kill_suidgid && qfs__write_kills_suidgid(req, a.mode))
+		h->kill_suidgid = true;
+	/* The command's and the mount's bounds: what is gathered goes first. */
+	if (h->n_ext > 0 &&
+	    (h->n_ext >= WIRE_WRITEV_EXTENTS_MAX ||
+	     h->gathered + size + EXTENT_OVERHEAD * (h->n_ext + 1) > max_size(m) + COMMAND_ROOM ||
+	     m->buffered + size > BUFFER_TOTAL_MAX))
+		publish(m, h, FOR_SETTLE, NULL, 0);
+	qfs__handle_drop_version(m, h); /* what this handle reads next shows this write */
+	if (gather(m, h, buf, size, (uint64_t)off) != 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (h->sync) {
+		publish(m, h, FOR_WRITE, req, size);
+		return;
+	}
+	dirty_add(m, h);
+	fuse_reply_write(req, size);
+}
+
+void qfs__retry_timer_cb(uv_timer_t *t)
+{
+	struct qfs_mount *m = t->data;
+	struct qfs__op *op;
+
+	while ((op = m->retry_head) != NULL) {
+		struct retry_op *r = (struct retry_op *)op;
+		int rc = m->stopping ? QFS_ESHUTDOWN : node_writable(m->node);
+		if (rc == -EAGAIN)
+			break; /* still out of contact: all wait, in order */
+		m->retry_head = op->next;
+		if (m->retry_head == NULL)
+			m->retry_tail = NULL;
+		write_now(m, op->req, r->h, r->data, r->size, r->off, rc);
+		qfs__op_done(op);
+	}
+	if (m->retry_head == NULL)
+		uv_timer_stop(&m->retry_timer);
+}
+
+void qfs__handle_write(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h, const char *buf,
+                       size_t size, off_t off)
+{
+	struct retry_op *r;
+	int rc;
+
+	if (m->stopping) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (size == 0) {
+		fuse_reply_write(req, 0);
+		return;
+	}
+	/* A publish that failed with nobody to tell: this write tells. */
+	if (h->err != 0) {
+		rc = h->err;
+		h->err = 0;
+		qfs__reply_err(req, rc, QFS__CHANGE);
+		return;
+	}
+	rc = node_writable(m->node);
+	if (rc != -EAGAIN && m->retry_head == NULL) {
+		write_now(m, req, h, buf, size, off, rc);
+		return;
+	}
+	/* Out of contact for less than the commit timeout (an election): the
+	 * write waits, as a command would, rather than fail at once. */
+	r = qfs__op_new(m, req, h->ino, sizeof(*r) + size);
+	if (r == NULL)
+		return;
+	r->h = h;
+	r->off = off;
+	r->size = size;
+	memcpy(r->data, buf, size);
+	r->op.next = NULL;
+	if (m->retry_tail != NULL)
+		m->retry_tail->next = &r->op;
+	else
+		m->retry_head = &r->op;
+	m->retry_tail = &r->op;
+	if (!uv_is_active((uv_handle_t *)&m->retry_timer))
+		uv_timer_start(&m->retry_timer, qfs__retry_timer_cb, RETRY_MS, RETRY_MS);
+}
+
+/* ------------------------------------------------------------------------ */
+/* flush, fsync, release                                                    */
+
+/* Answer @req with @h's unreported publish error, if any, else 0. */
+static void reply_pending_err(fuse_req_t req, struct qfs__handle *h)
+{
+	int err = h->err;
+	h->err = 0;
+	if (err != 0)
+		qfs__reply_err(req, err, QFS__CHANGE);
+	else
+		fuse_reply_err(req, 0);
+}
+
+/*
+ * The first FLUSH of a handle publishes no bare truncation: in bash's
+ * `echo v > f` it comes from the dup2 + close before the write that will
+ * carry it. A later FLUSH with the truncation still owed and nothing
+ * written (bash's `: > f`, and `cmd > f` where cmd writes nothing) publishes
+ * it, and close(2) returns after the commit, so the file is empty
+ * everywhere when the command ends. Gathered writes are published by any
+ * FLUSH.
+ */
+void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
+{
+	h->flushes++;
+	if (m->stopping || (h->n_ext == 0 && (!h->trunc_pending || h->flushes < 2))) {
+		reply_pending_err(req, h);
+		return;
+	}
+	if (h->err != 0) { /* reported now; what was gathered since is published */
+		qfs__handle_settle(m, h);
+		reply_pending_err(req, h);
+		return;
+	}
+	publish(m, h, FOR_FLUSH, req, 0);
+}
+
+struct fsync_op {
+	struct qfs__op op;
+	struct qfs__handle *h;
+};
+
+static void fsync_settled(struct qfs__op *op, int err)
+{
+	struct fsync_op *f = (struct fsync_op *)op;
+
+	if (err == 0 && f->h != NULL && f->h->err != 0) {
+		err = f->h->err;
+		f->h->err = 0;
+	}
+	if (err == 0)
+		fuse_reply_err(op->req, 0);
+	else
+		qfs__reply_err(op->req, err, QFS__CHANGE);
+	qfs__op_done(op);
+}
+
+void qfs__handle_fsync(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
+{
+	struct fsync_op *f;
+
+	if (h != NULL && !m->stopping && h->err == 0 && qfs__handle_owes(h)) {
+		publish(m, h, FOR_FLUSH, req, 0);
+		return;
+	}
+	/* Nothing of its own to publish: wait for what is in flight on the
+	 * file (its earlier publishes, the release of another descriptor). */
+	f = qfs__op_new(m, req, h != NULL ? h->ino : 0, sizeof(*f));
+	if (f == NULL)
+		return;
+	f->h = h;
+	if (h == NULL) {
+		fsync_settled(&f->op, m->stopping ? QFS_ESHUTDOWN : 0);
+		return;
+	}
+	qfs__settle(&f->op, h, fsync_settled);
+}
+
+void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
+
+	if (qfs__handle_owes(h) && in != NULL && !m->stopping) {
+		publish(m, h, FOR_RELEASE, req, 0);
+		return;
+	}
+	if (qfs__handle_owes(h))
+		qfs_log(QFS_LOG_WARN,
+		        "%zu bytes written to inode %llu%s dropped: the mount is stopping",
+		        h->gathered, (unsigned long long)h->ino,
+		        h->trunc_pending ? " (and its O_TRUNC)" : "");
+	if (h->publishing > 0) { /* freed when the last one is answered */
+		h->releasing = true;
+		h->release = req;
+		return;
+	}
+	release_now(m, in, h, req);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Read versions                                                            */
+
+/*
+ * A file replaced atomically (a publish on any node) must not be read as a
+ * mix of its old and new contents by a reader that needs several read(2)
+ * calls, as cat and cp do when the file grows between them. So a READ at
+ * offset 0 takes the whole current version of the file into the handle
+ * (after the barrier: it is linearizable), and the reads that follow, at any
+ * offset, are served from it. A new read at offset 0 takes a fresh version,
+ * so a program that re-reads from the start (pread at 0, a rewind) sees
+ * updates; a write through the handle drops its version. The versions of a
+ * mount share a budget; beyond it, reads go to the tree one by one, as they
+ * would without versions.
  */
 #define VERSION_TOTAL_MAX ((size_t)256 << 20)
 
@@ -196,180 +764,4 @@ bool qfs__handle_set_version(struct qfs_mount *m, struct qfs__handle *h, char *d
 	h->has_version = true;
 	m->scanned += len;
 	return true;
-}
-
-/* Unlink @h from its inode and free it; drops the inode if nothing holds it. */
-static void handle_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h)
-{
-	qfs__handle_drop_version(m, h);
-	buffer_free(m, in, h);
-	if (in != NULL) {
-		if (h->trunc_pending)
-			in->n_pending--;
-		if (h->prev != NULL)
-			h->prev->next = h->next;
-		else
-			in->handles = h->next;
-		if (h->next != NULL)
-			h->next->prev = h->prev;
-		in->nopen--;
-	}
-	free(h);
-	if (in != NULL)
-		qfs__inode_put(&m->inodes, in);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Committing pending truncations and buffers                               */
-
-enum commit_for { FOR_SETTLE, FOR_FLUSH, FOR_RELEASE };
-
-/* A truncation (with a buffer, or alone) in flight. FOR_FLUSH and
- * FOR_RELEASE answer their request after the commit. */
-struct trunc_op {
-	struct qfs__op op;
-	enum commit_for why;
-	struct qfs__handle *release; /* FOR_RELEASE: freed after the commit */
-	size_t len;                  /* bytes of data it carried */
-};
-
-static void truncated(struct qfs__op *op, int err, const struct fsm_result *res)
-{
-	struct trunc_op *t = (struct trunc_op *)op;
-	struct qfs_mount *m = op->m;
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, op->ino);
-
-	if (err == 0 && res->err != 0)
-		err = res->err;
-	/* ENOENT: the file was removed meanwhile; nothing to truncate. A
-	 * FLUSH reports its error; the others can only log it. */
-	if (err != 0 && err != -ENOENT && err != QFS_ESHUTDOWN && t->why != FOR_FLUSH)
-		qfs_log(QFS_LOG_WARN, "%s of inode %llu (open with O_TRUNC) failed: %s",
-		        t->len ? "write of buffered data" : "truncation",
-		        (unsigned long long)op->ino, qfs_strerror(err));
-	if (in != NULL)
-		in->hold++;
-	if (t->why == FOR_FLUSH) {
-		qfs__reply_err(op->req, err, QFS__CHANGE);
-	} else if (t->why == FOR_RELEASE) {
-		handle_free(m, in, t->release);
-		if (op->req != NULL)
-			fuse_reply_err(op->req, 0);
-	}
-	if (in != NULL) {
-		in->hold--;
-		qfs__inflight_end(m, in);
-	}
-	qfs__op_done(op);
-}
-
-/*
- * Commit what @h owes: its buffer as one WRITE|TRUNCATE, or else SETATTR
- * size 0. @why, @req: see struct trunc_op (@h is freed after the commit for
- * FOR_RELEASE).
- */
-static void propose(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h,
-                    enum commit_for why, fuse_req_t req)
-{
-	struct wire_cmd cmd = {.type = WIRE_CMD_SETATTR, .ino = in->ino};
-	struct trunc_op *t;
-	char *data = NULL;
-	size_t len = 0;
-
-	if (in->buffering == h)
-		data = qfs__handle_take_buffer(m, h, &len);
-	qfs__handle_take_trunc(m, h);
-	t = calloc(1, sizeof(*t));
-	if (t == NULL) {
-		qfs_log(QFS_LOG_ERROR, "truncation of inode %llu lost: out of memory",
-		        (unsigned long long)in->ino);
-		free(data);
-		if (why == FOR_RELEASE)
-			handle_free(m, in, h);
-		if (req != NULL)
-			fuse_reply_err(req, why == FOR_FLUSH ? ENOMEM : 0);
-		return;
-	}
-	t->op.m = m;
-	t->op.req = req;
-	t->op.ino = in->ino;
-	t->why = why;
-	t->release = why == FOR_RELEASE ? h : NULL;
-	t->len = len;
-	m->parked++;
-	if (len > 0) {
-		cmd.type = WIRE_CMD_WRITE;
-		cmd.flags = WIRE_WRITE_TRUNCATE;
-		cmd.offset = 0;
-		cmd.data = data;
-		cmd.data_len = len;
-	} else {
-		cmd.attr.valid = WIRE_ATTR_SIZE;
-		cmd.attr.size = 0;
-	}
-	qfs__inflight_begin(in);
-	qfs__submit(&t->op, &cmd, truncated); /* copies the data */
-	free(data);
-}
-
-void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h)
-{
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-	if (in != NULL && h->trunc_pending)
-		propose(m, in, h, FOR_SETTLE, NULL);
-}
-
-/*
- * The first FLUSH of a handle commits no bare truncation: in bash's
- * `echo v > f` it comes from the dup2 + close before the write that will
- * carry the truncation. A later FLUSH with the truncation still owed and
- * nothing written (bash's `: > f` and `cmd > f` where cmd writes nothing
- * close a second time: OPEN FLUSH FLUSH RELEASE) commits it, and close(2)
- * returns after the commit, so the file is empty everywhere when the
- * command ends. Buffered chunks are committed by any FLUSH.
- */
-void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
-{
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-
-	h->flushes++;
-	if (in == NULL || m->stopping || !h->trunc_pending || (h->len == 0 && h->flushes < 2)) {
-		fuse_reply_err(req, 0);
-		return;
-	}
-	propose(m, in, h, FOR_FLUSH, req);
-}
-
-void qfs__handle_commit(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
-{
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-
-	if (in == NULL || m->stopping || !h->trunc_pending) {
-		fuse_reply_err(req, m->stopping ? EIO : 0);
-		return;
-	}
-	propose(m, in, h, FOR_FLUSH, req);
-}
-
-void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h)
-{
-	handle_free(m, qfs__inode_find(&m->inodes, h->ino), h);
-}
-
-void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
-{
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-
-	if (h->trunc_pending && in != NULL && !m->stopping) {
-		propose(m, in, h, FOR_RELEASE, req);
-		return;
-	}
-	if (h->trunc_pending)
-		qfs_log(QFS_LOG_WARN,
-		        "truncation of inode %llu (and %zu buffered bytes) dropped: the mount is "
-		        "stopping",
-		        (unsigned long long)h->ino, h->len);
-	handle_free(m, in, h);
-	if (req != NULL)
-		fuse_reply_err(req, 0);
 }

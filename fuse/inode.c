@@ -1,4 +1,4 @@
-/* inode.c: the inodes the kernel holds: lookup counts, open counts, pending truncations. */
+/* inode.c: the inodes the kernel holds: lookup counts, open counts, publishes in flight. */
 #include <stdlib.h>
 
 #include "fuse_int.h"
@@ -88,7 +88,7 @@ void qfs__inode_put(struct qfs__inodes *t, struct qfs__inode *in)
 {
 	struct qfs__inode **p;
 
-	if (in->nlookup || in->nopen || in->n_inflight || in->hold || in->wait_head)
+	if (in->nlookup || in->nopen || in->n_inflight || in->hold || in->wait_head || in->lost)
 		return;
 	for (p = &t->buckets[slot(t, in->ino)]; *p != NULL; p = &(*p)->next) {
 		if (*p == in) {

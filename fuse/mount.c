@@ -21,7 +21,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * lets `echo v > f` travel as one command (handle.c). */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	/* Writes must reach us as WRITEs, each answered once committed. */
+	/* Writes must reach us as WRITEs: we gather them (handle.c). */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	/* Locks come to us (ops_lock.c: cluster-wide) unless they stay local. */
 	if (!m->opts.local_locks)
@@ -105,6 +105,13 @@ static void poll_closed(uv_handle_t *h)
 	qfs__maybe_finish(m);
 }
 
+static void timer_closed(uv_handle_t *h)
+{
+	struct qfs_mount *m = h->data;
+	m->handles_open--;
+	qfs__maybe_finish(m);
+}
+
 /* The last steps of a stop, once nothing is parked and the notifier thread
  * no longer writes to the session: close the poll handle (then unmount and
  * destroy the session), close the notifier's handle, free, call back. */
@@ -123,7 +130,9 @@ void qfs__maybe_finish(struct qfs_mount *m)
 			m->notifier = NULL;
 		}
 		uv_poll_stop(&m->poll);
-		m->handles_open++;
+		m->handles_open += 3;
+		uv_close((uv_handle_t *)&m->publish_timer, timer_closed);
+		uv_close((uv_handle_t *)&m->retry_timer, timer_closed);
 		uv_close((uv_handle_t *)&m->poll, poll_closed);
 		return;
 	}
@@ -240,6 +249,9 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 		return -EIO;
 	}
 	m->poll.data = m;
+	uv_timer_init(loop, &m->publish_timer);
+	uv_timer_init(loop, &m->retry_timer);
+	m->publish_timer.data = m->retry_timer.data = m;
 	rc = qfs__notifier_start(m, err, errlen);
 	if (rc == 0)
 		rc = uv_poll_start(&m->poll, UV_READABLE, poll_cb);

@@ -1,4 +1,4 @@
-/* op.c: parked operations: barriers, proposals and waits on an inode's truncations. */
+/* op.c: parked operations: barriers, proposals and waits on an inode's publishes in flight. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +87,7 @@ void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn)
 		fn(op, rc, NULL);
 }
 
-/* Queue @op on @in until its truncations in flight are answered. */
+/* Queue @op on @in until its publishes in flight are answered. */
 static void wait_on(struct qfs__inode *in, struct qfs__op *op, qfs__op_fn fn)
 {
 	op->run = fn;
@@ -119,8 +119,7 @@ void qfs__settle(struct qfs__op *op, struct qfs__handle *h, qfs__op_fn fn)
 		return;
 	}
 	in->hold++; /* a proposal that fails at once ends inside the call */
-	if (h != NULL && h->trunc_pending)
-		qfs__handle_settle(op->m, h);
+	qfs__handle_settle(op->m, h);
 	in->hold--;
 	if (in->n_inflight == 0) {
 		qfs__inode_put(&op->m->inodes, in);
@@ -141,7 +140,7 @@ void qfs__inflight_end(struct qfs_mount *m, struct qfs__inode *in)
 
 	in->n_inflight--;
 	in->hold++;
-	/* Resume the waiters in order; one of them may start a new truncation
+	/* Resume the waiters in order; one of them may start a new publish
 	 * (then the rest wait again behind it). */
 	while (in->n_inflight == 0 && (op = in->wait_head) != NULL) {
 		in->wait_head = op->next;

@@ -64,18 +64,46 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		submit_simple(req, &cmd, true);
 }
 
-/* Only regular files: devices, fifos and sockets are not offered. */
+/* Every type: a FIFO, a socket (bind(2) makes one), a device node or a
+ * regular file is an inode like any other, the same on every node; the
+ * kernel of each node makes a FIFO or a device work locally. The kernel
+ * checked the caller's right to make a device (CAP_MKNOD). */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	struct wire_cmd cmd = {.type = WIRE_CMD_CREATE,
-	                       .mode = S_IFREG | (mode & 07777),
-	                       .flags = WIRE_CREATE_EXCL};
-	if (!S_ISREG(mode)) {
-		fuse_reply_err(req, EPERM);
+	struct wire_cmd cmd = {.type = WIRE_CMD_MKNOD, .mode = mode, .rdev = rdev};
+
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+		cmd.rdev = 0; /* only devices have a device number */
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		break;
+	default:
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	cmd.mode = (mode & S_IFMT) | (mode & 07777);
 	if (set_name(req, &cmd, parent, name) == 0)
 		submit_simple(req, &cmd, true);
+}
+
+/* A file whose last publish from this node failed is not what its writer
+ * wrote: renaming or linking it would publish the remains under a name
+ * (`gen > f.tmp && mv f.tmp f`). EIO until a publish of it succeeds
+ * (docs/semantics.md, "A failed publish"). */
+static bool is_lost(struct qfs_mount *m, uint64_t ino)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, ino);
+	return in != NULL && in->lost;
+}
+
+static bool name_is_lost(struct qfs_mount *m, uint64_t parent, const char *name)
+{
+	struct fsm_attr a;
+	return node_lookup(m->node, parent, name, strlen(name), &a) == 0 && is_lost(m, a.ino);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -92,6 +120,10 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct wire_cmd cmd = {.type = WIRE_CMD_LINK, .ino = ino};
+	if (is_lost(fuse_req_userdata(req), ino)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	if (set_name(req, &cmd, newparent, newname) == 0)
 		submit_simple(req, &cmd, true);
 }
@@ -117,6 +149,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		fuse_reply_err(req, EINVAL); /* RENAME_WHITEOUT: no overlays here */
+		return;
+	}
+	if (name_is_lost(fuse_req_userdata(req), parent, name) ||
+	    ((flags & RENAME_EXCHANGE) && name_is_lost(fuse_req_userdata(req), newparent, newname))) {
+		fuse_reply_err(req, EIO);
 		return;
 	}
 	if (flags & RENAME_NOREPLACE)

@@ -111,11 +111,14 @@ static void getattr_settled(struct qfs__op *op, int err)
 	qfs__barrier(op, getattr_ready);
 }
 
+/* Through a handle (the kernel sends its fh for lseek(SEEK_END) and
+ * fstat-like calls of its own) the handle's gathered writes are published
+ * first, so it sees its own size; otherwise the committed file. */
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct qfs__op *op = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*op));
 	if (op != NULL)
-		qfs__wait_inflight(op, getattr_settled);
+		qfs__settle(op, fi != NULL ? qfs__handle_of(fi) : NULL, getattr_settled);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -200,8 +203,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		a->valid |= WIRE_ATTR_CTIME;
 		a->ctime_ns = ts_ns(&attr->st_ctim);
 	}
-	/* ftruncate, fchmod... through a handle that owes a truncation come
-	 * after it; a change by path or another handle comes before it. */
+	/* A truncation by a caller without CAP_FSETID clears the set-id bits
+	 * (the kernel adds them to the mode itself only for chown and for a
+	 * truncate it sends as SETATTR; the apply checks the mode it has). */
+	if ((to_set & FUSE_SET_ATTR_SIZE) && qfs__caller_lacks_fsetid(req))
+		a->valid |= WIRE_ATTR_KILL_SUIDGID;
+	/* ftruncate, fchmod... through a handle that gathered writes come
+	 * after them; a change by path or another handle comes before them. */
 	qfs__settle(&s->op, fi != NULL ? qfs__handle_of(fi) : NULL, setattr_settled);
 }
 

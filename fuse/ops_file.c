@@ -41,7 +41,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		qfs__reply_err(req, rc, QFS__READ);
 		return;
 	}
-	h = qfs__handle_open(m, ino, fi->flags, trunc);
+	h = qfs__handle_open(m, ino, fi->flags, trunc, trunc && qfs__write_kills_suidgid(req, a.mode));
 	if (h == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -72,7 +72,8 @@ static void create_done(struct qfs__op *op, int err, const struct fsm_result *re
 		return;
 	}
 	h = qfs__handle_open(m, res->attr.ino, c->fi.flags,
-	                     (c->fi.flags & O_TRUNC) && res->attr.size > 0);
+	                     (c->fi.flags & O_TRUNC) && res->attr.size > 0,
+	                     qfs__write_kills_suidgid(op->req, res->attr.mode));
 	if (h == NULL) {
 		qfs__op_fail(op, -ENOMEM, QFS__CHANGE);
 		return;
@@ -195,153 +196,27 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	r->h = qfs__handle_of(fi);
 	r->size = size;
 	r->off = off;
-	/* The committed contents, unless this handle itself owes a
-	 * truncation or buffered chunks: then those first. */
+	/* The committed contents, unless this handle itself gathered
+	 * writes or owes its O_TRUNC: then those are published first. */
 	qfs__settle(&r->op, qfs__handle_of(fi), read_settled);
 }
 
 /* ------------------------------------------------------------------------ */
-/* write: one command, answered once applied here                            */
-
-struct write_op {
-	struct qfs__op op;
-	struct qfs__handle *h;
-	off_t off;
-	size_t size;
-	const char *data; /* the request's buffer, or @copy */
-	char *copy;       /* owned: when the write waits for a truncation first */
-	bool truncating;  /* this command carries the handle's O_TRUNC */
-};
-
-static void write_done(struct qfs__op *op, int err, const struct fsm_result *res)
-{
-	struct write_op *w = (struct write_op *)op;
-	struct qfs_mount *m = op->m;
-
-	if (err == 0)
-		err = res->err;
-	free(w->copy);
-	w->copy = NULL;
-	if (err == 0)
-		fuse_reply_write(op->req, w->size);
-	else
-		qfs__reply_err(op->req, err, QFS__CHANGE);
-	/* A failed truncating write is not retried at release: the file keeps
-	 * its old contents (or, after ETIMEDOUT, gets the new ones if the
-	 * command applies after all). */
-	if (w->truncating) {
-		struct qfs__inode *in = qfs__inode_find(&m->inodes, op->ino);
-		if (in != NULL)
-			qfs__inflight_end(m, in);
-	}
-	qfs__op_done(op);
-}
-
-static void write_go(struct qfs__op *op, int err)
-{
-	struct write_op *w = (struct write_op *)op;
-	struct qfs__handle *h = w->h;
-	struct wire_cmd cmd = {.ino = op->ino, .data = w->data, .data_len = w->size};
-	char *joined = NULL;
-
-	if (err != 0) {
-		free(w->copy);
-		w->copy = NULL;
-		qfs__op_fail(op, err, QFS__CHANGE);
-		return;
-	}
-	if (h->trunc_pending) {
-		/* `echo v > f`: the O_TRUNC and the data in one command, with
-		 * the chunks buffered before it (they start at offset 0, and
-		 * this one follows them). An O_APPEND|O_TRUNC file is empty,
-		 * so its end is offset 0. */
-		size_t len;
-		cmd.type = WIRE_CMD_WRITE;
-		cmd.flags = WIRE_WRITE_TRUNCATE;
-		cmd.offset = h->append ? 0 : (uint64_t)w->off;
-		joined = qfs__handle_take_buffer(op->m, h, &len);
-		if (len > 0) {
-			char *nb = realloc(joined, len + w->size);
-			if (nb == NULL) {
-				free(joined);
-				qfs__op_fail(op, -ENOMEM, QFS__CHANGE);
-				return;
-			}
-			joined = nb;
-			memcpy(joined + len, w->data, w->size);
-			cmd.offset = 0;
-			cmd.data = joined;
-			cmd.data_len = len + w->size;
-		}
-		w->truncating = true;
-		qfs__handle_take_trunc(op->m, h);
-		qfs__inflight_begin(qfs__inode_find(&op->m->inodes, op->ino));
-	} else if (h->append) {
-		cmd.type = WIRE_CMD_APPEND;
-	} else {
-		cmd.type = WIRE_CMD_WRITE;
-		cmd.offset = (uint64_t)w->off;
-	}
-	qfs__submit(op, &cmd, write_done); /* copies the data */
-	free(joined);
-}
+/* write, flush, release, fsync: gathered and published (handle.c)          */
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
-	struct qfs_mount *m = fuse_req_userdata(req);
-	struct qfs__handle *h = qfs__handle_of(fi);
-	struct qfs__inode *in = qfs__inode_find(&m->inodes, ino);
-	struct write_op *w;
-	bool own, wait;
-
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	/* What this handle reads next must show what it writes. */
-	qfs__handle_drop_version(m, h);
-	/* A full chunk of a truncating copy: kept, answered at once. */
-	if (!m->stopping && qfs__handle_can_buffer(m, h, off, size) &&
-	    qfs__handle_buffer(m, h, buf, size) == 0) {
-		fuse_reply_write(req, size);
-		return;
-	}
-	w = qfs__op_new(m, req, ino, sizeof(*w));
-	if (w == NULL)
-		return;
-	w->h = h;
-	w->off = off;
-	w->size = size;
-	w->data = buf;
-	/* The write carries its handle's truncation (and buffer) when it
-	 * comes in sequence (the fsm's WRITE|TRUNCATE keeps the bytes before
-	 * its offset); out of sequence, what the handle owes is committed
-	 * first, and the write follows as a command of its own. Truncations
-	 * other handles owe are theirs: this write comes before them. */
-	own = h->trunc_pending;
-	wait = in != NULL && (in->n_inflight > 0 || (own && !h->append && off != (off_t)h->len));
-	if (!wait) {
-		write_go(&w->op, 0);
-		return;
-	}
-	w->copy = malloc(size ? size : 1);
-	if (w->copy == NULL) {
-		qfs__op_fail(&w->op, -ENOMEM, QFS__CHANGE);
-		return;
-	}
-	memcpy(w->copy, buf, size);
-	w->data = w->copy;
-	qfs__settle(&w->op, h, write_go);
+	qfs__handle_write(fuse_req_userdata(req), req, qfs__handle_of(fi), buf, size, off);
 }
 
-/* ------------------------------------------------------------------------ */
-/* flush, release, fsync                                                    */
-
-/* A write was committed before it was answered, unless it was buffered:
- * the buffer is committed now (handle.c). A FLUSH before any write (bash's
- * dup2 + close of `echo v > f`) commits nothing: the write carries the
- * truncation. */
+/* close(2) waits for FLUSH: what the handle gathered is published, and
+ * close returns after the commit with its error. A FLUSH before any write
+ * (bash's dup2 + close of `echo v > f`) publishes nothing. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct qfs_mount *m = fuse_req_userdata(req);
@@ -358,36 +233,11 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		qfs__handle_release(m, req, qfs__handle_of(fi));
 }
 
-static void fsync_settled(struct qfs__op *op, int err)
-{
-	if (err == 0)
-		fuse_reply_err(op->req, 0);
-	else
-		qfs__reply_err(op->req, err, QFS__CHANGE);
-	qfs__op_done(op);
-}
-
-/* Writes were durable on a majority when answered; only a pending O_TRUNC
- * is still owed, and fsync(2) commits it. */
+/* Publishes were durable on a majority when answered; fsync(2) publishes
+ * what the handle still gathers. */
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	struct qfs_mount *m = fuse_req_userdata(req);
-	struct qfs__handle *h = fi != NULL ? qfs__handle_of(fi) : NULL;
-	struct qfs__op *op;
-
-	/* This handle's own truncation or buffered chunks, when nothing is in
-	 * flight on the file: committed now, and the commit's error is
-	 * fsync's. Otherwise wait for what is owed or in flight. */
-	if (h != NULL && h->trunc_pending) {
-		struct qfs__inode *in = qfs__inode_find(&m->inodes, ino);
-		if (in != NULL && in->n_inflight == 0) {
-			qfs__handle_commit(m, req, h);
-			return;
-		}
-	}
-	op = qfs__op_new(m, req, ino, sizeof(*op));
-	if (op != NULL)
-		qfs__settle(op, h, fsync_settled);
+	qfs__handle_fsync(fuse_req_userdata(req), req, fi != NULL ? qfs__handle_of(fi) : NULL);
 }
 
 void qfs__ops_file(struct fuse_lowlevel_ops *ops)

@@ -153,11 +153,13 @@ int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, v
  * node_writable - may a change be accepted now? A local check, in
  * microseconds, that lets the mount fail a write(2) at once instead of at
  * the close that commits it (docs/semantics.md, "Publish at close").
- * Returns 0 (a submit may still fail later), or the error a submit made now
- * would end with:
- *   -EROFS         no leader has been known for at least the commit timeout
- *                  (a leader that lost its quorum steps down: CheckQuorum);
- *                  a shorter gap (an election) returns 0
+ * "In contact" means: this node leads and heard from a majority of voters,
+ * or follows a leader it heard from, within 3 heartbeats.
+ * Returns 0 (in contact; a submit may still fail later), or:
+ *   -EAGAIN        out of contact for less than the commit timeout (an
+ *                  election, a lost heartbeat): ask again in a heartbeat
+ *   -EROFS         out of contact for at least the commit timeout: what a
+ *                  submit would end with
  *   -ENOSPC        this node's disk is full (the writer is retrying)
  *   -EIO           this node's storage failed
  *   QFS_ESHUTDOWN  the node is stopping

@@ -257,8 +257,6 @@ static void on_soft_state(struct node *n)
 			node__log(n, QFS_LOG_INFO, "term %llu, leader %llu (%s)",
 			          (unsigned long long)term, (unsigned long long)leader,
 			          raft_role_name(raft_role(n->raft)));
-		if (leader == RAFT_NONE && n->leader != RAFT_NONE)
-			n->leaderless_since = uv_now(n->loop);
 		n->leader = leader;
 		n->term = term;
 		node__submits_on_leader_change(n);
@@ -309,6 +307,7 @@ void node__on_tick(struct node *n)
 	if (n->stopping)
 		return;
 	raft_tick(n->raft);
+	node__contact_on_tick(n);
 	node__members_on_tick(n);
 	node__admin_on_tick(n);
 	node__keys_on_tick(n);

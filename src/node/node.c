@@ -443,7 +443,7 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	}
 	n->w.applied = n->applied;
 	n->leader = RAFT_NONE;
-	n->leaderless_since = uv_now(loop);
+	n->in_contact_at = uv_now(loop);
 
 	/* From here on, handles exist: failures go through node_stop's path. */
 	uv_timer_init(loop, &n->tick);

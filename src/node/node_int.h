@@ -149,7 +149,8 @@ struct node {
 	uint64_t applied;        /* the loop's view: last index the writer applied */
 	uint64_t snapshot_index; /* the loop's view: the newest snapshot reported */
 	raft_id leader;          /* last leader seen, to notice changes */
-	uint64_t leaderless_since; /* uv_now() when @leader became RAFT_NONE */
+	uint64_t in_contact_at; /* uv_now() when this node last knew a leader in contact
+	                           with a quorum (node_writable) */
 	raft_term term;
 	struct raft_conf peers; /* the members the transport dials */
 
@@ -208,6 +209,9 @@ struct node {
 	void (*stop_cb)(void *);
 	void *stop_arg;
 };
+
+/* submit.c: the leader heard from a majority recently (node_writable). */
+void node__contact_on_tick(struct node *n);
 
 /* node.c */
 /* The node layer's one logging call: a line whose source is "node ID" (see

@@ -97,6 +97,9 @@ static void on_recv(struct net *net, raft_id from, const void *frame, size_t len
 		if (m.from == from) {
 			node__raft_now(n);
 			raft_step(n->raft, &m);
+			/* A follower is in contact while its leader talks to it. */
+			if (raft_leader(n->raft) == from)
+				n->in_contact_at = uv_now(n->loop);
 		}
 		wire_arena_free(&arena);
 		break;

@@ -187,8 +187,36 @@ int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, v
 	return 0;
 }
 
+/* Contact is judged over this many heartbeats: one lost or late heartbeat
+ * does not count as a loss. */
+#define CONTACT_HEARTBEATS 3
+
+void node__contact_on_tick(struct node *n)
+{
+	const struct raft_conf *conf;
+	unsigned voters = 0, heard = 0;
+
+	if (raft_role(n->raft) != RAFT_LEADER)
+		return;
+	conf = raft_configuration(n->raft);
+	for (unsigned i = 0; i < conf->n; i++) {
+		struct raft_progress_info pi;
+		if (conf->servers[i].role != RAFT_VOTER)
+			continue;
+		voters++;
+		if (conf->servers[i].id == n->opts.id)
+			heard++;
+		else if (raft_progress(n->raft, conf->servers[i].id, &pi) == 0 &&
+		         pi.ticks_since_contact <= CONTACT_HEARTBEATS)
+			heard++;
+	}
+	if (voters > 0 && heard > voters / 2)
+		n->in_contact_at = uv_now(n->loop);
+}
+
 int node_writable(struct node *n)
 {
+	uint64_t out_for;
 	bool full;
 
 	if (n->stopping)
@@ -200,10 +228,10 @@ int node_writable(struct node *n)
 	pthread_mutex_unlock(&n->w.mu);
 	if (full)
 		return -ENOSPC;
-	if (raft_leader(n->raft) == RAFT_NONE &&
-	    uv_now(n->loop) - n->leaderless_since >= n->opts.commit_timeout_ms)
-		return -EROFS;
-	return 0;
+	out_for = uv_now(n->loop) - n->in_contact_at;
+	if (out_for <= (uint64_t)CONTACT_HEARTBEATS * n->opts.heartbeat_ms)
+		return 0;
+	return out_for >= n->opts.commit_timeout_ms ? -EROFS : -EAGAIN;
 }
 
 static struct node__submit *find_serial(struct node *n, uint64_t serial)

@@ -37,8 +37,6 @@ err=$(mkdir "$m1/${n255}x" 2>&1)
 check '[[ "$err" == *"File name too long"* ]]' "mkdir of a 256-byte name fails with ENAMETOOLONG"
 
 # Not supported is said, never a silent success.
-err=$(mknod "$m1/fifo" p 2>&1)
-check '[ -n "$err" ] && [ ! -e "$m2/fifo" ]' "mknod of a FIFO is refused ($err)"
 err=$(setfattr -n trusted.x -v 1 "$m1/big" 2>&1)
 check '[ -n "$err" ]' "a non-user xattr namespace is refused ($err)"
 

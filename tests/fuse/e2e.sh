@@ -106,12 +106,12 @@ fails_with "a value above the maximum: EFBIG" "File too large" \
 head -c 2500000 /dev/urandom >"$LOCAL/big2"
 mark_commands
 ok "cp of 2.5 MB over an existing 3 MB file" cp "$LOCAL/big2" "$M/big"
-eq "... is ONE write|truncate command" "$(commands_since)" "write flags=1;"
+eq "... is ONE writev|truncate command" "$(commands_since)" "writev flags=1;"
 ok "... and reads back" cmp "$M/big" "$LOCAL/big2"
 head -c 1048576 /dev/urandom >"$LOCAL/exact"
 mark_commands
 ok "cp of exactly 1 MiB (whole chunks) over a file" cp "$LOCAL/exact" "$M/big"
-eq "... is ONE command, committed by close" "$(commands_since)" "write flags=1;"
+eq "... is ONE command, committed by close" "$(commands_since)" "writev flags=1;"
 ok "... and reads back" cmp "$M/big" "$LOCAL/exact"
 if command -v python3 >/dev/null; then
 	echo x >"$M/fsynced"
@@ -128,7 +128,7 @@ new = open(sys.argv[2]).read().splitlines()[int(sys.argv[3]):]
 print(';'.join(' '.join(l.split()[:2]) for l in new))
 os.close(fd)
 PY
-)" "write flags=1"
+)" "writev flags=1"
 fi
 if command -v python3 >/dev/null; then
 	echo keep >"$M/fsyncfail"
@@ -170,25 +170,25 @@ eq "bytes at the offset" "$(dd if="$M/big" bs=1 skip=100 count=2 status=none)" "
 echo old-contents >"$M/atomic"
 mark_commands
 echo new >"$M/atomic"
-eq "echo > existing file is ONE write|truncate command" "$(commands_since)" "write flags=1;"
+eq "echo > existing file is ONE writev|truncate command" "$(commands_since)" "writev flags=1;"
 eq "its contents" "$(cat "$M/atomic")" "new"
 printf 'from a program\n' >"$LOCAL/small"
 mark_commands
 cat "$LOCAL/small" >"$M/atomic"
-eq "cat a > existing f is ONE write|truncate command" "$(commands_since)" "write flags=1;"
+eq "cat a > existing f is ONE writev|truncate command" "$(commands_since)" "writev flags=1;"
 mark_commands
 cp "$LOCAL/small" "$M/atomic"
-eq "cp a existing-f is ONE write|truncate command" "$(commands_since)" "write flags=1;"
+eq "cp a existing-f is ONE writev|truncate command" "$(commands_since)" "writev flags=1;"
 eq "its contents" "$(cat "$M/atomic")" "from a program"
 mark_commands
 : >"$M/atomic"
 eq ": > f: size 0 at once through this node" "$(stat -c %s "$M/atomic")" "0"
-eq ": > f commits one truncation" "$(commands_since)" "setattr flags=0;"
+eq ": > f commits one truncation" "$(commands_since)" "writev flags=1;"
 eq ": > f: empty" "$(cat "$M/atomic")" ""
 echo again >"$M/atomic"
 : >"$M/atomic"
 eq ": > f is committed when it returns (its second close)" \
-	"$(tail -n 1 "$CMDLOG" | cut -d' ' -f1)" "setattr"
+	"$(tail -n 1 "$CMDLOG" | cut -d' ' -f1)" "writev"
 echo again >"$M/atomic"
 (: >"$M/atomic"; cat "$M/atomic" >"$TMP/catout"; stat -c %s "$M/atomic" >>"$TMP/catout")
 eq ": > f then cat and stat at once" "$(cat "$TMP/catout")" "0"
@@ -223,7 +223,7 @@ os.close(fd)
 out.append(since())
 print(' | '.join(out))
 PY
-)" "5 |  | 'held\\n' |  | append flags=0 | write flags=1"
+)" "5 |  | 'held\\n' |  | writev flags=4 | writev flags=1"
 	eq "its contents" "$(cat "$M/p")" "after"
 fi
 
@@ -310,8 +310,25 @@ ok "a 255-byte name" bash -c "echo ok >'$M/$long255'"
 eq "the 255-byte name reads back" "$(cat "$M/$long255")" "ok"
 fails_with "a 256-byte name: ENAMETOOLONG" "File name too long" bash -c "echo no >'$M/$long256'"
 fails_with "mkdir of a 256-byte name" "File name too long" mkdir "$M/$long256"
-fails_with "mkfifo: not supported" "Operation not permitted" mkfifo "$M/fifo"
-fails_with "mknod of a device: not supported" "Operation not permitted" mknod "$M/dev" c 1 3
+ok "mkfifo" mkfifo "$M/fifo"
+eq "... is a FIFO" "$(stat -c %F "$M/fifo")" "fifo"
+if command -v python3 >/dev/null; then
+	eq "a FIFO in the mount carries data between two processes" "$(python3 - "$M/fifo" <<'PY'
+import os, sys
+if os.fork() == 0:
+    with open(sys.argv[1], 'w') as w:
+        w.write('through the fifo')
+    os._exit(0)
+with open(sys.argv[1]) as r:
+    print(r.read())
+os.wait()
+PY
+)" "through the fifo"
+	ok "bind() of a unix socket in the mount" python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('$M/sock')"
+	eq "... is a socket" "$(stat -c %F "$M/sock")" "socket"
+	ok "mknod(2) of a regular file" python3 -c "import os, stat; os.mknod('$M/regular', stat.S_IFREG | 0o640)"
+	eq "... is an empty regular file" "$(stat -c '%F %s %a' "$M/regular")" "regular empty file 0 640"
+fi
 fails_with "cat of a missing file" "No such file" cat "$M/missing"
 fails_with "noclobber (set -C) refuses an existing file" "cannot overwrite" bash -c "set -C; echo x >'$M/f'"
 if command -v python3 >/dev/null; then

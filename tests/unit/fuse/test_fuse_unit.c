@@ -80,62 +80,43 @@ static void test_inode_counts(void **state)
 }
 
 /* An open handle keeps the inode after the kernel forgot its name; an
- * O_TRUNC open counts as a pending truncation; only full chunks in sequence
- * are buffered, by one handle of the inode at a time. */
-static void test_handle_truncation_and_buffer(void **state)
+ * O_TRUNC open owes a publish, a plain open does not; a release while the
+ * mount stops drops what is owed and frees the inode; a lost inode stays. */
+static void test_handle_lifecycle(void **state)
 {
-	static char chunk[131072];
 	struct qfs_mount m;
 	struct qfs__handle *h, *h2;
 	struct qfs__inode *in;
-	size_t len;
-	char *buf;
 	(void)state;
 
 	memset(&m, 0, sizeof(m));
 	assert_int_equal(qfs__inodes_init(&m.inodes), 0);
 	qfs__inode_lookup(&m, 9);
-	h = qfs__handle_open(&m, 9, 0, true);
+	h = qfs__handle_open(&m, 9, 0, true, true);
 	assert_non_null(h);
+	assert_true(qfs__handle_owes(h));
+	assert_true(h->kill_suidgid);
 	in = qfs__inode_find(&m.inodes, 9);
 	assert_int_equal(in->nopen, 1);
-	assert_int_equal(in->n_pending, 1);
 	qfs__inode_forget(&m, 9, 1);
 	assert_non_null(qfs__inode_find(&m.inodes, 9));
 
-	assert_true(qfs__handle_can_buffer(&m, h, 0, sizeof(chunk)));
-	assert_int_equal(qfs__handle_buffer(&m, h, chunk, sizeof(chunk)), 0);
-	assert_ptr_equal(in->buffering, h);
-	assert_int_equal(m.buffered, sizeof(chunk));
-	assert_false(qfs__handle_can_buffer(&m, h, 100, sizeof(chunk)));   /* out of sequence */
-	assert_false(qfs__handle_can_buffer(&m, h, sizeof(chunk), 4096));  /* not a full chunk */
-	assert_false(qfs__handle_can_buffer(&m, h, sizeof(chunk), 70000)); /* not whole pages */
-	assert_true(qfs__handle_can_buffer(&m, h, sizeof(chunk), sizeof(chunk)));
-	m.opts.max_value_size = sizeof(chunk) + 4096; /* beyond the maximum */
-	assert_false(qfs__handle_can_buffer(&m, h, sizeof(chunk), sizeof(chunk)));
-	m.opts.max_value_size = 0;
-
-	/* Another handle, with O_TRUNC too, does not stop the buffering one,
-	 * and does not buffer while that one does. */
-	h2 = qfs__handle_open(&m, 9, 0, true);
-	assert_true(qfs__handle_can_buffer(&m, h, sizeof(chunk), sizeof(chunk)));
-	assert_false(qfs__handle_can_buffer(&m, h2, 0, sizeof(chunk)));
-	assert_int_equal(in->n_pending, 2);
-	m.stopping = true;
+	h2 = qfs__handle_open(&m, 9, 0, false, true);
+	assert_false(qfs__handle_owes(h2));
+	assert_false(h2->kill_suidgid); /* only with the truncation, or a write */
+	assert_int_equal(in->nopen, 2);
+	m.stopping = true; /* release without a node */
 	qfs__handle_release(&m, NULL, h2);
-	m.stopping = false;
-
-	buf = qfs__handle_take_buffer(&m, h, &len);
-	assert_int_equal(len, sizeof(chunk));
-	free(buf);
-	assert_int_equal(m.buffered, 0);
-	assert_null(in->buffering);
-	qfs__handle_take_trunc(&m, h);
-	assert_int_equal(in->n_pending, 0);
-	assert_false(qfs__handle_can_buffer(&m, h, 0, sizeof(chunk))); /* nothing owed */
-	m.stopping = true;                                             /* release without a node */
+	assert_int_equal(in->nopen, 1);
 	qfs__handle_release(&m, NULL, h);
 	assert_null(qfs__inode_find(&m.inodes, 9));
+
+	/* A lost inode (its last publish failed) is kept for rename and link
+	 * to refuse it, after the kernel forgot it. */
+	qfs__inode_lookup(&m, 10);
+	qfs__inode_find(&m.inodes, 10)->lost = true;
+	qfs__inode_forget(&m, 10, 1);
+	assert_non_null(qfs__inode_find(&m.inodes, 10));
 	qfs__inodes_free(&m.inodes);
 }
 
@@ -145,7 +126,7 @@ int main(void)
 	        cmocka_unit_test(test_errno_map),
 	        cmocka_unit_test(test_check_name),
 	        cmocka_unit_test(test_inode_counts),
-	        cmocka_unit_test(test_handle_truncation_and_buffer),
+	        cmocka_unit_test(test_handle_lifecycle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
