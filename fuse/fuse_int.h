@@ -203,14 +203,22 @@ bool qfs__handle_owes(const struct qfs__handle *h);
 /* Publish what @h owes, if anything, answering nothing; the inode's
  * n_inflight counts it until it is answered. */
 void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h);
+/* The size the file has for @h's writer: @committed, as @h's gathered
+ * writes (and its O_TRUNC) change it. */
+uint64_t qfs__handle_size(const struct qfs__handle *h, uint64_t committed);
+/* Publish the bare truncations of @in's handles that were flushed with
+ * nothing written (`: > f` before its RELEASE), so that what comes next on
+ * this node sees them. */
+void qfs__inode_settle_truncations(struct qfs_mount *m, struct qfs__inode *in);
 /* A publish or truncation of @in was proposed / answered. */
 void qfs__inflight_begin(struct qfs__inode *in);
 void qfs__inflight_end(struct qfs_mount *m, struct qfs__inode *in);
 /* Answer WRITE of @size bytes at @off through @h (handle.c, "Gathering"). */
 void qfs__handle_write(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h, const char *buf,
                        size_t size, off_t off);
-/* Answer FLUSH: publish what @h owes (see handle.c for the first FLUSH),
- * answering after the commit with its error, or a failed publish's. */
+/* Answer FLUSH: publish what @h gathered (never a bare truncation: see
+ * handle.c), answering after the commit with its error, or a failed
+ * publish's. */
 void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h);
 /* Answer fsync of @h: publish what it owes and answer with the commit's
  * error; else wait for its publishes in flight. */

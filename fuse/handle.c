@@ -172,19 +172,36 @@ static void arm_timer(struct qfs_mount *m)
 	               m->dirty_head->due > now ? m->dirty_head->due - now : 0, 0);
 }
 
+/*
+ * A handle joins the dirty list at its first gathered write, due
+ * publish_delay_ms later; one that still owes its O_TRUNC (a replacement
+ * being written: `gen > f`, `head -c 16M > f`) is due only REPLACE_DELAYS
+ * times later, so that a replacement written within that time is published
+ * whole, while `prog > log` kept open for minutes still shows. The list is
+ * kept in due order (insertion from the tail: dues nearly always grow).
+ */
+#define REPLACE_DELAYS 10
+
 static void dirty_add(struct qfs_mount *m, struct qfs__handle *h)
 {
+	struct qfs__handle *after;
+
 	if (h->dirty)
 		return;
 	h->dirty = true;
-	h->due = uv_now(m->loop) + delay_ms(m);
-	h->dnext = NULL;
-	h->dprev = m->dirty_tail;
-	if (m->dirty_tail != NULL)
-		m->dirty_tail->dnext = h;
+	h->due = uv_now(m->loop) + delay_ms(m) * (h->trunc_pending ? REPLACE_DELAYS : 1);
+	for (after = m->dirty_tail; after != NULL && after->due > h->due; after = after->dprev)
+		;
+	h->dprev = after;
+	h->dnext = after != NULL ? after->dnext : m->dirty_head;
+	if (h->dnext != NULL)
+		h->dnext->dprev = h;
+	else
+		m->dirty_tail = h;
+	if (after != NULL)
+		after->dnext = h;
 	else
 		m->dirty_head = h;
-	m->dirty_tail = h;
 	if (m->dirty_head == h)
 		arm_timer(m);
 }
@@ -406,6 +423,21 @@ static void publish(struct qfs_mount *m, struct qfs__handle *h, enum publish_for
 	qfs__submit(&p->op, &cmd, published); /* copies the extents */
 	free(ce);
 	extents_free(m, ext, n);
+}
+
+void qfs__inode_settle_truncations(struct qfs_mount *m, struct qfs__inode *in)
+{
+	struct qfs__handle *h, *next;
+
+	if (m->stopping)
+		return;
+	in->hold++;
+	for (h = in->handles; h != NULL; h = next) {
+		next = h->next;
+		if (h->trunc_pending && h->n_ext == 0 && h->flushes > 0)
+			publish(m, h, FOR_SETTLE, NULL, 0);
+	}
+	in->hold--;
 }
 
 void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h)
@@ -636,18 +668,20 @@ static void reply_pending_err(fuse_req_t req, struct qfs__handle *h)
 }
 
 /*
- * The first FLUSH of a handle publishes no bare truncation: in bash's
- * `echo v > f` it comes from the dup2 + close before the write that will
- * carry it. A later FLUSH with the truncation still owed and nothing
- * written (bash's `: > f`, and `cmd > f` where cmd writes nothing) publishes
- * it, and close(2) returns after the commit, so the file is empty
- * everywhere when the command ends. Gathered writes are published by any
- * FLUSH.
+ * FLUSH publishes what the handle gathered, and close(2) returns after the
+ * commit with its error. It never publishes a bare truncation: bash sends
+ * one FLUSH before the write of `echo v > f` (its dup2 + close), and every
+ * command substitution inside `{ ...; } > f` sends one from its child, so
+ * a FLUSH with nothing written says nothing about what comes. The
+ * truncation of `: > f` (OPEN FLUSH FLUSH RELEASE) is published at RELEASE,
+ * or as soon as anything else on this node looks at the file after such a
+ * FLUSH (qfs__inode_settle_truncations: lookup, getattr, open, read), so
+ * what follows on this node sees it.
  */
 void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
 {
 	h->flushes++;
-	if (m->stopping || (h->n_ext == 0 && (!h->trunc_pending || h->flushes < 2))) {
+	if (m->stopping || h->n_ext == 0) {
 		reply_pending_err(req, h);
 		return;
 	}
@@ -764,4 +798,13 @@ bool qfs__handle_set_version(struct qfs_mount *m, struct qfs__handle *h, char *d
 	h->has_version = true;
 	m->scanned += len;
 	return true;
+}
+
+uint64_t qfs__handle_size(const struct qfs__handle *h, uint64_t committed)
+{
+	uint64_t base = h->trunc_pending ? 0 : committed;
+
+	if (h->append)
+		return base + h->gathered;
+	return h->end > base ? h->end : base;
 }

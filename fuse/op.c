@@ -103,6 +103,8 @@ void qfs__wait_inflight(struct qfs__op *op, qfs__op_fn fn)
 {
 	struct qfs__inode *in = qfs__inode_find(&op->m->inodes, op->ino);
 
+	if (in != NULL)
+		qfs__inode_settle_truncations(op->m, in);
 	if (in == NULL || in->n_inflight == 0) {
 		fn(op, op->m->stopping ? QFS_ESHUTDOWN : 0);
 		return;
@@ -120,6 +122,7 @@ void qfs__settle(struct qfs__op *op, struct qfs__handle *h, qfs__op_fn fn)
 	}
 	in->hold++; /* a proposal that fails at once ends inside the call */
 	qfs__handle_settle(op->m, h);
+	qfs__inode_settle_truncations(op->m, in);
 	in->hold--;
 	if (in->n_inflight == 0) {
 		qfs__inode_put(&op->m->inodes, in);

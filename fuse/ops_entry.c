@@ -43,6 +43,8 @@ static void lookup_ready(struct qfs__op *op, int err)
 		return;
 	}
 	in = qfs__inode_find(&op->m->inodes, a.ino);
+	if (in != NULL)
+		qfs__inode_settle_truncations(op->m, in);
 	if (in != NULL && in->n_inflight > 0) {
 		op->ino = a.ino;
 		qfs__wait_inflight(op, lookup_reply);
@@ -88,8 +90,14 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 /* ------------------------------------------------------------------------ */
 /* getattr: barrier, local getattr (a truncation in flight is waited for)    */
 
+struct getattr_op {
+	struct qfs__op op;
+	struct qfs__handle *h; /* the handle it came through, or NULL */
+};
+
 static void getattr_ready(struct qfs__op *op, int err)
 {
+	struct getattr_op *g = (struct getattr_op *)op;
 	struct fsm_attr a;
 
 	if (err == 0)
@@ -98,6 +106,8 @@ static void getattr_ready(struct qfs__op *op, int err)
 		qfs__op_fail(op, err, QFS__READ);
 		return;
 	}
+	if (g->h != NULL)
+		a.size = qfs__handle_size(g->h, a.size);
 	qfs__reply_attr(op->m, op->req, &a);
 	qfs__op_done(op);
 }
@@ -111,14 +121,17 @@ static void getattr_settled(struct qfs__op *op, int err)
 	qfs__barrier(op, getattr_ready);
 }
 
-/* Through a handle (the kernel sends its fh for lseek(SEEK_END) and
- * fstat-like calls of its own) the handle's gathered writes are published
- * first, so it sees its own size; otherwise the committed file. */
+/* Through a handle (the kernel sends its fh for lseek(SEEK_END), and
+ * before each O_APPEND write) the size is the one the handle's own writes
+ * make, so the writer sees its file as it wrote it; publishing here instead
+ * would cost a commit per append. Otherwise the committed file. */
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct qfs__op *op = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*op));
-	if (op != NULL)
-		qfs__settle(op, fi != NULL ? qfs__handle_of(fi) : NULL, getattr_settled);
+	struct getattr_op *g = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*g));
+	if (g != NULL) {
+		g->h = fi != NULL ? qfs__handle_of(fi) : NULL;
+		qfs__wait_inflight(&g->op, getattr_settled);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
