@@ -203,12 +203,16 @@ bool qfs__handle_owes(const struct qfs__handle *h);
 /* Publish what @h owes, if anything, answering nothing; the inode's
  * n_inflight counts it until it is answered. */
 void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h);
+/* Publish what every handle of @ino on this node gathered, now, answering
+ * nothing: before a lock is released, so that the release comes after the
+ * data in the log and whoever takes the lock next sees it. */
+void qfs__inode_publish(struct qfs_mount *m, uint64_t ino);
 /* The size the file has for @h's writer: @committed, as @h's gathered
  * writes (and its O_TRUNC) change it. */
 uint64_t qfs__handle_size(const struct qfs__handle *h, uint64_t committed);
-/* Publish the bare truncations of @in's handles that were flushed with
- * nothing written (`: > f` before its RELEASE), so that what comes next on
- * this node sees them. */
+/* Publish the bare truncations of @in's handles that were flushed twice
+ * with nothing written (`: > f` before its RELEASE), so that what comes
+ * next on this node sees them. */
 void qfs__inode_settle_truncations(struct qfs_mount *m, struct qfs__inode *in);
 /* A publish or truncation of @in was proposed / answered. */
 void qfs__inflight_begin(struct qfs__inode *in);

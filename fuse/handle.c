@@ -434,7 +434,23 @@ void qfs__inode_settle_truncations(struct qfs_mount *m, struct qfs__inode *in)
 	in->hold++;
 	for (h = in->handles; h != NULL; h = next) {
 		next = h->next;
-		if (h->trunc_pending && h->n_ext == 0 && h->flushes > 0)
+		if (h->trunc_pending && h->n_ext == 0 && h->flushes >= 2)
+			publish(m, h, FOR_SETTLE, NULL, 0);
+	}
+	in->hold--;
+}
+
+void qfs__inode_publish(struct qfs_mount *m, uint64_t ino)
+{
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, ino);
+	struct qfs__handle *h, *next;
+
+	if (in == NULL || m->stopping)
+		return;
+	in->hold++;
+	for (h = in->handles; h != NULL; h = next) {
+		next = h->next;
+		if (h->n_ext > 0)
 			publish(m, h, FOR_SETTLE, NULL, 0);
 	}
 	in->hold--;
@@ -674,13 +690,39 @@ static void reply_pending_err(fuse_req_t req, struct qfs__handle *h)
  * command substitution inside `{ ...; } > f` sends one from its child, so
  * a FLUSH with nothing written says nothing about what comes. The
  * truncation of `: > f` (OPEN FLUSH FLUSH RELEASE) is published at RELEASE,
- * or as soon as anything else on this node looks at the file after such a
- * FLUSH (qfs__inode_settle_truncations: lookup, getattr, open, read), so
- * what follows on this node sees it.
+ * or as soon as anything on this node looks at the file after a second
+ * such FLUSH (qfs__inode_settle_truncations: lookup, getattr, read), so what
+ * follows on this node sees it. One FLUSH is not enough: the program that
+ * writes next (cat, head) fstat()s its output after bash's first FLUSH.
  */
+struct flush_wait {
+	struct qfs__op op;
+	struct qfs__handle *h;
+};
+
+static void flush_waited(struct qfs__op *op, int err)
+{
+	struct flush_wait *f = (struct flush_wait *)op;
+	if (err != 0 && f->h->err == 0)
+		f->h->err = err;
+	reply_pending_err(op->req, f->h);
+	qfs__op_done(op);
+}
+
 void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
 {
 	h->flushes++;
+	if (!m->stopping && h->n_ext == 0 && h->publishing > 0) {
+		/* A publish of this handle is in flight (the delay's, or one
+		 * made before its locks were released): close returns after it,
+		 * with its error, so the data is everywhere when close returns. */
+		struct flush_wait *f = qfs__op_new(m, req, h->ino, sizeof(*f));
+		if (f != NULL) {
+			f->h = h;
+			qfs__wait_inflight(&f->op, flush_waited);
+		}
+		return;
+	}
 	if (m->stopping || h->n_ext == 0) {
 		reply_pending_err(req, h);
 		return;

@@ -367,6 +367,10 @@ static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 	}
 	r.pid = lock->l_pid > 0 ? (uint32_t)lock->l_pid : (uint32_t)fuse_req_ctx(req)->pid;
 	r.flags = type_flag(lock->l_type);
+	/* What was written under the lock is published before it goes, so
+	 * that the next holder, anywhere, reads it (handle.c). */
+	if (lock->l_type == F_UNLCK)
+		qfs__inode_publish(fuse_req_userdata(req), ino);
 	start(req, &r, sleep != 0);
 }
 
@@ -387,6 +391,8 @@ static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, 
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	if (kind == LOCK_UN) /* after what was written under the lock (op_setlk) */
+		qfs__inode_publish(fuse_req_userdata(req), ino);
 	start(req, &r, !(op & LOCK_NB) && kind != LOCK_UN);
 }
 
