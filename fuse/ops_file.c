@@ -221,9 +221,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct qfs_mount *m = fuse_req_userdata(req);
 	/* This owner's fcntl locks on the file end first (ops_lock.c), after
-	 * what was written under them: the publish is proposed before the
-	 * unlock, so the log holds the data first. */
-	qfs__inode_publish(m, ino);
+	 * what was written under them is published. */
 	if (!qfs__locks_flush(m, req, ino, fi, qfs__handle_of(fi)))
 		qfs__handle_flush(m, req, qfs__handle_of(fi));
 }
@@ -233,7 +231,6 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct qfs_mount *m = fuse_req_userdata(req);
 	/* The flock and OFD locks taken through the handle end first, after
 	 * the data written under them (see op_flush). */
-	qfs__inode_publish(m, ino);
 	if (!qfs__locks_release(m, req, ino, fi, qfs__handle_of(fi)))
 		qfs__handle_release(m, req, qfs__handle_of(fi));
 }

@@ -496,6 +496,7 @@ bool qfs__locks_flush(struct qfs_mount *m, fuse_req_t req, uint64_t ino,
 
 	if (m->stopping || user_take(m, ino, fi->lock_owner, 0, false) == 0)
 		return false;
+	qfs__inode_publish(m, ino); /* what was written under the locks goes first */
 	c = qfs__op_new(m, req, ino, sizeof(*c));
 	if (c == NULL)
 		return true; /* answered ENOMEM */
@@ -513,6 +514,7 @@ bool qfs__locks_release(struct qfs_mount *m, fuse_req_t req, uint64_t ino,
 
 	if (m->stopping || user_take(m, ino, owner, fi->fh, true) == 0)
 		return false;
+	qfs__inode_publish(m, ino); /* what was written under the locks goes first */
 	c = qfs__op_new(m, req, ino, sizeof(*c));
 	if (c == NULL)
 		return true;
