@@ -29,7 +29,8 @@ void qfs__attr_to_stat(const struct fsm_attr *a, struct stat *st)
 	 * fewer, larger writes mean fewer FUSE round trips (each write is
 	 * gathered anyway; docs/performance.md has the figures). */
 	st->st_blksize = 131072;
-	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_rdev = (dev_t)a->rdev;
+	st->st_blocks = (blkcnt_t)a->blocks; /* what is stored: a hole takes none */
 	ns_to_ts(a->atime_ns, &st->st_atim);
 	ns_to_ts(a->mtime_ns, &st->st_mtim);
 	ns_to_ts(a->ctime_ns, &st->st_ctim);
