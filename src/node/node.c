@@ -61,6 +61,28 @@ static void on_check(uv_check_t *h)
 		uv_idle_stop(&n->idle);
 }
 
+/* Test-only: QFS_TEST_CLOCK_RATE=R (0.1..10) makes this daemon's clock run R
+ * times as fast as the machine's, to put clock drift under the fault harness
+ * (docs/testing.md). Read once, at start; anything else leaves the rate at 1. */
+static void read_clock_rate(struct node *n)
+{
+	n->clock_rate = 1.0;
+	n->clock_base = uv_hrtime();
+	const char *env = getenv("QFS_TEST_CLOCK_RATE");
+	if (env == NULL || *env == '\0')
+		return;
+	char *end;
+	double r = strtod(env, &end);
+	if (*end != '\0' || !(r >= 0.1 && r <= 10.0)) {
+		qfs_warn("node %llu: QFS_TEST_CLOCK_RATE=%s ignored (want 0.1..10)",
+		         (unsigned long long)n->opts.id, env);
+		return;
+	}
+	n->clock_rate = r;
+	qfs_warn("node %llu: TEST ONLY: the clock runs at %.3f times the real rate",
+	         (unsigned long long)n->opts.id, r);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	node__on_tick(t->data);
@@ -407,6 +429,7 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 		free_node(n);
 		return rc;
 	}
+	read_clock_rate(n);
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)uv_hrtime();
 	raft_config_default(&rc_cfg, opts->id, seed ^ opts->id);
@@ -468,7 +491,12 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 		goto fail;
 	}
 	uv_check_start(&n->check, on_check);
-	uv_timer_start(&n->tick, on_tick, opts->heartbeat_ms, opts->heartbeat_ms);
+	/* The tick is the core's clock for heartbeats and elections: it runs at
+	 * the node's clock rate too. */
+	uint64_t tick_ms = (uint64_t)((double)opts->heartbeat_ms / n->clock_rate + 0.5);
+	if (tick_ms == 0)
+		tick_ms = 1;
+	uv_timer_start(&n->tick, on_tick, tick_ms, tick_ms);
 	node__kick(n);
 	*out = n;
 	return 0;

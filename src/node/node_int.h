@@ -133,6 +133,10 @@ struct node {
 	struct node_options opts; /* strings point into the copies below */
 	char *data_dir, *cluster_name, *join_address;
 	char self_address[NODE_ADDRESS_MAX];
+	/* The node's clock (node__now_us): uv_hrtime() scaled by clock_rate from clock_base.
+	 * clock_rate is 1 except under the test-only QFS_TEST_CLOCK_RATE (docs/testing.md). */
+	double clock_rate;
+	uint64_t clock_base; /* uv_hrtime() at start */
 
 	struct store *store;
 	struct fsm *fsm;
@@ -218,12 +222,21 @@ void node__contact_on_tick(struct node *n);
  * quorumfs/log.h). Any thread: log_source is set once, at start. */
 #define node__log(n, level, ...) qfs_logs(level, (n)->log_source, __VA_ARGS__)
 void node__kick(struct node *n);
-/* Gives the core the time (microseconds of the monotonic clock, read now,
- * not the loop's cached time) right before an input that may take a lease
- * read. */
+/* The node's monotonic clock in microseconds, read now (not the loop's cached
+ * time). Every time the core and the tick timer see passes through here, so a
+ * test can run one daemon's clock fast or slow (QFS_TEST_CLOCK_RATE). */
+static inline uint64_t node__now_us(const struct node *n)
+{
+	uint64_t t = uv_hrtime();
+	if (n->clock_rate == 1.0)
+		return t / 1000;
+	return (n->clock_base + (uint64_t)((double)(t - n->clock_base) * n->clock_rate)) / 1000;
+}
+
+/* Gives the core the time right before an input that may take a lease read. */
 static inline void node__raft_now(struct node *n)
 {
-	raft_set_now(n->raft, uv_hrtime() / 1000);
+	raft_set_now(n->raft, node__now_us(n));
 }
 
 /* driver.c: the ready loop. */

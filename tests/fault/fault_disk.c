@@ -321,12 +321,29 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	LOCKED(do_getattr(path, st, fi));
 }
 
+/* With nullpath_ok, readdir may get no path: the directory's own is kept from opendir. */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	fi->fh = (uint64_t)(uintptr_t)copy;
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	free((char *)(uintptr_t)fi->fh);
+	return 0;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	(void)off;
-	(void)fi;
 	(void)flags;
+	path = (const char *)(uintptr_t)fi->fh;
 	int fd = openat(lower_fd, rel(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -350,6 +367,14 @@ static int op_mkdir(const char *path, mode_t mode)
 	if (fail_write)
 		return -fail_write;
 	return mkdirat(lower_fd, rel(path), mode) == 0 ? 0 : -errno;
+}
+
+/* The daemon's admin socket: bind() makes its node here. */
+static int op_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	if (fail_write)
+		return -fail_write;
+	return mknodat(lower_fd, rel(path), mode, rdev) == 0 ? 0 : -errno;
 }
 
 static int do_unlink(const char *path)
@@ -389,19 +414,22 @@ static int op_link(const char *from, const char *to)
 
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)fi;
+	if (!path) /* nullpath_ok: an open file, reached by its handle */
+		return fchmod(((struct handle *)(uintptr_t)fi->fh)->in->fd, mode) == 0 ? 0 : -errno;
 	return fchmodat(lower_fd, rel(path), mode, 0) == 0 ? 0 : -errno;
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-	(void)fi;
+	if (!path)
+		return fchown(((struct handle *)(uintptr_t)fi->fh)->in->fd, uid, gid) == 0 ? 0 : -errno;
 	return fchownat(lower_fd, rel(path), uid, gid, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
 }
 
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
-	(void)fi;
+	if (!path)
+		return futimens(((struct handle *)(uintptr_t)fi->fh)->in->fd, tv) == 0 ? 0 : -errno;
 	return utimensat(lower_fd, rel(path), tv, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
 }
 
@@ -597,8 +625,11 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static const struct fuse_operations ops = {
 	.init = op_init,
 	.getattr = op_getattr,
+	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.releasedir = op_releasedir,
 	.mkdir = op_mkdir,
+	.mknod = op_mknod,
 	.unlink = op_unlink,
 	.rmdir = op_rmdir,
 	.rename = op_rename,

@@ -59,6 +59,7 @@ head -c 4096 /dev/zero | tr '\0' a >"$M/pages"
 dd if=/dev/null of="$M/pages" conv=fsync,notrunc status=none
 head -c 8192 /dev/zero | tr '\0' b | dd of="$M/pages" conv=notrunc status=none
 check '[ "$(tr -d b <"$M/pages" | wc -c)" = 0 ]' "the overwrite reads back whole before the power loss"
+check '[ "$(ls "$M" | wc -l)" = 5 ]' "the directory lists its files"
 pull_plug
 check '[ "$(cat "$M/synced")" = durable ]' "write + fsync survives the power loss"
 check '[ "$(cat "$M/dsync")" = one ]' "an O_DSYNC write survives the power loss"
