@@ -97,6 +97,19 @@ struct node_options {
 struct node;
 
 /*
+ * node_cluster_id - the cluster id a node records in its store, derived
+ * from the cluster's name: a directory of another cluster is refused. For
+ * tools that create a data directory without a daemon (quorumctl restore).
+ * Pure; any thread.
+ */
+void node_cluster_id(const char *name, uint8_t id[16]);
+
+/* The store meta key where quorumctl force-new-cluster records the index of
+ * the configuration entry it appended (8 bytes, big-endian): a node that
+ * starts before applying it logs that its cluster was forced. */
+#define NODE_FORCED_AT_KEY "node.forced_at"
+
+/*
  * node_start - open the data directory, recover the log and the tree, start
  * the transport, the ticks and the admin socket (DATA_DIR/admin.sock).
  * @loop: borrowed; must outlive the node.

@@ -159,6 +159,17 @@ int store_open(const char *dir, const struct store_options *opts, struct store *
                size_t errlen);
 
 /*
+ * store_peek - read the identity of the store in @dir (node id, cluster id,
+ * format, into @out; the map figures stay 0) without locking it, in a
+ * read-only view, so it works while a daemon has the store open: LMDB lets
+ * another process read beside the writer. For offline tools (quorumctl
+ * backup). Never writes to @dir.
+ * Returns 0, -ENOENT (no store there), QFS_EFORMAT, QFS_ECORRUPT, -EACCES...
+ * Threading: any thread; never for a directory this process has open.
+ */
+int store_peek(const char *dir, struct store_info *out, char *errbuf, size_t errlen);
+
+/*
  * store_close - close the environment and free @s (NULL is a no-op).
  * No other call may be running or follow on @s. Everything committed is
  * durable already, except the meta page of a last STORE_NO_META_SYNC commit,

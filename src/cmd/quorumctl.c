@@ -16,6 +16,7 @@
 #include "quorumfs/net.h"
 #include "quorumfs/wire_admin.h"
 #include "quorumctl_keys.h"
+#include "recovery.h"
 
 static const char usage[] =
         "usage: quorumctl keygen FILE\n"
@@ -29,6 +30,9 @@ static const char usage[] =
         "       quorumctl -d DATA_DIR rm PATH\n"
         "       quorumctl -d DATA_DIR ls [PATH]\n"
         "       quorumctl -d DATA_DIR wait PATH [--since VERSION] [--timeout SECONDS]\n"
+        "       quorumctl -d DATA_DIR backup FILE\n"
+        "       quorumctl restore FILE -c CONFIG -i ID -d NEW_DATA_DIR\n"
+        "       quorumctl -d DATA_DIR force-new-cluster\n"
         "\n"
         "Talks to the quorumfs daemon whose data directory is DATA_DIR, through its\n"
         "admin socket DATA_DIR/admin.sock (only its user can use it).\n"
@@ -42,6 +46,13 @@ static const char usage[] =
         "  remove ID      remove node ID (the leader too: it hands over and steps down)\n"
         "  transfer [ID]  make ID (default: the most up-to-date voter) the leader\n"
         "  snapshot       snapshot this node's tree now and compact its log\n"
+        "  backup FILE    write a consistent, checksummed copy of the running node's\n"
+        "                 tree (with the cluster id and index) to FILE\n"
+        "  restore FILE   create NEW_DATA_DIR as node ID of the new cluster CONFIG\n"
+        "                 describes, from backup FILE (restore every member from it)\n"
+        "  force-new-cluster\n"
+        "                 on a stopped node, after a majority is lost for good: make it\n"
+        "                 the only member, with its data; then add others with 'add'\n"
         "\n"
         "Keys, without a mount. PATH is a key path from the cluster's root\n"
         "(/app/db_host); for wait also a path inside this machine's quorumfs mount.\n"
@@ -62,11 +73,15 @@ static const char usage[] =
         "                 xattr user.quorumfs.version in the mount\n"
         "\n"
         "  -d, --data-dir DIR   the daemon's data directory\n"
+        "  -c, --config FILE    restore: the new cluster's configuration\n"
+        "  -i, --id ID          restore: the node to create\n"
         "      --json           status as JSON\n"
         "  -t, --timeout SEC    give up after SEC seconds (default 10; add: 300)\n"
         "  -h, --help, -V, --version\n";
 
 static const char *data_dir;
+static const char *config_file; /* restore */
+static const char *node_id_arg; /* restore */
 static bool json;
 static int timeout_s = -1;
 
@@ -257,20 +272,54 @@ static int add(uint64_t id, const char *address)
 	return 0;
 }
 
+/* backup, restore, force-new-cluster (recovery.c). */
+static int recovery(const char *cmd, int n_args, char **args)
+{
+	char err[768] = "";
+	int rc;
+	if (strcmp(cmd, "restore") == 0) {
+		if (n_args != 2 || config_file == NULL || node_id_arg == NULL || data_dir == NULL)
+			die("usage: quorumctl restore FILE -c CONFIG -i ID -d NEW_DATA_DIR");
+		rc = qfs_ctl_restore(args[1], config_file, parse_id(node_id_arg), data_dir, err,
+		                     sizeof(err));
+	} else if (data_dir == NULL) {
+		die("-d DATA_DIR is needed for %s", cmd);
+	} else if (strcmp(cmd, "backup") == 0) {
+		rc = qfs_ctl_backup(data_dir, args[1], timeout_s > 0 ? timeout_s : 60, err,
+		                    sizeof(err));
+	} else {
+		rc = qfs_ctl_force_new_cluster(data_dir, err, sizeof(err));
+	}
+	if (rc != 0)
+		die("%s: %s", cmd, err[0] ? err : qfs_strerror(rc));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };
 	static const struct option longopts[] = {
-	        {"data-dir", required_argument, NULL, 'd'}, {"json", no_argument, NULL, OPT_JSON},
-	        {"timeout", required_argument, NULL, 't'},  {"help", no_argument, NULL, 'h'},
-	        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
+	        {"data-dir", required_argument, NULL, 'd'},
+	        {"json", no_argument, NULL, OPT_JSON},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"id", required_argument, NULL, 'i'},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+d:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+d:t:c:i:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			data_dir = optarg;
+			break;
+		case 'c':
+			config_file = optarg;
+			break;
+		case 'i':
+			node_id_arg = optarg;
 			break;
 		case OPT_JSON:
 			json = true;
@@ -298,7 +347,7 @@ int main(int argc, char **argv)
 	int n_args = 0;
 	char *args[4];
 	while (optind < argc) {
-		c = getopt_long(argc, argv, "+d:t:hV", longopts, NULL);
+		c = getopt_long(argc, argv, "+d:t:c:i:hV", longopts, NULL);
 		if (c == -1) {
 			if (n_args == 4)
 				die("too many arguments");
@@ -311,6 +360,10 @@ int main(int argc, char **argv)
 			data_dir = optarg;
 		else if (c == 't')
 			timeout_s = atoi(optarg);
+		else if (c == 'c')
+			config_file = optarg;
+		else if (c == 'i')
+			node_id_arg = optarg;
 		else {
 			fputs(usage, stderr);
 			return 2;
@@ -341,6 +394,9 @@ int main(int argc, char **argv)
 		return simple(WIRE_ADMIN_TRANSFER, n_args == 2 ? parse_id(args[1]) : 0, NULL);
 	if (strcmp(cmd, "snapshot") == 0 && n_args == 1)
 		return simple(WIRE_ADMIN_SNAPSHOT, 0, NULL);
+	if ((strcmp(cmd, "backup") == 0 && n_args == 2) || strcmp(cmd, "restore") == 0 ||
+	    (strcmp(cmd, "force-new-cluster") == 0 && n_args == 1))
+		return recovery(cmd, n_args, args);
 	fprintf(stderr, "quorumctl: '%s' with %d argument(s) is not a command\n", cmd, n_args - 1);
 	fputs(usage, stderr);
 	return 2;

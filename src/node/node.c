@@ -90,7 +90,7 @@ static void on_tick(uv_timer_t *t)
 
 /* The cluster id the store records, derived from the cluster's name (two
  * FNV-1a 64 hashes), so that a directory of another cluster is refused. */
-static void cluster_id(const char *name, uint8_t id[STORE_CLUSTER_ID_LEN])
+void node_cluster_id(const char *name, uint8_t id[STORE_CLUSTER_ID_LEN])
 {
 	uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
 	for (const char *p = name; *p; p++) {
@@ -182,6 +182,26 @@ static void say_if_config_differs(const struct node *n)
 }
 
 /* Loads what is durable into a fresh core, or bootstraps an empty directory. */
+/* quorumctl force-new-cluster appended a configuration with this node
+ * alone: said loudly on the first start, until the entry is applied. */
+static void say_if_forced(struct node *n, uint64_t applied)
+{
+	void *val = NULL;
+	size_t len = 0;
+	if (store_meta_get(n->store, NODE_FORCED_AT_KEY, &val, &len) != 0)
+		return;
+	uint64_t at = 0;
+	for (size_t i = 0; i < len && i < 8; i++)
+		at = at << 8 | ((uint8_t *)val)[i];
+	free(val);
+	if (at > applied)
+		qfs_error("node %llu: FORCED NEW CLUSTER: quorumctl force-new-cluster made this "
+		          "node the only member (configuration entry %llu); every entry of its log "
+		          "is committed as it stands, members of the old cluster are no longer "
+		          "members: add new ones with quorumctl add",
+		          (unsigned long long)n->opts.id, (unsigned long long)at);
+}
+
 static int recover(struct node *n, char *err, size_t errlen)
 {
 	struct store_hard_state shs;
@@ -293,6 +313,7 @@ static int recover(struct node *n, char *err, size_t errlen)
 	          (unsigned long long)shs.term, (unsigned long long)from, (unsigned long long)last,
 	          (unsigned long long)applied);
 	say_if_config_differs(n);
+	say_if_forced(n, applied);
 	return 0;
 }
 
@@ -405,7 +426,7 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	so.max_map_size = (size_t)opts->max_map_bytes;
 	if (so.max_map_size > 0 && so.max_map_size < (1u << 20))
 		so.initial_map_size = so.max_map_size;
-	cluster_id(opts->cluster_name, so.cluster_id);
+	node_cluster_id(opts->cluster_name, so.cluster_id);
 	rc = store_open(n->data_dir, &so, &n->store, err, errlen);
 	if (rc != 0) {
 		free_node(n);

@@ -267,6 +267,54 @@ int store_open(const char *dir, const struct store_options *opts, struct store *
 	return 0;
 }
 
+int store_peek(const char *dir, struct store_info *out, char *errbuf, size_t errlen)
+{
+	struct store s = {.lock_fd = -1};
+	unsigned char fmt[4], id[8];
+	char path[4096];
+	MDB_txn *txn = NULL;
+	int mrc, rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_init(&s.err_lock, NULL);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (access(path, F_OK) != 0) {
+		rc = store__fail(&s, -errno, "no store (%s: %s)", path, strerror(errno));
+		goto out;
+	}
+	mrc = mdb_env_create(&s.env);
+	if (mrc == 0) {
+		mdb_env_set_maxdbs(s.env, STORE_MAX_DBS);
+		mrc = mdb_env_open(s.env, dir, MDB_RDONLY | MDB_NOTLS, 0600);
+	}
+	if (mrc == 0)
+		mrc = mdb_txn_begin(s.env, NULL, MDB_RDONLY, &txn);
+	if (mrc == 0)
+		mrc = mdb_dbi_open(txn, "meta", 0, &s.meta);
+	rc = mrc == MDB_NOTFOUND ? store__fail(&s, QFS_ECORRUPT, "not a quorumfs store")
+	                         : store__mdb_fail(&s, mrc, "open read-only");
+	if (rc == 0)
+		rc = get_exact(&s, txn, KEY_FORMAT, fmt, sizeof(fmt));
+	if (rc == 0)
+		rc = get_exact(&s, txn, KEY_NODE_ID, id, sizeof(id));
+	if (rc == 0)
+		rc = get_exact(&s, txn, KEY_CLUSTER_ID, out->cluster_id, STORE_CLUSTER_ID_LEN);
+	if (rc == 0) {
+		out->format = get_be32(fmt);
+		out->node_id = get_be64(id);
+	}
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (s.env != NULL)
+		mdb_env_close(s.env);
+	if (rc != 0 && errbuf && errlen)
+		snprintf(errbuf, errlen, "data directory %s: %s", dir,
+		         s.err[0] ? s.err : qfs_strerror(rc));
+	pthread_mutex_destroy(&s.err_lock);
+	return rc;
+}
+
 void store_close(struct store *s)
 {
 	if (s == NULL)

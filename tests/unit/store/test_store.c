@@ -484,6 +484,29 @@ static void read_callbacks_and_sync(void **state)
 	store_close(NULL);
 }
 
+/* quorumctl backup reads a directory's identity beside its daemon, read-only
+ * and without the lock; a directory with no store says so. */
+static void peek_reads_identity(void **state)
+{
+	struct fixture *f = *state;
+	struct store_options o = test_opts();
+	struct store_info info;
+	char err[256], other[512];
+
+	fixture_open(f, &o);
+	fixture_close(f); /* LMDB: one environment per file per process */
+	assert_int_equal(store_peek(f->dir, &info, err, sizeof(err)), 0);
+	assert_int_equal(info.node_id, o.node_id);
+	assert_memory_equal(info.cluster_id, o.cluster_id, STORE_CLUSTER_ID_LEN);
+	assert_true(info.format > 0);
+	fixture_open(f, &o); /* still opens: the peek left no lock behind */
+
+	snprintf(other, sizeof(other), "%s/none", f->root);
+	assert_int_equal(mkdir(other, 0700), 0);
+	assert_int_equal(store_peek(other, &info, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "no store"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -504,6 +527,7 @@ int main(void)
 	        T(lmdb_errors_translate),
 	        T(fsm_databases_fit),
 	        T(read_callbacks_and_sync),
+	        T(peek_reads_identity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
