@@ -56,7 +56,10 @@ static const char usage[] =
         "                        dial peer ID at HOST:PORT instead of its configured\n"
         "                        address (repeatable; for fault-injecting proxies)\n"
         "      --pid-file FILE   write the daemon's process id to FILE\n"
-        "      --log-file FILE   where a detached daemon logs (default DATA_DIR/quorumfs.log)\n"
+        "      --log-file FILE   log to FILE (appended), also with -f (default without -f:\n"
+        "                        DATA_DIR/quorumfs.log; with -f: stderr)\n"
+        "      --syslog          log to syslog (facility daemon) instead\n"
+        "      --log-level LEVEL debug, info (default), warn or error\n"
         "  -h, --help            this text\n"
         "  -V, --version         the version\n";
 
@@ -73,6 +76,8 @@ struct args {
 	const char *join;
 	const char *pid_file;
 	const char *log_file;
+	bool syslog;
+	int log_level; /* enum qfs_log_level; -1: not given */
 	unsigned n_dial;
 	struct node_peer dial[NODE_MAX_PEERS];
 };
@@ -168,7 +173,7 @@ static void parse_peer_address(struct args *a, const char *arg)
 
 static void parse_args(int argc, char **argv, struct args *a)
 {
-	enum { OPT_JOIN = 256, OPT_PID_FILE, OPT_LOG_FILE, OPT_PEER_ADDRESS };
+	enum { OPT_JOIN = 256, OPT_PID_FILE, OPT_LOG_FILE, OPT_PEER_ADDRESS, OPT_SYSLOG, OPT_LOG_LEVEL };
 	static const struct option longopts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"id", required_argument, NULL, 'i'},
@@ -178,6 +183,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	        {"pid-file", required_argument, NULL, OPT_PID_FILE},
 	        {"log-file", required_argument, NULL, OPT_LOG_FILE},
 	        {"peer-address", required_argument, NULL, OPT_PEER_ADDRESS},
+	        {"syslog", no_argument, NULL, OPT_SYSLOG},
+	        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
@@ -185,6 +192,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 	int c;
 
 	memset(a, 0, sizeof(*a));
+	a->log_level = -1;
 	while ((c = getopt_long(argc, argv, "c:i:d:fo:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -217,6 +225,22 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_PEER_ADDRESS:
 			parse_peer_address(a, optarg);
 			break;
+		case OPT_SYSLOG:
+			a->syslog = true;
+			break;
+		case OPT_LOG_LEVEL:
+			if (strcmp(optarg, "debug") == 0)
+				a->log_level = QFS_LOG_DEBUG;
+			else if (strcmp(optarg, "info") == 0)
+				a->log_level = QFS_LOG_INFO;
+			else if (strcmp(optarg, "warn") == 0 || strcmp(optarg, "warning") == 0)
+				a->log_level = QFS_LOG_WARN;
+			else if (strcmp(optarg, "error") == 0)
+				a->log_level = QFS_LOG_ERROR;
+			else
+				die_usage("--log-level takes debug, info, warn or error, not '%s'",
+				          optarg);
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -242,6 +266,21 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die_usage("%s", "-i ID is needed");
 	if (a->data_dir == NULL)
 		die_usage("%s", "-d DATA_DIR is needed");
+	if (a->syslog && a->log_file)
+		die_usage("%s", "--syslog and --log-file: one destination only");
+}
+
+/* -f --log-file FILE: stderr (where every line goes) becomes FILE. */
+static void log_to_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		fprintf(stderr, "quorumfs: --log-file %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -506,13 +545,19 @@ int main(int argc, char **argv)
 
 	snprintf(logpath, sizeof(logpath), "%s/quorumfs.log", a.data_dir);
 	if (!a.foreground)
-		detach(a.log_file ? a.log_file : logpath);
+		detach(a.log_file ? a.log_file : a.syslog ? "/dev/null" : logpath);
+	else if (a.log_file)
+		log_to_file(a.log_file);
 	write_pid_file(a.pid_file);
 
 	char prefix[32];
 	snprintf(prefix, sizeof(prefix), "node %" PRIu64, a.id);
 	qfs_log_set_prefix(prefix);
-	if (a.debug)
+	if (a.syslog)
+		qfs_log_to_syslog("quorumfs");
+	if (a.log_level >= 0)
+		qfs_log_set_level((enum qfs_log_level)a.log_level);
+	else if (a.debug)
 		qfs_log_set_level(QFS_LOG_DEBUG);
 	if (rc == 1)
 		qfs_warn("%s: cleared a mount left by a killed daemon", mp);
