@@ -19,6 +19,11 @@ enum qfs_log_level { QFS_LOG_DEBUG, QFS_LOG_INFO, QFS_LOG_WARN, QFS_LOG_ERROR };
 /* Sets the least level printed (default QFS_LOG_INFO). Not thread-safe: call at start. */
 void qfs_log_set_level(enum qfs_log_level level);
 
+/* Sends every line to syslog(3) (facility daemon, the level as its
+ * priority, @ident as its identity) instead of stderr, from now on. Call
+ * at start, before threads log. */
+void qfs_log_to_syslog(const char *ident);
+
 /* Sets a short prefix (e.g. "node 2") printed on every line; copied. */
 void qfs_log_set_prefix(const char *prefix);
 

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -9,10 +10,17 @@
 
 static enum qfs_log_level min_level = QFS_LOG_INFO;
 static char log_prefix[64];
+static int to_syslog; /* qfs_log_to_syslog() was called */
 
 void qfs_log_set_level(enum qfs_log_level level)
 {
 	min_level = level;
+}
+
+void qfs_log_to_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	to_syslog = 1;
 }
 
 void qfs_log_set_prefix(const char *prefix)
@@ -33,6 +41,15 @@ static void vlog(enum qfs_log_level level, const char *source, const char *fmt, 
 		return;
 	if (source == NULL)
 		source = log_prefix;
+	if (to_syslog) {
+		/* syslog stamps the time itself; the level is its priority. */
+		static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+		k = snprintf(line, sizeof(line), "%s%s", source, source[0] ? ": " : "");
+		n = k > 0 && (size_t)k < sizeof(line) ? (size_t)k : 0;
+		vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		syslog(prio[level], "%s", line);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
