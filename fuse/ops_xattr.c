@@ -62,6 +62,11 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		fuse_reply_err(req, EPERM); /* the cluster sets it, nobody else */
 		return;
 	}
+	uint64_t ttl;
+	if (strcmp(name, FSM_TTL_XATTR) == 0 && fsm_ttl_parse(value, size, &ttl) != 0) {
+		fuse_reply_err(req, EINVAL); /* whole seconds, 1 .. 10^9 */
+		return;
+	}
 	if (cmd.name_len > FSM_XATTR_NAME_MAX) {
 		fuse_reply_err(req, ERANGE); /* setxattr(2) on a too-long name */
 		return;

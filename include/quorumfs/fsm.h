@@ -121,6 +121,25 @@ struct fsm;
  */
 int fsm_open(MDB_env *env, const struct fsm_options *opts, struct fsm **out);
 
+/* TTL files (docs/semantics.md): a regular file whose xattr FSM_TTL_XATTR
+ * holds decimal seconds is removed, by the leader's TTL_EXPIRE command, once
+ * its mtime is that much older than the leader's clock. */
+#define FSM_TTL_XATTR "user.quorumfs.ttl"
+
+/* fsm_ttl_parse - 0 and *@seconds if @value (@len bytes) is a TTL: decimal
+ * seconds from 1 to 10^9, no sign, space or newline; -EINVAL otherwise. */
+int fsm_ttl_parse(const void *value, size_t len, uint64_t *seconds);
+
+/* Called for each TTL file; returns non-zero to stop. @attr is borrowed. */
+typedef int (*fsm_ttl_cb)(void *arg, const struct fsm_attr *attr, uint64_t ttl_s);
+
+/*
+ * fsm_ttl_scan - call @cb for every regular file with a valid TTL, in inode
+ * order, inside @txn (a read transaction is enough). One pass over the
+ * inodes and one lookup each: O(files). Returns 0 or a storage error.
+ */
+int fsm_ttl_scan(struct fsm *fsm, MDB_txn *txn, fsm_ttl_cb cb, void *arg);
+
 /* fsm_close - free the handle (the databases stay open in the env). NULL is fine. */
 void fsm_close(struct fsm *fsm);
 

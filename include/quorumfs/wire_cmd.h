@@ -55,6 +55,11 @@ enum wire_cmd_type {
 	 * version is still offset; otherwise ECANCELED (ENOENT: no such name).
 	 * quorumctl put --if-version; checked in apply, so atomic. */
 	WIRE_CMD_PUT_IF = 25,
+	/* ino, offset: the leader found regular file ino, with the xattr
+	 * user.quorumfs.ttl, unwritten for longer than its TTL: remove every
+	 * name of it, as UNLINK, if its version is still offset (a write since
+	 * keeps it: ECANCELED). */
+	WIRE_CMD_TTL_EXPIRE = 26,
 };
 /* The highest file-tree command: the fsm's table and its tests go up to it.
  * Commands of the other ranges (WIRE_CMD_VERIFY) are outside it. */

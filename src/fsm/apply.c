@@ -45,6 +45,8 @@ static int run(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct wire_
 		rc = fsm__apply_coord(fsm, txn, index, c, res);
 	else if (c->type == WIRE_CMD_PUT_IF)
 		rc = fsm__apply_put_if(fsm, txn, c, res);
+	else if (c->type == WIRE_CMD_TTL_EXPIRE)
+		rc = fsm__apply_ttl_expire(fsm, txn, c, res);
 	else
 		rc = apply_fns[c->type](fsm, txn, c, res);
 	if (rc < 0)

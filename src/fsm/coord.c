@@ -520,6 +520,29 @@ static int drop_node_ephemeral(struct fsm *fsm, MDB_txn *txn, uint64_t node,
 	return rc;
 }
 
+int fsm__unlink_names(struct fsm *fsm, MDB_txn *txn, uint64_t ino, const struct wire_cmd *c,
+                      uint64_t *removed)
+{
+	struct name_ref *names = NULL;
+	size_t n_names = 0;
+	int rc = find_names(fsm, txn, &ino, 1, &names, &n_names);
+	for (size_t i = 0; rc == 0 && i < n_names; i++) {
+		struct wire_cmd u = {.type = WIRE_CMD_UNLINK,
+		                     .time_ns = c->time_ns,
+		                     .parent = names[i].parent,
+		                     .name = names[i].name,
+		                     .name_len = names[i].len};
+		struct fsm_result ur = {0};
+		rc = fsm__apply_unlink(fsm, txn, &u, &ur);
+		if (rc > 0)
+			rc = 0;
+		else if (rc == 0)
+			(*removed)++;
+	}
+	free(names);
+	return rc;
+}
+
 /* Releases everything @node's session held, at this one index. */
 static int end_session(struct fsm *fsm, MDB_txn *txn, uint64_t node, const struct wire_cmd *c,
                        struct fsm_result *res)

@@ -187,7 +187,14 @@ int fsm__apply_coord(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct
                      struct fsm_result *res);
 
 /* apply_*.c: one function per command; fill res on success. */
+/* coord.c: removes every name of @ino as UNLINK at @c's time (a pass over
+ * all directory entries: there is no inode -> name index); counts them. */
+int fsm__unlink_names(struct fsm *fsm, MDB_txn *txn, uint64_t ino, const struct wire_cmd *c,
+                      uint64_t *removed);
+
 /* apply_key.c */
+int fsm__apply_ttl_expire(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                          struct fsm_result *res);
 int fsm__apply_put_if(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                       struct fsm_result *res);
 int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,

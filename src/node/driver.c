@@ -111,6 +111,10 @@ static void fire_change(struct node *n, const struct node__apply *a)
 		return;
 	uint64_t ino = a->res.attr.ino;
 	switch (c.type) {
+	case WIRE_CMD_TTL_EXPIRE:
+		/* Its names were found by the fsm: drop every cached entry. */
+		n->change_fn(n->change_arg, 0, 0, NULL, 0);
+		break;
 	case WIRE_CMD_SESSION_KEEPALIVE:
 	case WIRE_CMD_SESSION_EXPIRE:
 		/* Ending a session may have removed ephemeral files, whose

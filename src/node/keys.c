@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "node_int.h"
@@ -424,9 +425,12 @@ void node__keys_on_applied(struct node *n)
 	}
 }
 
+static void ttl_tick(struct node *n, uint64_t now);
+
 void node__keys_on_tick(struct node *n)
 {
 	uint64_t now = uv_now(n->loop);
+	ttl_tick(n, now);
 	struct key_op **pp = &n->key_waits;
 	while (*pp != NULL) {
 		struct key_op *op = *pp;
@@ -437,6 +441,76 @@ void node__keys_on_tick(struct node *n)
 		} else {
 			pp = &op->next;
 		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* TTL files: the leader's expiry                                           */
+
+#define TTL_SCAN_MS    1000 /* how often the leader looks */
+#define TTL_PROPOSED_MAX 64 /* expiries in flight at once */
+
+struct ttl_scan {
+	struct node *n;
+	int64_t now_ns;
+};
+
+static void ttl_done(void *arg, int err, const struct fsm_result *res)
+{
+	(void)arg;
+	(void)err;
+	(void)res; /* a write since (ECANCELED) keeps the file; the next scan sees */
+}
+
+static bool ttl_in_flight(struct node *n, uint64_t ino, uint64_t version)
+{
+	for (unsigned i = 0; i < n->ttl_n; i++)
+		if (n->ttl_sent[i].ino == ino && n->ttl_sent[i].version == version)
+			return true;
+	return false;
+}
+
+static int ttl_one(void *arg, const struct fsm_attr *a, uint64_t ttl_s)
+{
+	struct ttl_scan *t = arg;
+	struct node *n = t->n;
+	/* mtime is the writing node's clock, now the leader's: skew between
+	 * them moves the expiry by as much (docs/semantics.md). */
+	if (t->now_ns - a->mtime_ns < (int64_t)ttl_s * 1000000000)
+		return 0;
+	if (ttl_in_flight(n, a->ino, a->version) || n->ttl_n >= TTL_PROPOSED_MAX)
+		return 0;
+	n->ttl_sent[n->ttl_n].ino = a->ino;
+	n->ttl_sent[n->ttl_n].version = a->version;
+	n->ttl_n++;
+	return 0;
+}
+
+static int ttl_run(MDB_txn *txn, void *arg)
+{
+	struct ttl_scan *t = arg;
+	return fsm_ttl_scan(t->n->fsm, txn, ttl_one, t);
+}
+
+/* The leader alone decides expiry, and applies it through the log, so every
+ * node removes the file at the same index. */
+static void ttl_tick(struct node *n, uint64_t now)
+{
+	struct timespec ts;
+	if (now < n->ttl_next_scan)
+		return;
+	n->ttl_next_scan = now + TTL_SCAN_MS;
+	n->ttl_n = 0; /* what did not apply since the last scan is asked again */
+	if (raft_leader(n->raft) != n->opts.id)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct ttl_scan t = {.n = n, .now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec};
+	if (store_read(n->store, ttl_run, &t) != 0)
+		return;
+	for (unsigned i = 0; i < n->ttl_n; i++) {
+		struct wire_cmd c = {.type = WIRE_CMD_TTL_EXPIRE, .ino = n->ttl_sent[i].ino,
+		                     .offset = n->ttl_sent[i].version};
+		node_submit(n, &c, ttl_done, NULL);
 	}
 }
 

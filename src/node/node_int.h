@@ -204,6 +204,12 @@ struct node {
 	/* Parked `quorumctl wait` calls (keys.c), and how many. */
 	struct key_op *key_waits;
 	unsigned key_n_waits;
+	/* TTL expiries proposed by this leader since its last scan (keys.c). */
+	uint64_t ttl_next_scan;
+	unsigned ttl_n;
+	struct {
+		uint64_t ino, version;
+	} ttl_sent[64];
 	/* The one admin call forwarded to the leader and not yet answered. */
 	bool admin_fwd;
 	uint64_t admin_fwd_conn, admin_fwd_deadline;

@@ -109,6 +109,8 @@ static const struct layout verify_layout = {"verify", 0, {F_END}};
 static const struct layout put_if_layout = {"put-if",
                                             WIRE_CREATE_TRUNC,
                                             {F_PARENT, F_NAME, F_MODE, F_FLAGS, F_DATA, F_OFFSET}};
+/* The leader's expiry of a TTL file: the inode and the version it expired at. */
+static const struct layout ttl_expire_layout = {"ttl-expire", 0, {F_INO, F_OFFSET}};
 
 static const struct layout *layout_of(int type)
 {
@@ -116,6 +118,8 @@ static const struct layout *layout_of(int type)
 		return &verify_layout;
 	if (type == WIRE_CMD_PUT_IF)
 		return &put_if_layout;
+	if (type == WIRE_CMD_TTL_EXPIRE)
+		return &ttl_expire_layout;
 	if (type >= WIRE_CMD_COORD_MIN && type <= WIRE_CMD_COORD_MAX)
 		return &coord_layouts[type - WIRE_CMD_COORD_MIN];
 	if (type < 1 || type > WIRE_CMD_TYPE_MAX)

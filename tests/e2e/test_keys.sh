@@ -5,7 +5,8 @@
 # quorumctl get/put/rm/ls without a mount, seen through every mount and the
 # other way round, with exit statuses 0/1/2; put --if-absent/--if-version
 # refuse a stale write and take a current one; quorumctl wait returns on a
-# change made on another node (the delay is printed, never checked).
+# change made on another node (the delay is printed, never checked); a file
+# with a TTL disappears on every node.
 . "$(dirname "$0")/lib.sh"
 qfs_cluster_start 3
 m1=$(qfs_mnt 1) m2=$(qfs_mnt 2) m3=$(qfs_mnt 3)
@@ -93,5 +94,18 @@ ctl 1 wait /app/port --timeout 1 >/dev/null 2>&1; rc=$?
 check '[ $rc = 1 ]' "wait exits 1 on timeout ($rc)"
 out=$(ctl 3 wait /app/port --since 1 --timeout 5); rc=$?
 check '[ $rc = 0 ] && [ "$out" = "$(ver "$m1/app/port")" ]' "wait --since an old version returns at once ($out)"
+
+# TTL files: the leader removes them through the log, on every node.
+echo tmp >"$m1/app/session"
+err=$(setfattr -n user.quorumfs.ttl -v soon "$m1/app/session" 2>&1)
+check '[[ "$err" == *"Invalid argument"* ]]' "a TTL that is not whole seconds is refused ($err)"
+echo keep >"$m1/app/kept"
+setfattr -n user.quorumfs.ttl -v 2 "$m2/app/session"
+setfattr -n user.quorumfs.ttl -v 600 "$m2/app/kept"
+check '[ "$(getfattr --only-values -n user.quorumfs.ttl "$m3/app/session")" = 2 ]' "the TTL reads back on node 3"
+for m in "$m1" "$m2" "$m3"; do
+	check 'eventually 15 test ! -e "$m/app/session"' "a file unwritten for its TTL is gone on $m"
+done
+check '[ "$(cat "$m3/app/kept")" = keep ]' "a file within its TTL stays"
 
 qfs_log "test_keys: all checks passed"

@@ -61,8 +61,8 @@ static void roundtrip(void **state)
 		for (size_t k = 0; k < len; k++)
 			assert_int_equal(wire_cmd_decode(buf, k, &d), QFS_EPROTO);
 	}
-	/* Between the ranges: unknown (25 is PUT_IF, test_key.c). */
-	assert_string_equal(wire_cmd_type_name(WIRE_CMD_PUT_IF + 1), "unknown");
+	/* Between the ranges: unknown (25 PUT_IF and 26 TTL_EXPIRE: test_key.c). */
+	assert_string_equal(wire_cmd_type_name(WIRE_CMD_TTL_EXPIRE + 1), "unknown");
 	assert_string_equal(wire_cmd_type_name(WIRE_CMD_COORD_MIN - 1), "unknown");
 }
 

@@ -110,6 +110,11 @@ static void put_if_command_round_trip(void **state)
 	assert_int_equal(out.data_len, 1);
 	in.flags = WIRE_CREATE_EXCL; /* not a flag of PUT_IF */
 	assert_true(wire_cmd_encode(&in, buf, sizeof(buf), &n) < 0);
+	struct wire_cmd ttl = {.type = WIRE_CMD_TTL_EXPIRE, .ino = 5, .offset = 77};
+	assert_int_equal(wire_cmd_encode(&ttl, buf, sizeof(buf), &n), 0);
+	assert_int_equal(wire_cmd_decode(buf, n, &out), 0);
+	assert_true(out.type == WIRE_CMD_TTL_EXPIRE && out.ino == 5 && out.offset == 77);
+	assert_string_equal(wire_cmd_type_name(WIRE_CMD_TTL_EXPIRE), "ttl-expire");
 }
 
 int main(void)
