@@ -526,11 +526,28 @@ void node__keys_stop(struct node *n)
 
 /* ------------------------------------------------------------------------ */
 
+/* Is the first component of @path the mount's reserved .quorumfs? Keys
+ * there could never be seen through a mount (docs/operations.md). */
+static bool reserved(const char *path, size_t len)
+{
+	size_t i = 0, j;
+	while (i < len && path[i] == '/')
+		i++;
+	for (j = i; j < len && path[j] != '/'; j++)
+		;
+	return j - i == 9 && memcmp(path + i, ".quorumfs", 9) == 0;
+}
+
 static void barrier_done(void *arg, int err)
 {
 	struct key_op *op = arg;
 	if (err != 0) {
 		answer_err(op, err);
+		return;
+	}
+	if ((op->req.op == WIRE_KEY_PUT || op->req.op == WIRE_KEY_RM) &&
+	    reserved(op->req.path, op->req.path_len)) {
+		answer_err(op, -EPERM);
 		return;
 	}
 	switch (op->req.op) {

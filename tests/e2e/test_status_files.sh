@@ -49,6 +49,12 @@ err=$(mv -T "$m1/d" "$m1/.quorumfs" 2>&1)
 check '[[ "$err" == *"Operation not permitted"* ]]' "renaming a directory to .quorumfs fails with EPERM ($err)"
 check '[ -d "$m1/d" ]' "and the directory is still there"
 check '[ "$(cat "$m1/k")" = v ]' "and the key is still there"
+# Keys without a mount cannot make it either.
+out=$("$QUORUMCTL" -d "$(qfs_data 1)" put /.quorumfs/x v 2>&1)
+rc=$?
+check '[ $rc = 2 ] && [[ "$out" == *"not permitted"* ]]' "quorumctl put /.quorumfs/x fails with EPERM ($rc: $out)"
+out=$("$QUORUMCTL" -d "$(qfs_data 1)" put //.quorumfs v 2>&1)
+check '[ $? = 2 ]' "and so does put //.quorumfs ($out)"
 mkdir "$m1/sub"
 check 'mkdir "$m1/sub/.quorumfs"' "a .quorumfs below the root is an ordinary key"
 check '[ -d "$(qfs_mnt 2)/sub/.quorumfs" ]' "and is seen on node 2"
