@@ -17,7 +17,7 @@ packages=(
 	attr                        # setfattr/getfattr in e2e tests
 	sqlite3                     # one SQLite database from two nodes (e2e locks)
 	iproute2 util-linux procps psmisc  # namespaces, flock, pgrep, fuser for tests
-	jq                          # e2e tests read the status JSON
+	jq curl                     # e2e tests read the status JSON, over HTTP too
 	man-db groff-base           # man -l renders the man pages (e2e install)
 	chromium fonts-dejavu-core  # the status page's browser test (headless), with a font
 )
