@@ -316,6 +316,9 @@ static void test_storage_failure(void **state)
 	int leader = wait_leader(c);
 	int f = any_follower(c, leader);
 	create_many(c, leader, "early", 5);
+	/* Applied on the leader is not applied on f: wait until f has them,
+	 * since they are what it must still read after its failure. */
+	assert_int_equal(barrier(c, f), 0);
 	stop_and_wait_silent(c, f);
 	create_many(c, leader, "missed", 60);
 	assert_true(run_until(c, leader_snapshotted, &leader, 10000));
