@@ -524,6 +524,37 @@ static void w_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		orig.removexattr(req, ino, name);
 }
 
+/* Locks: counted, and refused on the status files (nothing to lock). The
+ * table without them (local_locks) leaves them to the kernel; orig is
+ * shared by every mount of the process, so check it is still there. */
+static void w_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
+{
+	track(req, QFS_FOP_GETLK);
+	if (is_virtual(ino) || orig.getlk == NULL)
+		fuse_reply_err(req, ENOLCK);
+	else
+		orig.getlk(req, ino, fi, lock);
+}
+
+static void w_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
+                    int sleep)
+{
+	track(req, QFS_FOP_SETLK);
+	if (is_virtual(ino) || orig.setlk == NULL)
+		fuse_reply_err(req, ENOLCK);
+	else
+		orig.setlk(req, ino, fi, lock, sleep);
+}
+
+static void w_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	track(req, QFS_FOP_FLOCK);
+	if (is_virtual(ino) || orig.flock == NULL)
+		fuse_reply_err(req, ENOLCK);
+	else
+		orig.flock(req, ino, fi, op);
+}
+
 /* Every operation the table has gets its wrapper; one it lacks stays NULL
  * (the kernel then gets ENOSYS from libfuse, as before). */
 #define WRAP(field, fn)                                                                            \
@@ -563,4 +594,7 @@ void qfs__ops_status(struct fuse_lowlevel_ops *ops)
 	WRAP(getxattr, w_getxattr);
 	WRAP(listxattr, w_listxattr);
 	WRAP(removexattr, w_removexattr);
+	WRAP(getlk, w_getlk);
+	WRAP(setlk, w_setlk);
+	WRAP(flock, w_flock);
 }

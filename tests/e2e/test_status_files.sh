@@ -49,6 +49,7 @@ err=$(mv -T "$m1/d" "$m1/.quorumfs" 2>&1)
 check '[[ "$err" == *"Operation not permitted"* ]]' "renaming a directory to .quorumfs fails with EPERM ($err)"
 check '[ -d "$m1/d" ]' "and the directory is still there"
 check '[ "$(cat "$m1/k")" = v ]' "and the key is still there"
+check '! flock -n "$m1/.quorumfs/status" true 2>/dev/null' "a status file cannot be locked"
 # Keys without a mount cannot make it either.
 out=$("$QUORUMCTL" -d "$(qfs_data 1)" put /.quorumfs/x v 2>&1)
 rc=$?
