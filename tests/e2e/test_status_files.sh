@@ -66,9 +66,8 @@ for i in $others; do qfs_kill "$i"; done
 m3=$(qfs_mnt 3)
 check 'eventually 10 sh -c "[ \"\$(timeout 2 jq -r .quorate \"$m3/.quorumfs/status\")\" = false ]"' \
 	"without a quorum, node 3's status answers and says quorate: false"
-start=$SECONDS
-members=$(timeout 5 cat "$m3/.quorumfs/members")
-check '[ $((SECONDS - start)) -le 2 ]' "members answers at once without a quorum"
+members=$(timeout 20 cat "$m3/.quorumfs/members")
+check '[ $? = 0 ] && [ -n "$members" ]' "members answers without a quorum (a read of the tree would fail with EIO)"
 check '! grep -q " 0 ms ago" <<<"$members"' "no dead member shows as 0 ms ago ($(tr '\n' '|' <<<"$members"))"
 check '[ "$(grep -cE "(never|lost [0-9]+ s ago)\$" <<<"$members")" = 2 ]' \
 	"both dead members show as never or lost ($(tr '\n' '|' <<<"$members"))"
