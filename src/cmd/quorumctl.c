@@ -16,13 +16,14 @@
 #include "quorumfs/net.h"
 #include "quorumfs/wire_admin.h"
 #include "quorumctl_keys.h"
+#include "membership.h"
 #include "recovery.h"
 
 static const char usage[] =
         "usage: quorumctl keygen FILE\n"
         "       quorumctl -d DATA_DIR status [--json]\n"
         "       quorumctl -d DATA_DIR add ID HOST:PORT\n"
-        "       quorumctl -d DATA_DIR remove ID\n"
+        "       quorumctl -d DATA_DIR remove [--force] ID\n"
         "       quorumctl -d DATA_DIR transfer [ID]\n"
         "       quorumctl -d DATA_DIR snapshot\n"
         "       quorumctl -d DATA_DIR get PATH\n"
@@ -43,8 +44,13 @@ static const char usage[] =
         "  add ID ADDR    add node ID at ADDR: first as a learner that receives the log\n"
         "                 (or a snapshot), then, once caught up, as a voter. The new node\n"
         "                 runs 'quorumfs --join ADDR_OF_A_MEMBER' on an empty data directory\n"
-        "  remove ID      remove node ID (the leader too: it hands over and steps down)\n"
+        "  remove ID      remove node ID (the leader too: it hands over and steps down);\n"
+        "                 refused if the voters left would not be a reachable majority\n"
+        "    --force        remove all the same\n"
         "  transfer [ID]  make ID (default: the most up-to-date voter) the leader\n"
+        "  add, remove and transfer return once the change is committed (exit 0), refuse\n"
+        "  what cannot work at once (exit 1: another change in progress, already a\n"
+        "  member...), or say after --timeout what the node sees (exit 3)\n"
         "  snapshot       snapshot this node's tree now and compact its log\n"
         "  backup FILE    write a consistent, checksummed copy of the running node's\n"
         "                 tree (with the cluster id and index) to FILE\n"
@@ -76,12 +82,14 @@ static const char usage[] =
         "  -c, --config FILE    restore: the new cluster's configuration\n"
         "  -i, --id ID          restore: the node to create\n"
         "      --json           status as JSON\n"
-        "  -t, --timeout SEC    give up after SEC seconds (default 10; add: 300)\n"
+        "  -t, --timeout SEC    give up after SEC seconds (default 10; add: 300;\n"
+        "                       remove, transfer: 30; backup: 60)\n"
         "  -h, --help, -V, --version\n";
 
 static const char *data_dir;
 static const char *config_file; /* restore */
 static const char *node_id_arg; /* restore */
+static bool force;              /* remove */
 static bool json;
 static int timeout_s = -1;
 
@@ -213,65 +221,6 @@ static int simple(uint32_t op, uint64_t id, const char *address)
 	return 0;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-/* add: learner first, then promote once the leader says it is caught up.
- * Each step is printed as it completes (issue: "waits and reports each step"). */
-static int add(uint64_t id, const char *address)
-{
-	struct wire_admin_req req = {.op = WIRE_ADMIN_ADD_LEARNER, .id = id};
-	struct wire_admin_resp resp;
-	int limit = timeout_s > 0 ? timeout_s : 300;
-	time_t deadline = time(NULL) + limit;
-
-	char err[256];
-	if (qfs_resolve_address(address, req.address, sizeof(req.address), err, sizeof(err)) != 0)
-		die("%s", err);
-	printf("adding node %" PRIu64 " at %s as a learner...\n", id, address);
-	fflush(stdout);
-	call(&req, &resp, 10000);
-	if (resp.err != 0) {
-		fprintf(stderr, "quorumctl: add: %s\n",
-		        resp.message[0] ? resp.message : qfs_strerror(resp.err));
-		return 1;
-	}
-	printf("  learner added (configuration entry %" PRIu64 "); waiting for it to catch up\n",
-	       resp.index);
-	fflush(stdout);
-
-	req.op = WIRE_ADMIN_PROMOTE;
-	for (int tries = 0;; tries++) {
-		call(&req, &resp, 10000);
-		/* The leader also promotes a caught-up learner by itself: then the
-		 * node is a voter already, which is what we wait for. */
-		if (resp.err == 0 || resp.err == -EEXIST)
-			break;
-		if (time(NULL) >= deadline) {
-			fprintf(stderr,
-			        "quorumctl: add: node %" PRIu64 " did not catch up in %d s: %s\n"
-			        "  it stays a learner; is 'quorumfs --join' running on it? "
-			        "run 'quorumctl add' again to retry the promotion\n",
-			        id, limit, resp.message[0] ? resp.message : qfs_strerror(resp.err));
-			return 1;
-		}
-		if (tries % 10 == 0 && resp.message[0]) {
-			printf("  %s\n", resp.message);
-			fflush(stdout);
-		}
-		sleep_ms(200);
-	}
-	if (resp.err == -EEXIST)
-		printf("  caught up; promoted to voter\n");
-	else
-		printf("  caught up; promoted to voter (configuration entry %" PRIu64 ")\n",
-		       resp.index);
-	return 0;
-}
-
 /* backup, restore, force-new-cluster (recovery.c). */
 static int recovery(const char *cmd, int n_args, char **args)
 {
@@ -297,7 +246,7 @@ static int recovery(const char *cmd, int n_args, char **args)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
+	enum { OPT_JSON = 256, OPT_FORCE };
 	static const struct option longopts[] = {
 	        {"data-dir", required_argument, NULL, 'd'},
 	        {"json", no_argument, NULL, OPT_JSON},
@@ -306,6 +255,7 @@ int main(int argc, char **argv)
 	        {"version", no_argument, NULL, 'V'},
 	        {"config", required_argument, NULL, 'c'},
 	        {"id", required_argument, NULL, 'i'},
+	        {"force", no_argument, NULL, OPT_FORCE},
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -323,6 +273,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			json = true;
+			break;
+		case OPT_FORCE:
+			force = true;
 			break;
 		case 't':
 			timeout_s = atoi(optarg);
@@ -356,6 +309,8 @@ int main(int argc, char **argv)
 		}
 		if (c == OPT_JSON)
 			json = true;
+		else if (c == OPT_FORCE)
+			force = true;
 		else if (c == 'd')
 			data_dir = optarg;
 		else if (c == 't')
@@ -386,12 +341,20 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "status") == 0 && n_args == 1)
 		return simple(WIRE_ADMIN_STATUS, 0, NULL);
-	if (strcmp(cmd, "add") == 0 && n_args == 3)
-		return add(parse_id(args[1]), args[2]);
-	if (strcmp(cmd, "remove") == 0 && n_args == 2)
-		return simple(WIRE_ADMIN_REMOVE, parse_id(args[1]), NULL);
-	if (strcmp(cmd, "transfer") == 0 && n_args <= 2)
-		return simple(WIRE_ADMIN_TRANSFER, n_args == 2 ? parse_id(args[1]) : 0, NULL);
+	if ((strcmp(cmd, "add") == 0 && n_args == 3) ||
+	    (strcmp(cmd, "remove") == 0 && n_args == 2) ||
+	    (strcmp(cmd, "transfer") == 0 && n_args <= 2)) {
+		if (data_dir == NULL)
+			die("-d DATA_DIR is needed for %s", cmd);
+		if (cmd[0] == 'a')
+			return qfs_ctl_add(data_dir, parse_id(args[1]), args[2],
+			                   timeout_s > 0 ? timeout_s : 300);
+		if (cmd[0] == 'r')
+			return qfs_ctl_remove(data_dir, parse_id(args[1]), force,
+			                      timeout_s > 0 ? timeout_s : 30);
+		return qfs_ctl_transfer(data_dir, n_args == 2 ? parse_id(args[1]) : 0,
+		                        timeout_s > 0 ? timeout_s : 30);
+	}
 	if (strcmp(cmd, "snapshot") == 0 && n_args == 1)
 		return simple(WIRE_ADMIN_SNAPSHOT, 0, NULL);
 	if ((strcmp(cmd, "backup") == 0 && n_args == 2) || strcmp(cmd, "restore") == 0 ||

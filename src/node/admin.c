@@ -213,6 +213,41 @@ static void fill_status(struct node *n, struct wire_admin_status *ws)
 	fill_wire(&st, ws);
 }
 
+/*
+ * On the leader, before removing voter @id: would the voters left, of those
+ * this leader heard from within an election timeout (itself included), still
+ * be a majority of the new configuration? If not, the cluster would stop
+ * until the unreachable ones come back, so the change is refused unless
+ * the request says "force" (docs/wire-format.md, "Admin calls").
+ * Returns 0, or -EHOSTUNREACH with @msg saying how many are reachable.
+ */
+static int remove_leaves_majority(struct node *n, uint64_t id, char *msg, size_t len)
+{
+	const struct raft_conf *conf = raft_configuration(n->raft);
+	const struct raft_server *gone = raft_conf_get(conf, id);
+	if (gone == NULL || gone->role != RAFT_VOTER)
+		return 0; /* a learner, or not a member: the core answers */
+	unsigned left = 0, reachable = 0;
+	for (unsigned i = 0; i < conf->n; i++) {
+		const struct raft_server *s = &conf->servers[i];
+		if (s->role != RAFT_VOTER || s->id == id)
+			continue;
+		left++;
+		int64_t ago = s->id == n->opts.id ? 0 : heard_ago(n, s->id);
+		if (ago >= 0 && ago <= (int64_t)n->opts.election_ms)
+			reachable++;
+	}
+	if (left == 0 || reachable >= left / 2 + 1)
+		return 0;
+	snprintf(msg, len,
+	         "remove: refused: of the %u voters left without node %llu only %u %s reachable, "
+	         "fewer than the %u a majority needs, so the cluster would stop; bring them back, "
+	         "or use --force",
+	         left, (unsigned long long)id, reachable, reachable == 1 ? "is" : "are",
+	         left / 2 + 1);
+	return -EHOSTUNREACH;
+}
+
 /* Runs @req here. Returns false if it must go to the leader instead. */
 static bool execute(struct node *n, const struct wire_admin_req *req, struct wire_admin_resp *resp)
 {
@@ -233,6 +268,13 @@ static bool execute(struct node *n, const struct wire_admin_req *req, struct wir
 		rc = node_member_change(n, NODE_PROMOTE, req->id, NULL);
 		break;
 	case WIRE_ADMIN_REMOVE:
+		if (raft_role(n->raft) == RAFT_LEADER && strcmp(req->address, "force") != 0) {
+			rc = remove_leaves_majority(n, req->id, resp->message, sizeof(resp->message));
+			if (rc != 0) {
+				resp->err = (int32_t)rc;
+				return true;
+			}
+		}
 		rc = node_member_change(n, NODE_REMOVE, req->id, NULL);
 		break;
 	case WIRE_ADMIN_TRANSFER:
@@ -244,7 +286,14 @@ static bool execute(struct node *n, const struct wire_admin_req *req, struct wir
 	}
 	if (rc == QFS_ENOTLEADER)
 		return false;
-	if (rc < 0) {
+	if (rc == QFS_EBUSY && req->op != WIRE_ADMIN_TRANSFER) {
+		/* The core takes one membership change at a time (DESIGN.md). */
+		resp->err = (int32_t)rc;
+		snprintf(resp->message, sizeof(resp->message),
+		         "%s: refused: another membership change (up to log index %llu) is not "
+		         "committed yet; nothing was changed, try again once it is",
+		         wire_admin_op_name(req->op), (unsigned long long)raft_last_index(n->raft));
+	} else if (rc < 0) {
 		resp->err = (int32_t)rc;
 		snprintf(resp->message, sizeof(resp->message), "%s: %s",
 		         wire_admin_op_name(req->op), qfs_strerror((int)rc));
