@@ -26,12 +26,17 @@ enum wire_key_op {
 	WIRE_KEY_LS,       /* path: a directory's names, one a line, "/" after directories */
 	WIRE_KEY_WAIT,     /* path, since, timeout_ms: until the path or anything under
 	                      it has a version above since (0: its version now) */
+	WIRE_KEY_WATCH,    /* path, since, flags (RECURSIVE): the changes after since, one
+	                      line each ("version op path"), parked until there is one;
+	                      the answer's version is the index looked through */
 	WIRE_KEY_OP_LAST
 };
 
 /* PUT flags. */
 #define WIRE_KEY_IF_ABSENT  0x1u /* only if the key does not exist */
 #define WIRE_KEY_IF_VERSION 0x2u /* only if the key's version is still @version */
+/* WATCH flags. */
+#define WIRE_KEY_RECURSIVE 0x4u /* also what changes deeper than the directory's entries */
 
 struct wire_key_req {
 	uint32_t op;

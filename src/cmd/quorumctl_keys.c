@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "quorumctl_keys.h"
@@ -128,7 +129,75 @@ static const char key_usage[] =
         "       quorumctl -d DATA_DIR put [--if-version N | --if-absent] PATH VALUE|-\n"
         "       quorumctl -d DATA_DIR rm PATH\n"
         "       quorumctl -d DATA_DIR ls PATH\n"
-        "       quorumctl -d DATA_DIR wait PATH [--since VERSION] [--timeout SECONDS]\n";
+        "       quorumctl -d DATA_DIR wait PATH [--since VERSION] [--timeout SECONDS]\n"
+        "       quorumctl -d DATA_DIR watch PATH [--recursive] [--since VERSION]\n";
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * watch: one call per batch of changes, each from the version the last one
+ * looked through, so nothing is missed or shown twice; when the daemon is
+ * away (a restart) the same call is made again until it answers. Exits 3 if
+ * the changes since that version were compacted away.
+ */
+static int watch(const char *data_dir, struct wire_key_req *req, const char *path)
+{
+	bool away = false;
+	for (;;) {
+		struct wire_key_resp resp;
+		void *answer = NULL;
+		char msg[256];
+		int rc = call(data_dir, req, 0, &resp, &answer, msg, sizeof(msg));
+		if (rc != 0 || resp.err == QFS_ESHUTDOWN || resp.err == -EIO) {
+			free(answer);
+			if (req->version == 0)
+				return fail("watch", rc ? qfs_strerror(rc) : qfs_strerror(resp.err));
+			if (!away)
+				fprintf(stderr,
+				        "quorumctl: watch: the daemon is away (%s); resuming after "
+				        "version %" PRIu64 " when it is back\n",
+				        rc ? qfs_strerror(rc) : qfs_strerror(resp.err), req->version);
+			away = true;
+			sleep_ms(200);
+			continue;
+		}
+		if (away)
+			fprintf(stderr, "quorumctl: watch: resumed after version %" PRIu64 "\n",
+			        req->version);
+		away = false;
+		if (resp.err == QFS_ESTALE) {
+			fprintf(stderr,
+			        "quorumctl: watch: cannot resume after version %" PRIu64
+			        ": the changes since were compacted away\n",
+			        req->version);
+			free(answer);
+			return 3;
+		}
+		if (resp.err == -ENOENT) {
+			fprintf(stderr, "quorumctl: watch: %s: no such key\n", path);
+			free(answer);
+			return EXIT_NO;
+		}
+		if (resp.err != 0) {
+			int st = fail("watch", resp.message && resp.message[0] ? resp.message
+			                                                      : qfs_strerror(resp.err));
+			free(answer);
+			return st;
+		}
+		if (resp.value_len > 0)
+			fwrite(resp.value, 1, resp.value_len, stdout);
+		if (fflush(stdout) != 0) {
+			free(answer);
+			return EXIT_ERR;
+		}
+		req->version = resp.version;
+		free(answer);
+	}
+}
 
 static bool parse_u64(const char *s, uint64_t *v)
 {
@@ -159,6 +228,8 @@ int quorumctl_keys(const char *data_dir, int timeout_s, int argc, char **argv)
 			req.flags |= WIRE_KEY_IF_VERSION;
 		} else if (strcmp(a, "--if-absent") == 0)
 			req.flags |= WIRE_KEY_IF_ABSENT;
+		else if (strcmp(a, "--recursive") == 0 || strcmp(a, "-r") == 0)
+			req.flags |= WIRE_KEY_RECURSIVE;
 		else if (strcmp(a, "--since") == 0 && i + 1 < argc) {
 			if (!parse_u64(argv[++i], &req.version))
 				return fail(cmd, "--since takes a version");
@@ -190,16 +261,23 @@ int quorumctl_keys(const char *data_dir, int timeout_s, int argc, char **argv)
 		req.op = WIRE_KEY_LS;
 	else if (strcmp(cmd, "wait") == 0 && n_args == 1)
 		req.op = WIRE_KEY_WAIT;
+	else if (strcmp(cmd, "watch") == 0 && n_args == 1)
+		req.op = WIRE_KEY_WATCH;
 	else {
 		fputs(key_usage, stderr);
 		return EXIT_ERR;
 	}
 	if (req.flags == (WIRE_KEY_IF_ABSENT | WIRE_KEY_IF_VERSION))
 		return fail(cmd, "--if-version and --if-absent exclude each other");
-	if (req.flags != 0 && req.op != WIRE_KEY_PUT)
+	if ((req.flags & ~WIRE_KEY_RECURSIVE) != 0 && req.op != WIRE_KEY_PUT)
 		return fail(cmd, "--if-version and --if-absent are for put");
-	if (req.op != WIRE_KEY_WAIT && (wait_s != 0 || (req.version != 0 && req.flags == 0)))
-		return fail(cmd, "--since and --timeout are for wait");
+	if ((req.flags & WIRE_KEY_RECURSIVE) && req.op != WIRE_KEY_WATCH)
+		return fail(cmd, "--recursive is for watch");
+	if (req.op == WIRE_KEY_WATCH && wait_s != 0)
+		return fail(cmd, "watch runs until interrupted: no --timeout");
+	if (req.op != WIRE_KEY_WAIT && req.op != WIRE_KEY_WATCH &&
+	    (wait_s != 0 || (req.version != 0 && req.flags == 0)))
+		return fail(cmd, "--since and --timeout are for wait and watch");
 
 	char *path = key_path(n_args > 0 ? args[0] : "/");
 	if (path == NULL)
@@ -226,6 +304,11 @@ int quorumctl_keys(const char *data_dir, int timeout_s, int argc, char **argv)
 		timeout_ms = wait_s ? (int)(wait_s * 1000) + 10000 : 0;
 	}
 
+	if (req.op == WIRE_KEY_WATCH) {
+		int st = watch(data_dir, &req, path);
+		free(path);
+		return st;
+	}
 	struct wire_key_resp resp;
 	void *answer = NULL;
 	char msg[256];
@@ -270,7 +353,7 @@ int quorumctl_keys(const char *data_dir, int timeout_s, int argc, char **argv)
 
 bool quorumctl_is_key_command(const char *cmd)
 {
-	static const char *const names[] = {"get", "put", "rm", "ls", "wait"};
+	static const char *const names[] = {"get", "put", "rm", "ls", "wait", "watch"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(cmd, names[i]) == 0)
 			return true;

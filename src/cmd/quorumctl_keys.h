@@ -1,4 +1,4 @@
-/* quorumctl_keys.h: the key subcommands of quorumctl (get, put, rm, ls, wait). */
+/* quorumctl_keys.h: the key subcommands of quorumctl (get, put, rm, ls, wait, watch). */
 #ifndef QUORUMFS_QUORUMCTL_KEYS_H
 #define QUORUMFS_QUORUMCTL_KEYS_H
 
@@ -12,7 +12,8 @@ bool quorumctl_is_key_command(const char *cmd);
  * (argv[1..argc-1]) against the daemon of @data_dir (NULL: -d must follow).
  * @timeout_s: -t as given before the command, or <= 0.
  * Returns the exit status: 0, 1 (no such key; a condition or a wait that did
- * not hold), 2 (any other error, said on stderr).
+ * not hold), 2 (any other error, said on stderr); watch: 3 when the changes
+ * it must resume from were compacted away.
  */
 int quorumctl_keys(const char *data_dir, int timeout_s, int argc, char **argv);
 

@@ -389,14 +389,258 @@ static uint64_t path_version(struct node *n, const struct wire_key_req *req)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Watching: the changes themselves, read back from the log                 */
+
+#define WATCH_LINES_MAX (1u << 20) /* bytes of lines in one answer */
+
+/* Paths of the watched inode and what is under it, as the tree has them now. */
+struct pathmap {
+	uint64_t *ino;
+	char **path;
+	size_t n, cap;
+};
+
+static int pathmap_add(struct pathmap *m, uint64_t ino, const char *path, size_t len)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		uint64_t *i = realloc(m->ino, cap * sizeof(*i));
+		if (i == NULL)
+			return -ENOMEM;
+		m->ino = i;
+		char **p = realloc(m->path, cap * sizeof(*p));
+		if (p == NULL)
+			return -ENOMEM;
+		m->path = p;
+		m->cap = cap;
+	}
+	m->path[m->n] = strndup(path, len);
+	if (m->path[m->n] == NULL)
+		return -ENOMEM;
+	m->ino[m->n++] = ino;
+	return 0;
+}
+
+static const char *pathmap_get(const struct pathmap *m, uint64_t ino)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->ino[i] == ino)
+			return m->path[i];
+	return NULL;
+}
+
+static void pathmap_free(struct pathmap *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->path[i]);
+	free(m->path);
+	free(m->ino);
+}
+
+struct named_kids {
+	struct pathmap *m;
+	const char *dir;
+	uint64_t *dirs;
+	size_t n_dirs, cap_dirs;
+	int err;
+};
+
+static int named_kid(void *arg, const struct fsm_dirent *e)
+{
+	struct named_kids *k = arg;
+	char path[WIRE_KEY_PATH_MAX + 1];
+	int w = snprintf(path, sizeof(path), "%s/%.*s", strcmp(k->dir, "/") ? k->dir : "",
+	                 (int)e->name_len, e->name);
+	if (w < 0 || (size_t)w >= sizeof(path))
+		return 0; /* too deep to name: left out */
+	if ((k->err = pathmap_add(k->m, e->ino, path, (size_t)w)) != 0)
+		return 1;
+	if (S_ISDIR(e->type)) {
+		if (k->n_dirs == k->cap_dirs) {
+			size_t cap = k->cap_dirs ? k->cap_dirs * 2 : 16;
+			uint64_t *d = realloc(k->dirs, cap * sizeof(*d));
+			if (d == NULL) {
+				k->err = -ENOMEM;
+				return 1;
+			}
+			k->dirs = d;
+			k->cap_dirs = cap;
+		}
+		k->dirs[k->n_dirs++] = e->ino;
+	}
+	return 0;
+}
+
+/* Names @dir's entries into @m, and theirs down to @depth levels more. */
+static int pathmap_walk(struct node *n, struct pathmap *m, uint64_t dir, const char *path,
+                        unsigned depth)
+{
+	struct named_kids k = {.m = m, .dir = path};
+	int rc = node_readdir(n, dir, 0, false, named_kid, &k);
+	if (rc == 0)
+		rc = k.err;
+	for (size_t i = 0; rc == 0 && depth > 0 && i < k.n_dirs; i++) {
+		const char *p = pathmap_get(m, k.dirs[i]);
+		if (p != NULL)
+			rc = pathmap_walk(n, m, k.dirs[i], p, depth - 1);
+	}
+	free(k.dirs);
+	return rc;
+}
+
+static int add_line(struct listing *l, uint64_t index, const char *op, const char *path,
+                    const char *name, size_t name_len)
+{
+	char line[WIRE_KEY_PATH_MAX + 64];
+	int w;
+	if (name != NULL)
+		w = snprintf(line, sizeof(line), "%llu %s %s/%.*s\n", (unsigned long long)index, op,
+		             strcmp(path, "/") ? path : "", (int)name_len, name);
+	else
+		w = snprintf(line, sizeof(line), "%llu %s %s\n", (unsigned long long)index, op, path);
+	if (w < 0 || (size_t)w >= sizeof(line))
+		return 0;
+	struct fsm_dirent e = {.name = line, .name_len = (size_t)w - 1};
+	list_one(l, &e); /* the line, and its newline */
+	return l->err;
+}
+
+/*
+ * The changes after op->since that touch the watched path: read back from
+ * the entries the core still holds, with paths as the tree has them now (a
+ * change to a file removed since shows as its removal only). Sets @l to the
+ * lines and *@through to the last index looked at. Returns 0, -ENOENT (the
+ * path is gone), QFS_ESTALE (the log no longer holds since + 1: compacted).
+ */
+static int watch_scan(struct key_op *op, struct listing *l, uint64_t *through)
+{
+	struct node *n = op->n;
+	struct pathmap m = {0};
+	struct fsm_attr a;
+	uint64_t parent;
+	char root[WIRE_KEY_PATH_MAX + 1];
+	int rc = resolve(n, op->req.path, op->req.path_len, &a, &parent);
+	*through = op->since;
+	if (rc != 0)
+		return rc;
+	if (op->since >= n->applied)
+		return 0;
+	if (op->since + 1 < raft_first_index(n->raft))
+		return QFS_ESTALE;
+	/* The watched path's own name, without trailing slashes. */
+	size_t len = op->req.path_len;
+	while (len > 1 && op->req.path[len - 1] == '/')
+		len--;
+	snprintf(root, sizeof(root), "%.*s", (int)len, op->req.path);
+	/* A watched file's directory and name, for the changes of its name. */
+	const char *file_name = NULL;
+	size_t file_name_len = last_name(root, strlen(root), &file_name);
+	uint64_t file_dir = 0;
+	if (!S_ISDIR(a.mode)) {
+		struct fsm_attr da;
+		uint64_t dp;
+		if (resolve(n, root, (size_t)(file_name - root), &da, &dp) == 0)
+			file_dir = da.ino;
+	}
+	rc = pathmap_add(&m, a.ino, root, strlen(root));
+	if (rc == 0 && S_ISDIR(a.mode))
+		rc = pathmap_walk(n, &m, a.ino, root,
+		                  (op->req.flags & WIRE_KEY_RECURSIVE) ? KEYS_DEPTH_MAX : 0);
+	for (uint64_t i = op->since + 1; rc == 0 && i <= n->applied && l->len < WATCH_LINES_MAX;
+	     i++) {
+		const struct raft_entry *e = raft_entry_at(n->raft, i);
+		struct wire_cmd c;
+		if (e == NULL) {
+			rc = QFS_ESTALE;
+			break;
+		}
+		*through = i;
+		if (e->type != RAFT_ENTRY_NORMAL || wire_cmd_decode(e->data.base, e->data.len, &c) != 0)
+			continue;
+		const char *op_name = wire_cmd_type_name(c.type), *p;
+		switch (c.type) {
+		case WIRE_CMD_CREATE:
+		case WIRE_CMD_PUT_IF:
+		case WIRE_CMD_MKDIR:
+		case WIRE_CMD_MKNOD:
+		case WIRE_CMD_SYMLINK:
+		case WIRE_CMD_UNLINK:
+		case WIRE_CMD_RMDIR:
+		case WIRE_CMD_LINK:
+			/* A name in a watched directory; for a watched file, its own name. */
+			if (S_ISDIR(a.mode) && (p = pathmap_get(&m, c.parent)) != NULL)
+				rc = add_line(l, i, op_name, p, c.name, c.name_len);
+			else if (!S_ISDIR(a.mode) && c.parent == file_dir && c.name_len == file_name_len &&
+			         memcmp(c.name, file_name, file_name_len) == 0)
+				rc = add_line(l, i, op_name, root, NULL, 0);
+			break;
+		case WIRE_CMD_RENAME:
+			if ((p = pathmap_get(&m, c.parent)) != NULL && S_ISDIR(a.mode))
+				rc = add_line(l, i, "rename-from", p, c.name, c.name_len);
+			if (rc == 0 && (p = pathmap_get(&m, c.new_parent)) != NULL && S_ISDIR(a.mode))
+				rc = add_line(l, i, "rename-to", p, c.new_name, c.new_name_len);
+			break;
+		case WIRE_CMD_WRITE:
+		case WIRE_CMD_APPEND:
+		case WIRE_CMD_WRITEV:
+		case WIRE_CMD_SETATTR:
+		case WIRE_CMD_SETXATTR:
+		case WIRE_CMD_REMOVEXATTR:
+		case WIRE_CMD_TTL_EXPIRE:
+			if ((p = pathmap_get(&m, c.ino)) != NULL)
+				rc = add_line(l, i, op_name, p, NULL, 0);
+			break;
+		default:
+			break; /* locks, sessions, checks: not changes of the tree */
+		}
+	}
+	pathmap_free(&m);
+	return rc;
+}
+
+/* Answers a watch that has lines (or an error); false: nothing yet. */
+static bool watch_try(struct key_op *op)
+{
+	struct listing l = {0};
+	uint64_t through;
+	int rc = watch_scan(op, &l, &through);
+	if (rc == 0 && l.len == 0) {
+		/* Nothing for us up to here: look from there next time. */
+		op->since = through;
+		free(l.buf);
+		return false;
+	}
+	if (rc != 0)
+		answer(op, rc, op->since, NULL, 0,
+		       rc == QFS_ESTALE ? "the changes after that version were compacted away"
+		                        : qfs_strerror(rc));
+	else
+		answer(op, 0, through, l.buf, l.len, "");
+	free(l.buf);
+	return true;
+}
+
 static void wait_start(struct key_op *op)
 {
 	struct node *n = op->n;
-	uint64_t now = path_version(n, &op->req);
-	op->since = op->req.version ? op->req.version : now;
-	if (now > op->since) {
-		answer(op, 0, now, NULL, 0, "");
-		return;
+	if (op->req.op == WIRE_KEY_WATCH) {
+		if (op->req.version == 0) {
+			/* The start: where the watcher begins, so that it can
+			 * resume from there whatever happens next. */
+			answer(op, 0, n->applied, NULL, 0, "");
+			return;
+		}
+		op->since = op->req.version;
+		if (watch_try(op))
+			return;
+	} else {
+		uint64_t now = path_version(n, &op->req);
+		op->since = op->req.version ? op->req.version : now;
+		if (now > op->since) {
+			answer(op, 0, now, NULL, 0, "");
+			return;
+		}
 	}
 	if (n->key_n_waits >= KEYS_WAIT_MAX) {
 		answer_err(op, QFS_EBUSY);
@@ -414,6 +658,18 @@ void node__keys_on_applied(struct node *n)
 	struct key_op **pp = &n->key_waits;
 	while (*pp != NULL) {
 		struct key_op *op = *pp;
+		if (op->req.op == WIRE_KEY_WATCH) {
+			/* Unlinked first: watch_try may answer, which frees it. */
+			*pp = op->next;
+			n->key_n_waits--;
+			if (!watch_try(op)) {
+				op->next = *pp;
+				*pp = op;
+				n->key_n_waits++;
+				pp = &op->next;
+			}
+			continue;
+		}
 		uint64_t v = path_version(n, &op->req);
 		if (v > op->since) {
 			*pp = op->next;
@@ -564,6 +820,7 @@ static void barrier_done(void *arg, int err)
 		do_rm(op);
 		break;
 	case WIRE_KEY_WAIT:
+	case WIRE_KEY_WATCH:
 		wait_start(op);
 		break;
 	default:

@@ -90,7 +90,7 @@ int wire_key_req_decode(const void *buf, size_t len, struct wire_key_req *req)
 	    wire__mpr_bin(&r, &path, &req->path_len, WIRE_KEY_PATH_MAX) != 0 ||
 	    wire__mpr_bin(&r, &req->value, &req->value_len, WIRE_KEY_VALUE_MAX) != 0 ||
 	    wire__mpr_u32(&r, &req->flags) != 0 ||
-	    (req->flags & ~(WIRE_KEY_IF_ABSENT | WIRE_KEY_IF_VERSION)) != 0 ||
+	    (req->flags & ~(WIRE_KEY_IF_ABSENT | WIRE_KEY_IF_VERSION | WIRE_KEY_RECURSIVE)) != 0 ||
 	    req->flags == (WIRE_KEY_IF_ABSENT | WIRE_KEY_IF_VERSION) ||
 	    wire__mpr_u64(&r, &req->version) != 0 || wire__mpr_u64(&r, &req->timeout_ms) != 0 ||
 	    wire__mpr_u32(&r, &reserved) != 0 || wire__mpr_left(&r) != 0)

@@ -108,4 +108,29 @@ for m in "$m1" "$m2" "$m3"; do
 done
 check '[ "$(cat "$m3/app/kept")" = keep ]' "a file within its TTL stays"
 
+# Watching: one line per change, in order, through a restart of the
+# watcher's own daemon.
+ctl 3 watch /app --recursive >"$QFS_TMP/watch.out" 2>"$QFS_TMP/watch.err" &
+watch_pid=$!
+sleep 0.5
+ctl 1 put /app/w1 a >/dev/null
+echo b >"$m1/app/w1"
+mkdir "$m2/app/sub"
+echo c >"$m1/app/sub/deep"
+check 'eventually 10 grep -q "create /app/sub/deep" "$QFS_TMP/watch.out"' "watch prints a change two levels down"
+qfs_stop 3
+rm "$m1/app/w1"
+qfs_start 3
+check 'eventually 20 grep -q "unlink /app/w1" "$QFS_TMP/watch.out"' "watch shows the change made while its daemon was down"
+echo d >>"$m2/app/sub/deep"
+check 'eventually 10 sh -c "[ \$(grep -c /app/sub/deep \"$QFS_TMP/watch.out\") -ge 2 ]"' "and goes on after"
+kill "$watch_pid"; wait "$watch_pid" 2>/dev/null
+check '[ "$(awk "{print \$1}" "$QFS_TMP/watch.out" | sort -n -c 2>&1; echo ok)" = ok ]' "watch lines are in version order"
+ops=$(awk '{print $2, $3}' "$QFS_TMP/watch.out" | grep -v "^writev\|^setattr" | tr '\n' '|')
+check '[[ "$ops" == "create /app/w1|"*"mkdir /app/sub|create /app/sub/deep|"*"unlink /app/w1|"* ]]' "watch prints the changes in order ($ops)"
+check 'grep -q resumed "$QFS_TMP/watch.err"' "watch says it resumed ($(tr '\n' ' ' <"$QFS_TMP/watch.err"))"
+ctl 1 watch /nothing/here >/dev/null 2>&1; rc=$?
+check '[ $rc = 1 ]' "watch of a missing path exits 1 ($rc)"
+
 qfs_log "test_keys: all checks passed"
+exit $((QFS_FAILS > 0))
