@@ -74,10 +74,7 @@ struct qfs_mount {
 	 * timer publishes each publish_delay_ms after its first write. */
 	uv_timer_t publish_timer;
 	struct qfs__handle *dirty_head, *dirty_tail;
-	/* Writes waiting for the node to be in contact again (node_writable
-	 * said -EAGAIN), oldest first; the retry timer asks again. */
-	uv_timer_t retry_timer;
-	struct qfs__op *retry_head, *retry_tail;
+
 	void (*stop_done)(void *arg);
 	void *stop_arg;
 };
@@ -175,6 +172,8 @@ struct qfs__handle {
 	size_t n_ext, cap_ext;
 	size_t gathered; /* bytes in @ext */
 	uint64_t end;    /* not append: the highest end of an extent */
+	uint64_t base_size; /* with @n_ext > 0: the committed size and mode at the */
+	uint32_t base_mode; /* batch's first write (limits, set-id bits) */
 	int err;         /* a failed publish not yet reported (next write, flush, fsync) */
 	unsigned publishing;  /* publishes of this handle in flight */
 	fuse_req_t release;   /* RELEASE waiting for @publishing to reach 0 */
@@ -235,8 +234,6 @@ void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle
 void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h);
 /* The publish timer fired (mount.c starts it, handle.c arms it). */
 void qfs__publish_timer_cb(uv_timer_t *t);
-/* The retry timer fired: writes waiting for contact try again. */
-void qfs__retry_timer_cb(uv_timer_t *t);
 /* Does the caller of @req lack CAP_FSETID (read from /proc)? */
 bool qfs__caller_lacks_fsetid(fuse_req_t req);
 /* Would a write by @req's caller to a file of @mode clear its set-id bits? */

@@ -43,8 +43,8 @@
  * flight, so what follows a close on this node sees what it published.
  *
  * Errors (docs/semantics.md, "A failed publish"). A write fails at once
- * when the node knows the publish would (node_writable: EROFS, ENOSPC,
- * EIO), or when the file would pass max_value_size (EFBIG: the write that
+ * when the node knows the publish would (node_writable: EROFS after the
+ * commit timeout out of contact, ENOSPC, EIO), or when the file would pass max_value_size (EFBIG: the write that
  * passes it; a handle replacing the file with O_TRUNC then drops all it
  * gathered and its truncation, so the file keeps its old contents). A
  * publish that fails later drops its data, is reported by the FLUSH or fsync
@@ -545,18 +545,6 @@ static bool too_big(const struct qfs_mount *m, const struct qfs__handle *h, uint
 	return end > max_size(m);
 }
 
-/* A write waiting for the node to be in contact again (a copy of it: the
- * request's buffer lives only during the call). */
-struct retry_op {
-	struct qfs__op op;
-	struct qfs__handle *h; /* the kernel holds the file while it writes */
-	off_t off;
-	size_t size;
-	char data[];
-};
-
-#define RETRY_MS 20
-
 /* Gather (or refuse) the write; @rc: node_writable()'s answer. */
 static void write_now(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h, const char *buf,
                       size_t size, off_t off, int rc)
@@ -566,8 +554,15 @@ static void write_now(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h
 
 	if (rc == 0)
 		rc = m->stopping ? QFS_ESHUTDOWN : in == NULL ? -EIO : 0;
-	if (rc == 0)
+	/* The committed size and mode, read once per batch: a write costs no
+	 * read transaction of its own (the fsm checks the size again). */
+	if (rc == 0 && h->n_ext == 0) {
 		rc = node_getattr(m->node, h->ino, &a);
+		h->base_size = a.size;
+		h->base_mode = a.mode;
+	}
+	a.size = h->base_size;
+	a.mode = h->base_mode;
 	if (rc != 0) {
 		qfs__reply_err(req, rc, QFS__CHANGE);
 		return;
@@ -604,30 +599,9 @@ static void write_now(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h
 	fuse_reply_write(req, size);
 }
 
-void qfs__retry_timer_cb(uv_timer_t *t)
-{
-	struct qfs_mount *m = t->data;
-	struct qfs__op *op;
-
-	while ((op = m->retry_head) != NULL) {
-		struct retry_op *r = (struct retry_op *)op;
-		int rc = m->stopping ? QFS_ESHUTDOWN : node_writable(m->node);
-		if (rc == -EAGAIN)
-			break; /* still out of contact: all wait, in order */
-		m->retry_head = op->next;
-		if (m->retry_head == NULL)
-			m->retry_tail = NULL;
-		write_now(m, op->req, r->h, r->data, r->size, r->off, rc);
-		qfs__op_done(op);
-	}
-	if (m->retry_head == NULL)
-		uv_timer_stop(&m->retry_timer);
-}
-
 void qfs__handle_write(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h, const char *buf,
                        size_t size, off_t off)
 {
-	struct retry_op *r;
 	int rc;
 
 	if (m->stopping) {
@@ -645,28 +619,15 @@ void qfs__handle_write(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *
 		qfs__reply_err(req, rc, QFS__CHANGE);
 		return;
 	}
+	/* Out of contact for less than the commit timeout (an election, a
+	 * late heartbeat): gathered as usual; the publish waits for a leader,
+	 * and if none comes, close or fsync says so. Parking the write until
+	 * contact returned stalled writers whenever a loaded machine delayed
+	 * a heartbeat. */
 	rc = node_writable(m->node);
-	if (rc != -EAGAIN && m->retry_head == NULL) {
-		write_now(m, req, h, buf, size, off, rc);
-		return;
-	}
-	/* Out of contact for less than the commit timeout (an election): the
-	 * write waits, as a command would, rather than fail at once. */
-	r = qfs__op_new(m, req, h->ino, sizeof(*r) + size);
-	if (r == NULL)
-		return;
-	r->h = h;
-	r->off = off;
-	r->size = size;
-	memcpy(r->data, buf, size);
-	r->op.next = NULL;
-	if (m->retry_tail != NULL)
-		m->retry_tail->next = &r->op;
-	else
-		m->retry_head = &r->op;
-	m->retry_tail = &r->op;
-	if (!uv_is_active((uv_handle_t *)&m->retry_timer))
-		uv_timer_start(&m->retry_timer, qfs__retry_timer_cb, RETRY_MS, RETRY_MS);
+	if (rc == -EAGAIN)
+		rc = 0;
+	write_now(m, req, h, buf, size, off, rc);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -130,9 +130,8 @@ void qfs__maybe_finish(struct qfs_mount *m)
 			m->notifier = NULL;
 		}
 		uv_poll_stop(&m->poll);
-		m->handles_open += 3;
+		m->handles_open += 2;
 		uv_close((uv_handle_t *)&m->publish_timer, timer_closed);
-		uv_close((uv_handle_t *)&m->retry_timer, timer_closed);
 		uv_close((uv_handle_t *)&m->poll, poll_closed);
 		return;
 	}
@@ -250,8 +249,7 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 	}
 	m->poll.data = m;
 	uv_timer_init(loop, &m->publish_timer);
-	uv_timer_init(loop, &m->retry_timer);
-	m->publish_timer.data = m->retry_timer.data = m;
+	m->publish_timer.data = m;
 	rc = qfs__notifier_start(m, err, errlen);
 	if (rc == 0)
 		rc = uv_poll_start(&m->poll, UV_READABLE, poll_cb);

@@ -170,7 +170,7 @@ int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, v
  * or follows a leader it heard from, within 3 heartbeats.
  * Returns 0 (in contact; a submit may still fail later), or:
  *   -EAGAIN        out of contact for less than the commit timeout (an
- *                  election, a lost heartbeat): ask again in a heartbeat
+ *                  election, a late heartbeat): a submit waits for a leader
  *   -EROFS         out of contact for at least the commit timeout: what a
  *                  submit would end with
  *   -ENOSPC        this node's disk is full (the writer is retrying)
