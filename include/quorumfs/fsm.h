@@ -72,7 +72,7 @@ struct fsm_attr {
 	                  S_IFCHR, S_IFBLK) | permission bits */
 	uint32_t uid;
 	uint32_t gid;
-	uint32_t nlink; /* files: names; directories: 2 + subdirectories */
+	uint32_t nlink; /* files: names (0: an orphan); directories: 2 + subdirectories */
 	uint64_t size;  /* files: bytes; symlinks: target length; directories: 0 */
 	int64_t atime_ns;
 	int64_t mtime_ns;
@@ -180,6 +180,21 @@ int fsm_apply(struct fsm *fsm, MDB_txn *txn, uint64_t index, const void *cmd, si
 int fsm_apply_noop(struct fsm *fsm, MDB_txn *txn, uint64_t index);
 
 /*
+ * fsm_apply_conf - like fsm_apply_noop, for a configuration entry whose
+ * members (voters and learners) are @ids[0..@n): the tree keeps them, so
+ * that a regular file losing its last name waits for each of them to
+ * release it (docs/semantics-fsm.md, "Orphans"), and every member not in
+ * @ids is dropped from the holders of every orphan (an orphan left with
+ * none is freed). @ids: borrowed, any order, duplicates ignored.
+ * Returns 0, QFS_ESTALE if @index <= fsm.applied, -EINVAL if @n >
+ * FSM_MEMBERS_MAX, or a storage error.
+ */
+int fsm_apply_conf(struct fsm *fsm, MDB_txn *txn, uint64_t index, const uint64_t *ids, size_t n);
+
+/* Most members a configuration may have for the tree. */
+#define FSM_MEMBERS_MAX 64
+
+/*
  * Queries. @txn: a read (or write) transaction of the caller, or NULL to
  * use a read-only transaction of the call's own (the calling thread must
  * then hold no other read transaction of @env unless it was opened with
@@ -247,6 +262,25 @@ int fsm_getxattr(struct fsm *fsm, MDB_txn *txn, uint64_t ino, const char *name, 
 /* fsm_listxattr - the names of @ino's attributes, each NUL-terminated, in
  * byte order. @cap 0: only *@len. -ERANGE, -ENOENT. */
 int fsm_listxattr(struct fsm *fsm, MDB_txn *txn, uint64_t ino, char *buf, size_t cap, size_t *len);
+
+/*
+ * fsm_orphan_holders - the members that have not released orphan @ino yet.
+ * An orphan is a regular file with no name left (nlink 0) that some member
+ * may still hold open; fsm_getattr, fsm_read and the commands by inode
+ * number keep working on it until the last release frees it.
+ * @ids, @cap: up to @cap ids, ascending; *@n is their full count.
+ * Returns 0, -ENOENT (not an orphan), or a storage error.
+ */
+int fsm_orphan_holders(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t *ids, size_t cap,
+                       size_t *n);
+
+/*
+ * fsm_orphans_held - the orphans that member @node holds, ascending, after
+ * inode @after (0: from the first): up to @cap into @inos, *@n of them
+ * (fewer than @cap: there are no more). Returns 0 or a storage error.
+ */
+int fsm_orphans_held(struct fsm *fsm, MDB_txn *txn, uint64_t node, uint64_t after, uint64_t *inos,
+                     size_t cap, size_t *n);
 
 struct fsm_statfs {
 	uint64_t files;   /* inodes in the tree, root included */

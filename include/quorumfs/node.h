@@ -239,6 +239,54 @@ typedef void (*node_change_fn)(void *arg, uint64_t ino, uint64_t parent, const c
 void node_on_change(struct node *n, node_change_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
+/* Unlinked files still open (docs/semantics-fsm.md, "Orphans")             */
+
+/*
+ * A regular file that loses its last name (UNLINK, or RENAME over it) stays
+ * in the tree as an orphan: no name, nlink 0, but node_getattr, node_read
+ * and commands by inode number (WRITEV, SETATTR) keep working on it, on
+ * every node, until each member of the cluster has released it; the last
+ * release frees its space. The node releases by itself every orphan it
+ * holds no handle of: when the unlink applies, at start (a restarted node
+ * holds nothing open), and after a snapshot install. A member removed from
+ * the cluster is dropped from every orphan at that entry.
+ */
+
+/*
+ * Asked on the loop, during a release sweep: does the mount on this node
+ * hold a handle of @ino (an open file, or anything that will end with a
+ * node_orphan_release() call)? true keeps the orphan for this node.
+ */
+typedef bool (*node_open_fn)(void *arg, uint64_t ino);
+
+/*
+ * node_set_open_fn - set (or clear with NULL) the mount's answer to "is
+ * @ino open here?". Without one, nothing is, and every orphan is released
+ * as soon as its unlink applies (a file unlinked while open is then gone
+ * on every node, as before orphans). Loop thread only.
+ */
+void node_set_open_fn(struct node *n, node_open_fn fn, void *arg);
+
+/*
+ * node_orphan_release - the mount's last handle of @ino on this node was
+ * closed: if @ino is an orphan this node holds, release it (with every
+ * other orphan this node holds no handle of, in one command). Call it at
+ * every last close (or forget) of a regular file; for a file with names it
+ * costs one read. Asynchronous and never fails: a release that cannot be
+ * committed now is tried again every second, and at the next start.
+ * Loop thread only.
+ */
+void node_orphan_release(struct node *n, uint64_t ino);
+
+/*
+ * node_orphan_held - whether @ino is an orphan that this node has not
+ * released yet (*@held true), i.e. one only this node's handles keep.
+ * The attributes tell an orphan too: a regular file with nlink 0.
+ * Returns 0 or a storage error.
+ */
+int node_orphan_held(struct node *n, uint64_t ino, bool *held);
+
+/* ------------------------------------------------------------------------ */
 /* Status, for quorumctl                                                    */
 
 struct node_member_status {

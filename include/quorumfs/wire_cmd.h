@@ -33,6 +33,8 @@ enum wire_cmd_type {
 	WIRE_CMD_REMOVEXATTR = 12, /* ino, name (attribute name) */
 	WIRE_CMD_WRITEV = 13,      /* ino, flags, size, extents: an open handle's gathered writes */
 	WIRE_CMD_MKNOD = 14,       /* parent, name, mode (with its S_IFMT type), rdev */
+	WIRE_CMD_ORPHAN_RELEASE = 15, /* co.node, data (inode numbers): a node lets go of
+	                                 unlinked files it holds no handle of */
 	/* A cross-replica check (docs/operations.md): no fields. It changes
 	 * nothing in the tree; every node that applies it hashes its tree as
 	 * of this entry's index and reports the hash to the leader. Never
@@ -63,7 +65,7 @@ enum wire_cmd_type {
 };
 /* The highest file-tree command: the fsm's table and its tests go up to it.
  * Commands of the other ranges (WIRE_CMD_VERIFY) are outside it. */
-#define WIRE_CMD_TYPE_MAX WIRE_CMD_MKNOD
+#define WIRE_CMD_TYPE_MAX WIRE_CMD_ORPHAN_RELEASE
 /* The coordination commands the decoder knows: a range of their own, so the
  * data path's numbers can grow without touching it. */
 #define WIRE_CMD_COORD_MIN WIRE_CMD_SESSION_KEEPALIVE
@@ -92,6 +94,15 @@ struct wire_cmd_coord {
 	uint64_t end;   /* last byte, inclusive; WIRE_LOCK_END_MAX: to the end */
 	uint32_t pid;   /* the locking process, on its node */
 };
+
+/*
+ * ORPHAN_RELEASE: node co.node no longer needs the unlinked regular files
+ * ("orphans", docs/semantics-fsm.md) whose numbers @data holds: 8 bytes
+ * each, big-endian, 1 .. WIRE_RELEASE_INOS_MAX of them. A number that is
+ * not an orphan held by that node is ignored, so a release may be sent
+ * twice. The last holder's release frees the inode and its blocks.
+ */
+#define WIRE_RELEASE_INOS_MAX 4096
 
 /* CREATE flags. */
 #define WIRE_CREATE_EXCL  0x1u /* fail with EEXIST if the name exists (O_EXCL) */

@@ -8,13 +8,21 @@
 typedef int (*apply_fn)(struct fsm *, MDB_txn *, const struct wire_cmd *, struct fsm_result *);
 
 static const apply_fn apply_fns[WIRE_CMD_TYPE_MAX + 1] = {
-        [WIRE_CMD_CREATE] = fsm__apply_create,     [WIRE_CMD_WRITE] = fsm__apply_write,
-        [WIRE_CMD_APPEND] = fsm__apply_append,     [WIRE_CMD_SETATTR] = fsm__apply_setattr,
-        [WIRE_CMD_MKDIR] = fsm__apply_mkdir,       [WIRE_CMD_UNLINK] = fsm__apply_unlink,
-        [WIRE_CMD_RMDIR] = fsm__apply_rmdir,       [WIRE_CMD_RENAME] = fsm__apply_rename,
-        [WIRE_CMD_SYMLINK] = fsm__apply_symlink,   [WIRE_CMD_LINK] = fsm__apply_link,
-        [WIRE_CMD_SETXATTR] = fsm__apply_setxattr, [WIRE_CMD_REMOVEXATTR] = fsm__apply_removexattr,
-        [WIRE_CMD_WRITEV] = fsm__apply_writev,     [WIRE_CMD_MKNOD] = fsm__apply_mknod,
+        [WIRE_CMD_CREATE] = fsm__apply_create,
+        [WIRE_CMD_WRITE] = fsm__apply_write,
+        [WIRE_CMD_APPEND] = fsm__apply_append,
+        [WIRE_CMD_SETATTR] = fsm__apply_setattr,
+        [WIRE_CMD_MKDIR] = fsm__apply_mkdir,
+        [WIRE_CMD_UNLINK] = fsm__apply_unlink,
+        [WIRE_CMD_RMDIR] = fsm__apply_rmdir,
+        [WIRE_CMD_RENAME] = fsm__apply_rename,
+        [WIRE_CMD_SYMLINK] = fsm__apply_symlink,
+        [WIRE_CMD_LINK] = fsm__apply_link,
+        [WIRE_CMD_SETXATTR] = fsm__apply_setxattr,
+        [WIRE_CMD_REMOVEXATTR] = fsm__apply_removexattr,
+        [WIRE_CMD_WRITEV] = fsm__apply_writev,
+        [WIRE_CMD_MKNOD] = fsm__apply_mknod,
+        [WIRE_CMD_ORPHAN_RELEASE] = fsm__apply_orphan_release,
 };
 
 /* What every index does first: refuse to go backwards, then expire sessions. */
@@ -81,6 +89,16 @@ int fsm_apply(struct fsm *fsm, MDB_txn *txn, uint64_t index, const void *cmd, si
 		if (rc != 0)
 			return rc;
 	}
+	return fsm__meta_put64(fsm, txn, FSM__KEY_APPLIED, index);
+}
+
+int fsm_apply_conf(struct fsm *fsm, MDB_txn *txn, uint64_t index, const uint64_t *ids, size_t n)
+{
+	int rc = enter(fsm, txn, index);
+	if (rc == 0)
+		rc = fsm__orphans_conf(fsm, txn, ids, n);
+	if (rc != 0)
+		return rc;
 	return fsm__meta_put64(fsm, txn, FSM__KEY_APPLIED, index);
 }
 

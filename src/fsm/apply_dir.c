@@ -134,6 +134,8 @@ int fsm__apply_link(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, str
 		return rc;
 	if (S_ISDIR(in.a.mode))
 		return EPERM;
+	if (in.a.nlink == 0)
+		return ENOENT; /* an orphan: linkat(2) of an unlinked file, as Linux */
 	rc = new_name(fsm, txn, c->parent, c->name, c->name_len, &dir);
 	if (rc != 0)
 		return rc;

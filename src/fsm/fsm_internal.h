@@ -36,6 +36,7 @@ struct fsm {
 	MDB_dbi nsessions;       /* node -> its session (coord.c) */
 	MDB_dbi locks;           /* (ino, node, owner, kind, start) -> lock */
 	MDB_dbi ephemeral;       /* (node, ino) -> session */
+	MDB_dbi orphans;         /* ino -> holders; 0 -> the members (orphans.c) */
 	struct fsm_options opts; /* defaults filled in */
 	uint64_t index;          /* the log index fsm_apply is applying, 0 outside
 	                            it: what a change stamps as the inode's version.
@@ -173,6 +174,12 @@ int fsm__bytes_add(struct fsm *fsm, MDB_txn *txn, uint64_t sub, uint64_t add);
 /* Stamps @in as changed by the entry being applied: ctime (and mtime if
  * @mtime) = @now, version = fsm->index. */
 void fsm__changed(const struct fsm *fsm, struct fsm__inode *in, int64_t now, int mtime);
+
+/* orphans.c */
+int fsm__orphan_or_drop(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in);
+int fsm__orphans_conf(struct fsm *fsm, MDB_txn *txn, const uint64_t *ids, size_t n);
+int fsm__apply_orphan_release(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                              struct fsm_result *res);
 
 /* exactly_once.c */
 int fsm__session_expire(struct fsm *fsm, MDB_txn *txn, uint64_t index);

@@ -9,14 +9,14 @@
 
 static int open_dbs(struct fsm *fsm, MDB_txn *txn)
 {
-	/* node_sessions, locks and ephemeral came after format 1 was fixed:
-	 * created here when absent, empty, which is their first state. */
-	static const char *const names[] = {"inodes",   "dirents",       "data",
-	                                    "sessions", "meta",          "node_sessions",
-	                                    "locks",    "ephemeral"};
-	MDB_dbi *dbis[] = {&fsm->inodes,   &fsm->dirents, &fsm->data,
-	                   &fsm->sessions, &fsm->meta,    &fsm->nsessions,
-	                   &fsm->locks,    &fsm->ephemeral};
+	/* node_sessions, locks, ephemeral and orphans came after format 1 was
+	 * fixed: created here when absent, empty, which is their first state. */
+	static const char *const names[] = {"inodes",   "dirents",   "data",
+	                                    "sessions", "meta",      "node_sessions",
+	                                    "locks",    "ephemeral", "orphans"};
+	MDB_dbi *dbis[] = {&fsm->inodes,   &fsm->dirents,   &fsm->data,
+	                   &fsm->sessions, &fsm->meta,      &fsm->nsessions,
+	                   &fsm->locks,    &fsm->ephemeral, &fsm->orphans};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		int rc = mdb_dbi_open(txn, names[i], MDB_CREATE, dbis[i]);
 		if (rc != 0)

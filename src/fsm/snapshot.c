@@ -38,6 +38,8 @@ static MDB_dbi dbi_of(struct fsm *fsm, int db)
 		return fsm->data;
 	case FSM__SNAP_SESSIONS:
 		return fsm->sessions;
+	case FSM__SNAP_ORPHANS:
+		return fsm->orphans;
 	case FSM__SNAP_NSESSIONS:
 		return fsm->nsessions;
 	case FSM__SNAP_LOCKS:

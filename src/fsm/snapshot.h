@@ -22,8 +22,8 @@ enum fsm__snap_db {
 	FSM__SNAP_DIRENTS = 2,
 	FSM__SNAP_DATA = 3,
 	FSM__SNAP_SESSIONS = 4,
-	FSM__SNAP_META = 5, /* only the keys that start with "fsm." */
-	/* 6..7: the data path's; 8..11: coordination (coord.c). */
+	FSM__SNAP_META = 5,    /* only the keys that start with "fsm." */
+	FSM__SNAP_ORPHANS = 6, /* 7: the data path's too; 8..11: coordination (coord.c). */
 	FSM__SNAP_NSESSIONS = 8,
 	FSM__SNAP_LOCKS = 9,
 	FSM__SNAP_EPHEMERAL = 10,
@@ -35,6 +35,8 @@ static inline int fsm__snap_next_db(int db)
 {
 	switch (db) {
 	case FSM__SNAP_META:
+		return FSM__SNAP_ORPHANS;
+	case FSM__SNAP_ORPHANS:
 		return FSM__SNAP_NSESSIONS;
 	case FSM__SNAP_NSESSIONS:
 		return FSM__SNAP_LOCKS;
@@ -49,7 +51,7 @@ static inline int fsm__snap_next_db(int db)
 
 static inline int fsm__snap_known_db(int db)
 {
-	return (db >= FSM__SNAP_INODES && db <= FSM__SNAP_META) ||
+	return (db >= FSM__SNAP_INODES && db <= FSM__SNAP_ORPHANS) ||
 	       (db >= FSM__SNAP_NSESSIONS && db <= FSM__SNAP_EPHEMERAL);
 }
 

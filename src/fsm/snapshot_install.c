@@ -64,9 +64,8 @@ static int lmdb_err(struct parse *p, int rc, const char *what)
 static int clear_tree(struct parse *p)
 {
 	struct fsm *fsm = p->fsm;
-	MDB_dbi dbis[] = {fsm->inodes,    fsm->dirents, fsm->data,
-	                  fsm->sessions,  fsm->nsessions, fsm->locks,
-	                  fsm->ephemeral};
+	MDB_dbi dbis[] = {fsm->inodes,    fsm->dirents, fsm->data,      fsm->sessions,
+	                  fsm->nsessions, fsm->locks,   fsm->ephemeral, fsm->orphans};
 	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc;
@@ -95,8 +94,16 @@ static int clear_tree(struct parse *p)
 
 static MDB_dbi dbi_of(struct fsm *fsm, int db)
 {
-	MDB_dbi dbis[] = {0,         fsm->inodes, fsm->dirents,   fsm->data,  fsm->sessions,
-	                  fsm->meta, 0,           0,              fsm->nsessions, fsm->locks,
+	MDB_dbi dbis[] = {0,
+	                  fsm->inodes,
+	                  fsm->dirents,
+	                  fsm->data,
+	                  fsm->sessions,
+	                  fsm->meta,
+	                  fsm->orphans,
+	                  0,
+	                  fsm->nsessions,
+	                  fsm->locks,
 	                  fsm->ephemeral};
 	return dbis[db];
 }
@@ -114,6 +121,9 @@ static int check_record(struct parse *p, int db, const uint8_t *key, size_t klen
 	    (db == FSM__SNAP_LOCKS && (klen != 33 || vlen != 29)) ||
 	    (db == FSM__SNAP_EPHEMERAL && (klen != 16 || vlen != 8)))
 		return corrupt(p, "coordination record");
+	/* An orphan's holders (or, under inode 0, the members): whole ids. */
+	if (db == FSM__SNAP_ORPHANS && (klen != 8 || vlen == 0 || vlen % 8 != 0))
+		return corrupt(p, "orphan record");
 	/* A block is at most FSM_BLOCK_SIZE bytes, and never empty: reads and
 	 * writes rely on it. */
 	if (db == FSM__SNAP_DATA && klen > 8 && key[8] == FSM__DATA_BLOCK &&

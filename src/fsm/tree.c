@@ -232,14 +232,15 @@ int fsm__inode_drop(struct fsm *fsm, MDB_txn *txn, const struct fsm__inode *in)
 	return S_ISDIR(in->a.mode) ? 0 : fsm__bytes_add(fsm, txn, in->a.size, 0);
 }
 
-/* One name fewer for a non-directory: the last one takes the inode away. The
- * kernel side keeps open-but-unlinked files of its own; the tree does not. */
+/* One name fewer for a non-directory. With the last one a regular file
+ * becomes an orphan, kept until every member let it go (orphans.c); any
+ * other inode goes at once. */
 int fsm__unref(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *in, int64_t now)
 {
 	in->a.nlink--;
 	fsm__changed(fsm, in, now, 0);
 	if (in->a.nlink == 0)
-		return fsm__inode_drop(fsm, txn, in);
+		return fsm__orphan_or_drop(fsm, txn, in);
 	return fsm__inode_put(fsm, txn, in);
 }
 

@@ -169,6 +169,7 @@ static void complete_batch(struct node *n, struct node__batch *b)
 		if (n->stopping)
 			return;
 		node__coord_on_install(n);
+		node__orphans_want(n);
 	}
 	for (unsigned i = 0; i < b->n_apply; i++) {
 		const struct node__apply *a = &b->apply[i];
@@ -187,6 +188,9 @@ static void complete_batch(struct node *n, struct node__batch *b)
 		if (n->stopping)
 			return;
 		node__coord_on_applied(n, a);
+		if (n->stopping)
+			return;
+		node__orphans_on_applied(n, a);
 		if (n->stopping)
 			return;
 	}
@@ -318,6 +322,7 @@ void node__on_tick(struct node *n)
 	node__verify_on_tick(n);
 	node__submits_on_tick(n);
 	node__coord_on_tick(n);
+	node__orphans_sweep(n);
 	node__barriers_on_tick(n);
 	node__drive(n);
 }

@@ -488,6 +488,9 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	n->w.applied = n->applied;
 	n->leader = RAFT_NONE;
 	n->in_contact_at = uv_now(loop);
+	/* A restarted node holds nothing open: the first ticks release what
+	 * the tree still lists for it. */
+	n->orphans_wanted = true;
 
 	/* From here on, handles exist: failures go through node_stop's path. */
 	uv_timer_init(loop, &n->tick);

@@ -197,6 +197,13 @@ struct node {
 	node_change_fn change_fn;
 	void *change_arg;
 
+	/* Releases of orphans (orphans.c): a sweep is wanted, one release is
+	 * in flight, no sweep before uv_now() reaches retry_at. */
+	node_open_fn open_fn;
+	void *open_arg;
+	bool orphans_wanted, orphans_busy;
+	uint64_t orphans_retry_at;
+
 	struct node__coord *coord; /* this node's session, lock requests (coord.c) */
 
 	uint64_t snapshot_every; /* applied entries between snapshots */
@@ -261,6 +268,11 @@ void node__writer_completions(uv_async_t *a);
 void node__writer_request_compact(struct node *n, uint64_t upto, const uint64_t *keep,
                                   unsigned n_keep);
 void node__writer_request_snapshot(struct node *n);
+
+/* orphans.c */
+void node__orphans_sweep(struct node *n);
+void node__orphans_want(struct node *n);
+void node__orphans_on_applied(struct node *n, const struct node__apply *a);
 
 /* submit.c */
 void node__submits_on_applied(struct node *n, const struct node__apply *a);

@@ -100,6 +100,7 @@ static int write_txn(MDB_txn *txn, void *arg)
 {
 	struct wtxn *t = arg;
 	struct node *n = t->n;
+	struct raft_conf conf;
 	int rc;
 
 	t->applied = n->w.applied;
@@ -141,11 +142,20 @@ static int write_txn(MDB_txn *txn, void *arg)
 				memset(&a->res, 0, sizeof(a->res));
 			} else if (a->type == RAFT_ENTRY_NORMAL) {
 				rc = fsm_apply(n->fsm, txn, a->index, a->data, a->len, &a->res);
+			} else if (a->type == RAFT_ENTRY_CONF &&
+			           raft_conf_decode(a->data, a->len, &conf) == 0) {
+				/* The tree learns the members: an unlinked file
+				 * waits for their releases (src/fsm/orphans.c). */
+				uint64_t ids[RAFT_MAX_SERVERS];
+				for (unsigned k = 0; k < conf.n; k++)
+					ids[k] = conf.servers[k].id;
+				rc = fsm_apply_conf(n->fsm, txn, a->index, ids, conf.n);
+				if (rc == 0) {
+					t->conf = conf;
+					t->conf_index = a->index;
+				}
 			} else {
 				rc = fsm_apply_noop(n->fsm, txn, a->index);
-				if (rc == 0 && a->type == RAFT_ENTRY_CONF &&
-				    raft_conf_decode(a->data, a->len, &t->conf) == 0)
-					t->conf_index = a->index;
 			}
 			if (rc != 0) {
 				n->w.tree_failed = true;

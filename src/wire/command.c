@@ -77,6 +77,7 @@ static const struct layout layouts[WIRE_CMD_TYPE_MAX + 1] = {
                                      WIRE_WRITEV_KILL_SUIDGID,
                              {F_INO, F_FLAGS, F_SIZE, F_EXTENTS}},
         [WIRE_CMD_MKNOD] = {"mknod", 0, {F_PARENT, F_NAME, F_MODE, F_RDEV}},
+        [WIRE_CMD_ORPHAN_RELEASE] = {"orphan-release", 0, {F_C_NODE, F_DATA}},
 };
 
 /* Coordination commands (20..): a table of their own, indexed from
@@ -191,6 +192,13 @@ int wire_cmd_extent_next(const struct wire_cmd *cmd, size_t *pos, struct wire_cm
 		return QFS_EPROTO;
 	*pos = cmd->extents_raw_len - wire__mpr_left(&r);
 	return 1;
+}
+
+/* ORPHAN_RELEASE's list: whole inode numbers, at least one, bounded. */
+static int release_valid(const struct wire_cmd *c)
+{
+	return c->data_len >= 8 && c->data_len % 8 == 0 &&
+	       c->data_len <= 8 * (size_t)WIRE_RELEASE_INOS_MAX;
 }
 
 /* The WRITEV rules both directions enforce (wire_cmd.h). */
@@ -348,6 +356,8 @@ int wire_cmd_encode(const struct wire_cmd *cmd, void *buf, size_t cap, size_t *l
 	    (uses(l, F_DATA) && cmd->data_len > UINT32_MAX))
 		return -EINVAL;
 	if (uses(l, F_EXTENTS) && !writev_valid(cmd))
+		return -EINVAL;
+	if (cmd->type == WIRE_CMD_ORPHAN_RELEASE && !release_valid(cmd))
 		return -EINVAL;
 
 	n = field_count(l);
@@ -507,6 +517,8 @@ int wire_cmd_decode(const void *buf, size_t len, struct wire_cmd *out)
 	if ((c.flags & ~l->flags_mask) != 0 || (c.attr.valid & ~WIRE_ATTR_ALL) != 0)
 		return QFS_EPROTO;
 	if (c.type == WIRE_CMD_WRITEV && !writev_valid(&c))
+		return QFS_EPROTO;
+	if (c.type == WIRE_CMD_ORPHAN_RELEASE && !release_valid(&c))
 		return QFS_EPROTO;
 	if (wire__mpr_left(&r) != 0) /* one command per buffer, nothing after it */
 		return QFS_EPROTO;

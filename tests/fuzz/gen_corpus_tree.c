@@ -73,6 +73,9 @@ static unsigned sample_commands(struct wire_cmd *c)
 	c[WIRE_CMD_MKNOD - 1].name = "fifo";
 	c[WIRE_CMD_MKNOD - 1].name_len = 4;
 	c[WIRE_CMD_MKNOD - 1].mode = S_IFIFO | 0644;
+	c[WIRE_CMD_ORPHAN_RELEASE - 1].co.node = 1;
+	c[WIRE_CMD_ORPHAN_RELEASE - 1].data = "\0\0\0\0\0\0\0\x02";
+	c[WIRE_CMD_ORPHAN_RELEASE - 1].data_len = 8;
 	return n;
 }
 
@@ -186,11 +189,16 @@ static void snapshot(const char *root)
 	    mdb_env_set_maxdbs(env, 10) != 0 || mdb_env_open(env, tmp, MDB_NOSYNC, 0600) != 0 ||
 	    fsm_open(env, NULL, &fsm) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0)
 		exit(1);
+	/* A configuration first, so that the UNLINK leaves an orphan (which
+	 * the later commands on inode 2 act on, and node 1 releases). */
+	static const uint64_t members[] = {1, 2, 3};
+	if (fsm_apply_conf(fsm, txn, 1, members, 3) != 0)
+		exit(1);
 	for (unsigned i = 0; i < n; i++) {
 		size_t cap = wire_cmd_encoded_max(&c[i]), clen;
 		uint8_t *buf = malloc(cap);
 		if (buf == NULL || wire_cmd_encode(&c[i], buf, cap, &clen) != 0 ||
-		    fsm_apply(fsm, txn, i + 1, buf, clen, &res) != 0)
+		    fsm_apply(fsm, txn, i + 2, buf, clen, &res) != 0)
 			exit(1);
 		free(buf);
 	}

@@ -54,8 +54,8 @@ int tenv_apply(struct tenv *t, struct wire_cmd *c)
 	return t->res.err;
 }
 
-static const char *const db_names[] = {"inodes", "dirents",       "data",  "sessions",
-                                       "meta",   "node_sessions", "locks", "ephemeral"};
+static const char *const db_names[] = {"inodes",        "dirents", "data",      "sessions", "meta",
+                                       "node_sessions", "locks",   "ephemeral", "orphans"};
 
 /* Calls @fn on every key/value of every tree database, in order. */
 static void walk(struct tenv *t, void (*fn)(void *, int, const MDB_val *, const MDB_val *),
@@ -259,6 +259,28 @@ int t_mknod(struct tenv *t, uint64_t parent, const char *name, uint32_t mode, ui
 	                     .rdev = rdev,
 	                     .uid = 1000,
 	                     .gid = 100};
+	return tenv_apply(t, &c);
+}
+
+int t_conf(struct tenv *t, const uint64_t *ids, size_t n)
+{
+	MDB_txn *txn;
+	int rc;
+	assert_int_equal(mdb_txn_begin(t->env, NULL, 0, &txn), 0);
+	rc = fsm_apply_conf(t->fsm, txn, ++t->index, ids, n);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	return rc;
+}
+
+int t_release(struct tenv *t, uint64_t node, const uint64_t *inos, size_t n)
+{
+	uint8_t buf[8 * 64];
+	assert_true(n <= 64);
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; b < 8; b++)
+			buf[8 * i + b] = (uint8_t)(inos[i] >> (56 - 8 * b));
+	struct wire_cmd c = {.type = WIRE_CMD_ORPHAN_RELEASE, .data = buf, .data_len = 8 * n};
+	c.co.node = node;
 	return tenv_apply(t, &c);
 }
 

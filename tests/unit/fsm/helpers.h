@@ -55,6 +55,10 @@ int t_append(struct tenv *t, uint64_t ino, const char *data);
 /* WRITEV of @n extents (borrowed) with WIRE_WRITEV_* @flags. */
 int t_writev(struct tenv *t, uint64_t ino, uint32_t flags, uint64_t size,
              const struct wire_cmd_extent *ext, size_t n);
+/* fsm_apply_conf at the next index, in a txn of its own; returns its rc. */
+int t_conf(struct tenv *t, const uint64_t *ids, size_t n);
+/* ORPHAN_RELEASE by @node of @n (<= 64) inode numbers. */
+int t_release(struct tenv *t, uint64_t node, const uint64_t *inos, size_t n);
 int t_mknod(struct tenv *t, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev);
 int t_setattr(struct tenv *t, uint64_t ino, const struct wire_cmd_attr *a);
 int t_setxattr(struct tenv *t, uint64_t ino, const char *name, const char *val, uint32_t flags);

@@ -63,6 +63,7 @@ struct gen {
 	int64_t clock;
 	char data[4096];
 	struct wire_cmd_extent ext[4];
+	uint8_t inos[8 * 3];
 };
 
 static void pick_name(struct wire_cmd *c)
@@ -79,7 +80,7 @@ static void generate(struct gen *g, struct wire_cmd *c)
 	        [WIRE_CMD_SETATTR] = 8, [WIRE_CMD_MKDIR] = 10,   [WIRE_CMD_UNLINK] = 10,
 	        [WIRE_CMD_RMDIR] = 8,   [WIRE_CMD_RENAME] = 12,  [WIRE_CMD_SYMLINK] = 4,
 	        [WIRE_CMD_LINK] = 4,    [WIRE_CMD_SETXATTR] = 5, [WIRE_CMD_REMOVEXATTR] = 3,
-	        [WIRE_CMD_WRITEV] = 14, [WIRE_CMD_MKNOD] = 5,
+	        [WIRE_CMD_WRITEV] = 14, [WIRE_CMD_MKNOD] = 5,    [WIRE_CMD_ORPHAN_RELEASE] = 8,
 	};
 	static const uint32_t mknod_types[] = {S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR,
 	                                       S_IFBLK, S_IFDIR, 0};
@@ -156,6 +157,20 @@ static void generate(struct gen *g, struct wire_cmd *c)
 		}
 		c->extents = g->ext;
 		break;
+	case WIRE_CMD_ORPHAN_RELEASE: {
+		/* Inodes the log made (some orphans, some not), by members and
+		 * by a node that never was one. */
+		size_t n = 1 + below(3);
+		c->co.node = 1 + below(5);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t ino = ring_pick(&g->files, g->max_ino);
+			for (int b = 0; b < 8; b++)
+				g->inos[8 * i + b] = (uint8_t)(ino >> (56 - 8 * b));
+		}
+		c->data = g->inos;
+		c->data_len = 8 * n;
+		break;
+	}
 	case WIRE_CMD_MKNOD:
 		c->mode |= mknod_types[below(7)];
 		c->rdev = below(3) == 0 ? next() : 0;
@@ -190,10 +205,13 @@ static void learn(struct gen *g, const struct wire_cmd *c, const struct fsm_resu
 }
 
 /* Entry kinds beyond commands: Raft no-ops and garbage entries. */
-enum { E_CMD, E_NOOP, E_JUNK };
+/* E_CONF: a configuration entry of a random subset of members 1..4. */
+enum { E_CMD, E_NOOP, E_JUNK, E_CONF };
 
 struct entry {
 	int kind;
+	uint64_t ids[4];
+	size_t n_ids;
 	uint8_t *buf;
 	size_t len;
 	struct fsm_result res; /* from store A */
@@ -235,7 +253,7 @@ static void random_log_gives_identical_stores(void **state)
 	static struct entry log[BATCH];
 	struct gen *g = calloc(1, sizeof(*g));
 	int ok[WIRE_CMD_TYPE_MAX + 1] = {0}, failed[WIRE_CMD_TYPE_MAX + 1] = {0};
-	int dups = 0, stale = 0, junk = 0;
+	int dups = 0, stale = 0, junk = 0, confs = 0;
 	struct tenv a, b, c;
 	struct timespec t0, t1;
 	uint64_t index = 0;
@@ -255,11 +273,24 @@ static void random_log_gives_identical_stores(void **state)
 			struct entry *e = &log[i];
 			struct wire_cmd cmd;
 			uint64_t r = below(100);
-			e->kind = r < 2 ? E_NOOP : r < 3 ? E_JUNK : E_CMD;
+			e->kind = r < 2 ? E_NOOP : r < 3 ? E_JUNK : r < 4 ? E_CONF : E_CMD;
 			e->len = 0;
 			index++;
 			if (e->kind == E_NOOP) {
 				assert_int_equal(fsm_apply_noop(a.fsm, ta, index), 0);
+				continue;
+			}
+			if (e->kind == E_CONF) {
+				/* Mostly all four, sometimes fewer: members leave
+				 * and come back while files wait for them. */
+				uint64_t keep = below(3) ? 15 : 1 + below(15);
+				e->n_ids = 0;
+				for (uint64_t id = 1; id <= 4; id++)
+					if (keep & (1u << (id - 1)))
+						e->ids[e->n_ids++] = id;
+				assert_int_equal(fsm_apply_conf(a.fsm, ta, index, e->ids, e->n_ids),
+				                 0);
+				confs++;
 				continue;
 			}
 			generate(g, &cmd);
@@ -297,6 +328,12 @@ static void random_log_gives_identical_stores(void **state)
 				assert_int_equal(fsm_apply_noop(b.fsm, tb, index), 0);
 				continue;
 			}
+			if (log[i].kind == E_CONF) {
+				assert_int_equal(
+				        fsm_apply_conf(b.fsm, tb, index, log[i].ids, log[i].n_ids),
+				        0);
+				continue;
+			}
 			assert_int_equal(fsm_apply(b.fsm, tb, index, log[i].buf, log[i].len, &res),
 			                 0);
 			assert_result_equal(&res, &log[i].res);
@@ -318,7 +355,16 @@ static void random_log_gives_identical_stores(void **state)
 	for (int t = 1; t <= WIRE_CMD_TYPE_MAX; t++) {
 		print_message("  %-12s %6d ok %6d failed\n", wire_cmd_type_name(t), ok[t],
 		              failed[t]);
-		assert_true(ok[t] > 50 && failed[t] > 50);
+		/* A release never fails as a command: it ignores what is not
+		 * an orphan of its node. */
+		assert_true(ok[t] > 50 && (failed[t] > 50 || t == WIRE_CMD_ORPHAN_RELEASE));
+	}
+	{
+		struct fsm_statfs st;
+		assert_int_equal(fsm_statfs(a.fsm, NULL, &st), 0);
+		print_message("  %d configurations; %llu inodes at the end\n", confs,
+		              (unsigned long long)st.files);
+		assert_true(confs > 100);
 	}
 	assert_true(dups > 100 && stale > 100 && junk > 100);
 

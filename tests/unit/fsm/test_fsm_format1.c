@@ -96,7 +96,7 @@ static void write_format1(struct tenv *from, MDB_env *to)
 	}
 	/* Databases that later builds add when absent: empty here, so the
 	 * digest (which walks them) can compare before and after an open. */
-	static const char *const later[] = {"node_sessions", "locks", "ephemeral"};
+	static const char *const later[] = {"node_sessions", "locks", "ephemeral", "orphans"};
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
 		MDB_dbi dbi;
 		assert_int_equal(mdb_dbi_open(wt, later[i], MDB_CREATE, &dbi), 0);

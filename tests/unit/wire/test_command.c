@@ -63,6 +63,11 @@ static struct wire_cmd sample(enum wire_cmd_type type)
 		c.extents = sample_extents;
 		c.n_extents = 2;
 		break;
+	case WIRE_CMD_ORPHAN_RELEASE:
+		c.co.node = 5;
+		c.data = "\0\0\0\0\0\0\0\x07\0\0\0\x01\0\0\0\x02";
+		c.data_len = 16;
+		break;
 	case WIRE_CMD_MKNOD:
 		c.mode = 020600;
 		c.rdev = 0x0000000100000803ull;
@@ -167,6 +172,10 @@ static void roundtrip_every_type(void **state)
 			assert_int_equal(wire_cmd_extent_next(&d, &pos, &e), 0);
 			break;
 		}
+		case WIRE_CMD_ORPHAN_RELEASE:
+			assert_true(d.co.node == 5 && d.ino == 0 && d.name_len == 0);
+			assert_bytes(d.data, d.data_len, c.data, 16);
+			break;
 		case WIRE_CMD_MKNOD:
 			assert_true(d.parent == 1 && d.mode == c.mode && d.rdev == c.rdev);
 			assert_bytes(d.name, d.name_len, "name", 4);
@@ -292,6 +301,35 @@ static void writev_extents(void **state)
 	assert_int_equal(d.n_extents, WIRE_WRITEV_EXTENTS_MAX);
 	c.n_extents++;
 	assert_int_equal(wire_cmd_encode(&c, big, sizeof(big), &m), -EINVAL);
+}
+
+/* ORPHAN_RELEASE lists whole inode numbers, at least one, at most 4096. */
+static void release_bounds(void **state)
+{
+	(void)state;
+	static uint8_t inos[8 * (WIRE_RELEASE_INOS_MAX + 1)];
+	static uint8_t buf[8 * (WIRE_RELEASE_INOS_MAX + 1) + 256];
+	struct wire_cmd c = sample(WIRE_CMD_ORPHAN_RELEASE), d;
+	size_t n;
+
+	c.data = inos;
+	c.data_len = 8 * WIRE_RELEASE_INOS_MAX;
+	n = encode(&c, buf, sizeof(buf));
+	assert_int_equal(wire_cmd_decode(buf, n, &d), 0);
+	c.data_len += 8;
+	assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &n), -EINVAL);
+	c.data_len = 0;
+	assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &n), -EINVAL);
+	c.data_len = 7;
+	assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &n), -EINVAL);
+	/* The decoder refuses a list that is not whole numbers: a 9-byte bin
+	 * made from an 8-byte one plus a patched length and a trailing byte. */
+	c.data_len = 8;
+	n = encode(&c, buf, sizeof(buf));
+	assert_int_equal(buf[n - 9], 8);
+	buf[n - 9] = 9;
+	buf[n] = 0;
+	assert_int_equal(decode_bytes(buf, n + 1), QFS_EPROTO);
 }
 
 /* Hand-made WRITEVs the encoder would never write. */
@@ -513,6 +551,7 @@ int main(void)
 	        cmocka_unit_test(encode_refuses_bad_commands),
 	        cmocka_unit_test(writev_extents),
 	        cmocka_unit_test(writev_decode_refuses),
+	        cmocka_unit_test(release_bounds),
 	        cmocka_unit_test(encode_into_small_buffers),
 	        cmocka_unit_test(decode_refuses_truncation),
 	        cmocka_unit_test(decode_refuses_malformed),
