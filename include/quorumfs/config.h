@@ -7,8 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define QFS_CONFIG_MAX_NODES   16 /* as RAFT_MAX_SERVERS */
-#define QFS_CONFIG_ADDRESS_MAX 64
+/* Only for the core's bounds, which are the file's (raft.h includes only libc). */
+#include "quorumfs/raft.h"
+
+#define QFS_CONFIG_MAX_NODES   RAFT_MAX_SERVERS
+#define QFS_CONFIG_ADDRESS_MAX RAFT_ADDRESS_MAX
 #define QFS_CONFIG_NAME_MAX    64
 
 struct qfs_config_node {

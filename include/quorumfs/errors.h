@@ -10,7 +10,7 @@
  *
  *   -1 .. -(QFS_EBASE - 1)    -errno
  *   QFS_EBASE + 1 ..          QFS_E* below (negated)
- *   -30001 .. -30099          RAFT_E* of the consensus core (quorumfs/raft.h,
+ *   -30001 .. -30099          RAFT_E* of the consensus core (RAFT_ERROR_LAST in quorumfs/raft.h,
  *                             which includes only libc, so it cannot use these)
  *
  * LMDB's codes never leave src/store: store_lmdb_error() translates them into

@@ -33,10 +33,13 @@
 #include "quorumfs/wire_cmd.h"
 #include "quorumfs/wire_admin.h"
 #include "quorumfs/fsm.h"
+#include "quorumfs/net.h"
+#include "quorumfs/raft.h"
 
-#define NODE_MAX_PEERS   16
-#define NODE_ADDRESS_MAX 64
-#define NODE_KEY_BYTES   32
+/* A node's peers are the core's servers, reached through the transport. */
+#define NODE_MAX_PEERS   RAFT_MAX_SERVERS
+#define NODE_ADDRESS_MAX RAFT_ADDRESS_MAX
+#define NODE_KEY_BYTES   NET_KEY_BYTES
 
 struct node_peer {
 	uint64_t id;

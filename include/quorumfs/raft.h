@@ -58,7 +58,9 @@ typedef uint64_t raft_index; /* a log index; the first entry has index 1 */
 #define RAFT_MAX_SERVERS 16 /* voters and learners together */
 #define RAFT_ADDRESS_MAX 64 /* an opaque address string, NUL included */
 
-/* Error codes of the core; also -ENOMEM and -EINVAL. */
+/* Error codes of the core; also -ENOMEM and -EINVAL. They lie in
+ * -30001 .. RAFT_ERROR_LAST, the range quorumfs/errors.h reserves for them. */
+#define RAFT_ERROR_LAST (-30099)
 enum raft_error {
 	RAFT_ENOTLEADER = -30001,   /* only the leader can do this; see raft_leader() */
 	RAFT_EBUSY = -30002,        /* a transfer or a membership change is under way */
@@ -140,9 +142,13 @@ unsigned raft_conf_voters(const struct raft_conf *conf);
  * raft_conf_encode - the bytes of a RAFT_ENTRY_CONF entry (and of a snapshot's
  * configuration on the wire). Writes at most @cap bytes to @buf.
  * Returns the encoded length (> @cap means @buf was too small: nothing usable
- * was written; call again with that size).
+ * was written; call again with that size), at most RAFT_CONF_ENCODED_MAX.
  */
 size_t raft_conf_encode(const struct raft_conf *conf, void *buf, size_t cap);
+
+/* Most bytes raft_conf_encode() writes: a count, then per server its id,
+ * role and address (varints and a NUL-terminated string). */
+#define RAFT_CONF_ENCODED_MAX (2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDRESS_MAX))
 
 /*
  * raft_conf_decode - the inverse of raft_conf_encode; validates every field.

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quorumfs/raft.h"
+
 /*
  * One request, one response, each a msgpack array (docs/wire-format.md,
  * "Admin calls"). quorumctl sends them over the daemon's local admin socket;
@@ -12,10 +14,12 @@
  * a WIRE_FRAME_ADMIN peer frame, unchanged. Strings travel as msgpack bin.
  */
 
+/* A status lists the configuration's members, with their addresses: the
+ * core's bounds are the wire's. */
 #define WIRE_ADMIN_VERSION     1
-#define WIRE_ADMIN_ADDRESS_MAX 64
+#define WIRE_ADMIN_ADDRESS_MAX RAFT_ADDRESS_MAX
 #define WIRE_ADMIN_MESSAGE_MAX 256
-#define WIRE_ADMIN_MAX_MEMBERS 16
+#define WIRE_ADMIN_MAX_MEMBERS RAFT_MAX_SERVERS
 #define WIRE_ADMIN_FRAME_MAX   8192 /* a request or response never needs more */
 
 enum wire_admin_op {

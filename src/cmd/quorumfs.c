@@ -24,6 +24,10 @@
 #include "quorumfs/node.h"
 #include "quorumfs/qfs_fuse.h"
 
+/* The key file is read by src/cmd, which links no daemon layer: its size is
+ * written there again, and must be the transport's. */
+_Static_assert(QFS_KEY_BYTES == NODE_KEY_BYTES, "the key file holds the cluster key");
+
 static const char usage[] =
         "usage: quorumfs -c CONFIG -i ID -d DATA_DIR [-f] [-o OPTIONS] MOUNTPOINT\n"
         "       quorumfs CONFIG MOUNTPOINT -o id=ID,data_dir=DATA_DIR[,OPTIONS]\n"

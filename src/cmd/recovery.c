@@ -331,7 +331,7 @@ struct restore {
 	struct fsm *fsm;
 	struct stream stream;
 	uint64_t index;
-	uint8_t conf[2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDRESS_MAX)];
+	uint8_t conf[RAFT_CONF_ENCODED_MAX];
 	size_t conf_len;
 };
 
@@ -499,7 +499,7 @@ int qfs_ctl_force_new_cluster(const char *data_dir, char *err, size_t errlen)
 	struct force f = {0};
 	uint64_t first = 0, last = 0;
 	size_t n = 0;
-	uint8_t buf[2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDRESS_MAX)];
+	uint8_t buf[RAFT_CONF_ENCODED_MAX];
 	int rc;
 
 	rc = store_open(data_dir, NULL, &s, err, errlen);

@@ -37,8 +37,6 @@ void raft__log_push(struct raft__log *l, const struct raft_entry *e);
 /* ------------------------------------------------------------------------ */
 /* Followers' progress, seen by the leader (progress.c)                      */
 
-/* Room for an encoded configuration (raft_conf_encode()). */
-#define RAFT__CONF_ENC_MAX (2 + RAFT_MAX_SERVERS * (10 + RAFT_ADDRESS_MAX))
 
 struct raft__inflight {
 	raft_index last; /* last index the AppendEntries carried */
@@ -66,7 +64,7 @@ struct raft__progress {
 	raft_index snap_index;
 	raft_term snap_term;
 	uint64_t snap_size;
-	uint8_t snap_conf[RAFT__CONF_ENC_MAX];
+	uint8_t snap_conf[RAFT_CONF_ENCODED_MAX];
 	size_t snap_conf_len;
 	uint64_t snap_offset;
 	bool snap_inflight;
@@ -145,7 +143,7 @@ struct raft {
 
 	/* Snapshot held by the caller (raft_snapshot_taken / restore / install). */
 	struct raft_snapshot_meta snap;
-	uint8_t snap_conf[RAFT__CONF_ENC_MAX]; /* encoded snap.conf */
+	uint8_t snap_conf[RAFT_CONF_ENCODED_MAX]; /* encoded snap.conf */
 	size_t snap_conf_len;
 	/* Receiving a snapshot (follower). */
 	struct raft_snapshot_meta recv;

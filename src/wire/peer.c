@@ -26,7 +26,10 @@ static const uint32_t arity[RAFT_MSG_TYPE_LAST] = {
 };
 
 /* The status of a read_index_resp: 0 or one of the core's error codes. */
-#define STATUS_MIN (-30099)
+#define STATUS_MIN RAFT_ERROR_LAST
+
+_Static_assert(RAFT_CONF_ENCODED_MAX <= WIRE_PEER_CONF_MAX,
+               "a snapshot chunk carries any configuration the core encodes");
 
 void wire_arena_free(struct wire_arena *arena)
 {
