@@ -431,6 +431,21 @@ static void app_key(char *key, size_t len, int a, int g)
 
 static int64_t deadline_ns;
 
+
+/* The share of register operations that are writes, in percent (QFS_FAULT_WRITE_PCT, 50):
+ * the clock teeth run makes reads the bulk, so that a stale leader has readers. */
+static unsigned write_pct(void)
+{
+	static int pct = -1;
+	if (pct < 0) {
+		const char *e = getenv("QFS_FAULT_WRITE_PCT");
+		pct = e && *e ? atoi(e) : 50;
+		if (pct < 0 || pct > 100)
+			pct = 50;
+	}
+	return (unsigned)pct;
+}
+
 static void *proc_main(void *arg)
 {
 	struct proc *p = arg;
@@ -480,7 +495,8 @@ static void *proc_main(void *arg)
 		int a = -1; /* the append file, for W_APP */
 		if (w == W_REG) {
 			snprintf(key, sizeof(key), "reg/r%d", (int)(r % (uint64_t)opt.keys));
-			o = op_new((r >> 20) % 2 ? K_WRITE : K_READ, proc, id, key, NULL);
+			o = op_new((r >> 20) % 100 < write_pct() ? K_WRITE : K_READ, proc, id, key,
+			           NULL);
 			if (o->kind == K_WRITE) {
 				snprintf(o->value, sizeof(o->value), "%s", val);
 			}
