@@ -197,6 +197,8 @@ struct qfs__handle *qfs__handle_open(struct qfs_mount *m, uint64_t ino, int flag
                                      bool kill);
 /* The handle of @fi. */
 struct qfs__handle *qfs__handle_of(const struct fuse_file_info *fi);
+/* node_open_fn: does this mount hold @ino open (an orphan it keeps)? */
+bool qfs__inode_is_open(void *arg, uint64_t ino);
 /* Does @h owe a publish (gathered writes, or its O_TRUNC)? */
 bool qfs__handle_owes(const struct qfs__handle *h);
 /* Publish what @h owes, if anything, answering nothing; the inode's

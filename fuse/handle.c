@@ -69,6 +69,13 @@ static uint64_t delay_ms(const struct qfs_mount *m)
 	return m->opts.publish_delay_ms ? m->opts.publish_delay_ms : DEFAULT_DELAY_MS;
 }
 
+bool qfs__inode_is_open(void *arg, uint64_t ino)
+{
+	struct qfs_mount *m = arg;
+	struct qfs__inode *in = qfs__inode_find(&m->inodes, ino);
+	return in != NULL && (in->nopen > 0 || in->n_inflight > 0);
+}
+
 bool qfs__handle_owes(const struct qfs__handle *h)
 {
 	return h->n_ext > 0 || h->trunc_pending;
@@ -245,6 +252,10 @@ static void handle_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__
 			h->next->prev = h->prev;
 		in->nopen--;
 	}
+	/* The last handle here of a file unlinked while open (an orphan):
+	 * this node lets go of it, and the last node to do so frees it. */
+	if (in != NULL && in->nopen == 0 && !m->stopping)
+		node_orphan_release(m->node, h->ino);
 	free(h);
 	if (in != NULL)
 		qfs__inode_put(&m->inodes, in);

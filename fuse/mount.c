@@ -260,6 +260,9 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 		return -EIO;
 	}
 	node_on_change(node, qfs__on_change, m);
+	/* A file unlinked while open here stays readable through its
+	 * handles until the last one closes (node.h, "Unlinked files"). */
+	node_set_open_fn(node, qfs__inode_is_open, m);
 	*out = m;
 	return 0;
 }
@@ -270,6 +273,8 @@ void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg)
 	m->stop_done = done;
 	m->stop_arg = arg;
 	node_on_change(m->node, NULL, NULL);
+	/* The node's restart releases what this mount still held open. */
+	node_set_open_fn(m->node, NULL, NULL);
 	qfs__locks_stop(m);
 	/* The poll goes on: requests that arrive now are answered EIO. */
 	if (m->notifier != NULL)

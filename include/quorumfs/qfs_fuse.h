@@ -93,7 +93,7 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
  * @done(@arg) once, on the loop, never from inside this call. A truncation
  * or buffered chunks still owed by an open handle (docs/semantics.md) are
  * dropped, logged. From this call on, the mount calls no node function but
- * node_on_change(NULL), which it calls here, so the owner may call
+ * node_on_change(NULL) and node_set_open_fn(NULL), which it calls here, so the owner may call
  * node_stop() right after this returns. Calling it twice is a bug. @done
  * may be NULL.
  */

@@ -4,7 +4,7 @@
 # kept open is published within the delay, O_SYNC writes before they return,
 # appends from two nodes never interleave, every file type exists alike
 # everywhere, set-id bits go on a write by another user, sparse files read
-# as zeros, a 16 MiB file written by head works on a follower and
+# as zeros, a file unlinked while open stays usable, a 16 MiB file written by head works on a follower and
 # one byte more fails with EFBIG at the write that passes the limit, and a
 # publish that fails at close is reported there and not renamed into place.
 . "$(dirname "$0")/lib.sh"
@@ -113,6 +113,39 @@ check '[ "$(ls -l "$m1" | grep -E " (fifo|sock|plain|null|blk)$")" = "$(ls -l "$
 	"ls -l shows them alike on nodes 1 and 2"
 check '[ "$( (echo through >"$m2/fifo" &) ; cat "$m2/fifo")" = through ]' \
 	"a FIFO made on node 1 works as a FIFO on node 2"
+
+# --- open, unlink, read: the file stays usable through its descriptors ----
+echo "still here" >"$m1/tmpfile"
+out=$(python3 - "$m1/tmpfile" "$m2/tmpfile" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+os.unlink(sys.argv[2])          # unlinked on another node
+out = [str(os.path.exists(sys.argv[1]))]
+try:
+    out.append(os.pread(fd, 100, 0).decode().strip())
+    out.append(str(os.fstat(fd).st_size))
+    os.pwrite(fd, b'STILL', 0)
+    os.fsync(fd)
+    out.append(os.pread(fd, 100, 0).decode().strip())
+except OSError as e:
+    out.append(os.strerror(e.errno))
+os.close(fd)
+print('|'.join(out))
+PY
+)
+check '[ "$out" = "False|still here|11|STILL here" ]' \
+	"a file unlinked on node 2 stays usable through a descriptor open on node 1 ($out)"
+out=$(python3 - "$m1/tmp2" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+os.unlink(sys.argv[1])          # the temp-file idiom, on one node
+os.write(fd, b'scratch data')
+os.lseek(fd, 0, 0)
+print(os.read(fd, 100).decode(), os.fstat(fd).st_nlink)
+os.close(fd)
+PY
+)
+check '[ "$out" = "scratch data 0" ]' "open, unlink, write, read back on node 1 ($out)"
 
 # --- set-id bits: cleared by a write of another user, kept by root's -----
 as_user() { setpriv --reuid=4242 --regid=4242 --clear-groups "$@"; }
