@@ -187,6 +187,10 @@ struct qfs__handle {
 	char *version;
 	size_t version_len;
 	bool has_version;
+	/* poll(2) (ops_poll.c): the kernel's handle to wake, and the version
+	 * the handle last saw (0: not polled since its last read at offset 0). */
+	struct fuse_pollhandle *poll_ph;
+	uint64_t poll_seen;
 	struct qfs__handle *next, *prev; /* the inode's open handles */
 };
 
@@ -293,6 +297,11 @@ void qfs__ops_dir(struct fuse_lowlevel_ops *ops);
 void qfs__ops_file(struct fuse_lowlevel_ops *ops);
 void qfs__ops_locks(struct fuse_lowlevel_ops *ops);
 void qfs__ops_xattr(struct fuse_lowlevel_ops *ops);
+void qfs__ops_poll(struct fuse_lowlevel_ops *ops);
+/* ops_poll.c: wake the pollers of @ino's handles (loop thread); free a
+ * handle's poll handle. */
+void qfs__poll_changed(struct qfs_mount *m, uint64_t ino);
+void qfs__poll_drop(struct qfs__handle *h);
 /* Last: wraps the table the others built (.quorumfs/, request counts). */
 void qfs__ops_status(struct fuse_lowlevel_ops *ops);
 

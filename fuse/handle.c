@@ -243,6 +243,7 @@ static void handle_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__
 {
 	qfs__handle_drop_version(m, h);
 	gathered_drop(m, h, true);
+	qfs__poll_drop(h);
 	if (in != NULL) {
 		if (h->prev != NULL)
 			h->prev->next = h->next;
@@ -805,6 +806,7 @@ void qfs__handle_drop_version(struct qfs_mount *m, struct qfs__handle *h)
 bool qfs__handle_set_version(struct qfs_mount *m, struct qfs__handle *h, char *data, size_t len)
 {
 	qfs__handle_drop_version(m, h);
+	h->poll_seen = 0; /* a read from the start consumes a POLLPRI */
 	if (m->scanned + len > VERSION_TOTAL_MAX)
 		return false;
 	h->version = data;

@@ -171,6 +171,7 @@ static struct fuse_session *session_new(struct qfs_mount *m, char *err, size_t e
 	qfs__ops_dir(&ops);
 	qfs__ops_file(&ops);
 	qfs__ops_xattr(&ops);
+	qfs__ops_poll(&ops);
 	if (!m->opts.local_locks)
 		qfs__ops_locks(&ops);
 	qfs__ops_status(&ops);

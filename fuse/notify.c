@@ -150,6 +150,7 @@ void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, 
 		on_change_all(m);
 		return;
 	}
+	qfs__poll_changed(m, ino);
 	if (name == NULL || name_len > FSM_NAME_MAX)
 		parent = 0, name_len = 0;
 	n = malloc(sizeof(*n) + name_len + 1);

@@ -132,5 +132,33 @@ check 'grep -q resumed "$QFS_TMP/watch.err"' "watch says it resumed ($(tr '\n' '
 ctl 1 watch /nothing/here >/dev/null 2>&1; rc=$?
 check '[ $rc = 1 ]' "watch of a missing path exits 1 ($rc)"
 
+# poll(2): POLLIN at once, as a local file; POLLPRI on a change made on
+# another node.
+echo p0 >"$m1/app/polled"
+eventually 5 test -e "$m2/app/polled"
+python3 - "$m2/app/polled" >"$QFS_TMP/poll.out" 2>&1 <<'PY' &
+import os, select, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+p = select.poll()
+p.register(fd, select.POLLIN)
+print("in", bool(p.poll(0)[0][1] & select.POLLIN), flush=True)
+p.register(fd, select.POLLPRI)
+print("quiet", p.poll(300) == [], flush=True)
+os.read(fd, 100)
+print("armed", flush=True)
+r = p.poll(10000)
+print("woke", bool(r and r[0][1] & select.POLLPRI), time.monotonic_ns(), flush=True)
+PY
+ppid=$!
+eventually 5 grep -q armed "$QFS_TMP/poll.out"
+t0=$(python3 -c 'import time; print(time.monotonic_ns())')
+echo p1 >"$m1/app/polled"
+wait $ppid
+check 'grep -q "in True" "$QFS_TMP/poll.out"' "poll reports POLLIN at once, as on a local file"
+check 'grep -q "quiet True" "$QFS_TMP/poll.out"' "poll for POLLPRI waits while nothing changes"
+check 'grep -q "woke True" "$QFS_TMP/poll.out"' "poll on node 2 wakes with POLLPRI on a write on node 1 ($(tr '\n' ' ' <"$QFS_TMP/poll.out"))"
+t1=$(awk '/woke/ {print $3}' "$QFS_TMP/poll.out")
+[ -n "$t1" ] && echo "figure: poll on node 2 woke $(( (t1 - t0) / 1000000 )) ms after the write on node 1 began" >&2
+
 qfs_log "test_keys: all checks passed"
 exit $((QFS_FAILS > 0))
