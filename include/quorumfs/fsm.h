@@ -10,8 +10,9 @@
 
 /*
  * The tree lives in named databases of an LMDB environment opened by
- * src/store: "inodes", "dirents", "data", "sessions", and the keys of "meta"
- * that start with "fsm." (docs/storage-format.md has every byte).
+ * src/store: "inodes", "dirents", "data", "sessions", "orphans", the
+ * coordination ones ("node_sessions", "locks", "ephemeral"), and the keys of
+ * "meta" that start with "fsm." (docs/storage-format.md has every byte).
  * Commands (quorumfs/wire_cmd.h) are applied inside the caller's write
  * transaction, so applying an entry and moving "applied" forward commit
  * together. Apply reads no clock and no randomness: the same log gives the
@@ -112,7 +113,7 @@ struct fsm;
  * fsm_open - open the tree in @env, creating its databases and the root
  * directory (inode 1, mode 040755, uid 0, gid 0, all times 0: the same on
  * every node) if absent.
- * @env: borrowed; opened by the caller with room for 5 more named databases
+ * @env: borrowed; opened by the caller with room for 9 more named databases
  *       (mdb_env_set_maxdbs); must outlive the fsm.
  * @opts: copied; NULL for the defaults.
  * @out: set to a new handle, freed by fsm_close().

@@ -140,6 +140,11 @@ static void fire_change(struct node *n, const struct node__apply *a)
 		if (n->change_fn != NULL)
 			n->change_fn(n->change_arg, ino, c.new_parent, c.new_name, c.new_name_len);
 		break;
+	case WIRE_CMD_ORPHAN_RELEASE:
+		/* Nothing a cache holds changed: an orphan has no name, and its
+		 * last open handle on this node is gone (ino 0 would mean "the
+		 * whole tree"). */
+		break;
 	default:
 		n->change_fn(n->change_arg, ino, 0, NULL, 0);
 		break;
