@@ -105,5 +105,5 @@ int fsm_ttl_scan(struct fsm *fsm, MDB_txn *txn, fsm_ttl_cb cb, void *arg)
 			break;
 	}
 	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : fsm__lmdb(fsm, rc, "inodes cursor");
+	return rc == 0 || fsm__notfound(rc) ? 0 : fsm__lmdb(fsm, rc, "inodes cursor");
 }

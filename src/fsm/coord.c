@@ -94,7 +94,7 @@ static int sess_get(struct fsm *fsm, MDB_txn *txn, uint64_t node, struct fsm_nod
 	fsm__put64(kb, node);
 	MDB_val k = fsm__val(kb, 8), v;
 	int rc = mdb_get(txn, fsm->nsessions, &k, &v);
-	if (rc == MDB_NOTFOUND)
+	if (fsm__notfound(rc))
 		return ENOENT;
 	if (rc != 0)
 		return fsm__lmdb(fsm, rc, "get node session");
@@ -151,7 +151,7 @@ static int each_lock(struct fsm *fsm, MDB_txn *txn, uint64_t ino, lock_fn fn, vo
 		struct fsm_lock l;
 		rc = mdb_cursor_get(cur, &k, &v, op);
 		op = MDB_NEXT;
-		if (rc == MDB_NOTFOUND) {
+		if (fsm__notfound(rc)) {
 			rc = 0;
 			break;
 		}
@@ -380,7 +380,7 @@ static int drop_node_locks(struct fsm *fsm, MDB_txn *txn, uint64_t node)
 			break;
 	}
 	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND)
+	if (fsm__notfound(rc))
 		rc = 0;
 	else if (rc > 0)
 		rc = fsm__lmdb(fsm, rc, "locks cursor");
@@ -442,7 +442,7 @@ static int find_names(struct fsm *fsm, MDB_txn *txn, const uint64_t *inos, size_
 		free(v);
 		return fsm__oom(fsm, "ephemeral names");
 	}
-	if (rc != MDB_NOTFOUND) {
+	if (!fsm__notfound(rc)) {
 		free(v);
 		return fsm__lmdb(fsm, rc, "dirents cursor");
 	}
@@ -489,7 +489,7 @@ static int drop_node_ephemeral(struct fsm *fsm, MDB_txn *txn, uint64_t node,
 		free(inos);
 		return fsm__oom(fsm, "ephemeral list");
 	}
-	rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : fsm__lmdb(fsm, rc, "ephemeral cursor");
+	rc = rc == 0 || fsm__notfound(rc) ? 0 : fsm__lmdb(fsm, rc, "ephemeral cursor");
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		uint8_t ek[EPH_KEY];
 		fsm__put64(ek, node);
@@ -734,13 +734,13 @@ int fsm_sessions(struct fsm *fsm, MDB_txn *txn, fsm_session_cb cb, void *arg)
 		}
 		sess_decode(fsm__get64(k.mv_data), &v, &s);
 		if (cb(arg, &s) != 0) {
-			rc = MDB_NOTFOUND;
+			rc = 0; /* the callback stopped the walk */
 			break;
 		}
 	}
 	mdb_cursor_close(cur);
 	fsm__read_done(txn, rt);
-	if (rc == MDB_NOTFOUND)
+	if (rc == 0 || fsm__notfound(rc))
 		return 0;
 	return rc == QFS_ECORRUPT ? rc : fsm__lmdb(fsm, rc, "node sessions cursor");
 }
@@ -771,5 +771,5 @@ int fsm_ephemeral_node(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t *no
 	fsm__read_done(txn, rt);
 	if (rc == 0)
 		return 0;
-	return rc == MDB_NOTFOUND ? -ENODATA : fsm__lmdb(fsm, rc, "ephemeral cursor");
+	return fsm__notfound(rc) ? -ENODATA : fsm__lmdb(fsm, rc, "ephemeral cursor");
 }

@@ -74,13 +74,11 @@ static void read_clock_rate(struct node *n)
 	char *end;
 	double r = strtod(env, &end);
 	if (*end != '\0' || !(r >= 0.1 && r <= 10.0)) {
-		qfs_warn("node %llu: QFS_TEST_CLOCK_RATE=%s ignored (want 0.1..10)",
-		         (unsigned long long)n->opts.id, env);
+		node__log(n, QFS_LOG_WARN, "QFS_TEST_CLOCK_RATE=%s ignored (want 0.1..10)", env);
 		return;
 	}
 	n->clock_rate = r;
-	qfs_warn("node %llu: TEST ONLY: the clock runs at %.3f times the real rate",
-	         (unsigned long long)n->opts.id, r);
+	node__log(n, QFS_LOG_WARN, "TEST ONLY: the clock runs at %.3f times the real rate", r);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -195,11 +193,12 @@ static void say_if_forced(struct node *n, uint64_t applied)
 		at = at << 8 | ((uint8_t *)val)[i];
 	free(val);
 	if (at > applied)
-		qfs_error("node %llu: FORCED NEW CLUSTER: quorumctl force-new-cluster made this "
+		node__log(n, QFS_LOG_ERROR,
+		          "FORCED NEW CLUSTER: quorumctl force-new-cluster made this "
 		          "node the only member (configuration entry %llu); every entry of its log "
 		          "is committed as it stands, members of the old cluster are no longer "
 		          "members: add new ones with quorumctl add",
-		          (unsigned long long)n->opts.id, (unsigned long long)at);
+		          (unsigned long long)at);
 }
 
 static int recover(struct node *n, char *err, size_t errlen)

@@ -43,8 +43,8 @@ static void released(void *arg, int err, const struct fsm_result *res)
 	n->orphans_busy = false;
 	if (err != 0) {
 		if (err != QFS_ESHUTDOWN)
-			qfs_warn("node %llu: releasing unlinked files: %s; trying again",
-			         (unsigned long long)n->opts.id, qfs_strerror(err));
+			node__log(n, QFS_LOG_WARN, "releasing unlinked files: %s; trying again",
+			          qfs_strerror(err));
 		n->orphans_wanted = true;
 		n->orphans_retry_at = uv_now(n->loop) + RETRY_MS;
 	}

@@ -77,9 +77,10 @@ size_t raft_conf_encode(const struct raft_conf *conf, void *buf, size_t cap)
 
 int raft_conf_decode(const void *buf, size_t len, struct raft_conf *conf)
 {
-	const uint8_t *p = buf, *end = p + len;
+	const uint8_t *p = buf, *end;
 	if (buf == NULL || len < 2 || p[0] != CONF_VERSION || p[1] > RAFT_MAX_SERVERS)
 		return -EINVAL;
+	end = p + len; /* not before the NULL check: arithmetic on NULL is undefined */
 	memset(conf, 0, sizeof(*conf));
 	conf->n = p[1];
 	p += 2;

@@ -49,8 +49,8 @@ const char *qfs_strerror(int err)
 		return "success";
 	if (qfs_is_errno(err))
 		return strerror(-err);
-	if (err < 0 && err > QFS_ELAST) {
-		int i = -err - QFS_EBASE;
+	if (err <= -(QFS_EBASE + 1) && err > QFS_ELAST) {
+		int i = -err - QFS_EBASE; /* 1 .. -QFS_ELAST - QFS_EBASE - 1 */
 		if (qfs_messages[i] != NULL)
 			return qfs_messages[i];
 	}
