@@ -14,6 +14,7 @@ packages=(
 	libinih-dev                 # the INI config parser
 	libmicrohttpd-dev           # the HTTP status endpoint (/status, /metrics, the page)
 	clang libclang-rt-14-dev    # libFuzzer targets
+	cppcheck                    # the static analysis of scripts/test.sh
 	attr                        # setfattr/getfattr in e2e tests
 	sqlite3                     # one SQLite database from two nodes (e2e locks)
 	iproute2 util-linux procps psmisc  # namespaces, flock, pgrep, fuser for tests

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: install what is missing, build with warnings as errors, run every
-# test suite, then the unit and simulation suites again under AddressSanitizer
-# and UndefinedBehaviorSanitizer. The last line is "N passed, N failed[, N skipped]".
+# test suite, the static analysis (cppcheck), then the unit and simulation suites
+# again under AddressSanitizer and UndefinedBehaviorSanitizer. The last line is "N passed, N failed[, N skipped]".
 #
 #   scripts/test.sh            the default run (well under 20 minutes on 2 cores)
 #   QFS_SOAK=1 scripts/test.sh also the long soaks (see docs/testing.md)
@@ -55,6 +55,15 @@ echo "== build (warnings are errors)"
 if setup_build build -Dwerror=true && build_or_fail build; then
 	echo "== all suites"
 	run_suites build
+fi
+
+# cppcheck over src/ and fuse/ (scripts/cppcheck/suppressions.txt holds each suppression
+# and its reason): one test, which fails on any finding or on a run that checked nothing.
+echo "== static analysis"
+if scripts/static-analysis.sh; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
 fi
 
 echo "== unit and sim suites under ASan+UBSan"
