@@ -25,7 +25,8 @@ void qfs__attr_to_stat(const struct fsm_attr *a, struct stat *st)
 	st->st_gid = a->gid;
 	st->st_size = (off_t)a->size;
 	/* What stdio and copying programs size their buffers by: python's
-	 * io and coreutils take it (glibc's stdio only when below BUFSIZ);
+	 * io and coreutils take it (glibc's stdio only below BUFSIZ, so it
+	 * writes 8 KiB instead of the 4 KiB a 4096 here gave it);
 	 * fewer, larger writes mean fewer FUSE round trips (each write is
 	 * gathered anyway; docs/performance.md has the figures). */
 	st->st_blksize = 131072;
