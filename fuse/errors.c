@@ -5,7 +5,7 @@
 #include "quorumfs/errors.h"
 
 /*
- * DESIGN.md, "Errors a user sees": no quorum is EROFS for a change and EIO
+ * docs/semantics.md, "Errors a program sees": no quorum is EROFS for a change and EIO
  * for a read; an unknown outcome is ETIMEDOUT; the node's codes that have no
  * meaning for a user become EIO. A -errno from the fsm (ENOENT, EEXIST,
  * EFBIG, ENAMETOOLONG, ...) passes through unchanged.

@@ -10,7 +10,7 @@
 #include "quorumfs/log.h"
 
 /*
- * Gathering (DESIGN.md, "Consistency seen through the mount"). Committing
+ * Gathering (docs/semantics.md, "Publish at close"). Committing
  * each write(2) alone costs a replicated commit per 4 KiB (a generator's
  * stdio), lets other nodes read a file half-written, and a copy refused
  * half-way (EFBIG) leaves a mangled file. So a write through a handle is
@@ -44,12 +44,11 @@
  *
  * Errors (docs/semantics.md, "A failed publish"). A write fails at once
  * when the node knows the publish would (node_writable: EROFS after the
- * commit timeout out of contact, ENOSPC, EIO), or when the file would pass max_value_size (EFBIG: the write that
- * passes it; a handle replacing the file with O_TRUNC then drops all it
- * gathered and its truncation, so the file keeps its old contents). A
- * publish that fails later drops its data, is reported by the FLUSH or fsync
- * that made it, or else by the next write, flush or fsync of the handle, and
- * marks the inode lost (rename and link of it then fail with EIO).
+ * commit timeout out of contact, ENOSPC, EIO), or when the file would pass max_value_size (EFBIG:
+ * the write that passes it; a handle replacing the file with O_TRUNC then drops all it gathered and
+ * its truncation, so the file keeps its old contents). A publish that fails later drops its data,
+ * is reported by the FLUSH or fsync that made it, or else by the next write, flush or fsync of the
+ * handle, and marks the inode lost (rename and link of it then fail with EIO).
  */
 
 #define BUFFER_TOTAL_MAX ((size_t)256 << 20) /* all handles of a mount */

@@ -416,7 +416,7 @@ int raft_restore(struct raft *r, const struct raft_hard_state *hs,
 
 /*
  * raft_fail - the storage failed: stop voting, campaigning and leading for
- * good (STYLE.md rule 6). Every later input returns RAFT_EFAILED or is ignored.
+ * good (docs/architecture.md, rule 1). Every later input returns RAFT_EFAILED or is ignored.
  */
 void raft_fail(struct raft *r);
 

@@ -287,7 +287,7 @@ static bool execute(struct node *n, const struct wire_admin_req *req, struct wir
 	if (rc == QFS_ENOTLEADER)
 		return false;
 	if (rc == QFS_EBUSY && req->op != WIRE_ADMIN_TRANSFER) {
-		/* The core takes one membership change at a time (DESIGN.md). */
+		/* The core takes one membership change at a time (docs/architecture.md, rule 5). */
 		resp->err = (int32_t)rc;
 		snprintf(resp->message, sizeof(resp->message),
 		         "%s: refused: another membership change (up to log index %llu) is not "

@@ -83,7 +83,7 @@ int node_snapshot(struct node *n)
 	return 0;
 }
 
-/* DESIGN.md: new members join as learners and are promoted once caught up.
+/* docs/architecture.md, rule 5: new members join as learners and are promoted once caught up.
  * The leader tries every election timeout; the core refuses a learner that
  * lags (RAFT_ENOTCAUGHTUP) or while another change is uncommitted. */
 void node__members_on_tick(struct node *n)

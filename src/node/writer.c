@@ -434,7 +434,7 @@ static void *writer_main(void *arg)
 		if (work != NULL && rc == 0)
 			w->disk_full = false;
 		if (rest != NULL) {
-			/* STYLE.md rule 6: nothing more is written. */
+			/* docs/architecture.md, rule 1: nothing more is written. */
 			done_append(w, rest, NULL, rc);
 			w->fatal = rc;
 			snprintf(w->fatal_msg, sizeof(w->fatal_msg), "%s", w->errmsg);

@@ -118,7 +118,7 @@ void raft__free_data(struct raft *r, void *p)
 }
 
 /* Messages that promise durable state wait for the persist step of their
- * batch (paper Figure 2, "Persistent state"; DESIGN.md, ready contract). */
+ * batch (paper Figure 2, "Persistent state"; docs/raft-core.md, "The ready contract"). */
 static bool after_persist(const struct raft_message *m)
 {
 	switch (m->type) {

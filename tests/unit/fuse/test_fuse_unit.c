@@ -12,7 +12,7 @@
 #include "fuse_int.h"
 #include "quorumfs/errors.h"
 
-/* DESIGN.md, "Errors a user sees". */
+/* docs/semantics.md, "Errors a program sees". */
 static void test_errno_map(void **state)
 {
 	(void)state;
