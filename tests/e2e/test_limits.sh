@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_limits.sh: the limits a user can hit give the errors the table of
 # docs/semantics.md ("Errors a program sees") promises, and lose nothing:
-# EFBIG past the maximum value size, ENAMETOOLONG past 255 bytes, EPERM/ENOTSUP for what is not supported.
+# EFBIG past the maximum value size, ENAMETOOLONG past 255 bytes,
+# EPERM/ENOTSUP for what is not supported.
 . "$(dirname "$0")/lib.sh"
 QFS_MAX_VALUE_SIZE=64K
 qfs_cluster_start 3
