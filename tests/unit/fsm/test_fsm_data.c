@@ -284,7 +284,9 @@ static void mknod_makes_every_file_type(void **state)
 	assert_int_equal(t_lookup(t, ROOT, "fifo2"), 0);
 	/* The regular one is a file like CREATE's. */
 	assert_int_equal(t_write(t, t_lookup(t, ROOT, "reg"), 0, "abc", 0), 0);
-	assert_string_equal(t_read(t, t_lookup(t, ROOT, "reg")), "abc");
+	char *reg = t_read(t, t_lookup(t, ROOT, "reg"));
+	assert_string_equal(reg, "abc");
+	free(reg);
 }
 
 static void mknod_refuses_what_it_cannot_make(void **state)

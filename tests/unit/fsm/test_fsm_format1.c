@@ -184,7 +184,9 @@ static void format1_tree_is_converted(void **state)
 		assert_true(a.res.duplicate);
 		assert_int_equal(a.res.attr.blocks, 1);
 	}
-	assert_string_equal(t_read(&b, t_lookup(&b, ROOT, "small")), "hello");
+	char *small = t_read(&b, t_lookup(&b, ROOT, "small"));
+	assert_string_equal(small, "hello");
+	free(small);
 	char *s = t_read(&b, t_lookup(&b, ROOT, "big"));
 	assert_int_equal(strlen(s), 3 * FSM_BLOCK_SIZE + 99);
 	assert_int_equal(s[FSM_BLOCK_SIZE * 2 + 5], 'a' + (FSM_BLOCK_SIZE * 2 + 5) % 23);
