@@ -62,10 +62,13 @@ commit-timeout-ms = 5000
 
 [node 1]
 address = 127.0.0.1:7001
+http-address = 127.0.0.1:7101
 [node 2]
 address = 127.0.0.1:7002
+http-address = 127.0.0.1:7102
 [node 3]
 address = 127.0.0.1:7003
+http-address = 127.0.0.1:7103
 CONF
 
 for i in "${nodes[@]}"; do
@@ -96,7 +99,10 @@ cat <<TXT
 The cluster is running. Try:
   echo hello > demo/mnt/2/greeting; cat demo/mnt/3/greeting
   $quorumctl -d demo/data/1 status
+  cat demo/mnt/1/.quorumfs/members
+  $quorumctl -d demo/data/3 get /app/db_host
   kill -9 \$(cat demo/run/1.pid)        # the others go on
+The cluster's page: http://127.0.0.1:7101/ (also :7102, :7103; metrics at /metrics).
 Logs are in demo/run/N.log. Stop it all with:
   scripts/demo.sh stop
 TXT
