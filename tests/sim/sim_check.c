@@ -464,7 +464,7 @@ void sim_check_send(struct sim_cluster *c, struct sim_node *n, const struct raft
 			              " servers that is not the one in effect at that index",
 			              n->id, m->snapshot.snap_index, conf.n);
 	}
-	/* STYLE.md rule 6, raft_fail(): a node whose storage failed stops
+	/* docs/architecture.md, rule 1, raft_fail(): a node whose storage failed stops
 	 * voting, campaigning and leading for good */
 	if (n->failed && (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||
 	                  m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_SNAPSHOT ||
