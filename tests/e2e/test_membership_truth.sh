@@ -20,7 +20,9 @@ printf '%s\n' "$(qfs_mnt 1)" "$(qfs_mnt 2)" "$(qfs_mnt 3)" >"$QFS_TMP/mounts"
 : >"$QFS_TMP/stale"
 writer() {
 	local i=0 m n r
-	while [ ! -e "$QFS_TMP/stop" ]; do
+	# Ends with the test, also when the test fails and its cleanup removes
+	# $QFS_TMP (the stop file can then never appear).
+	while [ -d "$QFS_TMP" ] && [ ! -e "$QFS_TMP/stop" ]; do
 		i=$((i + 1))
 		mapfile -t ms <"$QFS_TMP/mounts"
 		n=${#ms[@]}
@@ -37,6 +39,13 @@ writer() {
 }
 writer &
 writer_pid=$!
+trap 'rc=$?; kill "$writer_pid" 2>/dev/null; (exit $rc); qfs_cleanup' EXIT
+# reachable L I: leader L hears node I and I has caught up (what a removal
+# that counts reachable voters looks at).
+reachable() {
+	qfs_status "$1" | jq -e --argjson id "$2" \
+		'any(.members[]; .id == $id and .contact == "ok" and .lag == 0)' >/dev/null
+}
 
 # Grow to 5.
 for i in 4 5; do
@@ -70,6 +79,9 @@ rc=$?
 check '[ $rc -eq 1 ] && [[ "$out" == *"reachable"*"--force"* ]]' "a removal that leaves no reachable majority is refused ($out)"
 check '[ "$(voters "$leader")" -eq 5 ]' "and nothing changed"
 for i in "${down[@]}"; do qfs_start "$i"; echo "$(qfs_mnt "$i")" >>"$QFS_TMP/mounts"; done
+for i in "${down[@]}"; do
+	check 'eventually 20 reachable "$leader" "$i"' "the leader hears node $i again, caught up"
+done
 
 # Remove the leader, through another member.
 leader=$(qfs_leader)
