@@ -1,6 +1,7 @@
 /* metrics.c: the process's counters and histograms, counted with relaxed atomics from any thread. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,6 +177,26 @@ static void counter(struct out *o, const char *name, const char *help, enum qfs_
 	    (unsigned long long)get(&counters[c]));
 }
 
+/* One counter per known peer, and "other" for every peer past N_PEERS once
+ * it has counted anything; @received picks the direction. */
+static void peer_bytes(struct out *o, const char *name, const char *help, bool received)
+{
+	put(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (unsigned i = 0; i <= N_PEERS; i++) {
+		uint64_t id = i < N_PEERS ? get(&peers[i].id) : 0;
+		uint64_t n = get(received ? &peers[i].received : &peers[i].sent);
+		if (i < N_PEERS && id == 0)
+			continue;
+		if (i == N_PEERS && get(&peers[i].sent) == 0 && get(&peers[i].received) == 0)
+			continue;
+		if (i < N_PEERS)
+			put(o, "%s{peer=\"%llu\"} %llu\n", name, (unsigned long long)id,
+			    (unsigned long long)n);
+		else
+			put(o, "%s{peer=\"other\"} %llu\n", name, (unsigned long long)n);
+	}
+}
+
 size_t qfs_metrics_render(char *buf, size_t cap)
 {
 	struct out o = {.buf = buf, .cap = cap};
@@ -200,36 +221,9 @@ size_t qfs_metrics_render(char *buf, size_t cap)
 	            "From proposing a change to its apply on this node.", &hists[QFS_H_COMMIT]);
 	render_hist(&o, "quorumfs_fsync_latency_seconds",
 	            "One durable write of the store (a group commit).", &hists[QFS_H_FSYNC]);
-	put(&o, "# HELP quorumfs_peer_sent_bytes_total Frame bytes sent to each peer.\n"
-	        "# TYPE quorumfs_peer_sent_bytes_total counter\n");
-	for (unsigned i = 0; i <= N_PEERS; i++) {
-		uint64_t id = i < N_PEERS ? get(&peers[i].id) : 0;
-		if (i < N_PEERS && id == 0)
-			continue;
-		if (i == N_PEERS && get(&peers[i].sent) == 0 && get(&peers[i].received) == 0)
-			continue;
-		if (i < N_PEERS)
-			put(&o, "quorumfs_peer_sent_bytes_total{peer=\"%llu\"} %llu\n",
-			    (unsigned long long)id, (unsigned long long)get(&peers[i].sent));
-		else
-			put(&o, "quorumfs_peer_sent_bytes_total{peer=\"other\"} %llu\n",
-			    (unsigned long long)get(&peers[i].sent));
-	}
-	put(&o, "# HELP quorumfs_peer_received_bytes_total Frame bytes received from each peer.\n"
-	        "# TYPE quorumfs_peer_received_bytes_total counter\n");
-	for (unsigned i = 0; i <= N_PEERS; i++) {
-		uint64_t id = i < N_PEERS ? get(&peers[i].id) : 0;
-		if (i < N_PEERS && id == 0)
-			continue;
-		if (i == N_PEERS && get(&peers[i].sent) == 0 && get(&peers[i].received) == 0)
-			continue;
-		if (i < N_PEERS)
-			put(&o, "quorumfs_peer_received_bytes_total{peer=\"%llu\"} %llu\n",
-			    (unsigned long long)id, (unsigned long long)get(&peers[i].received));
-		else
-			put(&o, "quorumfs_peer_received_bytes_total{peer=\"other\"} %llu\n",
-			    (unsigned long long)get(&peers[i].received));
-	}
+	peer_bytes(&o, "quorumfs_peer_sent_bytes_total", "Frame bytes sent to each peer.", false);
+	peer_bytes(&o, "quorumfs_peer_received_bytes_total", "Frame bytes received from each peer.",
+	           true);
 	counter(&o, "quorumfs_snapshots_sent_total",
 	        "Snapshot transfers this node started to a follower.", QFS_M_SNAPSHOTS_SENT);
 	counter(&o, "quorumfs_snapshots_installed_total",
