@@ -5,28 +5,9 @@
 #include <msgpack.h>
 
 #include "cmd_mpread.h"
+#include "mpwrite.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/wire_admin.h"
-
-/* msgpack-c's packer writes through a callback; this one fills a fixed
- * buffer and remembers an overflow instead of allocating. */
-struct fixed_buf {
-	char *p;
-	size_t len, cap;
-	int overflow;
-};
-
-static int fixed_write(void *data, const char *buf, size_t len)
-{
-	struct fixed_buf *b = data;
-	if (b->len + len > b->cap) {
-		b->overflow = 1;
-		return -1;
-	}
-	memcpy(b->p + b->len, buf, len);
-	b->len += len;
-	return 0;
-}
 
 static void pack_str(msgpack_packer *pk, const char *s)
 {
@@ -37,9 +18,9 @@ static void pack_str(msgpack_packer *pk, const char *s)
 
 int wire_admin_req_encode(const struct wire_admin_req *req, void *buf, size_t cap)
 {
-	struct fixed_buf b = {buf, 0, cap, 0};
+	struct wire__fixed_buf b = {buf, 0, cap, 0};
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, fixed_write);
+	msgpack_packer_init(&pk, &b, wire__fixed_write);
 	msgpack_pack_array(&pk, 4);
 	msgpack_pack_uint32(&pk, WIRE_ADMIN_VERSION);
 	msgpack_pack_uint32(&pk, req->op);
@@ -50,10 +31,10 @@ int wire_admin_req_encode(const struct wire_admin_req *req, void *buf, size_t ca
 
 int wire_admin_resp_encode(const struct wire_admin_resp *resp, void *buf, size_t cap)
 {
-	struct fixed_buf b = {buf, 0, cap, 0};
+	struct wire__fixed_buf b = {buf, 0, cap, 0};
 	const struct wire_admin_status *st = &resp->status;
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, fixed_write);
+	msgpack_packer_init(&pk, &b, wire__fixed_write);
 	msgpack_pack_array(&pk, resp->has_status ? 6 : 5);
 	msgpack_pack_uint32(&pk, WIRE_ADMIN_VERSION);
 	msgpack_pack_int64(&pk, resp->err);

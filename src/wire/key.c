@@ -5,27 +5,9 @@
 #include <msgpack.h>
 
 #include "cmd_mpread.h"
+#include "mpwrite.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/wire_key.h"
-
-/* The packer writes into a fixed buffer and remembers an overflow. */
-struct fixed_buf {
-	char *p;
-	size_t len, cap;
-	int overflow;
-};
-
-static int fixed_write(void *data, const char *buf, size_t len)
-{
-	struct fixed_buf *b = data;
-	if (b->len + len > b->cap) {
-		b->overflow = 1;
-		return -1;
-	}
-	memcpy(b->p + b->len, buf, len);
-	b->len += len;
-	return 0;
-}
 
 static void pack_bin(msgpack_packer *pk, const void *p, size_t n)
 {
@@ -47,9 +29,9 @@ size_t wire_key_resp_size(const struct wire_key_resp *resp)
 
 int wire_key_req_encode(const struct wire_key_req *req, void *buf, size_t cap)
 {
-	struct fixed_buf b = {buf, 0, cap, 0};
+	struct wire__fixed_buf b = {buf, 0, cap, 0};
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, fixed_write);
+	msgpack_packer_init(&pk, &b, wire__fixed_write);
 	msgpack_pack_array(&pk, 8);
 	msgpack_pack_uint32(&pk, WIRE_KEY_VERSION);
 	msgpack_pack_uint32(&pk, req->op);
@@ -64,10 +46,10 @@ int wire_key_req_encode(const struct wire_key_req *req, void *buf, size_t cap)
 
 int wire_key_resp_encode(const struct wire_key_resp *resp, void *buf, size_t cap)
 {
-	struct fixed_buf b = {buf, 0, cap, 0};
+	struct wire__fixed_buf b = {buf, 0, cap, 0};
 	const char *msg = resp->message ? resp->message : "";
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &b, fixed_write);
+	msgpack_packer_init(&pk, &b, wire__fixed_write);
 	msgpack_pack_array(&pk, 5);
 	msgpack_pack_uint32(&pk, WIRE_KEY_VERSION);
 	msgpack_pack_int64(&pk, resp->err);
