@@ -24,6 +24,8 @@ setup_build() {
 }
 
 passed=0 failed=0 skipped=0
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 
 # run_suites DIR [meson test args...]: run, then add its results to the totals.
 run_suites() {
@@ -42,11 +44,29 @@ run_suites() {
 	skip=$(grep -c '"result": "SKIP"' "$log")
 	fail=$(grep -cE '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log")
 	passed=$((passed + ok)) failed=$((failed + fail)) skipped=$((skipped + skip))
+	note_failures "$dir" "$log"
+}
+
+# note_failures DIR LOG: remember each failed test's name and the end of its
+# output, printed again just above the last line, so a reader of only the end
+# of a long run still sees what failed and why.
+note_failures() {
+	python3 - "$1" "$2" >>"$failures" <<'PY'
+import json, sys
+for line in open(sys.argv[2]):
+    t = json.loads(line)
+    if t["result"] in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
+        print(f"-- {sys.argv[1]}: {t['name']}: {t['result']} after {t['duration']:.0f} s")
+        out = (t.get("stdout") or "") + (t.get("stderr") or "")
+        for l in out.splitlines()[-25:]:
+            print("   " + l)
+PY
 }
 
 build_or_fail() {
 	if ! ninja -C "$1"; then
 		echo "build failed in $1" >&2
+		echo "-- build failed in $1" >>"$failures"
 		failed=$((failed + 1))
 		return 1
 	fi
@@ -65,6 +85,7 @@ if scripts/static-analysis.sh; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1))
+	echo "-- static analysis failed (scripts/static-analysis.sh)" >>"$failures"
 fi
 
 echo "== unit and sim suites under ASan+UBSan"
@@ -81,10 +102,15 @@ fuzz_log=$(mktemp)
 tests/fuzz/run-fuzzers.sh "${QFS_FUZZ_SECONDS:-5}" | tee "$fuzz_log"
 fuzz_ok=$(grep -c ': ok, ' "$fuzz_log")
 fuzz_bad=$(grep -cE ': FAILED|^build failed|^meson setup failed' "$fuzz_log")
+grep -E ': FAILED|^build failed|^meson setup failed' "$fuzz_log" | sed 's/^/-- fuzz: /' >>"$failures"
 rm -f "$fuzz_log"
 passed=$((passed + fuzz_ok)) failed=$((failed + fuzz_bad))
 [ $((fuzz_ok + fuzz_bad)) -eq 0 ] && failed=$((failed + 1))
 
+if [ -s "$failures" ]; then
+	echo "== what failed"
+	cat "$failures"
+fi
 line="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
 echo "$line"
