@@ -217,6 +217,7 @@ struct sim_node {
 	bool failed;           /* its disk failed: raft_fail() was called (until a restart) */
 	uint64_t paused_until; /* a stopped process (SIGSTOP, GC): its events wait */
 	unsigned tick_ms;      /* this node's clock period (clocks drift apart) */
+	uint64_t ticks;        /* stepped runs: ticks counted, this node's clock */
 	struct sim_read *reads;
 	unsigned n_reads, cap_reads;
 	uint64_t next_ctx;

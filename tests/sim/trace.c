@@ -149,6 +149,10 @@ static int make_cluster(struct trace *t, const struct args *a, int from)
 	o.max_inflight_msgs = (unsigned)kv_u64(a, from, "inflight", 4, &ok);
 	o.promote_lag = kv_u64(a, from, "promote-lag", 0, &ok);
 	o.snap_every = kv_u64(a, from, "snap-every", (raft_index)-1, &ok);
+	/* lease=P: the leader's read lease lasts P/1000 of election - 1 ticks,
+	 * each node's clock being the ticks it counted (sim_node_now) */
+	uint64_t lease = kv_u64(a, from, "lease", 0, &ok);
+	o.lease_permille = lease ? (unsigned)lease : ~0u;
 	uint64_t seed = kv_u64(a, from, "seed", 1, &ok);
 	if (!ok)
 		return bad(t, "%s: a malformed option", a->v[0]);
@@ -377,6 +381,7 @@ static int cmd_tick(struct trace *t, struct args *a)
 			struct sim_node *n = &t->c->nodes[id];
 			if (((mask >> id) & 1) && n->up) {
 				SIM_CORE_BEGIN();
+				n->ticks++;
 				raft_tick(n->r);
 				SIM_CORE_END();
 			}
@@ -397,6 +402,7 @@ static int cmd_campaign(struct trace *t, struct args *a)
 	struct raft *r = t->c->nodes[id].r;
 	unsigned k = 0;
 	while (raft_role(r) == RAFT_FOLLOWER && k < 1000) {
+		t->c->nodes[id].ticks++;
 		raft_tick(r);
 		k++;
 	}
