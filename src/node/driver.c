@@ -312,6 +312,7 @@ void node__drive(struct node *n)
 			on_soft_state(n);
 		node__barriers_flush(n);
 	}
+	node__peers_sweep(n);
 	node__barriers_serve(n);
 }
 

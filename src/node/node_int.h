@@ -157,6 +157,13 @@ struct node {
 	                           with a quorum (node_writable) */
 	raft_term term;
 	struct raft_conf peers; /* the members the transport dials */
+	/* Members of peers no longer in the latest configuration: each is
+	 * dropped once the commit index reaches at (peers.c says why). */
+	struct node__leaving {
+		raft_id id;
+		raft_index at;
+	} leaving[RAFT_MAX_SERVERS];
+	unsigned n_leaving;
 
 	uint64_t client_id;
 	uint64_t next_serial;
@@ -296,6 +303,8 @@ void node__send_msg(struct node *n, const struct raft_message *m);
 int node__encode_msg(struct node *n, const struct raft_message *m, struct node__msg *out);
 void node__send_encoded(struct node *n, struct node__msg *m);
 void node__peers_update(struct node *n, const struct raft_conf *conf);
+/* Drops the members that left once their removal is committed. */
+void node__peers_sweep(struct node *n);
 
 /* snapshot.c */
 int node__snapshot_dir(const struct node *n, char *buf, size_t len);

@@ -209,19 +209,60 @@ static const char *dial_address(const struct node *n, const struct raft_server *
 	return s->address;
 }
 
-/* Dials every member of @conf but us; forgets members that left or moved.
- * n->peers records the address each one is dialed at. */
+/* The entry @id is leaving at, or NULL. */
+static struct node__leaving *leaving_find(struct node *n, raft_id id)
+{
+	for (unsigned i = 0; i < n->n_leaving; i++)
+		if (n->leaving[i].id == id)
+			return &n->leaving[i];
+	return NULL;
+}
+
+static void leaving_cancel(struct node *n, raft_id id)
+{
+	struct node__leaving *l = leaving_find(n, id);
+	if (l != NULL)
+		*l = n->leaving[--n->n_leaving];
+}
+
+static void peer_forget(struct node *n, unsigned i)
+{
+	struct raft_conf *cur = &n->peers;
+	leaving_cancel(n, cur->servers[i].id);
+	net_peer_remove(n->net, cur->servers[i].id);
+	cur->servers[i] = cur->servers[--cur->n];
+}
+
+/*
+ * Dials every member of @conf but us; forgets members that moved at once,
+ * and members that left once the change that removed them is committed.
+ * n->peers records the address each one is dialed at.
+ *
+ * Why not at once: a configuration takes effect when its entry is appended
+ * (dissertation 4.1), well before it commits, and the connection we dialed
+ * is the one our answers to that server travel on (net.h). A leader that
+ * removes itself still leads until its removal commits (4.2.2), and it can
+ * commit only if the others' acknowledgements reach it; dropping it at the
+ * append left it deaf, so the cluster waited for CheckQuorum and an
+ * election timeout instead of its TimeoutNow. A removed follower likewise
+ * hears the commit of its removal before the leader lets go of it.
+ */
 void node__peers_update(struct node *n, const struct raft_conf *conf)
 {
 	struct raft_conf *cur = &n->peers;
+	raft_index at = raft_last_index(n->raft); /* the change's entry is at or below */
 	for (unsigned i = 0; i < cur->n;) {
-		const struct raft_server *s = raft_conf_get(conf, cur->servers[i].id);
-		if (s == NULL || strcmp(dial_address(n, s), cur->servers[i].address) != 0) {
-			net_peer_remove(n->net, cur->servers[i].id);
-			cur->servers[i] = cur->servers[--cur->n];
-		} else {
-			i++;
+		raft_id id = cur->servers[i].id;
+		const struct raft_server *s = raft_conf_get(conf, id);
+		if (s != NULL && strcmp(dial_address(n, s), cur->servers[i].address) != 0) {
+			peer_forget(n, i);
+			continue;
 		}
+		if (s != NULL)
+			leaving_cancel(n, id); /* back in (a truncated change) */
+		else if (leaving_find(n, id) == NULL && n->n_leaving < RAFT_MAX_SERVERS)
+			n->leaving[n->n_leaving++] = (struct node__leaving){.id = id, .at = at};
+		i++;
 	}
 	for (unsigned i = 0; i < conf->n; i++) {
 		const struct raft_server *s = &conf->servers[i];
@@ -237,5 +278,21 @@ void node__peers_update(struct node *n, const struct raft_conf *conf)
 		cur->servers[cur->n] = *s;
 		snprintf(cur->servers[cur->n].address, RAFT_ADDRESS_MAX, "%s", addr);
 		cur->n++;
+	}
+	node__peers_sweep(n);
+}
+
+void node__peers_sweep(struct node *n)
+{
+	if (n->n_leaving == 0)
+		return;
+	raft_index commit = raft_commit_index(n->raft);
+	struct raft_conf *cur = &n->peers;
+	for (unsigned i = 0; i < cur->n;) {
+		const struct node__leaving *l = leaving_find(n, cur->servers[i].id);
+		if (l != NULL && l->at <= commit)
+			peer_forget(n, i);
+		else
+			i++;
 	}
 }
