@@ -36,6 +36,9 @@
  *   dup I J PCT    with this probability per chunk, send it twice (the
  *                  receiver rejects the replay and closes the connection)
  *   status         print the counters of every link on stdout
+ *   sync N         print "synced N" on stdout once every earlier command is
+ *                  in effect (commands run in order), for a caller that must
+ *                  know when a cut has happened
  *
  * Both directions of a connection are forwarded; delay, loss and duplication
  * apply to the FROM -> TO direction, which carries the frames. Buffers are
@@ -452,6 +455,11 @@ static void command(char *line)
 			       (unsigned long long)l->bytes, (unsigned long long)l->resets,
 			       (unsigned long long)l->dups, (unsigned long long)l->blackholed);
 		}
+		fflush(stdout);
+		return;
+	}
+	if (strcmp(cmd, "sync") == 0 && n >= 2) {
+		printf("synced %d\n", i);
 		fflush(stdout);
 		return;
 	}
