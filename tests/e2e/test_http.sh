@@ -32,6 +32,22 @@ browser() {
 	rm -rf "$profile"
 }
 
+# settled_dom NODE PATTERN...: the page's DOM from node NODE, loaded again (up to four
+# times) until it holds every PATTERN: the page gathers the members' status
+# itself, and on a slow machine the first load can be dumped before it has.
+settled_dom() {
+	local node=$1 d try p all
+	shift
+	for try in 1 2 3 4; do
+		d=$(browser "http://$(qfs_http_addr "$node")/" --dump-dom)
+		all=1
+		for p in "$@"; do grep -qF "$p" <<<"$d" || all=0; done
+		[ $all = 1 ] && break
+		qfs_log "page on node $node not settled yet (load $try)"
+	done
+	printf '%s' "$d"
+}
+
 m1=$(qfs_mnt 1)
 for i in 1 2 3 4 5; do echo "v$i" >"$m1/k$i"; done
 cat "$m1/missing" 2>/dev/null
@@ -82,7 +98,7 @@ check '[ "$(awk "\$1 == \"quorumfs_raft_term\" {print \$2}" <<<"$metrics")" -ge 
 check 'grep -q "^# TYPE quorumfs_commit_latency_seconds histogram" <<<"$metrics"' "histograms are typed"
 
 # The page, in a browser.
-dom=$(browser "http://$(qfs_http_addr 1)/" --dump-dom)
+dom=$(settled_dom 1 'data-members="3"' 'data-reachable="3"' "data-leader=\"$leader\"")
 check 'grep -q "data-members=\"3\"" <<<"$dom"' "the page shows three members"
 check '[ "$(grep -o "class=\"card leader\"" <<<"$dom" | wc -l)" = 1 ]' "and one leader"
 check 'grep -q "data-leader=\"$leader\"" <<<"$dom"' "the leader it marks is node $leader"
@@ -102,7 +118,8 @@ newl() {
 check 'eventually 20 newl' "a new leader after killing $leader"
 newl
 qfs_log "new leader: $new_leader"
-dom=$(browser "http://$(qfs_http_addr "$survivor")/" --dump-dom)
+dom=$(settled_dom "$survivor" "data-leader=\"$new_leader\"" 'data-reachable="2"' \
+	"data-member=\"$leader\" data-role=\"unreachable\"")
 check 'grep -q "data-leader=\"$new_leader\"" <<<"$dom"' "the page on node $survivor shows new leader $new_leader"
 check '[ "$(grep -o "class=\"card leader\"" <<<"$dom" | wc -l)" = 1 ]' "still one leader"
 check 'grep -q "data-reachable=\"2\"" <<<"$dom"' "and two of three reachable"
