@@ -73,7 +73,10 @@ ctl 3 put --if-version 5 /app/never x >/dev/null 2>&1; rc=$?
 check '[ $rc = 1 ] && [ ! -e "$m1/app/never" ]' "--if-version on a missing key is refused ($rc)"
 
 # Waiting for change: node 2 waits on a path of its mount, node 1 writes.
-ctl 2 wait "$m2/app/port" --timeout 20 >"$QFS_TMP/wait.out" &
+# --since the version it has now: a waiter that starts late (a slow machine) still
+# sees the write, and one that starts early does not return before it.
+vp=$(ver "$m2/app/port")
+ctl 2 wait "$m2/app/port" --since "$vp" --timeout 20 >"$QFS_TMP/wait.out" &
 wpid=$!
 sleep 0.5
 t0=$(date +%s%N)
@@ -110,7 +113,10 @@ check '[ "$(cat "$m3/app/kept")" = keep ]' "a file within its TTL stays"
 
 # Watching: one line per change, in order, through a restart of the
 # watcher's own daemon.
-ctl 3 watch /app --recursive >"$QFS_TMP/watch.out" 2>"$QFS_TMP/watch.err" &
+# From the version /app has now (its last change: the TTL's removal of session), so
+# a watcher that starts late still prints every change below, and no earlier one.
+va=$(ver "$m3/app")
+ctl 3 watch /app --recursive --since "$va" >"$QFS_TMP/watch.out" 2>"$QFS_TMP/watch.err" &
 watch_pid=$!
 sleep 0.5
 ctl 1 put /app/w1 a >/dev/null
