@@ -72,7 +72,14 @@ down=() ; for i in 5 4 3 2 1; do [ "$i" != "$leader" ] && [ ${#down[@]} -lt 2 ] 
 grep -v "/mnt/${down[0]}\$\|/mnt/${down[1]}\$" "$QFS_TMP/mounts" >"$QFS_TMP/mounts.new" && mv "$QFS_TMP/mounts.new" "$QFS_TMP/mounts"
 sleep 0.5 # the writer's current write, on a mount going down, ends
 for i in "${down[@]}"; do qfs_stop "$i"; done
-sleep 1.5 # longer than an election timeout: the leader sees them gone
+# Until the leader sees them gone (not a fixed sleep: a slow machine takes longer).
+unreachable() {
+	qfs_status "$1" | jq -e --argjson id "$2" \
+		'any(.members[]; .id == $id and .contact != "ok")' >/dev/null
+}
+for i in "${down[@]}"; do
+	check 'eventually 20 unreachable "$leader" "$i"' "leader $leader sees node $i gone"
+done
 victim=""; for i in 1 2 3 4 5; do [ "$i" != "$leader" ] && [[ " ${down[*]} " != *" $i "* ]] && victim=$i; done
 out=$(ctl "$leader" remove "$victim" 2>&1)
 rc=$?
