@@ -74,6 +74,16 @@ struct qfs_mount {
 	 * timer publishes each publish_delay_ms after its first write. */
 	uv_timer_t publish_timer;
 	struct qfs__handle *dirty_head, *dirty_tail;
+	/* A clean stop's first step (qfs_mount_drain): everything gathered is
+	 * published, new writes fail, and @drain_done runs once no publish is
+	 * in flight or the bound passed (@drain_timer). */
+	unsigned long publishing; /* publishes in flight, all handles */
+	bool draining;
+	bool drain_waited; /* it had publishes to wait for */
+	unsigned drain_bound_ms;
+	uv_timer_t drain_timer;
+	void (*drain_done)(void *arg);
+	void *drain_arg;
 
 	void (*stop_done)(void *arg);
 	void *stop_arg;
@@ -176,6 +186,7 @@ struct qfs__handle {
 	uint32_t base_mode; /* batch's first write (limits, set-id bits) */
 	int err;         /* a failed publish not yet reported (next write, flush, fsync) */
 	unsigned publishing;  /* publishes of this handle in flight */
+	size_t publishing_bytes; /* the data they carry */
 	fuse_req_t release;   /* RELEASE waiting for @publishing to reach 0 */
 	bool releasing;
 	bool dirty;           /* on the mount's dirty list */
@@ -240,6 +251,12 @@ void qfs__handle_release(struct qfs_mount *m, fuse_req_t req, struct qfs__handle
 void qfs__handle_drop(struct qfs_mount *m, struct qfs__handle *h);
 /* The publish timer fired (mount.c starts it, handle.c arms it). */
 void qfs__publish_timer_cb(uv_timer_t *t);
+/* A drain began (m->draining): publish what every open handle owes. */
+void qfs__publish_all(struct qfs_mount *m);
+/* The drain's bound passed: log, per file, what is still in flight. */
+void qfs__log_unpublished(struct qfs_mount *m);
+/* A publish ended while draining: mount.c ends the drain once none is left. */
+void qfs__drain_check(struct qfs_mount *m);
 /* Does the caller of @req lack CAP_FSETID (read from /proc)? */
 bool qfs__caller_lacks_fsetid(fuse_req_t req);
 /* Would a write by @req's caller to a file of @mode clear its set-id bits? */

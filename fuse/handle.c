@@ -49,6 +49,10 @@
  * its truncation, so the file keeps its old contents). A publish that fails later drops its data,
  * is reported by the FLUSH or fsync that made it, or else by the next write, flush or fsync of the
  * handle, and marks the inode lost (rename and link of it then fail with EIO).
+ *
+ * A clean stop (qfs_mount_drain) publishes what every handle owes, then
+ * waits, bounded, for all publishes in flight: a program's write(2) was
+ * answered, so dropping it at SIGTERM would lose data nobody was told of.
  */
 
 #define BUFFER_TOTAL_MAX ((size_t)256 << 20) /* all handles of a mount */
@@ -275,6 +279,7 @@ enum publish_for {
 	FOR_FLUSH,   /* answers @req (FLUSH, fsync) with the commit's error */
 	FOR_WRITE,   /* answers @req (an O_SYNC WRITE) with its size or the error */
 	FOR_RELEASE, /* frees the handle, then answers @req (RELEASE) */
+	FOR_DRAIN,   /* the stop's drain: answers nothing */
 };
 
 struct publish_op {
@@ -315,7 +320,13 @@ static void published(struct qfs__op *op, int err, const struct fsm_result *res)
 	    (p->why == FOR_RELEASE || p->why == FOR_DELAY || p->why == FOR_SETTLE))
 		qfs_log(QFS_LOG_WARN, "publish of %zu bytes written to inode %llu failed: %s",
 		        p->len, (unsigned long long)op->ino, qfs_strerror(err));
+	else if (err != 0 && err != -ENOENT && err != QFS_ESHUTDOWN && p->why == FOR_DRAIN)
+		qfs_log(QFS_LOG_WARN,
+		        "stopping: %zu bytes written to inode %llu could not be published: %s",
+		        p->len, (unsigned long long)op->ino, qfs_strerror(err));
 	h->publishing--;
+	h->publishing_bytes -= p->len;
+	m->publishing--;
 	switch (p->why) {
 	case FOR_FLUSH:
 		qfs__reply_err(op->req, err, QFS__CHANGE);
@@ -332,6 +343,7 @@ static void published(struct qfs__op *op, int err, const struct fsm_result *res)
 		break;
 	case FOR_SETTLE:
 	case FOR_DELAY:
+	case FOR_DRAIN:
 		/* Nobody waits for this answer: the next write, flush or
 		 * fsync of the handle reports it. */
 		if (err != 0 && err != -ENOENT && err != QFS_ESHUTDOWN && h->err == 0)
@@ -354,6 +366,8 @@ static void published(struct qfs__op *op, int err, const struct fsm_result *res)
 		in->hold--;
 		qfs__inflight_end(m, in);
 	}
+	if (m->draining) /* never while stopping (qfs_mount_stop ends a drain) */
+		qfs__drain_check(m);
 	qfs__op_done(op);
 }
 
@@ -426,7 +440,9 @@ static void publish(struct qfs_mount *m, struct qfs__handle *h, enum publish_for
 	p->len = len;
 	p->write_size = write_size;
 	m->parked++;
+	m->publishing++;
 	h->publishing++;
+	h->publishing_bytes += len;
 	qfs__inflight_begin(in);
 	/* The caller of a FLUSH or WRITE owns the command (uid/gid); the
 	 * others have no request: the tree's time and the handle's data are
@@ -471,6 +487,54 @@ void qfs__handle_settle(struct qfs_mount *m, struct qfs__handle *h)
 {
 	if (h != NULL && qfs__handle_owes(h) && !m->stopping)
 		publish(m, h, FOR_SETTLE, NULL, 0);
+}
+
+/* Run @fn on every handle of every inode of @m; @fn may publish (and so
+ * end with the handle freed: a release waiting for it), but touches no
+ * other inode. */
+static void each_handle(struct qfs_mount *m, void (*fn)(struct qfs_mount *, struct qfs__handle *))
+{
+	for (size_t i = 0; i < m->inodes.n_buckets; i++) {
+		struct qfs__inode *in, *in_next;
+		for (in = m->inodes.buckets[i]; in != NULL; in = in_next) {
+			struct qfs__handle *h, *next;
+			in_next = in->next;
+			in->hold++;
+			for (h = in->handles; h != NULL; h = next) {
+				next = h->next;
+				fn(m, h);
+			}
+			in->hold--;
+			qfs__inode_put(&m->inodes, in);
+		}
+	}
+}
+
+static void drain_one(struct qfs_mount *m, struct qfs__handle *h)
+{
+	/* All of it, also a bare O_TRUNC: no write will follow it now, and a
+	 * local file system would have truncated at the open. */
+	if (qfs__handle_owes(h))
+		publish(m, h, FOR_DRAIN, NULL, 0);
+}
+
+void qfs__publish_all(struct qfs_mount *m)
+{
+	each_handle(m, drain_one);
+}
+
+static void log_one(struct qfs_mount *m, struct qfs__handle *h)
+{
+	if (h->publishing > 0)
+		qfs_log(QFS_LOG_WARN,
+		        "stopping: %zu bytes written to inode %llu not published: no commit "
+		        "within %u ms (it may still commit)",
+		        h->publishing_bytes, (unsigned long long)h->ino, m->drain_bound_ms);
+}
+
+void qfs__log_unpublished(struct qfs_mount *m)
+{
+	each_handle(m, log_one);
 }
 
 void qfs__publish_timer_cb(uv_timer_t *t)
@@ -615,7 +679,9 @@ void qfs__handle_write(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *
 {
 	int rc;
 
-	if (m->stopping) {
+	/* Stopping: what was gathered is being published (qfs_mount_drain);
+	 * a write now could not be. */
+	if (m->stopping || m->draining) {
 		fuse_reply_err(req, EIO);
 		return;
 	}

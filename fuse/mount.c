@@ -130,8 +130,9 @@ void qfs__maybe_finish(struct qfs_mount *m)
 			m->notifier = NULL;
 		}
 		uv_poll_stop(&m->poll);
-		m->handles_open += 2;
+		m->handles_open += 3;
 		uv_close((uv_handle_t *)&m->publish_timer, timer_closed);
+		uv_close((uv_handle_t *)&m->drain_timer, timer_closed);
 		uv_close((uv_handle_t *)&m->poll, poll_closed);
 		return;
 	}
@@ -251,6 +252,8 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 	m->poll.data = m;
 	uv_timer_init(loop, &m->publish_timer);
 	m->publish_timer.data = m;
+	uv_timer_init(loop, &m->drain_timer);
+	m->drain_timer.data = m;
 	rc = qfs__notifier_start(m, err, errlen);
 	if (rc == 0)
 		rc = uv_poll_start(&m->poll, UV_READABLE, poll_cb);
@@ -268,8 +271,55 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 	return 0;
 }
 
+/* The drain ends: every publish was answered, or the bound passed. */
+static void drain_timer_cb(uv_timer_t *t)
+{
+	struct qfs_mount *m = t->data;
+	void (*done)(void *) = m->drain_done;
+
+	if (!m->draining)
+		return;
+	if (m->publishing > 0)
+		qfs__log_unpublished(m);
+	else if (m->drain_waited)
+		qfs_log(QFS_LOG_INFO, "stopping: every write gathered by open files is published");
+	m->draining = false;
+	m->drain_done = NULL;
+	if (done != NULL)
+		done(m->drain_arg);
+}
+
+void qfs__drain_check(struct qfs_mount *m)
+{
+	if (m->draining && m->publishing == 0)
+		uv_timer_start(&m->drain_timer, drain_timer_cb, 0, 0); /* never from inside a call */
+}
+
+void qfs_mount_drain(struct qfs_mount *m, unsigned bound_ms, void (*done)(void *arg), void *arg)
+{
+	m->draining = true;
+	m->drain_bound_ms = bound_ms;
+	m->drain_done = done;
+	m->drain_arg = arg;
+	uv_timer_stop(&m->publish_timer); /* nothing stays gathered to wait for it */
+	qfs__publish_all(m);
+	m->drain_waited = m->publishing > 0;
+	if (m->publishing > 0) {
+		qfs_log(QFS_LOG_INFO,
+		        "stopping: publishing what open files wrote (%lu publishes, at most %u ms)",
+		        m->publishing, bound_ms);
+		uv_timer_start(&m->drain_timer, drain_timer_cb, bound_ms, 0);
+	} else {
+		qfs__drain_check(m);
+	}
+}
+
 void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg)
 {
+	/* A drain still going ends here, without its callback. */
+	m->draining = false;
+	m->drain_done = NULL;
+	uv_timer_stop(&m->drain_timer);
 	m->stopping = true;
 	m->stop_done = done;
 	m->stop_arg = arg;

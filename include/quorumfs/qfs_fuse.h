@@ -86,13 +86,27 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
                     size_t errlen);
 
 /*
+ * qfs_mount_drain - the first step of a clean stop (SIGTERM): publish what
+ * every open file gathered and has not published yet (its writes, and an
+ * O_TRUNC it still owes), answer every later write(2) with EIO, and call
+ * @done(@arg) once, on the loop, never from inside this call, when every
+ * publish of the mount was answered, or @bound_ms after the call if some
+ * were not (each is then logged: bytes and inode; a publish that failed is
+ * logged with its error when it fails). Everything else is served as usual
+ * meanwhile, and the node must keep running: call node_stop() only after
+ * @done (then qfs_mount_stop()). At most once per mount; qfs_mount_stop()
+ * during a drain ends it without calling @done. @done may be NULL.
+ */
+void qfs_mount_drain(struct qfs_mount *m, unsigned bound_ms, void (*done)(void *arg), void *arg);
+
+/*
  * qfs_mount_stop - clear the node's change callback, answer every new
  * request with EIO, wait until every parked request was answered (each is
  * within the node's commit timeout; node_stop() makes it sooner) and the
  * notifier thread has ended, then unmount, free the mount and call
  * @done(@arg) once, on the loop, never from inside this call. A truncation
  * or buffered chunks still owed by an open handle (docs/semantics.md) are
- * dropped, logged. From this call on, the mount calls no node function but
+ * dropped, logged: call qfs_mount_drain() first to publish them. From this call on, the mount calls no node function but
  * node_on_change(NULL) and node_set_open_fn(NULL), which it calls here, so the owner may call
  * node_stop() right after this returns. Calling it twice is a bug. @done
  * may be NULL.

@@ -366,6 +366,7 @@ struct daemon {
 	struct qfs_mount *mount;
 	struct qfs_http *http;
 	bool stopping;
+	unsigned drain_ms; /* how long a stop waits for the gathered writes */
 	int exit_code;
 };
 
@@ -398,9 +399,27 @@ static void mount_stopped(void *arg)
 	maybe_finish(d);
 }
 
-/* Stop taking requests (qfs_mount_stop answers the parked ones as the node
+/* The writes gathered by open files are published (or the bound passed):
+ * stop taking requests (qfs_mount_stop answers the parked ones as the node
  * fails them), stop the node, then unmount: qfs_mount_stop allows
  * node_stop() right after it returns. */
+static void drained(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->mount)
+		qfs_mount_stop(d->mount, mount_stopped, d);
+	if (d->node)
+		node_stop(d->node, node_stopped, d);
+	maybe_finish(d);
+}
+
+/* A clean stop first publishes what open files wrote and the mount still
+ * holds (docs/semantics.md, "Durability"): a program's write(2) returned,
+ * and a stop that dropped it would lose data nobody was told about. The
+ * node keeps running meanwhile; the wait is bounded by the commit timeout
+ * (each publish is answered within it) and a second, so a node without a
+ * quorum still exits, well within systemd's 30 s. */
 static void begin_stop(struct daemon *d, const char *why)
 {
 	if (d->stopping)
@@ -409,11 +428,10 @@ static void begin_stop(struct daemon *d, const char *why)
 	qfs_info("%s: unmounting and stopping", why);
 	qfs_http_stop(d->http); /* it reads the node's snapshot: before node_stop */
 	d->http = NULL;
-	if (d->mount)
-		qfs_mount_stop(d->mount, mount_stopped, d);
-	if (d->node)
-		node_stop(d->node, node_stopped, d);
-	maybe_finish(d);
+	if (d->mount && d->node)
+		qfs_mount_drain(d->mount, d->drain_ms, drained, d);
+	else
+		drained(d);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -567,6 +585,7 @@ int main(int argc, char **argv)
 		qfs_warn("%s: cleared a mount left by a killed daemon", mp);
 
 	memset(&d, 0, sizeof(d));
+	d.drain_ms = cfg.commit_timeout_ms + 1000;
 	uv_loop_init(&d.loop);
 	rc = node_start(&d.loop, &nopts, &d.node, err, sizeof(err));
 	sodium_memzero(nopts.cluster_key, sizeof(nopts.cluster_key));
