@@ -61,7 +61,7 @@ for i in 1 2 3; do
 		"node $i: /status and quorumctl status --json name the same node and members"
 	check '[ "$(jq -r "keys|join(\",\")" <<<"$http")" = "$(jq -r "keys|join(\",\")" <<<"$ctl")" ]' \
 		"node $i: /status has the same fields as quorumctl status --json"
-	check 'eventually 5 sh -c "curl -sf --max-time 5 http://$(qfs_http_addr "$i")/status | jq -e \".leader == $leader\" >/dev/null"' \
+	check 'eventually 15 sh -c "curl -sf --max-time 5 http://$(qfs_http_addr "$i")/status | jq -e \".leader == $leader\" >/dev/null"' \
 		"node $i: /status names leader $leader"
 done
 check '[ "$(curl -s -o /dev/null -w "%{http_code}" "http://$(qfs_http_addr 1)/nothing")" = 404 ]' "an unknown path is 404"

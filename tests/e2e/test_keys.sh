@@ -54,7 +54,7 @@ check '[ $rc = 2 ]' "get of a directory exits 2 ($rc)"
 ctl 1 rm /app/nothing 2>/dev/null; rc=$?
 check '[ $rc = 1 ]' "rm of a missing key exits 1 ($rc)"
 check 'ctl 3 rm /app/bin' "rm exits 0"
-check 'eventually 5 test ! -e "$m1/app/bin"' "a key removed by rm is gone from the mounts"
+check 'eventually 15 test ! -e "$m1/app/bin"' "a key removed by rm is gone from the mounts"
 ctl 1 bogus 2>/dev/null; rc=$?
 check '[ $rc = 2 ]' "a wrong command exits 2 ($rc)"
 
@@ -141,7 +141,7 @@ check '[ $rc = 1 ]' "watch of a missing path exits 1 ($rc)"
 # poll(2): POLLIN at once, as a local file; POLLPRI on a change made on
 # another node.
 echo p0 >"$m1/app/polled"
-eventually 5 test -e "$m2/app/polled"
+eventually 15 test -e "$m2/app/polled"
 python3 - "$m2/app/polled" >"$QFS_TMP/poll.out" 2>&1 <<'PY' &
 import os, select, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY)
@@ -156,7 +156,7 @@ r = p.poll(10000)
 print("woke", bool(r and r[0][1] & select.POLLPRI), time.monotonic_ns(), flush=True)
 PY
 ppid=$!
-eventually 5 grep -q armed "$QFS_TMP/poll.out"
+eventually 15 grep -q armed "$QFS_TMP/poll.out"
 t0=$(python3 -c 'import time; print(time.monotonic_ns())')
 echo p1 >"$m1/app/polled"
 wait $ppid

@@ -83,7 +83,7 @@ check '[ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -gt "$t1" ]' "fencing tokens grow
 for p in "${BG[@]}"; do wait "$p"; done
 BG=()
 # (RELEASE, which ends a flock lock, comes after close(2) returned: a moment.)
-check 'eventually 5 flock -n "$m3/deploy" true' "nothing left held: flock -n on node 3 succeeds"
+check 'eventually 15 flock -n "$m3/deploy" true' "nothing left held: flock -n on node 3 succeeds"
 
 # fcntl locks (python, where there is one): F_SETLK conflict and F_GETLK.
 if command -v python3 >/dev/null; then

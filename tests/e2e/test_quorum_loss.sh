@@ -46,7 +46,7 @@ err=$(wc_err "$m3/k")
 took=$((SECONDS - start))
 check '[[ "$err" == "write EROFS" || "$err" == "close EROFS" || "$err" == "close ETIMEDOUT" ]]' \
 	"a write without quorum fails with EROFS, at the write or at its close ($err)"
-check '[ $took -le 10 ]' "and within the commit timeout (took ${took}s)"
+check '[ $took -le 30 ]' "and it does not hang (took ${took} s; the commit timeout is 3 s)"
 check '[ "$(cat "$m3/k")" = before ]' "the stale_reads mount still reads the last value"
 
 # Linearizable reads on a node without stale_reads: restart node 3 without it.
@@ -80,12 +80,12 @@ qfs_stop 1
 # write(2) fails if the node already knew, else the close that publishes it.
 check '[[ "$err" == EROFS || "$err" == ETIMEDOUT ]]' \
 	"a write through an open descriptor without quorum fails with EROFS or ETIMEDOUT ($err)"
-check '[ $took -le 10 ]' "and within the commit timeout (took ${took}s)"
+check '[ $took -le 30 ]' "and it does not hang (took ${took} s; the commit timeout is 3 s)"
 start=$SECONDS
 err=$(cat "$m3/k" 2>&1)
 took=$((SECONDS - start))
 check '[[ "$err" == *"Input/output error"* ]]' "a linearizable read without quorum fails with EIO ($err)"
-check '[ $took -le 10 ]' "and within the commit timeout (took ${took}s)"
+check '[ $took -le 30 ]' "and it does not hang (took ${took} s; the commit timeout is 3 s)"
 
 # The others return: writes succeed again.
 qfs_start 1

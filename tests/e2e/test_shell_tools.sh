@@ -86,7 +86,7 @@ check '[ "$(getfattr --only-values -n user.owner "$m3/db_host" 2>/dev/null)" = t
 # form that returns after the commit.
 : >"$m1/log"
 check '[ "$(stat -c %s "$m1/log")" = 0 ]' ": > f empties the file at once through the same node"
-check 'eventually 5 sh -c "[ \"\$(stat -c %s \"$m2/log\")\" = 0 ]"' ": > f empties it on the others too"
+check 'eventually 15 sh -c "[ \"\$(stat -c %s \"$m2/log\")\" = 0 ]"' ": > f empties it on the others too"
 echo refill >"$m1/t0"
 truncate -s 0 "$m1/t0"
 check '[ "$(stat -c %s "$m3/t0")" = 0 ]' "truncate -s 0 is visible on another node when it returns"
@@ -96,7 +96,7 @@ check '[ "$(stat -c %s "$m3/t0")" = 0 ]' "truncate -s 0 is visible on another no
 # other lengths.
 # (The file exists first: a new file is created empty, then written.)
 echo short >"$m1/flip"
-eventually 5 test -s "$m2/flip"
+eventually 15 test -s "$m2/flip"
 (for i in $(seq 1 150); do echo short >"$m1/flip"; echo a-much-much-longer-value >"$m1/flip"; done) &
 writer=$!
 mixed=0

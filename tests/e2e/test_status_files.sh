@@ -13,7 +13,7 @@ for i in 1 2 3; do
 	m=$(qfs_mnt "$i")
 	st=$(cat "$m/.quorumfs/status")
 	check '[ "$(echo "$st" | jq -r .id)" = "$i" ]' "node $i: status names itself"
-	check 'eventually 5 sh -c "[ \"\$(jq -r .leader \"$m/.quorumfs/status\")\" = $leader ]"' \
+	check 'eventually 15 sh -c "[ \"\$(jq -r .leader \"$m/.quorumfs/status\")\" = $leader ]"' \
 		"node $i: status names leader $leader"
 	check '[ "$(jq -r .quorate "$m/.quorumfs/status")" = true ]' "node $i: quorate"
 	check '[ "$(jq -r ".commit >= 1 and .applied >= 1" "$m/.quorumfs/status")" = true ]' \
