@@ -77,6 +77,7 @@ qfs_unmount() {
 qfs_cleanup() {
 	local rc=$?
 	set +e
+	qfs_watchdog_stop
 	for i in "${!QFS_PID[@]}"; do
 		kill -TERM "${QFS_PID[$i]}" 2>/dev/null
 	done
@@ -103,6 +104,35 @@ qfs_cleanup() {
 	fi
 	QFS_PID=()
 }
+# The watchdog: a test still running after QFS_WATCHDOG_S seconds (below meson's
+# 300 s timeout, which kills without a trace) says what it is waiting for (the
+# process tree with the kernel function each process sleeps in), then stops the
+# test's children and the test itself, so that the cleanup still unmounts and
+# prints the end of every daemon's log.
+QFS_WATCHDOG_PID=""
+qfs_watchdog_start() {
+	local main=$$ secs=${QFS_WATCHDOG_S:-240}
+	(
+		trap - EXIT INT TERM PIPE
+		sleep "$secs"
+		{
+			echo "FAIL: watchdog: $(basename "$0") still running after $secs s; its processes:"
+			ps -o pid,ppid,stat,wchan:24,etime,args --ppid "$main" --pid "$main"
+		} >&2
+		kill -TERM "$main" 2>/dev/null
+		pkill -TERM -P "$main" 2>/dev/null
+	) &
+	QFS_WATCHDOG_PID=$!
+}
+qfs_watchdog_stop() {
+	[ -n "$QFS_WATCHDOG_PID" ] || return 0
+	pkill -P "$QFS_WATCHDOG_PID" 2>/dev/null
+	kill "$QFS_WATCHDOG_PID" 2>/dev/null
+	wait "$QFS_WATCHDOG_PID" 2>/dev/null
+	QFS_WATCHDOG_PID=""
+}
+qfs_watchdog_start
+
 trap qfs_cleanup EXIT
 # A signal that would kill the shell outright skips the EXIT trap: turn each
 # into an exit, so the cleanup always runs.
