@@ -57,8 +57,12 @@ for line in open(sys.argv[2]):
     t = json.loads(line)
     if t["result"] in ("FAIL", "TIMEOUT", "ERROR", "UNEXPECTEDPASS"):
         print(f"-- {sys.argv[1]}: {t['name']}: {t['result']} after {t['duration']:.0f} s")
-        out = (t.get("stdout") or "") + (t.get("stderr") or "")
-        for l in out.splitlines()[-25:]:
+        lines = ((t.get("stdout") or "") + (t.get("stderr") or "")).splitlines()
+        # The test's own verdicts first (a daemon's log tail often follows them).
+        for l in [l for l in lines if "FAIL" in l][:15]:
+            print("   " + l)
+        print("   [the last lines of its output]")
+        for l in lines[-20:]:
             print("   " + l)
 PY
 }
