@@ -23,9 +23,10 @@
  *     that stays open (a log writer);
  *   - before anything the handle itself does that must see its writes (a
  *     read or ftruncate through it, lseek(SEEK_END)'s getattr);
- *   - before the write that would pass the mount's memory budget or the
- *     command's bounds (then that write waits for nothing: the data is in
- *     the node's copy once proposed).
+ *   - before the write that would pass the command's bounds, or the
+ *     mount's budget (write_buffer_bytes: then the handles gathered
+ *     longest ago go first, whichever they are); that write waits for
+ *     nothing: the data is in the node's copy once proposed.
  *
  * O_SYNC / O_DSYNC handles publish at every write and answer after it.
  *
@@ -55,7 +56,7 @@
  * answered, so dropping it at SIGTERM would lose data nobody was told of.
  */
 
-#define BUFFER_TOTAL_MAX ((size_t)256 << 20) /* all handles of a mount */
+#define BUFFER_DEFAULT ((size_t)256 << 20) /* all handles of a mount */
 /* Room the command's encoding takes per extent, and at most overall beyond
  * the data (node.h: a command may exceed max_value_size by 16 KiB). */
 #define EXTENT_OVERHEAD  32
@@ -65,6 +66,11 @@
 static uint64_t max_size(const struct qfs_mount *m)
 {
 	return m->opts.max_value_size ? m->opts.max_value_size : FSM_DEFAULT_MAX_VALUE_SIZE;
+}
+
+static uint64_t buffer_max(const struct qfs_mount *m)
+{
+	return m->opts.write_buffer_bytes ? m->opts.write_buffer_bytes : BUFFER_DEFAULT;
 }
 
 static uint64_t delay_ms(const struct qfs_mount *m)
@@ -655,12 +661,16 @@ static void write_now(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h
 	}
 	if (!h->kill_suidgid && qfs__write_kills_suidgid(req, a.mode))
 		h->kill_suidgid = true;
-	/* The command's and the mount's bounds: what is gathered goes first. */
+	/* The command's bounds: what this handle gathered goes first. */
 	if (h->n_ext > 0 &&
 	    (h->n_ext >= WIRE_WRITEV_EXTENTS_MAX ||
-	     h->gathered + size + EXTENT_OVERHEAD * (h->n_ext + 1) > max_size(m) + COMMAND_ROOM ||
-	     m->buffered + size > BUFFER_TOTAL_MAX))
+	     h->gathered + size + EXTENT_OVERHEAD * (h->n_ext + 1) > max_size(m) + COMMAND_ROOM))
 		publish(m, h, FOR_SETTLE, NULL, 0);
+	/* The mount's budget: the handles gathered longest ago go first (the
+	 * delay would publish them first anyway), this one too if its turn
+	 * comes, until this write fits. One write alone always fits. */
+	while (m->buffered + size > buffer_max(m) && m->dirty_head != NULL)
+		publish(m, m->dirty_head, m->dirty_head == h ? FOR_SETTLE : FOR_DELAY, NULL, 0);
 	qfs__handle_drop_version(m, h); /* what this handle reads next shows this write */
 	if (gather(m, h, buf, size, (uint64_t)off) != 0) {
 		fuse_reply_err(req, ENOMEM);

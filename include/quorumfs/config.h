@@ -60,6 +60,8 @@ struct qfs_config {
 	uint64_t verify_interval_ms;
 	unsigned publish_delay_ms;      /* default 1000: an open file's writes are committed
 	                                   at most this long after they were made */
+	uint64_t write_buffer_size;     /* default 256 MiB: written data a mount holds for
+	                                   its open files, all together; 64 KiB .. 64 GiB */
 	unsigned n_nodes;
 	struct qfs_config_node nodes[QFS_CONFIG_MAX_NODES];
 };

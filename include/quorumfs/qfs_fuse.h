@@ -47,6 +47,11 @@ struct qfs_mount_options {
 	 * of them for a file that stays open (docs/semantics.md, "Publish at
 	 * close"); 0: 1000. */
 	unsigned publish_delay_ms;
+	/* Bytes written through open files and not yet published that the mount
+	 * holds, all files together; a write that would pass it first publishes
+	 * the handles gathered longest ago (docs/semantics.md, "Publish at
+	 * close"). 0: 256 MiB. */
+	uint64_t write_buffer_bytes;
 	/* Called once, on the loop, if the mount went away without
 	 * qfs_mount_stop() (fusermount3 -u, umount -l, the kernel aborted the
 	 * connection). The owner should then call qfs_mount_stop(). May be NULL. */

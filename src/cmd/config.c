@@ -175,6 +175,11 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
 			            "'%s' is not a whole number of milliseconds in 1..3600000",
 			            value);
 		cfg->publish_delay_ms = (unsigned)v;
+	} else if (strcmp(name, "write-buffer-size") == 0) {
+		if (parse_number(value, 1, 64u << 10, 64ull << 30, &v))
+			return fail(p, name, "'%s' is not a size in 64K..64G (suffixes K, M, G)",
+			            value);
+		cfg->write_buffer_size = v;
 	} else if (strcmp(name, "read-lease") == 0) {
 		if (strcmp(value, "true") == 0)
 			cfg->read_lease = true;
@@ -305,6 +310,7 @@ void qfs_config_defaults(struct qfs_config *cfg)
 	cfg->read_lease = true;
 	cfg->hook_timeout_ms = 10000;
 	cfg->publish_delay_ms = 1000;
+	cfg->write_buffer_size = 256u << 20;
 	cfg->verify_interval_ms = 3600u * 1000;
 }
 

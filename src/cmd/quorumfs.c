@@ -600,6 +600,7 @@ int main(int argc, char **argv)
 	mopts.local_locks = a.local_locks;
 	mopts.max_value_size = nopts.max_value_size;
 	mopts.publish_delay_ms = cfg.publish_delay_ms;
+	mopts.write_buffer_bytes = cfg.write_buffer_size;
 	mopts.debug = a.debug;
 	mopts.unmounted = on_unmounted;
 	mopts.unmounted_arg = &d;

@@ -127,6 +127,24 @@ static void publish_delay(void **state)
 	assert_non_null(strstr(err, "c.conf:4: publish-delay-ms: '0' is not a whole number"));
 }
 
+/* write-buffer-size: 256 MiB unless set, a size of at least 64 KiB. */
+static void write_buffer_size(void **state)
+{
+	(void)state;
+	struct qfs_config cfg;
+	char err[256] = "";
+	const char *set = "[cluster]\nname = p\nkey-file = k\nwrite-buffer-size = 4M\n"
+	                  "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_equal(qfs_config_parse(good, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.write_buffer_size, 256u << 20);
+	assert_int_equal(qfs_config_parse(set, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.write_buffer_size, 4u << 20);
+	const char *bad = "[cluster]\nname = p\nkey-file = k\nwrite-buffer-size = 4K\n"
+	                  "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_not_equal(qfs_config_parse(bad, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "c.conf:4: write-buffer-size: '4K' is not a size in 64K..64G"));
+}
+
 static void whole_file_checks(void **state)
 {
 	(void)state;
@@ -209,6 +227,7 @@ int main(void)
 	        cmocka_unit_test(bad_values_name_file_line_and_key),
 	        cmocka_unit_test(read_lease_switch),
 	        cmocka_unit_test(publish_delay),
+	        cmocka_unit_test(write_buffer_size),
 	        cmocka_unit_test(whole_file_checks),
 	        cmocka_unit_test(first_error_wins),
 	        cmocka_unit_test(load_reads_a_file_and_reports_missing),
