@@ -131,6 +131,9 @@ void qfs__barrier(struct qfs__op *op, qfs__op_fn fn);
 /* Propose @cmd (uid/gid from the request filled here); @fn(@op, err, res)
  * runs once with the outcome. */
 void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn);
+/* qfs__submit, for a caller that reads only res->err: the node may answer
+ * at commit (NODE_SUBMIT_AT_COMMIT), and reads still see the change. */
+void qfs__submit_at_commit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn);
 /* Run @fn(@op, err) once what handle @h (NULL: none) owes is committed
  * (publishing it now) and no publish of @op->ino is in flight. */
 void qfs__settle(struct qfs__op *op, struct qfs__handle *h, qfs__op_fn fn);

@@ -453,7 +453,8 @@ static void publish(struct qfs_mount *m, struct qfs__handle *h, enum publish_for
 	/* The caller of a FLUSH or WRITE owns the command (uid/gid); the
 	 * others have no request: the tree's time and the handle's data are
 	 * all the command needs. */
-	qfs__submit(&p->op, &cmd, published); /* copies the extents */
+	/* published() reads only the error: the node may answer at commit. */
+	qfs__submit_at_commit(&p->op, &cmd, published); /* copies the extents */
 	free(ce);
 	extents_free(m, ext, n);
 }

@@ -68,7 +68,7 @@ static void submit_cb(void *arg, int err, const struct fsm_result *res)
 	op->done(op, err, err == 0 ? res : NULL);
 }
 
-void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn)
+static void submit(struct qfs__op *op, struct wire_cmd *cmd, unsigned flags, qfs__result_fn fn)
 {
 	int rc;
 
@@ -82,9 +82,19 @@ void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn)
 		cmd->gid = ctx->gid;
 	}
 	op->done = fn;
-	rc = node_submit(op->m->node, cmd, submit_cb, op);
+	rc = node_submit_flags(op->m->node, cmd, flags, submit_cb, op);
 	if (rc != 0)
 		fn(op, rc, NULL);
+}
+
+void qfs__submit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn)
+{
+	submit(op, cmd, 0, fn);
+}
+
+void qfs__submit_at_commit(struct qfs__op *op, struct wire_cmd *cmd, qfs__result_fn fn)
+{
+	submit(op, cmd, NODE_SUBMIT_AT_COMMIT, fn);
 }
 
 /* Queue @op on @in until its publishes in flight are answered. */

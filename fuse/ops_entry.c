@@ -30,6 +30,17 @@ static void lookup_reply(struct qfs__op *op, int err)
 	qfs__op_done(op);
 }
 
+/* The publishes waited for may have been answered at commit, before their
+ * apply here: a barrier again, so the entry's size is theirs. */
+static void lookup_settled(struct qfs__op *op, int err)
+{
+	if (err != 0) {
+		qfs__op_fail(op, err, QFS__READ);
+		return;
+	}
+	qfs__barrier(op, lookup_reply);
+}
+
 static void lookup_ready(struct qfs__op *op, int err)
 {
 	struct lookup_op *l = (struct lookup_op *)op;
@@ -47,7 +58,7 @@ static void lookup_ready(struct qfs__op *op, int err)
 		qfs__inode_settle_truncations(op->m, in);
 	if (in != NULL && in->n_inflight > 0) {
 		op->ino = a.ino;
-		qfs__wait_inflight(op, lookup_reply);
+		qfs__wait_inflight(op, lookup_settled);
 		return;
 	}
 	qfs__reply_entry(op->m, op->req, &a);

@@ -27,6 +27,7 @@ enum qfs_counter {
 	QFS_M_VERIFY_CHECKS,       /* cross-replica checks this node hashed its tree for */
 	QFS_M_VERIFY_MISMATCHES,   /* reports that differed from this node's tree */
 	QFS_M_HOOKS_FAILED,        /* role hooks that exited non-zero, were killed or did not start */
+	QFS_M_ANSWERED_AT_COMMIT,  /* submits answered once committed, before their apply */
 	QFS_M_COUNTERS
 };
 

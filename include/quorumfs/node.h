@@ -165,6 +165,21 @@ typedef void (*node_result_fn)(void *arg, int err, const struct fsm_result *res)
  */
 int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, void *arg);
 
+/* node_submit_flags' @flags. */
+enum {
+	/* The caller reads nothing of @res but res->err: the node may answer
+	 * once the command is committed, before it applies here, when its
+	 * outcome is fixed by then (a WRITE or a non-append WRITEV of a file
+	 * that exists; src/node/answer.c). Such an answer has err 0 and a
+	 * zeroed @res. Every later read on this node still sees the command:
+	 * node_read_barrier() waits for its apply. */
+	NODE_SUBMIT_AT_COMMIT = 1u << 0,
+};
+
+/* node_submit - with @flags (NODE_SUBMIT_*; 0 is node_submit()). */
+int node_submit_flags(struct node *n, const struct wire_cmd *cmd, unsigned flags,
+                      node_result_fn cb, void *arg);
+
 /*
  * node_writable - may a change be accepted now? A local check, in
  * microseconds, that lets the mount fail a write(2) at once instead of at
@@ -193,9 +208,11 @@ typedef void (*node_done_fn)(void *arg, int err);
 /*
  * node_read_barrier - wait until local reads are linearizable: the tree here
  * has applied every entry committed before this call. Barriers waiting at the
- * same moment share one ReadIndex round.
+ * same moment share one ReadIndex round. With stale_reads too, the tree has
+ * applied every command this node answered at commit (NODE_SUBMIT_AT_COMMIT).
  * Returns 0 (@cb will run), or, and then @cb will NOT run:
- *   1              the node serves stale reads (stale_reads): read at once
+ *   1              the node serves stale reads (stale_reads), and has applied
+ *                  what it answered: read at once
  *   QFS_ESHUTDOWN  the node is stopping
  *   -ENOMEM
  */

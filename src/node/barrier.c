@@ -10,7 +10,9 @@ int node_read_barrier(struct node *n, node_done_fn cb, void *arg)
 {
 	if (n->stopping)
 		return QFS_ESHUTDOWN;
-	if (n->opts.stale_reads)
+	/* A command answered at commit (answer.c) may not be applied yet:
+	 * no read on this node may see the tree without it, stale or not. */
+	if (n->opts.stale_reads && n->applied >= n->answered_upto)
 		return 1;
 	struct node__barrier *b = calloc(1, sizeof(*b));
 	if (b == NULL)
@@ -18,8 +20,16 @@ int node_read_barrier(struct node *n, node_done_fn cb, void *arg)
 	b->cb = cb;
 	b->arg = arg;
 	b->deadline = uv_now(n->loop) + n->opts.commit_timeout_ms;
+	b->floor = n->answered_upto;
 	b->next = n->barriers;
 	n->barriers = b;
+	if (n->opts.stale_reads) {
+		/* No round: only the apply of what this node answered. */
+		b->have_index = true;
+		b->index = b->floor;
+		node__kick(n);
+		return 0;
+	}
 	/* The round must start after this call: one started before could
 	 * miss a write that committed in between. */
 	n->barriers_new = true;
@@ -81,7 +91,10 @@ static void complete(struct node *n, bool timeouts)
 	while (*pp != NULL) {
 		struct node__barrier *b = *pp;
 		int err = 1;
-		if (b->have_index && b->index <= n->applied)
+		/* The read index is at least every commit this node saw (the
+		 * leader's commit index when the round ran), so it covers the
+		 * answers at commit; the floor says so without relying on it. */
+		if (b->have_index && b->index <= n->applied && b->floor <= n->applied)
 			err = 0;
 		else if (timeouts && now >= b->deadline)
 			err = -EIO;

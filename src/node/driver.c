@@ -301,6 +301,9 @@ void node__drive(struct node *n)
 			 * lost; we cannot honestly claim it durable. */
 			storage_failed(n, -ENOMEM, "");
 		} else if (b != NULL) {
+			/* Before the writer has it: what is committed and
+			 * already certain is answered now (answer.c). */
+			node__submits_on_committed(n, b);
 			if (batch_empty(b) && node__writer_idle(n)) {
 				complete_batch(n, b);
 				node__batch_free(b);

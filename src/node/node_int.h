@@ -112,8 +112,32 @@ struct node__submit {
 	uint64_t resend_at; /* resend while in flight (a lost frame) */
 	bool sent;          /* proposed or forwarded at least once */
 	bool in_flight;     /* proposed or forwarded to the current leader */
+	bool at_commit_ok;  /* NODE_SUBMIT_AT_COMMIT: its caller reads only res->err */
+	bool at_commit;     /* answered at commit (done_err 0): @cb gets a zeroed result */
 	int done_err;       /* for a completion deferred to the check callback */
 };
+
+/*
+ * What the node knows when an entry is committed, for answering it then
+ * (answer.c). The tree is the one last applied; the entries between it and
+ * this one are committed and not yet applied.
+ */
+struct node__commit_view {
+	uint64_t max_value_size; /* the apply's EFBIG bound */
+	bool removal_pending;    /* an earlier entry not yet applied may remove or retype an inode */
+	bool serial_unknown;     /* a snapshot install may have skipped this client's serials */
+	uint64_t last_serial;    /* this client's highest serial committed before this entry */
+	bool file_exists;        /* the tree has the command's inode ... */
+	uint32_t file_mode;      /* ... with this mode */
+};
+
+/* answer.c */
+/* Whether applying an entry of raft @type and @data can neither remove an
+ * inode nor change its type. Pure. */
+bool node__entry_keeps_inodes(uint8_t type, const void *data, size_t len);
+/* Whether @c, committed, has a result fixed already given @v: then it may be
+ * answered before it is applied (answer.c says why). Pure. */
+bool node__answer_at_commit(const struct wire_cmd *c, const struct node__commit_view *v);
 
 /* A node_read_barrier() waiting for a read index and then for apply. */
 struct node__barrier {
@@ -121,6 +145,7 @@ struct node__barrier {
 	node_done_fn cb;
 	void *arg;
 	uint64_t deadline;
+	uint64_t floor; /* node.answered_upto when it was made: applied must reach it too */
 	uint64_t ctx;      /* the ReadIndex round it waits on; 0: none yet */
 	uint64_t asked_at; /* when that round started */
 	bool have_index;
@@ -151,6 +176,12 @@ struct node {
 	unsigned handles_open;
 
 	uint64_t applied;        /* the loop's view: last index the writer applied */
+	/* Answers at commit (submit.c, answer.c), all in the order the core
+	 * hands out committed entries: */
+	uint64_t answered_upto; /* highest index answered before its apply; reads wait for it */
+	uint64_t removal_upto;  /* highest committed index that may remove an inode */
+	uint64_t commit_serial; /* highest serial of client_id seen committed */
+	uint64_t serial_floor;  /* serials below were outstanding at a snapshot install */
 	uint64_t snapshot_index; /* the loop's view: the newest snapshot reported */
 	raft_id leader;          /* last leader seen, to notice changes */
 	uint64_t in_contact_at; /* uv_now() when this node last knew a leader in contact
@@ -283,6 +314,9 @@ void node__orphans_on_applied(struct node *n, const struct node__apply *a);
 
 /* submit.c */
 void node__submits_on_applied(struct node *n, const struct node__apply *a);
+/* A ready batch's committed entries (and install), before the writer has
+ * them: answers the submits whose outcome is fixed already. */
+void node__submits_on_committed(struct node *n, const struct node__batch *b);
 void node__submits_on_tick(struct node *n);
 void node__submits_on_leader_change(struct node *n);
 void node__submits_fail_all(struct node *n, int err);

@@ -67,7 +67,12 @@ void node__submits_run_finished(struct node *n)
 		struct node__submit *s = n->finished;
 		n->finished = s->next;
 		count_outcome(s, s->done_err);
-		s->cb(s->arg, s->done_err, NULL);
+		if (s->at_commit) {
+			struct fsm_result res = {0}; /* the apply has not run: no attributes */
+			s->cb(s->arg, 0, &res);
+		} else {
+			s->cb(s->arg, s->done_err, NULL);
+		}
 		free_submit(s);
 	}
 }
@@ -129,6 +134,12 @@ static void pump(struct node *n)
 
 int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, void *arg)
 {
+	return node_submit_flags(n, cmd, 0, cb, arg);
+}
+
+int node_submit_flags(struct node *n, const struct wire_cmd *cmd, unsigned flags,
+                      node_result_fn cb, void *arg)
+{
 	struct wire_cmd c = *cmd;
 	struct timespec ts;
 	size_t cap, len;
@@ -166,6 +177,7 @@ int node_submit(struct node *n, const struct wire_cmd *cmd, node_result_fn cb, v
 	s->serial = c.serial;
 	s->cb = cb;
 	s->arg = arg;
+	s->at_commit_ok = (flags & NODE_SUBMIT_AT_COMMIT) != 0;
 	s->deadline = uv_now(n->loop) + n->opts.commit_timeout_ms;
 	s->born_ns = uv_hrtime();
 	s->prev = n->submits.prev;
@@ -257,6 +269,72 @@ void node__submits_on_applied(struct node *n, const struct node__apply *a)
 	count_outcome(s, 0);
 	s->cb(s->arg, 0, &a->res);
 	free_submit(s);
+}
+
+/* What the node knows at the commit of @c (one of its own commands), after
+ * the entries before it were walked (node__submits_on_committed). */
+static void commit_view(struct node *n, const struct wire_cmd *c, struct node__commit_view *v)
+{
+	struct fsm_attr a;
+
+	v->max_value_size = n->opts.max_value_size;
+	v->removal_pending = n->removal_upto > n->applied;
+	v->serial_unknown = c->serial < n->serial_floor;
+	v->last_serial = n->commit_serial;
+	v->file_exists = false;
+	v->file_mode = 0;
+	/* Only when it can matter: a read transaction costs microseconds. The
+	 * tree read is at some index in [applied, this entry's): the writer
+	 * may be applying the entries between, and none of them can remove
+	 * an inode (removal_pending is false). */
+	if (!v->removal_pending && !v->serial_unknown && node_getattr(n, c->ino, &a) == 0) {
+		v->file_exists = true;
+		v->file_mode = a.mode;
+	}
+}
+
+/*
+ * Answers at commit (answer.c has the reasoning): walks @b's committed
+ * entries in log order, before the writer applies them, keeping what the
+ * node knows at each (inode removals not yet applied, this client's last
+ * committed serial), and answers each submit that opted in and whose
+ * outcome is fixed. The answer is deferred to the check callback like any
+ * completion; the submit leaves the list now, so its apply (or a duplicate
+ * of it, later in the log) finds nothing to answer.
+ */
+void node__submits_on_committed(struct node *n, const struct node__batch *b)
+{
+	if (b->install) {
+		/* The tree jumps to the snapshot, and its session table may hold
+		 * serials of ours this node never saw committed. */
+		if (b->install_meta.index > n->removal_upto)
+			n->removal_upto = b->install_meta.index;
+		n->serial_floor = n->next_serial;
+	}
+	for (unsigned i = 0; i < b->n_apply; i++) {
+		const struct node__apply *a = &b->apply[i];
+		struct wire_cmd c;
+		bool ours = a->type == RAFT_ENTRY_NORMAL && a->index > n->applied &&
+		            wire_cmd_decode(a->data, a->len, &c) == 0 && c.client_id == n->client_id;
+		if (ours) {
+			struct node__submit *s = find_serial(n, c.serial);
+			struct node__commit_view v;
+			if (s != NULL && s->at_commit_ok && !n->failed) {
+				commit_view(n, &c, &v);
+				if (node__answer_at_commit(&c, &v)) {
+					s->at_commit = true;
+					qfs_metric_inc(QFS_M_ANSWERED_AT_COMMIT);
+					finish_later(n, s, 0);
+					if (a->index > n->answered_upto)
+						n->answered_upto = a->index;
+				}
+			}
+			if (c.serial > n->commit_serial)
+				n->commit_serial = c.serial;
+		}
+		if (!node__entry_keeps_inodes(a->type, a->data, a->len) && a->index > n->removal_upto)
+			n->removal_upto = a->index;
+	}
 }
 
 void node__submits_on_tick(struct node *n)

@@ -235,6 +235,9 @@ size_t qfs_metrics_render(char *buf, size_t cap)
 	        QFS_M_VERIFY_MISMATCHES);
 	counter(&o, "quorumfs_hooks_failed_total",
 	        "Role hooks that failed, were killed, or did not start.", QFS_M_HOOKS_FAILED);
+	counter(&o, "quorumfs_answers_at_commit_total",
+	        "Changes answered once committed, before their apply here (writes to existing files).",
+	        QFS_M_ANSWERED_AT_COMMIT);
 	put(&o, "# HELP quorumfs_fuse_requests_total FUSE requests, by operation and the errno "
 	        "answered (0: success or not answered yet).\n"
 	        "# TYPE quorumfs_fuse_requests_total counter\n");
