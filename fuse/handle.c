@@ -453,8 +453,13 @@ static void publish(struct qfs_mount *m, struct qfs__handle *h, enum publish_for
 	/* The caller of a FLUSH or WRITE owns the command (uid/gid); the
 	 * others have no request: the tree's time and the handle's data are
 	 * all the command needs. */
-	/* published() reads only the error: the node may answer at commit. */
-	qfs__submit_at_commit(&p->op, &cmd, published); /* copies the extents */
+	/* published() reads only the error, so the node may answer at commit
+	 * (docs/semantics.md, "Answers at commit"); an O_SYNC write keeps the
+	 * design's stricter promise: answered once applied here. */
+	if (why == FOR_WRITE)
+		qfs__submit(&p->op, &cmd, published); /* copies the extents */
+	else
+		qfs__submit_at_commit(&p->op, &cmd, published);
 	free(ce);
 	extents_free(m, ext, n);
 }
