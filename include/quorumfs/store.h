@@ -1,4 +1,4 @@
-/* store.h: the node's LMDB environment: Raft log, hard state, metadata, write transactions. */
+/* store.h: a node's durable state: the Raft log and hard state (a write-ahead log), the LMDB environment. */
 #ifndef QUORUMFS_STORE_H
 #define QUORUMFS_STORE_H
 
@@ -9,11 +9,12 @@
 #include <lmdb.h>
 
 /*
- * One store is one LMDB environment in one data directory (see
- * docs/storage-format.md for every byte on disk). It holds the databases
- * "meta" and "log" of the store, and up to STORE_MAX_DBS named databases in
- * all, so src/fsm opens its own ("inodes", "dirents", "data", "sessions")
- * inside the write transactions that store_write() hands out.
+ * One store is one data directory (see docs/storage-format.md for every
+ * byte on disk): a write-ahead log of segment files ("wal/") that holds the
+ * Raft log and the hard state, and one LMDB environment that holds the
+ * store's "meta" database and up to STORE_MAX_DBS named databases in all,
+ * so src/fsm opens its own ("inodes", "dirents", "data", "sessions") inside
+ * the write transactions that store_write() hands out.
  *
  * Errors: every function that can fail returns 0 (or a count) on success and
  * a negative code otherwise: -errno, or QFS_E* from quorumfs/errors.h. LMDB's
@@ -78,6 +79,9 @@ struct store_options {
 	 * corrupts the file. Never set in a daemon that acknowledges writes.
 	 */
 	bool unsafe_nosync;
+	/* Bytes of a log segment file, preallocated with zeros; 0 means
+	 * 4 MiB. Tests make it small to cross segment boundaries. */
+	size_t wal_segment_bytes;
 };
 
 /* Raft's persistent state besides the log (Raft paper, Figure 2). */
@@ -304,79 +308,89 @@ int store_sync(struct store *s);
  */
 MDB_env *store_env(struct store *s);
 
-/* ---- Hard state ---- */
+/* ---- Hard state and log (the write-ahead log; docs/storage-format.md) ---- */
 
 /*
- * store_txn_hard_state_put - record @hs (copied) in @txn.
- * Returns 0, QFS_EMAPFULL, or a translated LMDB error. Writer, inside a
- * store_write() callback.
+ * The log lives outside LMDB: nothing of it is in a transaction, and none of
+ * these functions may be called inside a store_write() or store_read()
+ * callback except the readers (store_hard_state_get, store_log_bounds,
+ * store_log_term, store_log_get), which take no transaction and may be
+ * called anywhere. Writers ("log writer") are serialized by a lock of their
+ * own, apart from store_write()'s.
+ *
+ * Durability: every writer returns once what it wrote is on disk (one
+ * fdatasync of the segment written), except store_append_flags() with
+ * STORE_LOG_NO_SYNC, whose write is durable once a later writer without the
+ * flag, or store_log_sync(), returned. Readers see a write as soon as its
+ * call returned, durable or not: the caller decides what it promises.
+ *
+ * A log that fails its checks when the store opens (damage anywhere but a
+ * torn tail, which is cut) makes store_open() fail with QFS_ECORRUPT: a node
+ * never votes or leads on a log it cannot trust.
  */
-int store_txn_hard_state_put(struct store *s, MDB_txn *txn, const struct store_hard_state *hs);
 
 /*
- * store_txn_hard_state_get - read the hard state of @txn into @out; all zero
- * on a fresh store. Returns 0, QFS_ECORRUPT (checksum or size), or a
- * translated LMDB error. Inside any callback.
+ * store_hard_state_get - the hard state last written (all zero on a fresh
+ * store) into @out. Returns 0. Any thread.
  */
-int store_txn_hard_state_get(struct store *s, MDB_txn *txn, struct store_hard_state *out);
-
-/* store_hard_state_get - as store_txn_hard_state_get in its own read
- * transaction. Any thread. */
 int store_hard_state_get(struct store *s, struct store_hard_state *out);
 
-/* store_hard_state_put - as store_txn_hard_state_put in its own durable
- * write transaction (store_write()'s errors). Writer. */
+/* store_hard_state_put - as store_append(s, NULL, 0, hs). Log writer. */
 int store_hard_state_put(struct store *s, const struct store_hard_state *hs);
 
-/* ---- Log ---- */
-
 /*
- * store_txn_log_append - write @n entries (copied) into @txn.
+ * store_append - write @n entries (copied) and, if @hs is not NULL, the hard
+ * state (first), as one batch with one fdatasync.
  * @e: entries with consecutive indexes and non-decreasing terms, borrowed.
  *     e[0].index must lie in [first, last + 1] of the log (see
  *     store_log_bounds()). When e[0].index <= last, the suffix from e[0].index
- *     on is deleted first, in the same transaction: the entries given replace
- *     a conflicting tail (Raft paper, Figure 2, AppendEntries step 3).
+ *     on is replaced, in the same batch: the entries given replace a
+ *     conflicting tail (Raft paper, Figure 2, AppendEntries step 3). A crash
+ *     leaves either the old suffix or a prefix of the new one, never a mix.
  * Returns 0 (also for n == 0), or:
  *   -EINVAL  index 0, a gap, an index before the log's first, indexes not
  *            consecutive, a term lower than the previous entry's
  *   -EFBIG   an entry larger than STORE_ENTRY_MAX
- *   QFS_EMAPFULL, QFS_ECORRUPT, translated LMDB errors.
- * Writer, inside a store_write() callback.
- */
-int store_txn_log_append(struct store *s, MDB_txn *txn, const struct store_entry *e, size_t n);
-
-/*
- * store_append - append @n entries and, if @hs is not NULL, the hard state,
- * in one durable transaction. As store_txn_log_append() plus store_write()'s
- * errors. Writer.
+ *   -ENOSPC  no room for a new segment (nothing written; try again later)
+ *   -EIO     the disk failed the write or the sync; after a failed sync
+ *            every later write fails (the disk's state is unknown)
+ *   -ENOMEM
+ * Log writer.
  */
 int store_append(struct store *s, const struct store_entry *e, size_t n,
                  const struct store_hard_state *hs);
 
+/* Flags of store_append_flags(). */
+#define STORE_LOG_NO_SYNC 0x1u /* write, but leave the fdatasync to a later call */
+
 /*
- * store_txn_log_bounds - the log's first and last index in @txn.
+ * store_append_flags - store_append() with a choice of durability: with
+ * STORE_LOG_NO_SYNC the batch is written but not synced (several batches,
+ * then one store_log_sync(): group commit). As store_append(), plus -EINVAL
+ * for unknown flags. Log writer.
+ */
+int store_append_flags(struct store *s, const struct store_entry *e, size_t n,
+                       const struct store_hard_state *hs, unsigned flags);
+
+/* store_log_sync - make every batch written so far durable (one fdatasync,
+ * none if there is nothing to sync). Returns 0, -EIO. Log writer. */
+int store_log_sync(struct store *s);
+
+/*
+ * store_log_bounds - the log's first and last index.
  * An empty log reports first = base + 1 and last = base, where base is the
  * index of the last entry removed by compaction or reset (0 if none), so
- * "last + 1" is always where the next entry goes.
- * Returns 0, QFS_ECORRUPT, translated LMDB errors. Inside any callback.
+ * "last + 1" is always where the next entry goes. Returns 0. Any thread.
  */
-int store_txn_log_bounds(struct store *s, MDB_txn *txn, uint64_t *first, uint64_t *last);
-
-/* store_log_bounds - as store_txn_log_bounds in its own read transaction.
- * Any thread. */
 int store_log_bounds(struct store *s, uint64_t *first, uint64_t *last);
 
 /*
- * store_txn_log_term - the term of entry @index in @txn, into @term. Also
- * answers for the base (the entry before the first), whose term compaction or
- * reset recorded, so Raft's log-matching check works at the log's start.
+ * store_log_term - the term of entry @index, into @term. Also answers for
+ * the base (the entry before the first), whose term compaction or reset
+ * recorded, so Raft's log-matching check works at the log's start.
  * Returns 0, QFS_ESTALE (index below the base: compacted away), -ENOENT
- * (index past the last), QFS_ECORRUPT (checksum). Inside any callback.
+ * (index past the last). Any thread.
  */
-int store_txn_log_term(struct store *s, MDB_txn *txn, uint64_t index, uint64_t *term);
-
-/* store_log_term - as store_txn_log_term in its own read transaction. Any thread. */
 int store_log_term(struct store *s, uint64_t index, uint64_t *term);
 
 /*
@@ -388,48 +402,48 @@ int store_log_term(struct store *s, uint64_t index, uint64_t *term);
  * @out: receives an array of *@n entries whose data point into the same
  *       allocation: transferred, release everything with one free(*out).
  *       Untouched on failure.
- * Every entry's checksum, size and index are verified on the way.
+ * Every batch's checksum was verified when the store opened or when it was
+ * written; the bytes are read back from the segment files.
  * Returns 0, or:
  *   QFS_ESTALE    @from is at or below the base (compacted away)
  *   -ENOENT       @from is past the last index
  *   -EINVAL       @from > @to, or @from == 0
- *   QFS_ECORRUPT  an entry fails its checksum, or one is missing
- *   -ENOMEM, translated LMDB errors.
+ *   QFS_ECORRUPT  a segment file is gone or short
+ *   -ENOMEM, -EIO.
  * Any thread.
  */
 int store_log_get(struct store *s, uint64_t from, uint64_t to, size_t max_bytes,
                   struct store_entry **out, size_t *n);
 
 /*
- * store_txn_log_truncate_suffix - delete every entry with index >= @from in
- * @txn (nothing if there is none). @from must be above the base.
- * Returns 0, -EINVAL (@from <= base), translated LMDB errors. Writer, in a
- * store_write() callback.
+ * store_log_truncate_suffix - delete every entry with index >= @from
+ * (nothing if there is none), durably. @from must be above the base.
+ * Returns 0, -EINVAL (@from <= base), store_append()'s errors. Log writer.
  */
-int store_txn_log_truncate_suffix(struct store *s, MDB_txn *txn, uint64_t from);
-
-/* store_log_truncate_suffix - as store_txn_log_truncate_suffix in its own
- * durable transaction. Writer. */
 int store_log_truncate_suffix(struct store *s, uint64_t from);
 
 /*
  * store_log_compact - delete every entry with index <= @upto, recording the
- * term of entry @upto as the new base. Runs as several durable transactions of
- * at most compact_batch entries each, so a huge log never makes a huge
- * transaction; a crash in between leaves a shorter prefix deleted, never a
- * hole. Compacting to an index at or below the base does nothing.
- * Returns 0, -EINVAL (@upto past the last index), QFS_ECORRUPT, store_write()'s
- * errors. Writer.
+ * term of entry @upto as the new base, durably; then the segment files that
+ * hold nothing after the base are deleted. The tree must be durable at an
+ * applied index >= @upto first: the LMDB environment is synced here if its
+ * last commit skipped its meta page's sync. Compacting to an index at or
+ * below the base does nothing.
+ * Returns 0, -EINVAL (@upto past the last index), store_append()'s and
+ * store_sync()'s errors. Log writer.
  */
 int store_log_compact(struct store *s, uint64_t upto);
 
 /*
- * store_txn_log_reset - delete the whole log and set the base to (@index,
- * @term), so the next entry appended must be @index + 1. For installing a
- * snapshot, in the same transaction as the tree it installs.
- * Returns 0, translated LMDB errors. Writer, in a store_write() callback.
+ * store_log_reset - delete the whole log and set the base to (@index,
+ * @term), durably, so the next entry appended must be @index + 1. For
+ * installing a snapshot: call it after the store_write() that installed the
+ * tree and recorded the snapshot's metadata returned (durably). A crash in
+ * between is repaired by store_open(): a log that does not hold the
+ * recorded snapshot's last entry with its term is reset to it.
+ * Returns 0, store_append()'s errors. Log writer.
  */
-int store_txn_log_reset(struct store *s, MDB_txn *txn, uint64_t index, uint64_t term);
+int store_log_reset(struct store *s, uint64_t index, uint64_t term);
 
 /* ---- Raw metadata for the layers above ---- */
 

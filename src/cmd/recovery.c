@@ -335,8 +335,9 @@ struct restore {
 	size_t conf_len;
 };
 
-/* One transaction: the tree, an empty log whose base is the snapshot, the
- * snapshot's metadata with the new cluster's members, a first term. */
+/* One transaction: the tree and the snapshot's metadata with the new
+ * cluster's members; then (restore_log) an empty log whose base is the
+ * snapshot, and a first term. */
 static int restore_txn(MDB_txn *txn, void *arg)
 {
 	struct restore *r = arg;
@@ -344,15 +345,21 @@ static int restore_txn(MDB_txn *txn, void *arg)
 	int rc = fsm_snapshot_install(r->fsm, txn, stream_read, &r->stream, &idx);
 	if (rc == 0 && idx != r->index)
 		rc = QFS_ECORRUPT;
-	if (rc == 0)
-		rc = store_txn_log_reset(r->store, txn, r->index, 1);
 	struct store_snapshot_meta sm = {
 	        .index = r->index, .term = 1, .conf = r->conf, .conf_len = r->conf_len};
 	if (rc == 0)
 		rc = store_txn_snapshot_meta_put(r->store, txn, &sm);
+	return rc;
+}
+
+/* The log after the tree is durable: a crash in between leaves a log that
+ * store_open() resets to the snapshot it does not hold. */
+static int restore_log(struct restore *r)
+{
 	struct store_hard_state hs = {.term = 1, .vote = 0, .commit = r->index};
+	int rc = store_log_reset(r->store, r->index, 1);
 	if (rc == 0)
-		rc = store_txn_hard_state_put(r->store, txn, &hs);
+		rc = store_hard_state_put(r->store, &hs);
 	return rc;
 }
 
@@ -452,6 +459,8 @@ int qfs_ctl_restore(const char *file, const char *config, uint64_t id, const cha
 		fsync_parent(snap);
 	if (rc == 0)
 		rc = store_write(r.store, restore_txn, &r);
+	if (rc == 0)
+		rc = restore_log(&r);
 	close(fd);
 	fsm_close(r.fsm);
 	store_close(r.store);
@@ -481,13 +490,8 @@ static int force_txn(MDB_txn *txn, void *arg)
 	struct force *f = arg;
 	uint8_t at[8];
 	put_be(at, f->entry.index, 8);
-	int rc = store_txn_log_append(f->store, txn, &f->entry, 1);
-	if (rc == 0)
-		rc = store_txn_hard_state_put(f->store, txn, &f->hs);
 	/* The daemon says so loudly when it starts on this log. */
-	if (rc == 0)
-		rc = store_txn_meta_put(f->store, txn, NODE_FORCED_AT_KEY, at, sizeof(at));
-	return rc;
+	return store_txn_meta_put(f->store, txn, NODE_FORCED_AT_KEY, at, sizeof(at));
 }
 
 int qfs_ctl_force_new_cluster(const char *data_dir, char *err, size_t errlen)
@@ -561,7 +565,10 @@ int qfs_ctl_force_new_cluster(const char *data_dir, char *err, size_t errlen)
 	                               .type = RAFT_ENTRY_CONF,
 	                               .data = buf,
 	                               .len = len};
-	rc = store_write(s, force_txn, &f);
+	/* The entry and the hard state first (the log), then the mark. */
+	rc = store_append(s, &f.entry, 1, &f.hs);
+	if (rc == 0)
+		rc = store_write(s, force_txn, &f);
 	store_close(s);
 	if (rc != 0)
 		return fail(err, errlen, rc, "%s: writing the new membership: %s", data_dir,

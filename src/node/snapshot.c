@@ -142,7 +142,7 @@ static int take_txn(MDB_txn *txn, void *arg)
 	int rc = fsm_snapshot_begin(t->n->fsm, txn, &snap, &t->index);
 	if (rc != 0)
 		return rc;
-	rc = store_txn_log_term(t->n->store, txn, t->index, &t->term);
+	rc = store_log_term(t->n->store, t->index, &t->term);
 	void *buf = rc == 0 ? malloc(cap) : NULL;
 	if (rc == 0 && buf == NULL)
 		rc = -ENOMEM;

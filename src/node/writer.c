@@ -47,6 +47,11 @@ struct wtxn {
 	struct raft_conf conf;
 	uint64_t conf_index;
 	int staging_fd;
+	/* Where apply_txn starts: the writer's state, or what install_txn
+	 * made of it. */
+	uint64_t base_applied;
+	struct raft_conf base_conf;
+	uint64_t base_conf_index;
 };
 
 static int install(struct wtxn *t, MDB_txn *txn, const struct node__batch *b)
@@ -74,11 +79,6 @@ static int install(struct wtxn *t, MDB_txn *txn, const struct node__batch *b)
 		          (unsigned long long)m->index, (unsigned long long)idx);
 		return QFS_ECORRUPT;
 	}
-	if (!b->keep_log) {
-		rc = store_txn_log_reset(n->store, txn, m->index, m->term);
-		if (rc != 0)
-			return rc;
-	}
 	size_t clen = raft_conf_encode(&m->conf, conf, sizeof(conf));
 	if (clen > sizeof(conf))
 		return -EINVAL;
@@ -93,36 +93,42 @@ static int install(struct wtxn *t, MDB_txn *txn, const struct node__batch *b)
 	return 0;
 }
 
-/* The store_write callback: hard state, snapshot, appends and applies of
- * every batch, in order. Re-runnable: it keeps nothing but in @t's fields,
- * which it sets again from the start. */
-static int write_txn(MDB_txn *txn, void *arg)
+/* The store_write callback of a group that starts with a snapshot's
+ * installation: the tree and the snapshot's metadata, durably, before the
+ * log is reset to it (write_group). Re-runnable. */
+static int install_txn(MDB_txn *txn, void *arg)
+{
+	struct wtxn *t = arg;
+	struct node *n = t->n;
+
+	t->applied = n->w.applied;
+	t->conf = n->w.conf;
+	t->conf_index = n->w.conf_index;
+	n->w.tree_failed = false;
+	for (struct node__batch *b = t->first; b != NULL; b = b->next)
+		if (b->install) {
+			int rc = install(t, txn, b);
+			if (rc != 0)
+				return rc;
+		}
+	return 0;
+}
+
+/* The store_write callback: the applies of every batch, in order.
+ * Re-runnable: it keeps nothing but in @t's fields, which it sets again
+ * from the start (from what install_txn left there, if it ran). */
+static int apply_txn(MDB_txn *txn, void *arg)
 {
 	struct wtxn *t = arg;
 	struct node *n = t->n;
 	struct raft_conf conf;
 	int rc;
 
-	t->applied = n->w.applied;
-	t->conf = n->w.conf;
-	t->conf_index = n->w.conf_index;
+	t->applied = t->base_applied;
+	t->conf = t->base_conf;
+	t->conf_index = t->base_conf_index;
 	n->w.tree_failed = false;
 	for (struct node__batch *b = t->first; b != NULL; b = b->next) {
-		if (b->hs_changed) {
-			rc = store_txn_hard_state_put(n->store, txn, &b->hs);
-			if (rc != 0)
-				return rc;
-		}
-		if (b->install) {
-			rc = install(t, txn, b);
-			if (rc != 0)
-				return rc;
-		}
-		if (b->n_entries > 0) {
-			rc = store_txn_log_append(n->store, txn, b->entries, b->n_entries);
-			if (rc != 0)
-				return rc;
-		}
 		for (unsigned i = 0; i < b->n_apply; i++) {
 			struct node__apply *a = &b->apply[i];
 			a->applied = false;
@@ -234,73 +240,97 @@ static void maybe_snapshot(struct node *n, bool force)
 }
 
 /*
- * Whether the commit of the batches from @first on (to the end of the list)
- * must be durable when store_write returns, or may skip the meta page's
- * sync (STORE_NO_META_SYNC: one device flush instead of two; a crash of the
- * machine, not of the process, may undo that last commit).
- *
- * Durable, as the ready contract requires before raft_persisted() and
- * before the held messages go out (Raft paper, Figure 2: "updated on stable
- * storage before responding to RPCs"): log entries (appends, and the
- * conflicting suffixes they replace), a change of term or vote, a snapshot
- * installation (tree, log reset, snapshot metadata) and received snapshot
- * chunks. Log compaction and snapshot metadata are their own durable
- * store_writes (store_log_compact, store_snapshot_meta_put).
- *
- * Everything else may be lost to a machine crash and is then redone on
- * restart, so it needs no sync of its own:
- * - applies and the applied index: the entries are durable in this log
- *   (the core hands out only locally durable entries) and in a majority's;
- *   applied moves in the same transaction as the tree, so after a crash the
- *   node applies them again from the log, deterministically;
- * - the commit index of the hard state: Raft keeps it volatile (Figure 2);
- *   ours is a hint that may lag, so a crash can only make it older;
- * - held messages of such a batch promise only what earlier batches stored,
- *   and those were durable before this commit began (batches are written in
- *   order, and a batch that needs it makes its whole group durable), so is
- *   the log index raft_persisted() reports for it.
- * A later durable commit (or the store's close) flushes the skipped meta
- * page along with its own pages.
+ * The log's part of a group (src/store's write-ahead log): each batch's
+ * hard state and entries, in order, then one fdatasync for all of them, as
+ * the ready contract requires before raft_persisted() and before the held
+ * messages go out (Raft paper, Figure 2: "updated on stable storage before
+ * responding to RPCs"). A group whose only change is the commit index of
+ * the hard state is written without a sync: Raft keeps the commit index
+ * volatile (Figure 2), ours is a hint that may lag, so a machine crash can
+ * only make it older. Held messages of such a group promise only what
+ * earlier groups stored, and those were synced before this one began.
  */
-static bool must_sync(struct node *n, const struct node__batch *first)
+static int write_log(struct node *n, struct node__batch *first)
 {
-	bool hs = false;
-	for (const struct node__batch *b = first; b != NULL; b = b->next) {
-		if (b->n_entries > 0 || b->install || b->n_chunks > 0)
-			return true;
-		hs = hs || b->hs_changed;
-	}
-	if (!hs)
-		return false;
-	/* Only this thread writes the store, and term and vote only change
-	 * in durable commits: what is stored is what was last made durable. */
 	struct store_hard_state cur;
-	if (store_hard_state_get(n->store, &cur) != 0)
-		return true; /* cannot tell: sync */
-	for (const struct node__batch *b = first; b != NULL; b = b->next)
-		if (b->hs_changed && (b->hs.term != cur.term || b->hs.vote != cur.vote))
-			return true;
-	return false;
+	bool sync = false;
+	int rc = 0;
+
+	store_hard_state_get(n->store, &cur);
+	for (struct node__batch *b = first; b != NULL && rc == 0; b = b->next) {
+		bool hs = b->hs_changed && (b->hs.term != cur.term || b->hs.vote != cur.vote ||
+		                            b->hs.commit != cur.commit);
+		if (!hs && b->n_entries == 0)
+			continue;
+		if (hs && (b->hs.term != cur.term || b->hs.vote != cur.vote))
+			sync = true;
+		sync = sync || b->n_entries > 0;
+		rc = store_append_flags(n->store, b->entries, b->n_entries, hs ? &b->hs : NULL,
+		                        STORE_LOG_NO_SYNC);
+		if (hs)
+			cur = b->hs;
+	}
+	if (rc == 0 && sync)
+		rc = store_log_sync(n->store);
+	return rc;
 }
 
-/* One store_write for the batches from @first up to (not including) @stop. */
+/*
+ * One group: the batches from @first up to (not including) @stop. A
+ * snapshot's installation, if any, is its first batch (write_batches
+ * splits them so). Three steps, each durable or repaired by a restart:
+ * 1. the installation: tree and snapshot metadata in one durable LMDB
+ *    commit, then the log reset to the snapshot (unless the core keeps its
+ *    log). A crash in between leaves a log that does not hold the
+ *    snapshot's last entry, which store_open() resets the same way;
+ * 2. the log: hard state and entries, one fdatasync (write_log);
+ * 3. the applies, in one LMDB commit that skips its meta page's sync
+ *    (STORE_NO_META_SYNC: one device flush instead of two). Safe because
+ *    the entries it applies are durable in the log (the core hands out
+ *    only locally durable entries, and step 2 came first) and in a
+ *    majority's, and applied moves in the same transaction as the tree: a
+ *    machine crash that undoes the commit leaves an older applied index,
+ *    and the node applies those entries again from the log after the
+ *    restart, deterministically. A later durable commit, store_sync()
+ *    before a compaction (store_log_compact) or the store's close flushes
+ *    the skipped meta page.
+ * Nothing is lost that was promised: the log before any message, the tree
+ * only where the log can replay it.
+ */
 static int write_group(struct node *n, struct node__batch *first, struct node__batch *stop)
 {
 	struct node__batch *last = first;
 	while (last->next != stop)
 		last = last->next;
-	last->next = NULL; /* write_txn walks to the end of the list */
+	last->next = NULL; /* the steps walk to the end of the list */
 	struct wtxn t = {.n = n, .first = first};
+	t.applied = t.base_applied = n->w.applied;
+	t.conf = t.base_conf = n->w.conf;
+	t.conf_index = t.base_conf_index = n->w.conf_index;
+	bool applies = false;
+	for (struct node__batch *b = first; b != NULL; b = b->next)
+		applies = applies || b->n_apply > 0;
 	int rc = stage_chunks(n, first);
 	n->w.errmsg[0] = '\0'; /* a staging file's errno says it all */
-	if (rc == 0) {
-		uint64_t t0 = uv_hrtime();
-		rc = store_write_flags(n->store, write_txn, &t,
-		                       must_sync(n, first) ? 0 : STORE_NO_META_SYNC);
-		qfs_metric_observe(QFS_H_FSYNC, (double)(uv_hrtime() - t0) / 1e9);
-		if (rc != 0)
-			failure_text(n, n->w.errmsg, sizeof(n->w.errmsg));
+	uint64_t t0 = uv_hrtime();
+	if (rc == 0 && first->install) {
+		rc = store_write(n->store, install_txn, &t);
+		if (rc == 0 && !first->keep_log)
+			rc = store_log_reset(n->store, first->install_meta.index,
+			                     first->install_meta.term);
+		t.base_applied = t.applied;
+		t.base_conf = t.conf;
+		t.base_conf_index = t.conf_index;
 	}
+	if (rc == 0) {
+		n->w.tree_failed = false;
+		rc = write_log(n, first);
+	}
+	if (rc == 0 && applies)
+		rc = store_write_flags(n->store, apply_txn, &t, STORE_NO_META_SYNC);
+	qfs_metric_observe(QFS_H_FSYNC, (double)(uv_hrtime() - t0) / 1e9);
+	if (rc != 0)
+		failure_text(n, n->w.errmsg, sizeof(n->w.errmsg));
 	if (rc == 0)
 		after_commit(n, &t);
 	last->next = stop;
@@ -313,22 +343,33 @@ static bool txn_too_big(int rc)
 }
 
 /*
- * Writes @work: all of it in one transaction (group commit), or, if that
- * is more than LMDB takes in one transaction, batch by batch. Returns 0 or
- * the first error; *@rest is the first batch not written (NULL: all were).
+ * Writes @work: as few groups as it can (group commit), a new one at each
+ * snapshot installation (it must come first in its group, write_group), or,
+ * if a group is more than LMDB takes in one transaction, batch by batch.
+ * Returns 0 or the first error; *@rest is the first batch not written
+ * (NULL: all were).
  */
 static int write_batches(struct node *n, struct node__batch *work, struct node__batch **rest)
 {
-	int rc = write_group(n, work, NULL);
-	*rest = rc == 0 ? NULL : work;
-	if (!txn_too_big(rc) || work->next == NULL)
-		return rc;
-	for (struct node__batch *b = work; b != NULL; b = b->next) {
-		rc = write_group(n, b, b->next);
-		if (rc != 0) {
-			*rest = b;
+	struct node__batch *g = work;
+	while (g != NULL) {
+		struct node__batch *stop = g->next;
+		while (stop != NULL && !stop->install)
+			stop = stop->next;
+		int rc = write_group(n, g, stop);
+		if (txn_too_big(rc) && g->next != stop) {
+			for (struct node__batch *b = g; b != stop; b = b->next) {
+				rc = write_group(n, b, b->next);
+				if (rc != 0) {
+					*rest = b;
+					return rc;
+				}
+			}
+		} else if (rc != 0) {
+			*rest = g;
 			return rc;
 		}
+		g = stop;
 	}
 	*rest = NULL;
 	return 0;

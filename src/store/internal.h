@@ -10,8 +10,10 @@
 
 #include "quorumfs/store.h"
 
-/* Format version written to "store.format"; bump on any layout change. */
-#define STORE_FORMAT 1
+/* Format version written to "store.format"; bump on any layout change.
+ * 1: the Raft log and hard state in LMDB; 2: in the write-ahead log (wal/),
+ * converted from 1 at open (legacy.c). */
+#define STORE_FORMAT 2
 
 /* The store's own keys in "meta" (documented in docs/storage-format.md). */
 #define KEY_FORMAT     "store.format"
@@ -21,13 +23,16 @@
 #define KEY_LOG_BASE   "store.log_base"
 #define KEY_SNAPSHOT   "store.snapshot"
 
-/* Log value header: term u64, len u32, type u8, 3 zero bytes, crc32c u32. */
-#define LOG_HDR 20
 
 struct store {
 	MDB_env *env;
 	MDB_dbi meta; /* valid for the environment's life once opened */
-	MDB_dbi log;
+	MDB_dbi log;   /* format 1's log, open only to convert it */
+	bool legacy;   /* the directory is format 1 until converted */
+	struct wal *wal; /* the Raft log and hard state (wal.h) */
+	size_t wal_segment_bytes;
+	/* Serializes writers of the log (one at a time, as LMDB's). */
+	pthread_mutex_t log_lock;
 	int lock_fd; /* flock'ed "quorumfs.lock": one opener per directory */
 	char *dir;
 
@@ -120,9 +125,8 @@ int store__get_sealed(struct store *s, MDB_txn *txn, const char *key, unsigned c
 /* Writes a raw record under a key (store.* keys allowed). */
 int store__put_raw(struct store *s, MDB_txn *txn, const char *key, const void *val, size_t len);
 
-/* The log's base: (index, term) of the last entry removed by compaction or
- * reset; (0, 0) when nothing was. */
-int store__log_base(struct store *s, MDB_txn *txn, uint64_t *index, uint64_t *term);
-int store__log_base_put(struct store *s, MDB_txn *txn, uint64_t index, uint64_t term);
+/* Moves a format-1 directory's log and hard state into the (empty) write-
+ * ahead log, then drops them from LMDB and records format 2 (legacy.c). */
+int store__convert_v1(struct store *s);
 
 #endif

@@ -1,4 +1,4 @@
-/* meta.c: the "meta" database: hard state, snapshot metadata, log base and raw keys of others. */
+/* meta.c: the "meta" database: snapshot metadata and the raw keys of the layers above. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -9,8 +9,6 @@
 #define KEY_MAX  400         /* well under LMDB's 511-byte key limit */
 #define CONF_MAX (16u << 20) /* a membership blob is tiny; bound it anyway */
 
-#define HS_LEN   (3 * 8 + 4)
-#define BASE_LEN (2 * 8 + 4)
 #define SNAP_HDR (2 * 8 + 4 + 4) /* index, term, conf_len, crc; then conf */
 
 static uint32_t seal_crc(const char *key, const unsigned char *rec, size_t n)
@@ -163,94 +161,6 @@ int store_meta_put(struct store *s, const char *key, const void *val, size_t len
 {
 	struct meta_put p = {s, key, val, len};
 	return store_write(s, meta_put_cb, &p);
-}
-
-/* ---- hard state ---- */
-
-int store_txn_hard_state_put(struct store *s, MDB_txn *txn, const struct store_hard_state *hs)
-{
-	unsigned char rec[HS_LEN];
-
-	put_be64(rec, hs->term);
-	put_be64(rec + 8, hs->vote);
-	put_be64(rec + 16, hs->commit);
-	store__seal(KEY_HARD_STATE, rec, sizeof(rec));
-	return store__put_raw(s, txn, KEY_HARD_STATE, rec, sizeof(rec));
-}
-
-int store_txn_hard_state_get(struct store *s, MDB_txn *txn, struct store_hard_state *out)
-{
-	unsigned char rec[HS_LEN];
-	int rc = store__get_sealed(s, txn, KEY_HARD_STATE, rec, sizeof(rec));
-
-	if (rc == -ENOENT) {
-		memset(out, 0, sizeof(*out));
-		return 0;
-	}
-	if (rc != 0)
-		return rc;
-	out->term = get_be64(rec);
-	out->vote = get_be64(rec + 8);
-	out->commit = get_be64(rec + 16);
-	return 0;
-}
-
-struct hs_arg {
-	struct store *s;
-	struct store_hard_state *hs;
-};
-
-static int hs_get_cb(MDB_txn *txn, void *arg)
-{
-	struct hs_arg *a = arg;
-	return store_txn_hard_state_get(a->s, txn, a->hs);
-}
-
-int store_hard_state_get(struct store *s, struct store_hard_state *out)
-{
-	struct hs_arg a = {s, out};
-	return store_read(s, hs_get_cb, &a);
-}
-
-static int hs_put_cb(MDB_txn *txn, void *arg)
-{
-	struct hs_arg *a = arg;
-	return store_txn_hard_state_put(a->s, txn, a->hs);
-}
-
-int store_hard_state_put(struct store *s, const struct store_hard_state *hs)
-{
-	struct store_hard_state copy = *hs;
-	struct hs_arg a = {s, &copy};
-	return store_write(s, hs_put_cb, &a);
-}
-
-/* ---- log base ---- */
-
-int store__log_base(struct store *s, MDB_txn *txn, uint64_t *index, uint64_t *term)
-{
-	unsigned char rec[BASE_LEN];
-	int rc = store__get_sealed(s, txn, KEY_LOG_BASE, rec, sizeof(rec));
-
-	if (rc == -ENOENT) {
-		*index = *term = 0;
-		return 0;
-	}
-	if (rc != 0)
-		return rc;
-	*index = get_be64(rec);
-	*term = get_be64(rec + 8);
-	return 0;
-}
-
-int store__log_base_put(struct store *s, MDB_txn *txn, uint64_t index, uint64_t term)
-{
-	unsigned char rec[BASE_LEN];
-
-	put_be64(rec, index);
-	put_be64(rec + 8, term);
-	store__seal(KEY_LOG_BASE, rec, sizeof(rec));
-	return store__put_raw(s, txn, KEY_LOG_BASE, rec, sizeof(rec));
 }
 
 /* ---- snapshot metadata ---- */

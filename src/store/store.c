@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "wal.h"
 #include "quorumfs/errors.h"
 
 #define MiB ((size_t)1 << 20)
@@ -58,8 +59,6 @@ static int create_fresh(struct store *s, const struct store_options *o)
 	if (mrc != 0)
 		return store__mdb_fail(s, mrc, "begin the first transaction");
 	mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
-	if (mrc == 0)
-		mrc = mdb_dbi_open(txn, "log", MDB_CREATE, &s->log);
 	if (mrc != 0) {
 		mdb_txn_abort(txn);
 		return store__mdb_fail(s, mrc, "create the databases");
@@ -83,23 +82,23 @@ static int create_fresh(struct store *s, const struct store_options *o)
 	return 0;
 }
 
-/* Checks format, identity and the ends of the log of an existing store,
- * reading only: a refused directory is left exactly as it was. */
+/* Checks format and identity of an existing store, reading only: a refused
+ * directory is left exactly as it was. Format 1 (its log in LMDB) is
+ * accepted, to be converted once the environment is open. */
 static int check_existing(struct store *s, MDB_txn *txn, const struct store_options *o)
 {
 	unsigned char fmt[4], id[8];
 	char want[2 * STORE_CLUSTER_ID_LEN + 1], have[2 * STORE_CLUSTER_ID_LEN + 1];
-	struct store_hard_state hs;
-	uint64_t first, last, term;
 	int mrc, rc;
 
 	rc = get_exact(s, txn, KEY_FORMAT, fmt, sizeof(fmt));
 	if (rc != 0)
 		return rc;
-	if (get_be32(fmt) != STORE_FORMAT)
+	if (get_be32(fmt) != STORE_FORMAT && get_be32(fmt) != 1)
 		return store__fail(s, QFS_EFORMAT,
-		                   "format version %" PRIu32 ", this build reads %d", get_be32(fmt),
-		                   STORE_FORMAT);
+		                   "format version %" PRIu32 ", this build reads 1 and %d",
+		                   get_be32(fmt), STORE_FORMAT);
+	s->legacy = get_be32(fmt) == 1;
 	rc = get_exact(s, txn, KEY_NODE_ID, id, sizeof(id));
 	if (rc == 0)
 		rc = get_exact(s, txn, KEY_CLUSTER_ID, s->cluster_id, STORE_CLUSTER_ID_LEN);
@@ -115,21 +114,63 @@ static int check_existing(struct store *s, MDB_txn *txn, const struct store_opti
 		hex(want, o->cluster_id);
 		return store__fail(s, QFS_EMISMATCH, "belongs to cluster %s, not %s", have, want);
 	}
+	if (!s->legacy)
+		return 0;
 	mrc = mdb_dbi_open(txn, "log", 0, &s->log);
 	if (mrc == MDB_NOTFOUND)
-		return store__fail(s, QFS_ECORRUPT, "the log database is missing");
-	if (mrc != 0)
-		return store__mdb_fail(s, mrc, "open the log database");
-	/* Cheap checks that catch a damaged tail or head before Raft trusts
-	 * it; every other entry is checked when read. */
-	rc = store_txn_hard_state_get(s, txn, &hs);
-	if (rc == 0)
-		rc = store_txn_log_bounds(s, txn, &first, &last);
-	if (rc == 0 && last >= first)
-		rc = store_txn_log_term(s, txn, first, &term);
-	if (rc == 0 && last >= first)
-		rc = store_txn_log_term(s, txn, last, &term);
-	return rc;
+		return store__fail(s, QFS_ECORRUPT, "the format-1 log database is missing");
+	return store__mdb_fail(s, mrc, "open the format-1 log database");
+}
+
+/*
+ * The log after a crash between a snapshot's installation (a durable LMDB
+ * commit of the tree and the snapshot's metadata) and the log's reset that
+ * follows it (writer.c): if the log does not hold the snapshot's last entry
+ * with its term, it cannot continue the tree, and it is reset to the
+ * snapshot, as the installation would have done (Raft paper, section 7: a
+ * log that does not match the snapshot is discarded). A log that holds it
+ * is kept, as an installation that kept its log would.
+ */
+static int reconcile(struct store *s)
+{
+	struct store_snapshot_meta sm;
+	uint64_t first, last, term;
+	int rc = store_snapshot_meta_get(s, &sm);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	free(sm.conf);
+	store_log_bounds(s, &first, &last);
+	if (sm.index < first)
+		return 0;
+	if (store_log_term(s, sm.index, &term) == 0 && term == sm.term)
+		return 0;
+	return store_log_reset(s, sm.index, sm.term);
+}
+
+static int open_log(struct store *s, const char *dir)
+{
+	char why[200] = "";
+	int rc;
+
+	if (s->legacy) {
+		/* A conversion that did not finish left a log behind. */
+		rc = store__wal_remove(dir);
+		if (rc != 0)
+			return store__fail(s, rc, "remove the half-made log: %s", strerror(-rc));
+	}
+	rc = store__wal_open(&s->wal, dir, s->wal_segment_bytes, s->nosync, why, sizeof(why));
+	if (rc != 0)
+		return store__fail(s, rc, "%s", why[0] ? why : qfs_strerror(rc));
+	if (s->legacy) {
+		rc = store__convert_v1(s);
+		if (rc != 0)
+			return rc;
+		s->legacy = false;
+	}
+	return reconcile(s);
 }
 
 static int open_env(struct store *s, const char *dir, const struct store_options *o)
@@ -235,6 +276,7 @@ int store_open(const char *dir, const struct store_options *opts, struct store *
 	s->lock_fd = -1;
 	pthread_mutex_init(&s->err_lock, NULL);
 	pthread_mutex_init(&s->write_lock, NULL);
+	pthread_mutex_init(&s->log_lock, NULL);
 	/* Readers first: a reader may nest store_read() calls, which a
 	 * writer-preferring lock would deadlock while the map waits to grow. */
 	pthread_rwlockattr_init(&attr);
@@ -248,10 +290,13 @@ int store_open(const char *dir, const struct store_options *opts, struct store *
 	if (opts && opts->no_prealloc)
 		s->prealloc_bytes = 0;
 	s->nosync = opts && opts->unsafe_nosync;
+	s->wal_segment_bytes = opts ? opts->wal_segment_bytes : 0;
 	s->dir = strdup(dir);
 	rc = s->dir ? lock_dir(s, dir) : -ENOMEM;
 	if (rc == 0)
 		rc = open_env(s, dir, opts);
+	if (rc == 0)
+		rc = open_log(s, dir);
 	if (rc != 0) {
 		if (errbuf && errlen) {
 			char why[sizeof(s->err)];
@@ -325,10 +370,12 @@ void store_close(struct store *s)
 		mdb_env_sync(s->env, 1);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
+	store__wal_close(s->wal);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* releases the flock */
 	pthread_rwlock_destroy(&s->map_lock);
 	pthread_mutex_destroy(&s->write_lock);
+	pthread_mutex_destroy(&s->log_lock);
 	pthread_mutex_destroy(&s->err_lock);
 	free(s->dir);
 	free(s);
