@@ -322,6 +322,8 @@ static int replay_seg(struct replay *r, struct wal_seg *seg, bool is_last, uint6
 	bool first = true;
 	for (;;) {
 		uint32_t len = 0;
+		if (off + WAL_BATCH_HDR > seg->size)
+			break; /* full to its end */
 		bool ok = batch_ok(buf, seg->size, seg->seq, off, &len);
 		if (ok && r->started && get_be64(buf + off + 8) != w->batch_seq + 1)
 			ok = false;
@@ -436,11 +438,12 @@ int store__wal_replay(struct wal *w, char *err, size_t errlen)
 		free(seqs);
 		return fresh(w, err, errlen);
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && seqs[i] != seqs[i - 1] + 1) {
-			rc = corrupt(&r, "log segment %" PRIu64 " is missing", seqs[i - 1] + 1);
-			break;
+	for (size_t i = 1; i < n; i++)
+		if (seqs[i] != seqs[i - 1] + 1) {
+			free(seqs);
+			return corrupt(&r, "log segment %" PRIu64 " is missing", seqs[i - 1] + 1);
 		}
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[4200];
 		store__wal_seg_name(w, seqs[i], path, sizeof(path));
 		int fd = open(path, O_RDWR | O_CLOEXEC);

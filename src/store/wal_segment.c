@@ -192,7 +192,8 @@ static int roll_over(struct wal *w, size_t need, char *err, size_t errlen)
 	if (rc != 0)
 		return rc;
 	uint64_t size = w->seg_bytes;
-	uint64_t want = WAL_SEG_HDR + 2 * WAL_BATCH_HDR + st.len + need + 8;
+	/* Header, the STATE batch, this batch, and the zero header after. */
+	uint64_t want = WAL_SEG_HDR + 3 * WAL_BATCH_HDR + st.len + need;
 	if (size < want)
 		size = (want + 4095) & ~(uint64_t)4095; /* one batch larger than a segment */
 	int fd = store__wal_seg_create(w, seq, size);
