@@ -43,8 +43,8 @@ void qfs__entry_param(struct qfs_mount *m, const struct fsm_attr *a, struct fuse
 	e->ino = a->ino;
 	e->generation = 0; /* inode numbers are never reused (fsm) */
 	qfs__attr_to_stat(a, &e->attr);
-	e->attr_timeout = m->opts.attr_timeout;
-	e->entry_timeout = m->opts.entry_timeout;
+	e->attr_timeout = qfs__attr_timeout(m);
+	e->entry_timeout = qfs__entry_timeout(m);
 }
 
 void qfs__reply_entry(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr *a)
@@ -63,7 +63,7 @@ void qfs__reply_attr(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr 
 	struct stat st;
 
 	qfs__attr_to_stat(a, &st);
-	fuse_reply_attr(req, &st, m->opts.attr_timeout);
+	fuse_reply_attr(req, &st, qfs__attr_timeout(m));
 }
 
 int qfs__check_name(size_t len)

@@ -296,6 +296,17 @@ void qfs__reply_attr(struct qfs_mount *m, fuse_req_t req, const struct fsm_attr 
 int qfs__check_name(size_t len);
 
 /* ------------------------------------------------------------------------ */
+/* What the kernel may cache (caches.c)                                     */
+
+/* Are the kernel's caches on: asked for, and true (a read lease held)? */
+bool qfs__caches_on(struct qfs_mount *m);
+/* The timeouts to give the kernel with a reply, now. */
+double qfs__attr_timeout(struct qfs_mount *m);
+double qfs__entry_timeout(struct qfs_mount *m);
+/* Set keep_cache and direct_io of an open's or a create's reply. */
+void qfs__open_flags(struct qfs_mount *m, struct fuse_file_info *fi);
+
+/* ------------------------------------------------------------------------ */
 /* Cache invalidation (notify.c)                                            */
 
 int qfs__notifier_start(struct qfs_mount *m, char *err, size_t errlen);

@@ -15,9 +15,16 @@
  * loop answers it. Written from the loop, it would deadlock; so the loop only
  * queues (a mutex held for a list append), and this thread writes. The queue
  * is bounded: beyond QUEUE_MAX (a kernel that stopped taking them) new ones
- * are dropped, counted and logged at stop. Nothing depends on them alone:
- * the zero cache timeouts keep attributes and names fresh, and an open
- * always drops the page cache; they serve the files that stay open.
+ * are dropped, counted and logged at stop.
+ *
+ * This thread only ever asks the kernel for what takes no lock a request
+ * can hold (docs/daemon.md, "No cycle"): an inode's attributes (offset -1),
+ * never its pages, and a name only when the mount lets the kernel cache
+ * names (entry_timeout > 0, which the daemon never sets). Stale pages are
+ * dropped by the process that reads them: the kernel checks the attributes
+ * before a read(2) through the page cache (FUSE_CAP_AUTO_INVAL_DATA) and
+ * drops the pages when mtime or size moved, in that process, which a dead
+ * daemon's aborted connection sets free.
  */
 
 #define QUEUE_MAX 65536
@@ -48,6 +55,7 @@ static void *run(void *arg)
 {
 	struct qfs__notifier *nt = arg;
 	struct fuse_session *se = nt->m->se;
+	bool entry_cached = nt->m->opts.entry_timeout > 0;
 
 	pthread_mutex_lock(&nt->lock);
 	for (;;) {
@@ -65,14 +73,17 @@ static void *run(void *arg)
 		/* Errors are expected and harmless: -ENOENT for an inode or
 		 * name the kernel does not hold, -ENOSYS/-EBADF while the
 		 * connection starts or ends. */
-		if (n->parent != 0)
+		/* The parent's lock, which a LOOKUP or CREATE in flight holds
+		 * until we answer it: only when names are cached at all (never
+		 * by the daemon: zero entry timeouts need no invalidation). */
+		if (n->parent != 0 && entry_cached)
 			(void)fuse_lowlevel_notify_inval_entry(se, n->parent, n->name, n->name_len);
-		/* Attributes only (offset -1): files are always opened with
-		 * direct_io and without keep_cache, so no read is served from
-		 * the page cache; and dropping pages waits for each page's lock,
-		 * which a read in flight holds until the daemon answers it. A
-		 * daemon killed meanwhile then never exits: this thread stays in
-		 * the kernel with /dev/fuse open (docs/testing.md). */
+		/* Attributes only (offset -1): dropping pages waits for each
+		 * page's lock, which a read in flight holds until the daemon
+		 * answers it. A daemon killed meanwhile then never exits: this
+		 * thread stays in the kernel with /dev/fuse open (docs/testing.md).
+		 * The attributes' new version is what makes the reader drop the
+		 * pages (above). */
 		if (n->ino != 0)
 			(void)fuse_lowlevel_notify_inval_inode(se, n->ino, -1, 0);
 		free(n);
@@ -151,6 +162,14 @@ void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, 
 		return;
 	}
 	qfs__poll_changed(m, ino);
+	/* With zero timeouts the kernel asks for attributes before it uses
+	 * them (a read(2) through the page cache too), so there is nothing
+	 * to drop; and an invalidation that reaches the kernel while such a
+	 * GETATTR is in flight makes it discard that answer (the reply's
+	 * attribute version is older) and read on from stale pages: the test
+	 * e2e-mmap showed it. */
+	if (m->opts.attr_timeout <= 0 && m->opts.entry_timeout <= 0)
+		return;
 	if (name == NULL || name_len > FSM_NAME_MAX)
 		parent = 0, name_len = 0;
 	n = malloc(sizeof(*n) + name_len + 1);

@@ -7,14 +7,12 @@
 
 #include "fuse_int.h"
 
-/* Every open drops the kernel's page cache of the file (no keep_cache), so a
- * read after an open never shows contents older than the open. */
+/* What the kernel may keep of the file's pages: caches.c. */
 static void reply_open(struct qfs_mount *m, fuse_req_t req, struct fuse_file_info *fi,
                        struct qfs__handle *h)
 {
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->keep_cache = 0;
-	fi->direct_io = 1;
+	qfs__open_flags(m, fi);
 	if (fuse_reply_open(req, fi) != 0) /* interrupted: no release will come */
 		qfs__handle_drop(m, h);
 }
@@ -41,7 +39,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		qfs__reply_err(req, rc, QFS__READ);
 		return;
 	}
-	h = qfs__handle_open(m, ino, fi->flags, trunc, trunc && qfs__write_kills_suidgid(req, a.mode));
+	h = qfs__handle_open(m, ino, fi->flags, trunc,
+	                     trunc && qfs__write_kills_suidgid(req, a.mode));
 	if (h == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -80,8 +79,7 @@ static void create_done(struct qfs__op *op, int err, const struct fsm_result *re
 	}
 	qfs__entry_param(m, &res->attr, &e);
 	c->fi.fh = (uint64_t)(uintptr_t)h;
-	c->fi.keep_cache = 0;
-	c->fi.direct_io = 1;
+	qfs__open_flags(m, &c->fi);
 	qfs__inode_lookup(m, e.ino);
 	if (fuse_reply_create(op->req, &e, &c->fi) != 0) {
 		qfs__inode_forget(m, e.ino, 1);

@@ -62,6 +62,10 @@ struct qfs_config {
 	                                   at most this long after they were made */
 	uint64_t write_buffer_size;     /* default 256 MiB: written data a mount holds for
 	                                   its open files, all together; 64 KiB .. 64 GiB */
+	/* The kernel's caches of the mount (docs/daemon.md): asked for, they
+	 * are on only while the node holds a read lease. Default false. */
+	bool kernel_caches;
+	bool page_cache; /* default false: direct I/O (no mmap); true: mmap works */
 	unsigned n_nodes;
 	struct qfs_config_node nodes[QFS_CONFIG_MAX_NODES];
 };

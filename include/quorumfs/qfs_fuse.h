@@ -33,6 +33,20 @@ struct qfs_mount_options {
 	bool debug;           /* libfuse's debug output: every request on stderr */
 	double entry_timeout; /* seconds the kernel may cache a name; 0 (default) */
 	double attr_timeout;  /* seconds the kernel may cache attributes; 0 (default) */
+	/* The kernel's caches (fuse/caches.c, docs/daemon.md "The kernel's
+	 * caches"): attributes for attr_timeout (0: 1 s) and pages kept
+	 * across opens, but only while the node holds a read lease that makes
+	 * them true; without one, as if false. false (default): nothing is
+	 * cached beyond what entry_timeout and attr_timeout say. */
+	bool kernel_caches;
+	/* Files are read and written through the kernel's page cache, so
+	 * mmap(MAP_SHARED) works; each read(2) then sees every write
+	 * completed before it, but a scan through one descriptor (cat) of a
+	 * file replaced meanwhile may read the old beginning and the new
+	 * rest (docs/semantics.md, "The page cache and mmap"). false
+	 * (default): direct I/O, one version per scan, and mmap(MAP_SHARED)
+	 * fails with ENODEV. */
+	bool page_cache;
 	const char *fsname;   /* shown in /proc/mounts; NULL: "quorumfs" (copied) */
 	/* flock(2) and fcntl(2) locks. false (default): cluster-wide, decided
 	 * through the log (fuse/ops_lock.c, docs/semantics.md "Locks"). true:

@@ -180,6 +180,14 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
 			return fail(p, name, "'%s' is not a size in 64K..64G (suffixes K, M, G)",
 			            value);
 		cfg->write_buffer_size = v;
+	} else if (strcmp(name, "kernel-caches") == 0 || strcmp(name, "page-cache") == 0) {
+		bool *dst = name[0] == 'k' ? &cfg->kernel_caches : &cfg->page_cache;
+		if (strcmp(value, "true") == 0)
+			*dst = true;
+		else if (strcmp(value, "false") == 0)
+			*dst = false;
+		else
+			return fail(p, name, "'%s' is neither true nor false", value);
 	} else if (strcmp(name, "read-lease") == 0) {
 		if (strcmp(value, "true") == 0)
 			cfg->read_lease = true;

@@ -601,6 +601,8 @@ int main(int argc, char **argv)
 	mopts.max_value_size = nopts.max_value_size;
 	mopts.publish_delay_ms = cfg.publish_delay_ms;
 	mopts.write_buffer_bytes = cfg.write_buffer_size;
+	mopts.kernel_caches = cfg.kernel_caches;
+	mopts.page_cache = cfg.page_cache;
 	mopts.debug = a.debug;
 	mopts.unmounted = on_unmounted;
 	mopts.unmounted_arg = &d;

@@ -109,6 +109,26 @@ static void read_lease_switch(void **state)
 	assert_non_null(strstr(err, "c.conf:4: read-lease: 'maybe' is neither true nor false"));
 }
 
+/* kernel-caches and page-cache: false unless set, true or false only. */
+static void cache_switches(void **state)
+{
+	(void)state;
+	struct qfs_config cfg;
+	char err[256] = "";
+	const char *on = "[cluster]\nname = p\nkey-file = k\nkernel-caches = true\n"
+	                 "page-cache = true\n[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_equal(qfs_config_parse(good, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_false(cfg.kernel_caches);
+	assert_false(cfg.page_cache);
+	assert_int_equal(qfs_config_parse(on, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_true(cfg.kernel_caches);
+	assert_true(cfg.page_cache);
+	const char *bad = "[cluster]\nname = p\nkey-file = k\nkernel-caches = yes\n"
+	                  "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_not_equal(qfs_config_parse(bad, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "c.conf:4: kernel-caches: 'yes' is neither true nor false"));
+}
+
 /* publish-delay-ms: 1000 unless set, a whole number of milliseconds. */
 static void publish_delay(void **state)
 {
@@ -226,6 +246,7 @@ int main(void)
 	        cmocka_unit_test(defaults_apply),
 	        cmocka_unit_test(bad_values_name_file_line_and_key),
 	        cmocka_unit_test(read_lease_switch),
+	        cmocka_unit_test(cache_switches),
 	        cmocka_unit_test(publish_delay),
 	        cmocka_unit_test(write_buffer_size),
 	        cmocka_unit_test(whole_file_checks),
