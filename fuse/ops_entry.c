@@ -222,6 +222,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	} else if (to_set & FUSE_SET_ATTR_MTIME) {
 		a->valid |= WIRE_ATTR_MTIME;
 		a->mtime_ns = ts_ns(&attr->st_mtim);
+	} else if (to_set & FUSE_SET_ATTR_SIZE) {
+		/* truncate(2) and ftruncate(2) move mtime on ext4 also when the
+		 * size stays (the tree moves it only when the size changes);
+		 * said in the command, so every replica applies the same. */
+		a->valid |= WIRE_ATTR_MTIME_NOW;
 	}
 	if (to_set & FUSE_SET_ATTR_CTIME) {
 		a->valid |= WIRE_ATTR_CTIME;
