@@ -203,6 +203,18 @@ int fsm_apply_conf(struct fsm *fsm, MDB_txn *txn, uint64_t index, const uint64_t
  * points into LMDB. Errors: -errno of the lookup (below) or a storage error.
  */
 
+/*
+ * fsm_session_get - the session of @client as the tree holds it: the last
+ * serial it applied and that command's result (what a retry of it is
+ * answered with). Read-only: it does not count as a use of the session.
+ * The node uses it after installing a snapshot, for the submits whose
+ * entries the snapshot applied (they were never applied here one by one).
+ * @found: set to whether the session exists (it may have expired).
+ * Returns 0, QFS_ECORRUPT (the stored record), or a storage error.
+ */
+int fsm_session_get(struct fsm *fsm, MDB_txn *txn, uint64_t client, uint64_t *serial,
+                    struct fsm_result *res, bool *found);
+
 /* fsm_applied - the index of the last applied entry (0 at first). */
 int fsm_applied(struct fsm *fsm, MDB_txn *txn, uint64_t *index);
 
@@ -351,6 +363,11 @@ int fsm_snapshot_install(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn rea
 /* The same from a file (a staging file the caller filled with the chunks as
  * they came), read with pread(2) from offset 0. */
 int fsm_snapshot_verify_fd(int fd, uint64_t *applied);
+/* fsm_snapshot_verify_fd, and on QFS_ECORRUPT or QFS_EFORMAT, *@why says
+ * which check failed (a static string: "checksum mismatch", "short stream",
+ * "another format version", ...), for the log line of a node that then
+ * fetches the snapshot again. */
+int fsm_snapshot_check_fd(int fd, uint64_t *applied, const char **why);
 int fsm_snapshot_install_fd(struct fsm *fsm, MDB_txn *txn, int fd, uint64_t *applied);
 
 #endif

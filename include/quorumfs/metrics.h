@@ -28,6 +28,8 @@ enum qfs_counter {
 	QFS_M_VERIFY_MISMATCHES,   /* reports that differed from this node's tree */
 	QFS_M_HOOKS_FAILED,        /* role hooks that exited non-zero, were killed or did not start */
 	QFS_M_ANSWERED_AT_COMMIT,  /* submits answered once committed, before their apply */
+	QFS_M_SNAPSHOTS_REJECTED,  /* received snapshots that failed their checks (fetched again) */
+	QFS_M_SESSION_ANSWERS,     /* submits answered from the session table after an install */
 	QFS_M_COUNTERS
 };
 

@@ -208,6 +208,25 @@ int fsm__session_check(struct fsm *fsm, MDB_txn *txn, uint64_t index, const stru
 	return sess_put(fsm, txn, c->client_id, index, s.serial, &s.res);
 }
 
+int fsm_session_get(struct fsm *fsm, MDB_txn *given, uint64_t client, uint64_t *serial,
+                    struct fsm_result *res, bool *found)
+{
+	MDB_txn *txn;
+	struct sess s;
+	int have = 0;
+	int rc = fsm__read_txn(fsm, given, &txn);
+	if (rc != 0)
+		return rc;
+	rc = sess_get(fsm, txn, client, &s, &have);
+	fsm__read_done(given, txn);
+	*found = rc == 0 && have;
+	if (*found) {
+		*serial = s.serial;
+		*res = s.res;
+	}
+	return rc;
+}
+
 int fsm__session_store(struct fsm *fsm, MDB_txn *txn, uint64_t index, const struct wire_cmd *c,
                        const struct fsm_result *res)
 {

@@ -27,10 +27,12 @@ struct parse {
 	uint8_t prev[FSM__SNAP_KEY_MAX]; /* the last key, to check the order */
 	size_t prev_len;
 	int prev_db;
+	const char *why; /* the check that failed, for fsm_snapshot_check_fd */
 };
 
 static int corrupt(struct parse *p, const char *why)
 {
+	p->why = why;
 	if (p->fsm != NULL)
 		snprintf(p->fsm->errmsg, sizeof(p->fsm->errmsg), "snapshot: %s", why);
 	return QFS_ECORRUPT;
@@ -194,8 +196,10 @@ static int meta_seen(struct parse *p, const uint8_t *key, size_t klen, const uin
 		p->seen_applied = 1;
 	}
 	if (klen == strlen(FSM__KEY_FORMAT) && memcmp(key, FSM__KEY_FORMAT, klen) == 0) {
-		if (fsm__get64(val) != FSM_FORMAT_VERSION)
+		if (fsm__get64(val) != FSM_FORMAT_VERSION) {
+			p->why = "another format version";
 			return QFS_EFORMAT;
+		}
 		p->seen_format = 1;
 	}
 	return 0;
@@ -213,8 +217,10 @@ static int parse(struct parse *p)
 		return rc;
 	if (memcmp(h, FSM__SNAP_MAGIC, 8) != 0)
 		return corrupt(p, "bad magic");
-	if (fsm__get32(h + 8) != FSM_FORMAT_VERSION)
+	if (fsm__get32(h + 8) != FSM_FORMAT_VERSION) {
+		p->why = "another format version";
 		return QFS_EFORMAT;
+	}
 	p->applied = fsm__get64(h + 16);
 	if (p->fsm != NULL && (rc = clear_tree(p)) != 0)
 		return rc;
@@ -266,20 +272,23 @@ static int parse(struct parse *p)
 	return 0;
 }
 
-/* One pass over the stream: verify only (@fsm NULL), or load into @txn. */
+/* One pass over the stream: verify only (@fsm NULL), or load into @txn.
+ * @why, if not NULL: the failed check's text, or NULL. */
 static int run(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn read, void *arg,
-               uint64_t *applied)
+               uint64_t *applied, const char **why)
 {
 	struct parse p = {.fsm = fsm, .txn = txn, .read = read, .arg = arg};
 	int rc = parse(&p);
 	if (rc == 0 && applied != NULL)
 		*applied = p.applied;
+	if (why != NULL)
+		*why = rc == 0 ? NULL : p.why;
 	return rc;
 }
 
 int fsm_snapshot_verify(fsm_snapshot_read_fn read, void *arg, uint64_t *applied)
 {
-	return run(NULL, NULL, read, arg, applied);
+	return run(NULL, NULL, read, arg, applied, NULL);
 }
 
 int fsm_snapshot_install(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn read, void *arg,
@@ -287,12 +296,12 @@ int fsm_snapshot_install(struct fsm *fsm, MDB_txn *txn, fsm_snapshot_read_fn rea
 {
 	/* Verify first: a damaged snapshot then costs no writes, nor a map
 	 * grown, nor space reserved, for a length that was garbage. */
-	int rc = run(NULL, NULL, read, arg, NULL);
+	int rc = run(NULL, NULL, read, arg, NULL, NULL);
 	if (rc != 0) {
 		snprintf(fsm->errmsg, sizeof(fsm->errmsg), "snapshot fails verification");
 		return rc;
 	}
-	return run(fsm, txn, read, arg, applied);
+	return run(fsm, txn, read, arg, applied, NULL);
 }
 
 static long fd_read(void *arg, void *buf, size_t cap, uint64_t off)
@@ -308,6 +317,14 @@ static long fd_read(void *arg, void *buf, size_t cap, uint64_t off)
 int fsm_snapshot_verify_fd(int fd, uint64_t *applied)
 {
 	return fsm_snapshot_verify(fd_read, &fd, applied);
+}
+
+int fsm_snapshot_check_fd(int fd, uint64_t *applied, const char **why)
+{
+	int rc = run(NULL, NULL, fd_read, &fd, applied, why);
+	if (rc != 0 && *why == NULL)
+		*why = qfs_strerror(rc); /* the reader's own error */
+	return rc;
 }
 
 int fsm_snapshot_install_fd(struct fsm *fsm, MDB_txn *txn, int fd, uint64_t *applied)

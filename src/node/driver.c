@@ -25,6 +25,7 @@ static struct node__batch *batch_from_ready(struct node *n, const struct raft_re
 	if (b == NULL)
 		return NULL;
 	b->id = rd->id;
+	b->gen = n->core_gen;
 	b->hs_changed = rd->hard_state_changed;
 	b->hs.term = rd->hard_state.term;
 	b->hs.vote = rd->hard_state.vote;
@@ -173,8 +174,13 @@ static void complete_batch(struct node *n, struct node__batch *b)
 			n->change_fn(n->change_arg, 0, 0, NULL, 0); /* everything */
 		if (n->stopping)
 			return;
+		n->snap_rejects = 0;
 		node__coord_on_install(n);
 		node__orphans_want(n);
+		if (b->sess_found)
+			node__submits_on_install(n, b->sess_serial, &b->sess_res);
+		if (n->stopping)
+			return;
 	}
 	for (unsigned i = 0; i < b->n_apply; i++) {
 		const struct node__apply *a = &b->apply[i];
@@ -204,7 +210,7 @@ static void complete_batch(struct node *n, struct node__batch *b)
 }
 
 /* @msg: the failing layer's own message (store_errmsg, fsm_errmsg), or "". */
-static void storage_failed(struct node *n, int err, const char *msg)
+void node__storage_failed(struct node *n, int err, const char *msg)
 {
 	if (n->failed)
 		return;
@@ -236,8 +242,13 @@ void node__writer_completions(uv_async_t *async)
 	while (done != NULL) {
 		struct node__batch *b = done;
 		done = b->next;
-		if (b->err != 0)
-			storage_failed(n, b->err, msg);
+		if (b->discarded) {
+			/* The first of a core's discarded batches rebuilds it;
+			 * the rest (and older cores' batches) just go. */
+			if (b->gen == n->core_gen && !n->failed)
+				node__snapshot_refetch(n, b);
+		} else if (b->err != 0)
+			node__storage_failed(n, b->err, msg);
 		else if (!n->failed && !n->stopping)
 			complete_batch(n, b);
 		node__batch_free(b);
@@ -299,7 +310,7 @@ void node__drive(struct node *n)
 		if (b == NULL && !n->failed) {
 			/* Out of memory: what this batch had to persist is
 			 * lost; we cannot honestly claim it durable. */
-			storage_failed(n, -ENOMEM, "");
+			node__storage_failed(n, -ENOMEM, "");
 		} else if (b != NULL) {
 			/* Before the writer has it: what is committed and
 			 * already certain is answered now (answer.c). */

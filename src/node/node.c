@@ -316,6 +316,11 @@ static int recover(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
+int node__recover(struct node *n, char *err, size_t errlen)
+{
+	return recover(n, err, errlen);
+}
+
 static char *dup_str(const char *s)
 {
 	return s == NULL ? NULL : strdup(s);
@@ -465,6 +470,8 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 		        (uint64_t)(rc_cfg.election_ticks - 1) * opts->heartbeat_ms * 900;
 	if (opts->snapshot_trailing > 0)
 		rc_cfg.trailing_entries = opts->snapshot_trailing;
+	n->raft_cfg = rc_cfg;
+	n->core_gen = 1; /* 0 is "no discarded generation" (node__writer.discard_gen) */
 	rc = raft_new(&rc_cfg, &n->raft);
 	if (rc != 0) {
 		errf(err, errlen, "raft: %s", raft_strerror(rc));

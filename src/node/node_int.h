@@ -60,7 +60,17 @@ struct node__batch {
 	unsigned n_apply;
 	struct node__msg *held; /* msgs_after_persist, encoded */
 	unsigned n_held;
-	int err; /* set by the writer: 0, or why the batch could not be stored */
+	uint64_t gen; /* the node's core_gen when the core made this batch */
+	int err;      /* set by the writer: 0, or why the batch could not be stored */
+	/* Set by the writer: not written, because this batch's snapshot (or
+	 * one before it of the same core) failed its checks (@why says which). */
+	bool discarded;
+	char why[160];
+	/* Set by the writer at an install: this node's session in the
+	 * installed tree (its last serial applied, and the result). */
+	bool sess_found;
+	uint64_t sess_serial;
+	struct fsm_result sess_res;
 };
 
 /* The writer thread: persists and applies batches off the loop. All fields
@@ -87,6 +97,12 @@ struct node__writer {
 	/* A snapshot the writer wrote, for the loop to report to the core. */
 	bool snap_ready;
 	uint64_t snap_index, snap_size;
+	/* A staged snapshot failed its checks: the writer waits, doing
+	 * nothing, until the loop has rebuilt the core from the store
+	 * (node__snapshot_refetch), and then drops the batches of every core
+	 * generation up to @discard_gen unwritten. */
+	bool parked;
+	uint64_t discard_gen;
 
 	/* Writer-thread-only state. */
 	uint64_t applied;         /* fsm.applied as of the last commit */
@@ -166,6 +182,9 @@ struct node {
 	struct store *store;
 	struct fsm *fsm;
 	struct raft *raft;
+	struct raft_config raft_cfg; /* what the core was made with, to make it again */
+	uint64_t core_gen;           /* counts the cores made: a rebuilt core has new batch ids */
+	unsigned snap_rejects;       /* snapshots that failed their checks since the last install */
 	struct net *net;
 	struct net_admin *admin;
 	struct node__writer w;
@@ -269,6 +288,9 @@ struct node {
 void node__contact_on_tick(struct node *n);
 
 /* node.c */
+/* Loads what is durable into the fresh core n->raft (node_start, and a
+ * core rebuilt after a bad snapshot, the writer then parked). */
+int node__recover(struct node *n, char *err, size_t errlen);
 /* The node layer's one logging call: a line whose source is "node ID" (see
  * quorumfs/log.h). Any thread: log_source is set once, at start. */
 #define node__log(n, level, ...) qfs_logs(level, (n)->log_source, __VA_ARGS__)
@@ -292,6 +314,9 @@ static inline void node__raft_now(struct node *n)
 
 /* driver.c: the ready loop. */
 void node__drive(struct node *n);
+/* The node stops voting and leading, loudly (@msg: the failing layer's own
+ * message, or ""); waiting submits and barriers fail with -EIO. */
+void node__storage_failed(struct node *n, int err, const char *msg);
 void node__on_tick(struct node *n);
 
 /* writer.c */
@@ -317,6 +342,7 @@ void node__submits_on_applied(struct node *n, const struct node__apply *a);
 /* A ready batch's committed entries (and install), before the writer has
  * them: answers the submits whose outcome is fixed already. */
 void node__submits_on_committed(struct node *n, const struct node__batch *b);
+void node__submits_on_install(struct node *n, uint64_t serial, const struct fsm_result *res);
 void node__submits_on_tick(struct node *n);
 void node__submits_on_leader_change(struct node *n);
 void node__submits_fail_all(struct node *n, int err);
@@ -349,6 +375,17 @@ int node__snapshot_read_chunk(struct node *n, uint64_t index, uint64_t offset, v
 int node__snapshot_stage(struct node *n, const struct raft_snapshot_chunk *c);
 int node__snapshot_take(struct node *n, uint64_t *index, uint64_t *size);
 void node__snapshot_installed(struct node *n, uint64_t index);
+/* On the writer: whether the staged file of the snapshot @m passes its
+ * checks (there, @m->size bytes, a verified stream of index @m->index).
+ * Returns 0, or an error and a line saying why in @why. */
+int node__snapshot_check(struct node *n, const struct raft_snapshot_meta *m, char *why, size_t len);
+/* On the loop, for a batch the writer discarded because its snapshot
+ * failed its checks: drop the staged file, make the core again from what
+ * is stored (as a restart would), so the leader sends the snapshot again,
+ * and let the writer go on. After NODE__SNAPSHOT_RETRIES in a row, a
+ * storage failure instead. */
+#define NODE__SNAPSHOT_RETRIES 5
+void node__snapshot_refetch(struct node *n, const struct node__batch *b);
 /* Deletes the snapshot files older than @newest, except the @n_keep in @keep. */
 void node__snapshot_prune(struct node *n, uint64_t newest, const uint64_t *keep, unsigned n_keep);
 

@@ -13,6 +13,7 @@
 #include "node_int.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
+#include "quorumfs/metrics.h"
 #include "quorumfs/wire_peer.h"
 
 /*
@@ -126,6 +127,99 @@ void node__snapshot_installed(struct node *n, uint64_t index)
 	fsync_dir(n);
 	n->w.last_snap_index = index;
 	node__snapshot_prune(n, index, NULL, 0);
+}
+
+int node__snapshot_check(struct node *n, const struct raft_snapshot_meta *m, char *why, size_t len)
+{
+	char path[1024];
+	struct stat st;
+	uint64_t idx = 0;
+	const char *what = NULL;
+	int rc = node__snapshot_path(n, "recv", m->index, path, sizeof(path));
+	if (rc != 0) {
+		snprintf(why, len, "%s", qfs_strerror(rc));
+		return rc;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(why, len, "the staged file: %s", strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		snprintf(why, len, "the staged file: %s", strerror(errno));
+	} else if ((uint64_t)st.st_size != m->size) {
+		rc = QFS_ECORRUPT;
+		snprintf(why, len, "%llu bytes staged, the leader announced %llu",
+		         (unsigned long long)st.st_size, (unsigned long long)m->size);
+	} else if ((rc = fsm_snapshot_check_fd(fd, &idx, &what)) != 0) {
+		snprintf(why, len, "%s", what);
+	} else if (idx != m->index) {
+		rc = QFS_ECORRUPT;
+		snprintf(why, len, "it holds index %llu, not %llu", (unsigned long long)idx,
+		         (unsigned long long)m->index);
+	}
+	close(fd);
+	return rc;
+}
+
+void node__snapshot_refetch(struct node *n, const struct node__batch *b)
+{
+	const struct raft_snapshot_meta *m = &b->install_meta;
+	char path[1024], err[256];
+
+	qfs_metric_inc(QFS_M_SNAPSHOTS_REJECTED);
+	if (++n->snap_rejects > NODE__SNAPSHOT_RETRIES) {
+		snprintf(err, sizeof(err),
+		         "the snapshot from the leader at index %llu failed its checks %u times "
+		         "in a row, the last: %s",
+		         (unsigned long long)m->index, n->snap_rejects, b->why);
+		node__storage_failed(n, QFS_ECORRUPT, err);
+		return; /* the writer stays parked: nothing more is written */
+	}
+	node__log(n, QFS_LOG_ERROR,
+	          "the snapshot from the leader at index %llu failed its checks (%s): "
+	          "discarded, fetching it again (attempt %u of %u)",
+	          (unsigned long long)m->index, b->why, n->snap_rejects + 1,
+	          NODE__SNAPSHOT_RETRIES + 1);
+	if (node__snapshot_path(n, "recv", m->index, path, sizeof(path)) == 0)
+		unlink(path);
+	/* The core took the snapshot as installed (its log reset, its
+	 * commit moved) when the last chunk came; the store never did. A core
+	 * made again from the store, as at a restart, has no staging area:
+	 * the leader's next chunk is refused with offset 0, and the leader
+	 * sends the whole snapshot again (src/raft/snapshot.c). Nothing the
+	 * old core promised is lost: what it sent after that chunk waited for
+	 * the batches just discarded (messages after persist). */
+	struct raft *old = n->raft, *fresh = NULL;
+	int rc = raft_new(&n->raft_cfg, &fresh);
+	if (rc != 0) {
+		node__storage_failed(n, rc, "making the core again");
+		return;
+	}
+	n->raft = fresh;
+	raft_free(old);
+	n->core_gen++;
+	err[0] = '\0';
+	rc = node__recover(n, err, sizeof(err));
+	if (rc != 0) {
+		node__storage_failed(n, rc, err);
+		return;
+	}
+	n->leader = RAFT_NONE;
+	n->term = raft_current_term(n->raft);
+	/* Rounds the old core was asked for are never answered: ask again. */
+	for (struct node__barrier *r = n->barriers; r != NULL; r = r->next)
+		if (!r->have_index)
+			r->ctx = 0;
+	n->barriers_new = true;
+	node__submits_on_leader_change(n);
+	pthread_mutex_lock(&n->w.mu);
+	n->w.parked = false;
+	pthread_cond_signal(&n->w.cond);
+	pthread_mutex_unlock(&n->w.mu);
+	node__kick(n);
 }
 
 struct take {

@@ -337,6 +337,26 @@ void node__submits_on_committed(struct node *n, const struct node__batch *b)
 	}
 }
 
+/* After a snapshot install: the submit of @serial, if it still waits, was
+ * applied inside the snapshot (its entry never reached this node on its
+ * own), so its session's stored result is its answer. Older serials that
+ * still wait are left to their resends: the table keeps only the latest. */
+void node__submits_on_install(struct node *n, uint64_t serial, const struct fsm_result *res)
+{
+	struct node__submit *s = find_serial(n, serial);
+	if (s == NULL)
+		return;
+	node__log(n, QFS_LOG_INFO,
+	          "change %llu was applied inside the installed snapshot: answered from the "
+	          "session table",
+	          (unsigned long long)serial);
+	qfs_metric_inc(QFS_M_SESSION_ANSWERS);
+	unlink_submit(s);
+	count_outcome(s, 0);
+	s->cb(s->arg, 0, res);
+	free_submit(s);
+}
+
 void node__submits_on_tick(struct node *n)
 {
 	uint64_t now = uv_now(n->loop);

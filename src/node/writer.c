@@ -37,6 +37,10 @@ void node__batch_free(struct node__batch *b)
 	free(b);
 }
 
+/* write_group's answer for a group whose snapshot failed its checks
+ * (positive: never an error code). */
+#define BAD_SNAPSHOT 1
+
 /* What one store_write covers: a run of queued batches. */
 struct wtxn {
 	struct node *n;
@@ -110,6 +114,14 @@ static int install_txn(MDB_txn *txn, void *arg)
 			int rc = install(t, txn, b);
 			if (rc != 0)
 				return rc;
+			/* Our own submits that the snapshot applied are answered
+			 * from this (the tree as installed, before later applies). */
+			rc = fsm_session_get(n->fsm, txn, n->client_id, &b->sess_serial,
+			                     &b->sess_res, &b->sess_found);
+			if (rc != 0) {
+				n->w.tree_failed = true;
+				return rc;
+			}
 		}
 	return 0;
 }
@@ -312,6 +324,14 @@ static int write_group(struct node *n, struct node__batch *first, struct node__b
 		applies = applies || b->n_apply > 0;
 	int rc = stage_chunks(n, first);
 	n->w.errmsg[0] = '\0'; /* a staging file's errno says it all */
+	/* Checked before anything is written, so that a snapshot damaged on
+	 * the leader's disk or in this staging file is not a storage failure:
+	 * it is fetched again (writer_main, node__snapshot_refetch). */
+	if (rc == 0 && first->install &&
+	    node__snapshot_check(n, &first->install_meta, first->why, sizeof(first->why)) != 0) {
+		last->next = stop;
+		return BAD_SNAPSHOT;
+	}
 	uint64_t t0 = uv_hrtime();
 	if (rc == 0 && first->install) {
 		rc = store_write(n->store, install_txn, &t);
@@ -347,7 +367,8 @@ static bool txn_too_big(int rc)
  * snapshot installation (it must come first in its group, write_group), or,
  * if a group is more than LMDB takes in one transaction, batch by batch.
  * Returns 0 or the first error; *@rest is the first batch not written
- * (NULL: all were).
+ * (NULL: all were). 0 with *@rest set: *@rest's snapshot failed its
+ * checks, and the batches before it were written.
  */
 static int write_batches(struct node *n, struct node__batch *work, struct node__batch **rest)
 {
@@ -357,6 +378,10 @@ static int write_batches(struct node *n, struct node__batch *work, struct node__
 		while (stop != NULL && !stop->install)
 			stop = stop->next;
 		int rc = write_group(n, g, stop);
+		if (rc == BAD_SNAPSHOT) {
+			*rest = g;
+			return 0;
+		}
 		if (txn_too_big(rc) && g->next != stop) {
 			for (struct node__batch *b = g; b != stop; b = b->next) {
 				rc = write_group(n, b, b->next);
@@ -396,6 +421,33 @@ static void done_append(struct node__writer *w, struct node__batch *first, struc
 	w->done_tail = last;
 }
 
+/* Moves @first and the rest of its list to the done list, unwritten, and
+ * parks the writer until the loop has rebuilt the core. Under w->mu. */
+static void discard(struct node__writer *w, struct node__batch *first)
+{
+	w->discard_gen = first->gen;
+	w->parked = true;
+	for (struct node__batch *b = first; b != NULL; b = b->next)
+		b->discarded = true;
+	done_append(w, first, NULL, 0);
+}
+
+/* Takes the batches of discarded core generations off the front of
+ * @work (they are in order) to the done list. Under w->mu. */
+static struct node__batch *drop_stale(struct node__writer *w, struct node__batch *work)
+{
+	struct node__batch *keep = work;
+	while (keep != NULL && keep->gen <= w->discard_gen)
+		keep = keep->next;
+	if (keep == work)
+		return work;
+	for (struct node__batch *b = work; b != keep; b = b->next)
+		b->discarded = true;
+	done_append(w, work, keep, 0);
+	uv_async_send(&w->async);
+	return keep;
+}
+
 static void *writer_main(void *arg)
 {
 	struct node *n = arg;
@@ -403,8 +455,9 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->stop && w->queue == NULL && w->compact_to <= w->compacted &&
-		       !w->snap_request && !w->prune_request)
+		while (!w->stop &&
+		       (w->parked || (w->queue == NULL && w->compact_to <= w->compacted &&
+		                      !w->snap_request && !w->prune_request)))
 			pthread_cond_wait(&w->cond, &w->mu);
 		if (w->stop)
 			break;
@@ -417,7 +470,7 @@ static void *writer_main(void *arg)
 		w->snap_request = false;
 		w->prune_request = false;
 		/* Group commit: everything queued while the last fsync ran. */
-		struct node__batch *work = w->queue, *rest = NULL;
+		struct node__batch *work = drop_stale(w, w->queue), *rest = NULL;
 		w->queue = w->queue_tail = NULL;
 		w->busy = true;
 		pthread_mutex_unlock(&w->mu);
@@ -438,12 +491,19 @@ static void *writer_main(void *arg)
 			node__snapshot_prune(n, w->last_snap_index, keep, n_keep);
 		if (work != NULL)
 			rc = write_batches(n, work, &rest);
-		if (rc == 0)
+		if (rc == 0 && rest == NULL)
 			maybe_snapshot(n, force_snapshot);
 
 		pthread_mutex_lock(&w->mu);
 		w->busy = false;
 		done_append(w, work, rest, 0); /* what was written */
+		if (rc == 0 && rest != NULL) {
+			/* A snapshot failed its checks: the core believes it
+			 * installed, so what it said from then on is dropped. */
+			discard(w, rest);
+			uv_async_send(&w->async);
+			continue;
+		}
 		if (rest != NULL && rc == -ENOSPC) {
 			/* Keep the rest (the core must not believe it durable)
 			 * and try again; later batches queue behind. */

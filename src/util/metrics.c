@@ -228,6 +228,12 @@ size_t qfs_metrics_render(char *buf, size_t cap)
 	        "Snapshot transfers this node started to a follower.", QFS_M_SNAPSHOTS_SENT);
 	counter(&o, "quorumfs_snapshots_installed_total",
 	        "Snapshots this node installed from its leader.", QFS_M_SNAPSHOTS_INSTALLED);
+	counter(&o, "quorumfs_snapshots_rejected_total",
+	        "Snapshots from the leader that failed their checks and were fetched again.",
+	        QFS_M_SNAPSHOTS_REJECTED);
+	counter(&o, "quorumfs_session_answers_total",
+	        "Changes applied inside an installed snapshot, answered from the session table.",
+	        QFS_M_SESSION_ANSWERS);
 	counter(&o, "quorumfs_verify_checks_total",
 	        "Cross-replica checks this node hashed its tree for.", QFS_M_VERIFY_CHECKS);
 	counter(&o, "quorumfs_verify_mismatches_total",

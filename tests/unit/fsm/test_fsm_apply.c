@@ -134,6 +134,48 @@ static int session_cmd(struct tenv *t, uint64_t client, uint64_t serial, struct 
 	return tenv_apply(t, c);
 }
 
+/* The read-only lookup the node answers with after a snapshot install: the
+ * last serial and its stored result, and nothing for an unknown client. */
+static void session_lookup(void **state)
+{
+	struct tenv *t = *state;
+	struct wire_cmd app = {.type = WIRE_CMD_APPEND, .data = "xy", .data_len = 2};
+	struct fsm_result res;
+	uint64_t serial = 0;
+	bool found = true;
+
+	assert_int_equal(t_create(t, ROOT, "f", 0, NULL), 0);
+	app.ino = t->res.attr.ino;
+	assert_int_equal(fsm_session_get(t->fsm, NULL, 7, &serial, &res, &found), 0);
+	assert_false(found);
+	assert_int_equal(session_cmd(t, 7, 1, &app), 0);
+	assert_int_equal(session_cmd(t, 7, 2, &app), 0);
+	struct fsm_result want = t->res;
+	uint32_t before = tenv_digest(t);
+	assert_int_equal(fsm_session_get(t->fsm, NULL, 7, &serial, &res, &found), 0);
+	assert_true(found);
+	assert_int_equal(serial, 2);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.offset, want.offset);
+	assert_memory_equal(&res.attr, &want.attr, sizeof(want.attr));
+	assert_int_equal(tenv_digest(t), before); /* it changed nothing */
+	/* In the caller's write transaction, as the node's writer calls it. */
+	MDB_txn *txn;
+	assert_int_equal(mdb_txn_begin(t->env, NULL, 0, &txn), 0);
+	assert_int_equal(fsm_session_get(t->fsm, txn, 8, &serial, &res, &found), 0);
+	assert_false(found);
+	assert_int_equal(fsm_session_get(t->fsm, txn, 7, &serial, &res, &found), 0);
+	assert_true(found);
+	mdb_txn_abort(txn);
+	/* A failed command's result is what a lookup gives too. */
+	struct wire_cmd bad = {
+	        .type = WIRE_CMD_MKDIR, .parent = 999999, .name = "d", .name_len = 1};
+	assert_int_equal(session_cmd(t, 7, 3, &bad), -ENOENT);
+	assert_int_equal(fsm_session_get(t->fsm, NULL, 7, &serial, &res, &found), 0);
+	assert_int_equal(serial, 3);
+	assert_int_equal(res.err, -ENOENT);
+}
+
 static void sessions_apply_once(void **state)
 {
 	struct tenv *t = *state;
@@ -441,6 +483,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        T(index_order),
 	        cmocka_unit_test(rerun_after_map_full),
+	        T(session_lookup),
 	        T(sessions_apply_once),
 	        cmocka_unit_test(sessions_expire_by_index),
 	        cmocka_unit_test(sessions_expiry_is_deterministic),

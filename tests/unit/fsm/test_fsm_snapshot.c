@@ -295,11 +295,24 @@ static void install_from_file(void **state)
 	assert_int_equal(fsm_snapshot_install_fd(b.fsm, txn, fd, &applied), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	tenv_assert_same(&a, &b);
+	/* Sessions travel with the tree: a submit the snapshot applied is
+	 * answered from them on the installing node. */
+	uint64_t serial = 0;
+	struct fsm_result res;
+	bool found = false;
+	assert_int_equal(fsm_session_get(b.fsm, NULL, 4, &serial, &res, &found), 0);
+	assert_true(found);
+	assert_int_equal(serial, 1);
 
 	/* A damaged file fails verification; install never starts. */
 	s[n / 2] ^= 0x40;
 	assert_int_equal(pwrite(fd, s, n, 0), (ssize_t)n);
 	assert_int_equal(fsm_snapshot_verify_fd(fd, NULL), QFS_ECORRUPT);
+	/* ... and says which check failed, for the node's log line. */
+	const char *why = NULL;
+	assert_int_equal(fsm_snapshot_check_fd(fd, NULL, &why), QFS_ECORRUPT);
+	assert_non_null(why);
+	assert_true(strlen(why) > 0);
 	assert_int_equal(mdb_txn_begin(b.env, NULL, 0, &txn), 0);
 	assert_int_equal(fsm_snapshot_install_fd(b.fsm, txn, fd, NULL), QFS_ECORRUPT);
 	mdb_txn_abort(txn);

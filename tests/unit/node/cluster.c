@@ -25,7 +25,7 @@
  * up by default): a port taken from that range could be handed to one of
  * the nodes' own outgoing connections before the node that owns it listens.
  */
-static uint16_t free_port(void)
+uint16_t free_port(void)
 {
 	static unsigned seed;
 	if (seed == 0)

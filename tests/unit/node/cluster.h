@@ -49,6 +49,8 @@ struct changes {
 	char name[64];
 };
 
+/* A loopback port nobody listens on, below the ephemeral range. */
+uint16_t free_port(void);
 /* Runs the loop until @pred holds; false after @ms milliseconds. */
 bool run_until(struct cluster *c, pred_fn pred, void *arg, unsigned ms);
 bool never(struct cluster *c, void *arg);
