@@ -274,7 +274,8 @@ int store__wal_compact(struct wal *w, uint64_t upto, char *err, size_t errlen)
 		return rc;
 	pthread_mutex_lock(&w->mu);
 	size_t k = (size_t)(upto - w->base);
-	memmove(w->ents, w->ents + k, (n_ents(w) - k) * sizeof(*w->ents));
+	if (n_ents(w) > k)
+		memmove(w->ents, w->ents + k, (n_ents(w) - k) * sizeof(*w->ents));
 	w->base = upto;
 	w->base_term = term;
 	drop_segments(w);

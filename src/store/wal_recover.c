@@ -395,7 +395,8 @@ static int list(struct wal *w, uint64_t **out, size_t *n, char *err, size_t errl
 		v[k++] = seq;
 	}
 	closedir(d);
-	qsort(v, k, sizeof(*v), cmp_u64);
+	if (k > 1)
+		qsort(v, k, sizeof(*v), cmp_u64);
 	*out = v;
 	*n = k;
 	return 0;
@@ -440,8 +441,9 @@ int store__wal_replay(struct wal *w, char *err, size_t errlen)
 	}
 	for (size_t i = 1; i < n; i++)
 		if (seqs[i] != seqs[i - 1] + 1) {
+			uint64_t gap = seqs[i - 1] + 1;
 			free(seqs);
-			return corrupt(&r, "log segment %" PRIu64 " is missing", seqs[i - 1] + 1);
+			return corrupt(&r, "log segment %" PRIu64 " is missing", gap);
 		}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[4200];
