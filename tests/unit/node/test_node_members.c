@@ -303,7 +303,8 @@ static bool submit_fails_eio(struct cluster *c, void *arg)
 
 /* A storage failure stops the node from taking part (raft_fail), loudly,
  * and fails its writes with EIO; it stays up for reads; the others go on.
- * Here: the snapshot it receives is damaged, so its install fails. */
+ * Here: the snapshot it receives is damaged and stays so: after the
+ * bounded refetches (docs/daemon.md) its install fails for good. */
 static void test_storage_failure(void **state)
 {
 	struct cluster *c = *state;
