@@ -539,9 +539,9 @@ static void log_one(struct qfs_mount *m, struct qfs__handle *h)
 {
 	if (h->publishing > 0)
 		qfs_log(QFS_LOG_WARN,
-		        "stopping: %zu bytes written to inode %llu not published: no commit "
-		        "within %u ms (it may still commit)",
-		        h->publishing_bytes, (unsigned long long)h->ino, m->drain_bound_ms);
+		        "stopping: %zu bytes written to inode %llu not published: not committed "
+		        "before the stop (it may still commit)",
+		        h->publishing_bytes, (unsigned long long)h->ino);
 }
 
 void qfs__log_unpublished(struct qfs_mount *m)

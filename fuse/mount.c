@@ -279,9 +279,11 @@ static void drain_timer_cb(uv_timer_t *t)
 
 	if (!m->draining)
 		return;
-	if (m->publishing > 0)
+	if (m->publishing > 0) {
+		qfs_log(QFS_LOG_WARN, "stopping: %lu publishes not answered within %u ms",
+		        m->publishing, m->drain_bound_ms);
 		qfs__log_unpublished(m);
-	else if (m->drain_waited)
+	} else if (m->drain_waited)
 		qfs_log(QFS_LOG_INFO, "stopping: every write gathered by open files is published");
 	m->draining = false;
 	m->drain_done = NULL;
@@ -317,6 +319,8 @@ void qfs_mount_drain(struct qfs_mount *m, unsigned bound_ms, void (*done)(void *
 void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg)
 {
 	/* A drain still going ends here, without its callback. */
+	if (m->draining && m->publishing > 0)
+		qfs__log_unpublished(m);
 	m->draining = false;
 	m->drain_done = NULL;
 	uv_timer_stop(&m->drain_timer);

@@ -114,7 +114,8 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
  * logged with its error when it fails). Everything else is served as usual
  * meanwhile, and the node must keep running: call node_stop() only after
  * @done (then qfs_mount_stop()). At most once per mount; qfs_mount_stop()
- * during a drain ends it without calling @done. @done may be NULL.
+ * during a drain ends it without calling @done (logging, per inode, the
+ * publishes still in flight). @done may be NULL.
  */
 void qfs_mount_drain(struct qfs_mount *m, unsigned bound_ms, void (*done)(void *arg), void *arg);
 

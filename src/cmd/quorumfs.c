@@ -366,6 +366,7 @@ struct daemon {
 	struct qfs_mount *mount;
 	struct qfs_http *http;
 	bool stopping;
+	bool draining;     /* qfs_mount_drain called, its callback not yet run */
 	unsigned drain_ms; /* how long a stop waits for the gathered writes */
 	int exit_code;
 };
@@ -407,6 +408,7 @@ static void drained(void *arg)
 {
 	struct daemon *d = arg;
 
+	d->draining = false;
 	if (d->mount)
 		qfs_mount_stop(d->mount, mount_stopped, d);
 	if (d->node)
@@ -428,9 +430,10 @@ static void begin_stop(struct daemon *d, const char *why)
 	qfs_info("%s: unmounting and stopping", why);
 	qfs_http_stop(d->http); /* it reads the node's snapshot: before node_stop */
 	d->http = NULL;
-	if (d->mount && d->node)
+	if (d->mount && d->node) {
+		d->draining = true;
 		qfs_mount_drain(d->mount, d->drain_ms, drained, d);
-	else
+	} else
 		drained(d);
 }
 
@@ -439,6 +442,15 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct daemon *d = h->data;
 	if (signum == SIGHUP) {
 		qfs_info("SIGHUP: nothing to reload (the membership is replicated)");
+		return;
+	}
+	if (d->draining) {
+		/* A second signal: the operator will not wait (qfs_mount_stop
+		 * ends the drain; the publishes in flight fail, and may still
+		 * commit). */
+		qfs_warn("%s again: stopping without waiting for the publishes",
+		         signum == SIGTERM ? "SIGTERM" : "SIGINT");
+		drained(d);
 		return;
 	}
 	begin_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
