@@ -177,6 +177,24 @@ enum raft_msg_type {
 /* Name of a message type ("append", ...). */
 const char *raft_msg_type_name(int type);
 
+/*
+ * Follower read leases (docs/raft-core.md, "Follower read leases"). A
+ * follower asks with every answer it sends the leader, stamping it with its
+ * own clock; the leader's later messages say which stamp it granted.
+ */
+struct raft_lease_ask {
+	bool ask;       /* the follower asks for (or renews) a lease */
+	uint64_t stamp; /* its clock (raft_set_now()) when it built the answer */
+};
+
+struct raft_lease_grant {
+	uint64_t duration; /* the leader's follower_lease; 0: no grant in this message */
+	uint64_t stamp;    /* the follower's stamp granted: it holds until stamp +
+	                    * duration less the drift margin, by its own clock */
+	raft_index commit; /* the leader's commit index when it sent this: the
+	                    * follower serves reads only once it applied it */
+};
+
 struct raft_append {
 	raft_index prev_index; /* index of the entry before entries[0] */
 	raft_term prev_term;   /* its term */
@@ -184,6 +202,7 @@ struct raft_append {
 	uint64_t seq;          /* leader's send counter in this term, echoed back */
 	unsigned n_entries;
 	struct raft_entry *entries;
+	struct raft_lease_grant grant;
 };
 
 struct raft_append_resp {
@@ -196,15 +215,18 @@ struct raft_append_resp {
 	raft_term hint_term;   /* rejected: term of the follower's entry at prev_index
 	                        * (0 if it has none); the conflict hint of paper 5.3 */
 	uint64_t seq;          /* echo of raft_append.seq */
+	struct raft_lease_ask lease;
 };
 
 struct raft_heartbeat {
 	raft_index commit; /* min(leader commit, the follower's match index) */
 	uint64_t seq;      /* echoed back; confirms leadership for ReadIndex */
+	struct raft_lease_grant grant;
 };
 
 struct raft_heartbeat_resp {
 	uint64_t seq;
+	struct raft_lease_ask lease;
 };
 
 struct raft_vote {
@@ -304,6 +326,19 @@ struct raft_config {
 	                              * must be shorter than the least real time any
 	                              * server takes to count election_ticks - 1 ticks,
 	                              * less clock drift. See raft_set_now(). */
+	uint64_t follower_lease;     /* D: follower read leases, in the units of
+	                              * raft_set_now(); 0 turns them off. Needs
+	                              * lease_duration (a leader grants only under
+	                              * its own lease). A leader waits for every
+	                              * follower it granted within the last D before
+	                              * it makes an entry visible, and a new leader
+	                              * makes nothing visible for D * (1000 +
+	                              * clock_drift_permille) / 1000 after it wins.
+	                              * Every server must use the same D. */
+	unsigned clock_drift_permille; /* how much faster, per mille, any server's
+	                              * clock may run than any other's (the bound
+	                              * lease_duration already assumes): a follower
+	                              * holds a grant for D * 1000 / (1000 + this) */
 };
 
 /* Fills @cfg with the defaults for server @id (10/1 ticks, PreVote and
@@ -550,6 +585,20 @@ void raft_ready(struct raft *r, struct raft_ready *rd);
 
 /* raft_advance - the caller has taken @rd (steps 1-3 started in order). */
 void raft_advance(struct raft *r, const struct raft_ready *rd);
+
+/*
+ * raft_read_lease - may a linearizable read be served from the local state
+ * machine now, without asking anyone? True on a leader that holds its read
+ * lease, and on a follower (or learner) that holds a follower read lease
+ * (cfg.follower_lease). Then *@floor (may be NULL) is the index the local
+ * state machine must have applied before it answers: the leader's commit
+ * index, or on a follower the commit index of its latest grant. A follower
+ * must also wait for every entry it has acknowledged and not yet applied that
+ * touches what the read reads (it marks them before it acknowledges: the
+ * node's side of the ready contract, docs/raft-core.md). Uses the time set
+ * by raft_set_now() right before the call, and false without one.
+ */
+bool raft_read_lease(const struct raft *r, raft_index *floor);
 
 /* ------------------------------------------------------------------------ */
 /* Queries (for status and tests)                                            */

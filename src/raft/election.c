@@ -200,6 +200,7 @@ void raft__become_leader(struct raft *r)
 	r->bcast_seq = 0;
 	r->committed_in_term = false;
 	r->hb_due = false;
+	raft__fl_lead(r);
 	raft__progress_reset_all(r);
 	if (raft__leader_append(r, RAFT_ENTRY_NOOP, NULL, 0) < 0) {
 		/* Out of memory: without a no-op the leader could not commit in

@@ -340,6 +340,9 @@ void raft_tick(struct raft *r)
 		raft__tick_leader(r);
 	else
 		raft__tick_election(r);
+	/* A holder's lease or a new leader's wait may have ended (follower_lease.c). */
+	if (r->role == RAFT_LEADER && r->cfg.follower_lease)
+		raft__maybe_commit(r);
 }
 
 static int stale_term(struct raft *r, const struct raft_message *m)
@@ -400,10 +403,14 @@ static int step(struct raft *r, const struct raft_message *m)
 		if (r->role != RAFT_FOLLOWER || r->leader != m->from)
 			raft__become_follower(r, m->term, m->from);
 		r->election_elapsed = 0;
-		if (m->type == RAFT_MSG_APPEND)
+		if (m->type == RAFT_MSG_APPEND) {
+			raft__fl_on_grant(r, m->from, &m->append.grant);
 			return raft__step_append(r, m);
-		if (m->type == RAFT_MSG_HEARTBEAT)
+		}
+		if (m->type == RAFT_MSG_HEARTBEAT) {
+			raft__fl_on_grant(r, m->from, &m->heartbeat.grant);
 			return raft__step_heartbeat(r, m);
+		}
 		return raft__step_snapshot(r, m);
 	case RAFT_MSG_APPEND_RESP:
 		return r->role == RAFT_LEADER ? raft__step_append_resp(r, m) : 0;
@@ -439,6 +446,11 @@ int64_t raft_propose(struct raft *r, const void *data, size_t len)
 		return RAFT_EBUSY;
 	if (len > 0 && data == NULL)
 		return -EINVAL;
+	/* A commit held back by follower leases (follower_lease.c) may move
+	 * now and step a removed leader down: before the append, not after. */
+	raft__maybe_commit(r);
+	if (r->role != RAFT_LEADER)
+		return RAFT_ENOTLEADER;
 	int64_t index = raft__leader_append(r, RAFT_ENTRY_NORMAL, data, len);
 	if (index > 0)
 		raft__maybe_commit(r);

@@ -193,6 +193,23 @@ struct raft {
 	} stamps[RAFT__STAMPS];
 	unsigned n_stamps, stamp_pos; /* ring: stamp_pos is the next slot */
 
+	/* Follower read leases (follower_lease.c). Leader: whom it must wait
+	 * for; volatile, like every lease. A removed server keeps its slot
+	 * until its lease ends. */
+	struct raft__holder {
+		raft_id id;
+		uint64_t until; /* leader's clock: it waits for this server till then */
+		uint64_t stamp; /* the server's stamp granted, echoed in the grant */
+	} holders[RAFT_MAX_SERVERS];
+	unsigned n_holders;
+	bool lead_wait_known;     /* leader: lead_wait_until is set */
+	uint64_t lead_wait_until; /* leader: nothing becomes visible before (rule 4) */
+	/* Follower: the lease it holds, from the leader of fl_term. */
+	raft_term fl_term;    /* 0: none */
+	raft_id fl_leader;
+	uint64_t fl_until;    /* its own clock */
+	raft_index fl_commit; /* highest commit index granted with it */
+
 	/* Outputs gathered for the next batch. */
 	RAFT__VEC(struct raft_message) out;       /* send now */
 	RAFT__VEC(struct raft_message) out_after; /* send after persist */
@@ -306,6 +323,24 @@ bool raft__lease_valid(const struct raft *r);
 bool raft__in_vote_lease(const struct raft *r);
 /* The time given before this input call is used up. */
 void raft__now_consumed(struct raft *r);
+
+/* follower_lease.c */
+#ifdef RAFT_BROKEN_LEASE
+extern int raft_broken_lease; /* which rule is broken (follower_lease.c) */
+#endif
+/* Follower: fill the ask of an answer to the leader. */
+void raft__fl_ask(const struct raft *r, struct raft_lease_ask *ask);
+/* Leader: @from asked in an answer received now. */
+void raft__fl_on_ask(struct raft *r, raft_id from, const struct raft_lease_ask *ask);
+/* Leader: the grant to put in a message to @to. */
+void raft__fl_grant(const struct raft *r, raft_id to, struct raft_lease_grant *g);
+/* Follower: a message from its leader carried @g. */
+void raft__fl_on_grant(struct raft *r, raft_id from, const struct raft_lease_grant *g);
+/* Leader: the highest index it may make visible, at most @n (rules 2, 4);
+ * r->commit if it must wait. */
+raft_index raft__fl_visible(struct raft *r, raft_index n);
+/* Leader: a new term of leadership began. */
+void raft__fl_lead(struct raft *r);
 
 /* snapshot.c */
 int raft__step_snapshot(struct raft *r, const struct raft_message *m);

@@ -18,6 +18,7 @@ static void reply_append(struct raft *r, const struct raft_message *m, bool reje
 	resp.append_resp.hint_index = hint_index;
 	resp.append_resp.hint_term = hint_term;
 	resp.append_resp.seq = m->type == RAFT_MSG_APPEND ? m->append.seq : 0;
+	raft__fl_ask(r, &resp.append_resp.lease);
 	raft__send(r, &resp);
 }
 
@@ -163,6 +164,7 @@ int raft__step_heartbeat(struct raft *r, const struct raft_message *m)
 	struct raft_message resp = {
 	        .type = RAFT_MSG_HEARTBEAT_RESP, .to = m->from, .term = r->term};
 	resp.heartbeat_resp.seq = m->heartbeat.seq;
+	raft__fl_ask(r, &resp.heartbeat_resp.lease);
 	raft__send(r, &resp);
 	return 0;
 }
@@ -240,6 +242,12 @@ void raft__maybe_commit(struct raft *r)
 	if (t != r->term)
 		return;
 #endif
+	/* Follower read leases: not past a holder's match, and nothing in a new
+	 * leader's first D (follower_lease.c, rules 2 and 4). Any index up to N
+	 * is held by a majority, so a smaller one is as safe to commit. */
+	N = raft__fl_visible(r, N);
+	if (N <= r->commit)
+		return;
 	r->commit = N;
 	if (!r->committed_in_term) {
 		raft_term ct;
@@ -353,6 +361,7 @@ int raft__step_append_resp(struct raft *r, const struct raft_message *m)
 		raft__inflight_free_to(r, pr, pr->match);
 		break;
 	}
+	raft__fl_on_ask(r, m->from, &ar->lease);
 	if (moved)
 		raft__maybe_commit(r);
 	if (r->role == RAFT_LEADER)
@@ -366,6 +375,7 @@ int raft__step_heartbeat_resp(struct raft *r, const struct raft_message *m)
 	if (pr == NULL || m->from == r->cfg.id)
 		return 0;
 	contact(pr, m->heartbeat_resp.seq);
+	raft__fl_on_ask(r, m->from, &m->heartbeat_resp.lease);
 	if (pr->state == RAFT_PROGRESS_PROBE) {
 		pr->paused = false;
 	} else if (pr->state == RAFT_PROGRESS_REPLICATE && pr->match < raft__log_last(&r->log) &&
@@ -428,6 +438,7 @@ static struct raft_message *append_msg(struct raft *r, struct out *o, struct raf
 	raft_index told = r->commit < sent_last ? r->commit : sent_last;
 	if (told > pr->commit_sent)
 		pr->commit_sent = told;
+	raft__fl_grant(r, pr->id, &m->append.grant);
 	return m;
 }
 
@@ -499,6 +510,7 @@ static int heartbeat_to(struct raft *r, struct out *o, struct raft__progress *pr
 	m->heartbeat.seq = ++r->seq;
 	if (m->heartbeat.commit > pr->commit_sent)
 		pr->commit_sent = m->heartbeat.commit;
+	raft__fl_grant(r, pr->id, &m->heartbeat.grant);
 	return 0;
 }
 

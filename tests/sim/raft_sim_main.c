@@ -14,6 +14,10 @@
 #define SIM_PROG "build/tests/sim/raft-sim"
 #endif
 
+#ifdef RAFT_BROKEN_LEASE
+extern int raft_broken_lease; /* follower_lease.c of qfs_raft_lease_broken */
+#endif
+
 struct args {
 	uint64_t seeds, seed, steps;
 	unsigned nodes, jobs;
@@ -24,6 +28,8 @@ struct args {
 	bool extreme;
 	uint64_t snap_every;
 	unsigned lease; /* permille; 0: per seed */
+	unsigned follower_lease; /* permille; 0: per seed */
+	unsigned broken_lease; /* raft-sim-broken-lease: which rule is broken */
 };
 
 static void usage(void)
@@ -43,7 +49,12 @@ static void usage(void)
 	        "  elections; --snap-every N: snapshots every N applied entries (default\n"
 	        "  4..40 per node);\n"
 	        "  --lease P: the leader's read lease lasts P/1000 of election_ticks - 1\n"
-	        "  ticks (0: off; default: 600 in 3 of 4 seeds, off in the others)\n",
+	        "  ticks (0: off; default: 600 in 3 of 4 seeds, off in the others);\n"
+	        "  --follower-lease P: follower read leases of P/1000 of election_ticks - 1\n"
+	        "  ticks, with local reads on every node (0: off; default: 1000 in half the\n"
+	        "  seeds with the read lease); --sim-bug ack-before-mark: a holder\n"
+	        "  acknowledges before it marks; --broken-lease N (raft-sim-broken-lease\n"
+	        "  only): 1 stretched, 2 from receipt, 3 no wait for holders, 4 no new-leader wait\n",
 	        SIM_PROG);
 	exit(2);
 }
@@ -60,7 +71,7 @@ static uint64_t num(const char *s)
 
 struct totals {
 	uint64_t seeds, violations, steps, elections, crashes, committed, installs, chunks, changes,
-	        reads, dropped, old;
+	        reads, dropped, old, lreads;
 };
 
 /* Runs the seeds i with i % jobs == part; writes failures and totals to @out. */
@@ -78,6 +89,8 @@ static void run_part(const struct args *a, unsigned part, FILE *out)
 		o.extreme = a->extreme;
 		o.snap_every = a->snap_every;
 		o.lease_permille = a->lease;
+		if (a->follower_lease)
+			o.follower_lease_permille = a->follower_lease == ~0u ? 0 : a->follower_lease;
 		struct sim_cluster *c = sim_cluster_new(&o, seed);
 		unsigned v = sim_run_random(c);
 		t.seeds++;
@@ -90,6 +103,7 @@ static void run_part(const struct args *a, unsigned part, FILE *out)
 		t.chunks += c->n_chunks;
 		t.changes += c->n_changes;
 		t.reads += c->n_reads_ok;
+		t.lreads += c->n_lease_reads_ok;
 		t.dropped += c->chk.n_dropped;
 		t.old += c->n_old_commits;
 		if (v)
@@ -99,9 +113,9 @@ static void run_part(const struct args *a, unsigned part, FILE *out)
 	}
 	fprintf(out,
 	        "T %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-	        " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+	        " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 	        t.seeds, t.violations, t.steps, t.elections, t.crashes, t.committed, t.installs,
-	        t.chunks, t.changes, t.reads, t.dropped, t.old);
+	        t.chunks, t.changes, t.reads, t.dropped, t.old, t.lreads);
 	fflush(out);
 }
 
@@ -146,6 +160,8 @@ int main(int argc, char **argv)
 				a.sim_bug = SIM_BUG_NO_HEAL;
 			else if (!strcmp(b, "early-read"))
 				a.sim_bug = SIM_BUG_EARLY_READ;
+			else if (!strcmp(b, "ack-before-mark"))
+				a.sim_bug = SIM_BUG_ACK_BEFORE_MARK;
 			else
 				usage();
 			continue;
@@ -165,6 +181,10 @@ int main(int argc, char **argv)
 			a.oom = (unsigned)v;
 		else if (!strcmp(o, "--lease") && v <= 100000)
 			a.lease = v ? (unsigned)v : ~0u;
+		else if (!strcmp(o, "--follower-lease") && v <= 100000)
+			a.follower_lease = v ? (unsigned)v : ~0u;
+		else if (!strcmp(o, "--broken-lease") && v >= 1 && v <= 4)
+			a.broken_lease = (unsigned)v;
 		else if (!strcmp(o, "--jobs") && v >= 1 && v <= 64)
 			a.jobs = (unsigned)v;
 		else
@@ -172,6 +192,12 @@ int main(int argc, char **argv)
 	}
 	if (!a.seeds)
 		usage();
+#ifdef RAFT_BROKEN_LEASE
+	raft_broken_lease = (int)a.broken_lease; /* before the workers fork */
+#else
+	if (a.broken_lease)
+		usage();
+#endif
 	if (!a.jobs) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		a.jobs = cpus > 0 ? (unsigned)(cpus > 8 ? 8 : cpus) : 1;
@@ -235,10 +261,10 @@ int main(int argc, char **argv)
 				if (sscanf(line,
 				           "T %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
 				           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-				           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
+				           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
 				           &p.seeds, &p.violations, &p.steps, &p.elections,
 				           &p.crashes, &p.committed, &p.installs, &p.chunks,
-				           &p.changes, &p.reads, &p.dropped, &p.old) == 12) {
+				           &p.changes, &p.reads, &p.dropped, &p.old, &p.lreads) == 13) {
 					t.seeds += p.seeds;
 					t.violations += p.violations;
 					t.steps += p.steps;
@@ -251,6 +277,7 @@ int main(int argc, char **argv)
 					t.reads += p.reads;
 					t.dropped += p.dropped;
 					t.old += p.old;
+					t.lreads += p.lreads;
 				}
 			}
 		}
@@ -259,10 +286,11 @@ int main(int argc, char **argv)
 	if (n_fails)
 		qsort(fails, n_fails, sizeof(*fails), by_seed);
 	static const char *bugs[] = {"", " --sim-bug early-send", " --sim-bug lying-disk",
-	                             " --sim-bug no-heal", " --sim-bug early-read"};
+	                             " --sim-bug no-heal", " --sim-bug early-read",
+	                             " --sim-bug ack-before-mark"};
 	char extra[128];
 	snprintf(extra, sizeof(extra), "%s%s%s", a.extreme ? " --extreme" : "",
-	         a.no_commit_rule ? " --no-commit-rule" : "", bugs[a.sim_bug < 5 ? a.sim_bug : 0]);
+	         a.no_commit_rule ? " --no-commit-rule" : "", bugs[a.sim_bug < 6 ? a.sim_bug : 0]);
 	if (a.snap_every)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
 		         " --snap-every %" PRIu64, a.snap_every);
@@ -271,6 +299,12 @@ int main(int argc, char **argv)
 	if (a.lease)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --lease %u",
 		         a.lease == ~0u ? 0 : a.lease);
+	if (a.follower_lease)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+		         " --follower-lease %u", a.follower_lease == ~0u ? 0 : a.follower_lease);
+	if (a.broken_lease)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --broken-lease %u",
+		         a.broken_lease);
 	if (a.steps != 10000)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --steps %" PRIu64,
 		         a.steps);
@@ -287,10 +321,10 @@ int main(int argc, char **argv)
 	printf("stats: %.1f s, %.0f seeds/s (%u jobs); %" PRIu64 " events, %" PRIu64
 	       " elections, %" PRIu64 " crashes, %" PRIu64 " entries committed, %" PRIu64
 	       " snapshot installs (%" PRIu64 " chunks), %" PRIu64 " membership changes, %" PRIu64
-	       " reads served, %" PRIu64 " proposals dropped by leader changes, %" PRIu64
+	       " reads served, %" PRIu64 " local reads under a lease, %" PRIu64 " proposals dropped by leader changes, %" PRIu64
 	       " leader commits of an older term's entry\n",
 	       secs, secs > 0 ? (double)t.seeds / secs : 0.0, a.jobs, t.steps, t.elections,
-	       t.crashes, t.committed, t.installs, t.chunks, t.changes, t.reads, t.dropped, t.old);
+	       t.crashes, t.committed, t.installs, t.chunks, t.changes, t.reads, t.lreads, t.dropped, t.old);
 	if (t.seeds != a.seeds && !rc)
 		rc = 2;
 	printf("seeds=%" PRIu64 " violations=%" PRIu64 "\n", a.seeds, t.violations);

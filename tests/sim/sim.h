@@ -188,6 +188,18 @@ struct sim_disk {
 	struct sim_stage stage;
 };
 
+/* Keys of the lease-read model: each normal entry writes one key, chosen by
+ * its hash (what a command touches, computable without applying it). */
+#define SIM_LEASE_KEYS 4
+
+/* A read of one key served from a node's own state machine under a lease. */
+struct sim_lread {
+	unsigned key;
+	raft_index floor; /* raft_read_lease(): apply at least this first */
+	raft_index done;  /* the highest write to key complete (applied anywhere) at its start */
+	uint64_t step;
+};
+
 struct sim_read {
 	uint64_t ctx;
 	raft_index min_commit; /* highest commit seen anywhere when requested */
@@ -218,6 +230,8 @@ struct sim_node {
 	uint64_t paused_until; /* a stopped process (SIGSTOP, GC): its events wait */
 	unsigned tick_ms;      /* this node's clock period (clocks drift apart) */
 	uint64_t ticks;        /* stepped runs: ticks counted, this node's clock */
+	struct sim_lread *lreads; /* local reads under a lease, waiting (sim_lease.c) */
+	unsigned n_lreads, cap_lreads;
 	struct sim_read *reads;
 	unsigned n_reads, cap_reads;
 	uint64_t next_ctx;
@@ -290,6 +304,7 @@ enum sim_bug {
 	SIM_BUG_LYING_DISK, /* a crash loses the last durable entries and the vote */
 	SIM_BUG_NO_HEAL,    /* the final phase leaves the network partitioned */
 	SIM_BUG_EARLY_READ, /* serve a read without waiting to apply its index */
+	SIM_BUG_ACK_BEFORE_MARK, /* a lease holder acknowledges entries it has not marked */
 };
 
 struct sim_opts {
@@ -320,6 +335,10 @@ struct sim_opts {
 	 * the leader's clock; 0: chosen from the seed (on in 3 of 4 seeds, at
 	 * 600, the most the clock drift below allows); ~0u: off */
 	unsigned lease_permille;
+	/* follower read leases (raft_config.follower_lease): D is (election_ticks
+	 * - 1) * tick_ms * follower_lease_permille / 1000; 0: off; ~0u: chosen
+	 * from the seed (on, at 1000, in half the seeds with the read lease) */
+	unsigned follower_lease_permille;
 	/* network and disk, in simulated ms; 0 means the default */
 	unsigned tick_ms;
 	unsigned net_min, net_max;
@@ -380,6 +399,10 @@ struct sim_cluster {
 	unsigned max_appends_in_flight;
 	uint64_t n_msgs, n_elections, n_crashes, n_snap_installs, n_chunks, n_changes, n_reads_ok,
 	        n_committed;
+	/* the lease-read model (sim_lease.c): per key, the highest index of a
+	 * write to it that some node applied (so made visible) */
+	raft_index lease_done[SIM_LEASE_KEYS];
+	uint64_t n_lease_reads_ok, n_lease_reads_refused;
 	/* stepped runs (o.stepped) */
 	struct sim_mail *mail; /* in send order */
 	size_t n_mail, cap_mail;
@@ -517,6 +540,18 @@ void sim_check_send(struct sim_cluster *c, struct sim_node *n, const struct raft
 void sim_check_read_answer(struct sim_cluster *c, struct sim_node *n,
                            const struct raft_read_state *rs);
 void sim_check_serve_reads(struct sim_cluster *c, struct sim_node *n);
+
+/* sim_lease.c: the model of a node's local answer under a read lease. */
+/* The key a normal entry writes (SIM_LEASE_KEYS for any other entry). */
+unsigned sim_lease_key(const struct raft_entry *e);
+/* @n applied @e: a write to its key is complete. */
+void sim_lease_applied(struct sim_cluster *c, const struct raft_entry *e);
+/* A read of @key begins on @id, served locally if raft_read_lease() allows;
+ * returns false if it does not (the node would ask the leader instead). */
+bool sim_lease_read(struct sim_cluster *c, raft_id id, unsigned key);
+/* Answers the waiting lease reads of @n that may now be answered, checking
+ * each: no read older than a write complete before it began. */
+void sim_lease_serve(struct sim_cluster *c, struct sim_node *n);
 /* Records a proposal accepted by a leader. */
 void sim_check_proposal(struct sim_cluster *c, raft_id node, raft_term term, raft_index index,
                         uint64_t hash);

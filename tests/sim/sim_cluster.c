@@ -34,6 +34,7 @@ void sim_opts_random(struct sim_opts *o, unsigned nodes, uint64_t steps)
 	o->steps = steps;
 	o->random_faults = o->random_work = o->final_phase = true;
 	o->lease_permille = 0; /* chosen per seed */
+	o->follower_lease_permille = ~0u;
 	/* chosen per seed */
 	o->heartbeat_ticks = 0;
 	o->snapshot_chunk_bytes = 0;
@@ -101,6 +102,9 @@ struct sim_cluster *sim_cluster_new(const struct sim_opts *o, uint64_t seed)
 	if (!c->o.lease_permille)
 		/* not drawn from c->rng, so that every seed replays as before */
 		c->o.lease_permille = sim_mix(seed ^ 0x1ea5eu) % 4 ? 600 : ~0u;
+	if (c->o.follower_lease_permille == ~0u)
+		c->o.follower_lease_permille =
+		        c->o.lease_permille != ~0u && sim_mix(seed ^ 0xf01eau) % 2 ? 1000 : 0;
 	if (!c->o.net_max) {
 		c->o.net_min = 1;
 		c->o.net_max = (unsigned)sim_rng_range(g, 2, 12);
@@ -139,6 +143,7 @@ void sim_cluster_free(struct sim_cluster *c)
 		sim_disk_free(&n->disk);
 		sim_stage_free(&n->stage);
 		free(n->reads);
+		free(n->lreads);
 	}
 	sim_heap_free(&c->heap);
 	sim_mail_clear(c);

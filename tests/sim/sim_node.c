@@ -30,6 +30,14 @@ struct raft_config sim_node_config(struct sim_cluster *c, raft_id id)
 	if (c->o.lease_permille != ~0u)
 		cfg.lease_duration = (uint64_t)(c->o.election_ticks - 1) * c->o.tick_ms *
 		                     c->o.lease_permille / 1000;
+	/* Follower leases rest on the leader's: the same drift, 0.8x to 1.25x,
+	 * so one clock runs at most 1.5625 times as fast as another. */
+	if (c->o.lease_permille != ~0u && c->o.follower_lease_permille &&
+	    c->o.follower_lease_permille != ~0u) {
+		cfg.follower_lease = (uint64_t)(c->o.election_ticks - 1) * c->o.tick_ms *
+		                     c->o.follower_lease_permille / 1000;
+		cfg.clock_drift_permille = 563;
+	}
 	return cfg;
 }
 
@@ -217,6 +225,7 @@ void sim_node_crash(struct sim_cluster *c, raft_id id)
 	}
 	n->pend_tail = NULL;
 	n->n_reads = 0;
+	n->n_lreads = 0; /* reads in flight die with the process */
 	n->stall_until = 0;
 	n->paused_until = 0;
 	n->failed = false;

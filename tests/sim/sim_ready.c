@@ -135,6 +135,7 @@ static void apply_committed(struct sim_cluster *c, struct sim_node *n, const str
 			return;
 		}
 		sim_check_apply(c, n, e, n->sm.chain);
+		sim_lease_applied(c, e);
 	}
 }
 
@@ -214,6 +215,7 @@ bool sim_node_ready_one(struct sim_cluster *c, struct sim_node *n)
 	for (unsigned i = 0; i < rd.n_reads; i++)
 		sim_check_read_answer(c, n, &rd.reads[i]);
 	sim_check_serve_reads(c, n);
+	sim_lease_serve(c, n);
 	if (rd.conf && c->o.verbose)
 		sim_trace(c, "n%" PRIu64 " configuration now has %u servers (%u voters)", n->id,
 		          rd.conf->n, raft_conf_voters(rd.conf));

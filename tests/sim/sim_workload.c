@@ -66,6 +66,12 @@ void sim_work_event(struct sim_cluster *c)
 		raft_id id = random_up(c);
 		if (id)
 			sim_read(c, id);
+	} else if (roll < 950 && c->o.follower_lease_permille) {
+		/* a local read under a lease, on any node (no draw when off, so
+		 * seeds without follower leases replay as before) */
+		raft_id id = random_up(c);
+		if (id)
+			sim_lease_read(c, id, (unsigned)sim_rng_below(&c->rng, SIM_LEASE_KEYS));
 	}
 	sim_schedule(c, c->now + sim_rng_range(&c->rng, 3, 25), SIM_EV_WORK, 0, 0, NULL);
 }

@@ -28,15 +28,15 @@ unsigned peer_samples(struct raft_message *out)
 #define NEXT(t) (m = &out[n++], m->type = (t), m->from = 1, m->to = 2, m->term = 7, m)
 
 	m = NEXT(RAFT_MSG_APPEND);
-	m->append = (struct raft_append){40, 6, 39, 12, 4, ents};
+	m->append = (struct raft_append){40, 6, 39, 12, 4, ents, {0, 0, 0}};
 	m = NEXT(RAFT_MSG_APPEND); /* a probe: no entries */
 	m->append = (struct raft_append){.prev_index = 0, .prev_term = 0, .commit = 0, .seq = 1};
 	m = NEXT(RAFT_MSG_APPEND_RESP);
-	m->append_resp = (struct raft_append_resp){false, 44, 44, 0, 0, 12};
+	m->append_resp = (struct raft_append_resp){false, 44, 44, 0, 0, 12, {false, 0}};
 	m = NEXT(RAFT_MSG_APPEND_RESP);
-	m->append_resp = (struct raft_append_resp){true, 40, 30, 25, 5, UINT64_MAX};
+	m->append_resp = (struct raft_append_resp){true, 40, 30, 25, 5, UINT64_MAX, {false, 0}};
 	m = NEXT(RAFT_MSG_HEARTBEAT);
-	m->heartbeat = (struct raft_heartbeat){UINT64_MAX - 1, 99};
+	m->heartbeat = (struct raft_heartbeat){UINT64_MAX - 1, 99, {0, 0, 0}};
 	m = NEXT(RAFT_MSG_HEARTBEAT_RESP);
 	m->heartbeat_resp.seq = 99;
 	m = NEXT(RAFT_MSG_VOTE);
