@@ -25,6 +25,31 @@ static const uint32_t arity[RAFT_MSG_TYPE_LAST] = {
         [RAFT_MSG_READ_INDEX_RESP] = 7,
 };
 
+/* With follower read leases (docs/wire-format.md): the same array with the
+ * lease fields after the others. Sent only when they say something, so a
+ * cluster without follower leases sends exactly what older nodes read. */
+static const uint32_t arity_lease[RAFT_MSG_TYPE_LAST] = {
+        [RAFT_MSG_APPEND] = 12,
+        [RAFT_MSG_APPEND_RESP] = 12,
+        [RAFT_MSG_HEARTBEAT] = 9,
+        [RAFT_MSG_HEARTBEAT_RESP] = 7,
+};
+
+static bool has_lease(const struct raft_message *m)
+{
+	switch (m->type) {
+	case RAFT_MSG_APPEND:
+		return m->append.grant.duration != 0;
+	case RAFT_MSG_HEARTBEAT:
+		return m->heartbeat.grant.duration != 0;
+	case RAFT_MSG_APPEND_RESP:
+		return m->append_resp.lease.ask;
+	case RAFT_MSG_HEARTBEAT_RESP:
+		return m->heartbeat_resp.lease.ask;
+	}
+	return false;
+}
+
 /* The status of a read_index_resp: 0 or one of the core's error codes. */
 #define STATUS_MIN RAFT_ERROR_LAST
 
@@ -122,12 +147,26 @@ static int pack_bool(msgpack_packer *pk, bool v)
 	return v ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 }
 
+static int pack_grant(msgpack_packer *pk, const struct raft_lease_grant *g)
+{
+	int rv = msgpack_pack_uint64(pk, g->duration);
+	rv |= msgpack_pack_uint64(pk, g->stamp);
+	rv |= msgpack_pack_uint64(pk, g->commit);
+	return rv;
+}
+
+static int pack_ask(msgpack_packer *pk, const struct raft_lease_ask *a)
+{
+	return pack_bool(pk, a->ask) | msgpack_pack_uint64(pk, a->stamp);
+}
+
 /* Packs the body of @m (after the kind byte). Returns 0 or -1 (sink full). */
 static int pack(msgpack_packer *pk, const struct raft_message *m)
 {
 	int rv = 0;
+	bool lease = has_lease(m);
 
-	rv |= msgpack_pack_array(pk, arity[m->type]);
+	rv |= msgpack_pack_array(pk, lease ? arity_lease[m->type] : arity[m->type]);
 	rv |= msgpack_pack_uint64(pk, m->type);
 	rv |= msgpack_pack_uint64(pk, m->from);
 	rv |= msgpack_pack_uint64(pk, m->to);
@@ -148,6 +187,8 @@ static int pack(msgpack_packer *pk, const struct raft_message *m)
 			rv |= msgpack_pack_uint64(pk, e->type);
 			rv |= pack_buf(pk, &e->data);
 		}
+		if (lease)
+			rv |= pack_grant(pk, &a->grant);
 		break;
 	}
 	case RAFT_MSG_APPEND_RESP: {
@@ -158,14 +199,20 @@ static int pack(msgpack_packer *pk, const struct raft_message *m)
 		rv |= msgpack_pack_uint64(pk, a->hint_index);
 		rv |= msgpack_pack_uint64(pk, a->hint_term);
 		rv |= msgpack_pack_uint64(pk, a->seq);
+		if (lease)
+			rv |= pack_ask(pk, &a->lease);
 		break;
 	}
 	case RAFT_MSG_HEARTBEAT:
 		rv |= msgpack_pack_uint64(pk, m->heartbeat.commit);
 		rv |= msgpack_pack_uint64(pk, m->heartbeat.seq);
+		if (lease)
+			rv |= pack_grant(pk, &m->heartbeat.grant);
 		break;
 	case RAFT_MSG_HEARTBEAT_RESP:
 		rv |= msgpack_pack_uint64(pk, m->heartbeat_resp.seq);
+		if (lease)
+			rv |= pack_ask(pk, &m->heartbeat_resp.lease);
 		break;
 	case RAFT_MSG_VOTE:
 		rv |= pack_bool(pk, m->vote.pre_vote);
@@ -311,6 +358,22 @@ static int bin(struct dec *d, size_t max, struct raft_buf *out)
 	return 0;
 }
 
+/* The lease fields say something, as the encoder sends them only then. */
+static int grant(struct dec *d, struct raft_lease_grant *g)
+{
+	if (u64(d, &g->duration) != 0 || u64(d, &g->stamp) != 0 || u64(d, &g->commit) != 0 ||
+	    g->duration == 0)
+		return QFS_EPROTO;
+	return 0;
+}
+
+static int ask(struct dec *d, struct raft_lease_ask *a)
+{
+	if (boolean(d, &a->ask) != 0 || u64(d, &a->stamp) != 0 || !a->ask)
+		return QFS_EPROTO;
+	return 0;
+}
+
 static int entries(struct dec *d, struct raft_append *a)
 {
 	uint32_t n;
@@ -346,6 +409,8 @@ static int body(struct dec *d, struct raft_message *m)
 	int64_t status;
 	int rv = 0;
 
+	bool lease;
+
 	memset(m, 0, sizeof(*m));
 	/* The type comes first inside the array: peek at it to know the arity. */
 	{
@@ -355,8 +420,9 @@ static int body(struct dec *d, struct raft_message *m)
 			return QFS_EPROTO;
 		if (type < RAFT_MSG_APPEND || type >= RAFT_MSG_TYPE_LAST)
 			return QFS_EPROTO;
+		lease = arity_lease[type] != 0 && n == arity_lease[type];
 	}
-	if (array_n(&d->r, arity[type]) != 0 || u64(d, &type) != 0 || u64(d, &m->from) != 0 ||
+	if (array_n(&d->r, lease ? arity_lease[type] : arity[type]) != 0 || u64(d, &type) != 0 || u64(d, &m->from) != 0 ||
 	    u64(d, &m->to) != 0 || u64(d, &m->term) != 0)
 		return QFS_EPROTO;
 	m->type = (uint8_t)type;
@@ -369,6 +435,8 @@ static int body(struct dec *d, struct raft_message *m)
 		rv |= u64(d, &a->seq);
 		if (rv == 0)
 			rv = entries(d, a);
+		if (rv == 0 && lease)
+			rv = grant(d, &a->grant);
 		break;
 	}
 	case RAFT_MSG_APPEND_RESP: {
@@ -379,14 +447,20 @@ static int body(struct dec *d, struct raft_message *m)
 		rv |= u64(d, &a->hint_index);
 		rv |= u64(d, &a->hint_term);
 		rv |= u64(d, &a->seq);
+		if (lease)
+			rv |= ask(d, &a->lease);
 		break;
 	}
 	case RAFT_MSG_HEARTBEAT:
 		rv |= u64(d, &m->heartbeat.commit);
 		rv |= u64(d, &m->heartbeat.seq);
+		if (lease)
+			rv |= grant(d, &m->heartbeat.grant);
 		break;
 	case RAFT_MSG_HEARTBEAT_RESP:
 		rv |= u64(d, &m->heartbeat_resp.seq);
+		if (lease)
+			rv |= ask(d, &m->heartbeat_resp.lease);
 		break;
 	case RAFT_MSG_VOTE:
 		rv |= boolean(d, &m->vote.pre_vote);

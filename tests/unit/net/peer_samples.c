@@ -68,6 +68,15 @@ unsigned peer_samples(struct raft_message *out)
 	m->from = UINT64_MAX;
 	m->to = 3;
 	m->term = UINT64_MAX;
+	/* With follower read leases: the longer arrays. */
+	m = NEXT(RAFT_MSG_APPEND);
+	m->append = (struct raft_append){40, 6, 39, 13, 2, ents, {450000, 1234567, 39}};
+	m = NEXT(RAFT_MSG_APPEND_RESP);
+	m->append_resp = (struct raft_append_resp){false, 42, 42, 0, 0, 13, {true, 7654321}};
+	m = NEXT(RAFT_MSG_HEARTBEAT);
+	m->heartbeat = (struct raft_heartbeat){41, 100, {1, 0, UINT64_MAX}};
+	m = NEXT(RAFT_MSG_HEARTBEAT_RESP);
+	m->heartbeat_resp = (struct raft_heartbeat_resp){100, {true, 0}};
 #undef NEXT
 	return n;
 }
@@ -75,6 +84,16 @@ unsigned peer_samples(struct raft_message *out)
 static bool buf_equal(const struct raft_buf *a, const struct raft_buf *b)
 {
 	return a->len == b->len && (a->len == 0 || memcmp(a->base, b->base, a->len) == 0);
+}
+
+static bool grant_equal(const struct raft_lease_grant *a, const struct raft_lease_grant *b)
+{
+	return a->duration == b->duration && a->stamp == b->stamp && a->commit == b->commit;
+}
+
+static bool ask_equal(const struct raft_lease_ask *a, const struct raft_lease_ask *b)
+{
+	return a->ask == b->ask && a->stamp == b->stamp;
 }
 
 bool peer_msg_equal(const struct raft_message *a, const struct raft_message *b)
@@ -85,7 +104,8 @@ bool peer_msg_equal(const struct raft_message *a, const struct raft_message *b)
 	case RAFT_MSG_APPEND: {
 		const struct raft_append *x = &a->append, *y = &b->append;
 		if (x->prev_index != y->prev_index || x->prev_term != y->prev_term ||
-		    x->commit != y->commit || x->seq != y->seq || x->n_entries != y->n_entries)
+		    x->commit != y->commit || x->seq != y->seq || x->n_entries != y->n_entries ||
+		    !grant_equal(&x->grant, &y->grant))
 			return false;
 		for (unsigned i = 0; i < x->n_entries; i++) {
 			const struct raft_entry *e = &x->entries[i], *f = &y->entries[i];
@@ -101,12 +121,15 @@ bool peer_msg_equal(const struct raft_message *a, const struct raft_message *b)
 		       a->append_resp.last_index == b->append_resp.last_index &&
 		       a->append_resp.hint_index == b->append_resp.hint_index &&
 		       a->append_resp.hint_term == b->append_resp.hint_term &&
-		       a->append_resp.seq == b->append_resp.seq;
+		       a->append_resp.seq == b->append_resp.seq &&
+		       ask_equal(&a->append_resp.lease, &b->append_resp.lease);
 	case RAFT_MSG_HEARTBEAT:
 		return a->heartbeat.commit == b->heartbeat.commit &&
-		       a->heartbeat.seq == b->heartbeat.seq;
+		       a->heartbeat.seq == b->heartbeat.seq &&
+		       grant_equal(&a->heartbeat.grant, &b->heartbeat.grant);
 	case RAFT_MSG_HEARTBEAT_RESP:
-		return a->heartbeat_resp.seq == b->heartbeat_resp.seq;
+		return a->heartbeat_resp.seq == b->heartbeat_resp.seq &&
+		       ask_equal(&a->heartbeat_resp.lease, &b->heartbeat_resp.lease);
 	case RAFT_MSG_VOTE:
 		return a->vote.pre_vote == b->vote.pre_vote &&
 		       a->vote.transfer == b->vote.transfer &&
