@@ -77,7 +77,6 @@ qfs_unmount() {
 qfs_cleanup() {
 	local rc=$?
 	set +e
-	qfs_watchdog_stop
 	for i in "${!QFS_PID[@]}"; do
 		kill -TERM "${QFS_PID[$i]}" 2>/dev/null
 	done
@@ -111,10 +110,17 @@ qfs_cleanup() {
 # prints the end of every daemon's log.
 QFS_WATCHDOG_PID=""
 qfs_watchdog_start() {
-	local main=$$ secs=${QFS_WATCHDOG_S:-240}
+	local main=$$ secs=${QFS_WATCHDOG_S:-240} born
+	born=$(awk '{print $22}' /proc/$$/stat)
 	(
 		trap - EXIT INT TERM PIPE
-		sleep "$secs"
+		# One-second steps, so that the watchdog ends soon after the test does (a
+		# test whose own EXIT trap never stops it) and never outlives it to signal
+		# a process that took over its PID (the start time must match too).
+		for ((t = 0; t < secs; t++)); do
+			sleep 1
+			[ "$(awk '{print $22}' /proc/$main/stat 2>/dev/null)" = "$born" ] || exit 0
+		done
 		{
 			echo "FAIL: watchdog: $(basename "$0") still running after $secs s; its processes:"
 			ps -o pid,ppid,stat,wchan:24,etime,args --ppid "$main" --pid "$main"
@@ -124,16 +130,16 @@ qfs_watchdog_start() {
 	) &
 	QFS_WATCHDOG_PID=$!
 }
+# Kill the watchdog itself (its default TERM ends it at once, even in a sleep).
 qfs_watchdog_stop() {
 	[ -n "$QFS_WATCHDOG_PID" ] || return 0
-	pkill -P "$QFS_WATCHDOG_PID" 2>/dev/null
 	kill "$QFS_WATCHDOG_PID" 2>/dev/null
 	wait "$QFS_WATCHDOG_PID" 2>/dev/null
 	QFS_WATCHDOG_PID=""
 }
 qfs_watchdog_start
 
-trap qfs_cleanup EXIT
+trap 'qfs_cleanup; qfs_watchdog_stop' EXIT
 # A signal that would kill the shell outright skips the EXIT trap: turn each
 # into an exit, so the cleanup always runs.
 trap 'exit 130' INT TERM
