@@ -141,7 +141,8 @@ void node_stop(struct node *n, void (*done)(void *arg), void *arg);
 
 /*
  * Called once per node_submit(). @err is 0 when the command was applied on
- * this node; then @res (borrowed for the call) holds its outcome, whose own
+ * this node (or, with NODE_SUBMIT_AT_COMMIT, committed with a fixed
+ * outcome); then @res (borrowed for the call) holds its outcome, whose own
  * error (-ENOENT, -EEXIST, ...) is in res->err. Otherwise @res is NULL and
  * @err is:
  *   -EROFS         no leader or no quorum for the commit timeout; not applied
