@@ -14,7 +14,7 @@ static bool lease_valid(struct qfs_mount *m)
 
 bool qfs__caches_on(struct qfs_mount *m)
 {
-	return m->opts.kernel_caches && lease_valid(m);
+	return m->opts.kernel_caches && !m->caches_failed && lease_valid(m);
 }
 
 double qfs__attr_timeout(struct qfs_mount *m)

@@ -67,6 +67,7 @@ struct qfs_mount {
 	size_t buffered;      /* bytes gathered in all handles, not yet published */
 	size_t scanned;       /* bytes in all handles' read versions */
 	bool stopping;
+	bool caches_failed; /* a touch could not be queued: the caches stay off (caches.c) */
 	bool gone;        /* the kernel side went away (unmounted or aborted) */
 	bool finishing;   /* stopping, and nothing is parked any more */
 	int handles_open; /* uv handles not yet closed */
@@ -319,6 +320,9 @@ void qfs__notifier_join(struct qfs__notifier *nt);
  * @ino 0 and @parent 0: everything may have changed (a snapshot install):
  * every inode the kernel holds is invalidated. */
 void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t name_len);
+/* node_touch_fn: drop the kernel's cached attributes of @inos before the
+ * node acknowledges the entries that touch them (with the caches on). */
+uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all);
 
 /* ------------------------------------------------------------------------ */
 /* The operation tables' parts (ops_*.c)                                     */

@@ -264,6 +264,8 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 		return -EIO;
 	}
 	node_on_change(node, qfs__on_change, m);
+	if (m->opts.kernel_caches)
+		node_on_touch(node, qfs__on_touch, m);
 	/* A file unlinked while open here stays readable through its
 	 * handles until the last one closes (node.h, "Unlinked files"). */
 	node_set_open_fn(node, qfs__inode_is_open, m);
@@ -328,6 +330,7 @@ void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg)
 	m->stop_done = done;
 	m->stop_arg = arg;
 	node_on_change(m->node, NULL, NULL);
+	node_on_touch(m->node, NULL, NULL); /* sends what a ticket still held */
 	/* The node's restart releases what this mount still held open. */
 	node_set_open_fn(m->node, NULL, NULL);
 	qfs__locks_stop(m);

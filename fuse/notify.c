@@ -31,6 +31,7 @@
 
 struct note {
 	struct note *next;
+	uint64_t ticket; /* > 0: once written, the node may send what this ticket held */
 	uint64_t ino;
 	uint64_t parent; /* 0: no name */
 	size_t name_len;
@@ -47,8 +48,10 @@ struct qfs__notifier {
 	bool quit;                /* under lock */
 	atomic_bool stopped;      /* the thread left its loop */
 	bool thread_started;
-	uv_async_t async;      /* wakes the loop when the thread stops */
+	uv_async_t async;      /* wakes the loop when the thread stops, or a ticket is done */
 	unsigned long dropped; /* loop thread only */
+	uint64_t last_ticket;  /* loop thread only: the last ticket handed out */
+	_Atomic uint64_t done_ticket; /* the last ticket whose notes the thread wrote */
 };
 
 static void *run(void *arg)
@@ -86,6 +89,10 @@ static void *run(void *arg)
 		 * pages (above). */
 		if (n->ino != 0)
 			(void)fuse_lowlevel_notify_inval_inode(se, n->ino, -1, 0);
+		if (n->ticket != 0) {
+			atomic_store(&nt->done_ticket, n->ticket);
+			uv_async_send(&nt->async);
+		}
 		free(n);
 		pthread_mutex_lock(&nt->lock);
 	}
@@ -98,6 +105,9 @@ static void *run(void *arg)
 static void async_cb(uv_async_t *a)
 {
 	struct qfs__notifier *nt = a->data;
+	uint64_t done = atomic_load(&nt->done_ticket);
+	if (done != 0 && !nt->m->stopping)
+		node_touch_done(nt->m->node, done);
 	qfs__maybe_finish(nt->m);
 }
 
@@ -201,6 +211,64 @@ void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, 
 		free(n);
 		nt->dropped++;
 	}
+}
+
+/* Queue an attribute invalidation of @ino (a ticket note with @ticket >
+ * 0), past the queue's bound: what a ticket covers is never dropped, as the
+ * node's acknowledgement waits for it. Returns false if out of memory. */
+static bool queue_attr(struct qfs__notifier *nt, uint64_t ino, uint64_t ticket)
+{
+	struct note *n = calloc(1, sizeof(*n) + 1);
+	if (n == NULL)
+		return false;
+	n->ino = ino;
+	n->ticket = ticket;
+	pthread_mutex_lock(&nt->lock);
+	if (nt->tail != NULL)
+		nt->tail->next = n;
+	else
+		nt->head = n;
+	nt->tail = n;
+	nt->count++;
+	pthread_cond_signal(&nt->cond);
+	pthread_mutex_unlock(&nt->lock);
+	return true;
+}
+
+/*
+ * node_touch_fn: entries durable here, not yet acknowledged, touch @inos
+ * (@all: anything). While the kernel caches attributes (caches.c), they are
+ * dropped before the acknowledgement: the ticket's note comes after the
+ * inodes' in the queue, so when the thread has written it, the kernel has
+ * taken every one of them. Attribute invalidations wait for no lock a
+ * request holds (docs/daemon.md, "No cycle"), so the ticket always comes.
+ * Without the caches there is nothing to drop: 0, the ack goes at once.
+ */
+uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all)
+{
+	struct qfs_mount *m = arg;
+	struct qfs__notifier *nt = m->notifier;
+	bool ok = true;
+
+	if (nt == NULL || m->stopping || !qfs__caches_on(m) || qfs__notifier_stopped(nt))
+		return 0;
+	if (all) {
+		struct qfs__inodes *t = &m->inodes;
+		ok = queue_attr(nt, FSM_ROOT_INO, 0);
+		for (size_t i = 0; ok && i < t->n_buckets; i++)
+			for (struct qfs__inode *in = t->buckets[i]; ok && in != NULL; in = in->next)
+				ok = queue_attr(nt, in->ino, 0);
+	}
+	for (size_t i = 0; ok && i < n_inos; i++)
+		ok = queue_attr(nt, inos[i], 0);
+	if (ok)
+		ok = queue_attr(nt, 0, nt->last_ticket + 1);
+	if (!ok) {
+		/* Cannot promise the kernel dropped them: stop caching. */
+		m->caches_failed = true;
+		return 0;
+	}
+	return ++nt->last_ticket;
 }
 
 void qfs__notifier_stop(struct qfs__notifier *nt)

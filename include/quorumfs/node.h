@@ -259,6 +259,37 @@ typedef void (*node_change_fn)(void *arg, uint64_t ino, uint64_t parent, const c
 /* node_on_change - set (or clear with NULL) the change callback. */
 void node_on_change(struct node *n, node_change_fn fn, void *arg);
 
+/*
+ * Pending marks (src/node/invalidate.c, docs/daemon.md "Pending marks").
+ * When entries are durable here, before this node acknowledges them to the
+ * leader, it marks the inodes they touch (wire_touch.h) as pending until it
+ * has applied them, and calls the touch callback with those inodes (@all:
+ * anything may change). The callback starts dropping what a cache holds of
+ * them and returns 0 if nothing need be waited for, or a ticket > 0: the
+ * acknowledgement (and every message after it) is then held until
+ * node_touch_done() is called with that ticket or a later one. The callback
+ * must never wait for the kernel. @inos is borrowed for the call.
+ */
+typedef uint64_t (*node_touch_fn)(void *arg, const uint64_t *inos, size_t n_inos, bool all);
+
+/* node_on_touch - set (or clear with NULL) the touch callback. Clearing it
+ * sends every message still held for a ticket. */
+void node_on_touch(struct node *n, node_touch_fn fn, void *arg);
+
+/* node_touch_done - the touch callback's invalidations up to @ticket are
+ * done: send the messages they held. On the loop. */
+void node_touch_done(struct node *n, uint64_t ticket);
+
+/*
+ * node_wait_pending - wait until no entry this node has acknowledged but
+ * not applied touches inode @ino. A read served from the local tree without
+ * a ReadIndex round (a read lease) must wait so, or it could answer older
+ * than a write that completed elsewhere. Returns 1 at once if nothing is
+ * pending for @ino, 0 if @cb(@arg, err) will run on the loop (0, or -EIO
+ * after the commit timeout), or a negative error (@cb never runs).
+ */
+int node_wait_pending(struct node *n, uint64_t ino, node_done_fn cb, void *arg);
+
 /* ------------------------------------------------------------------------ */
 /* Unlinked files still open (docs/semantics-fsm.md, "Orphans")             */
 

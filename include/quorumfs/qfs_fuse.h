@@ -127,7 +127,7 @@ void qfs_mount_drain(struct qfs_mount *m, unsigned bound_ms, void (*done)(void *
  * @done(@arg) once, on the loop, never from inside this call. A truncation
  * or buffered chunks still owed by an open handle (docs/semantics.md) are
  * dropped, logged: call qfs_mount_drain() first to publish them. From this call on, the mount calls no node function but
- * node_on_change(NULL) and node_set_open_fn(NULL), which it calls here, so the owner may call
+ * node_on_change(NULL), node_on_touch(NULL) and node_set_open_fn(NULL), which it calls here, so the owner may call
  * node_stop() right after this returns. Calling it twice is a bug. @done
  * may be NULL.
  */

@@ -157,8 +157,8 @@ static void fire_change(struct node *n, const struct node__apply *a)
 static void complete_batch(struct node *n, struct node__batch *b)
 {
 	raft_persisted(n->raft, b->id);
-	for (unsigned i = 0; i < b->n_held; i++)
-		node__send_encoded(n, &b->held[i]);
+	/* Marks before the acknowledgement (invalidate.c). */
+	node__pending_on_persisted(n, b);
 	/* The writer installs a snapshot before the batch's applies. */
 	if (b->install) {
 		/* Rare and worth knowing when reading a log: the node was too far
@@ -207,6 +207,7 @@ static void complete_batch(struct node *n, struct node__batch *b)
 	}
 	if (n->key_waits != NULL && (b->n_apply > 0 || b->install))
 		node__keys_on_applied(n);
+	node__pending_prune(n);
 }
 
 /* @msg: the failing layer's own message (store_errmsg, fsm_errmsg), or "". */

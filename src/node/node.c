@@ -328,6 +328,7 @@ static char *dup_str(const char *s)
 
 static void free_node(struct node *n)
 {
+	node__pending_free(n);
 	raft_free(n->raft);
 	node__coord_free(n);
 	fsm_close(n->fsm);

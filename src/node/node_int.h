@@ -254,6 +254,18 @@ struct node {
 	node_change_fn change_fn;
 	void *change_arg;
 
+	/* Pending marks (invalidate.c): inodes touched by entries durable
+	 * here but not applied, with the highest such index; pend_all: an
+	 * entry up to this index may touch anything. Pruned as applied grows. */
+	struct node__pend *pend;
+	size_t n_pend, cap_pend;
+	uint64_t pend_all;
+	node_touch_fn touch_fn;
+	void *touch_arg;
+	/* Messages held for a touch ticket, oldest first; later batches queue
+	 * behind them so that no ack overtakes an earlier one's marking. */
+	struct node__held *held_head, *held_tail;
+
 	/* Releases of orphans (orphans.c): a sweep is wanted, one release is
 	 * in flight, no sweep before uv_now() reaches retry_at. */
 	node_open_fn open_fn;
@@ -349,6 +361,24 @@ void node__submits_fail_all(struct node *n, int err);
 void node__submits_run_finished(struct node *n);
 void node__forward_recv(struct node *n, raft_id from, const void *frame, size_t len);
 void node__forward_result_recv(struct node *n, raft_id from, const void *frame, size_t len);
+
+/* invalidate.c */
+struct node__pend {
+	uint64_t ino;
+	uint64_t index;
+};
+struct node__held {
+	struct node__held *next;
+	uint64_t ticket;
+	struct node__msg *msgs; /* owned */
+	unsigned n;
+};
+/* Mark what the durable entries of @b touch and send (or hold) @b's
+ * messages: the hook between persistence and the acknowledgement. */
+void node__pending_on_persisted(struct node *n, struct node__batch *b);
+/* Drop the marks @n->applied covers. */
+void node__pending_prune(struct node *n);
+void node__pending_free(struct node *n);
 
 /* barrier.c */
 void node__barriers_flush(struct node *n);

@@ -1,0 +1,215 @@
+/* invalidate.c: pending marks: what entries durable here but not applied will change, set before
+ * this node acknowledges them, so that reads wait for the apply and caches drop what is stale. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node_int.h"
+#include "quorumfs/errors.h"
+#include "quorumfs/wire_touch.h"
+
+/* Beyond this many marked inodes, an entry marks "anything" instead: the
+ * list is searched at every read that asks, so it must stay short. */
+#define PEND_MAX 4096
+
+static uint64_t pending_index(const struct node *n, uint64_t ino)
+{
+	uint64_t idx = n->pend_all;
+	for (size_t i = 0; i < n->n_pend; i++)
+		if (n->pend[i].ino == ino && n->pend[i].index > idx)
+			idx = n->pend[i].index;
+	return idx > n->applied ? idx : 0;
+}
+
+static void mark(struct node *n, uint64_t ino, uint64_t index)
+{
+	for (size_t i = 0; i < n->n_pend; i++)
+		if (n->pend[i].ino == ino) {
+			if (index > n->pend[i].index)
+				n->pend[i].index = index;
+			return;
+		}
+	if (n->n_pend == n->cap_pend) {
+		size_t cap = n->cap_pend ? n->cap_pend * 2 : 64;
+		struct node__pend *p = cap <= PEND_MAX ? realloc(n->pend, cap * sizeof(*p)) : NULL;
+		if (p == NULL) {
+			/* Out of room: coarser, never wrong. */
+			if (index > n->pend_all)
+				n->pend_all = index;
+			return;
+		}
+		n->pend = p;
+		n->cap_pend = cap;
+	}
+	n->pend[n->n_pend++] = (struct node__pend){ino, index};
+}
+
+/* The inodes one touch set names, added to @out (at most @cap; beyond it,
+ * @*all). A name that drops or changes its inode names that inode too,
+ * found in the tree as it is now: the entry is not applied yet, so the name
+ * still points at what it will change (or at nothing an earlier pending
+ * entry has not marked already). */
+static size_t collect(struct node *n, const struct wire_touch *t, uint64_t *out, size_t k,
+                      size_t cap, bool *all)
+{
+	for (unsigned i = 0; i < t->n_inos; i++) {
+		if (k < cap)
+			out[k++] = t->inos[i].ino;
+		else
+			*all = true;
+	}
+	for (unsigned i = 0; i < t->n_names; i++) {
+		const struct wire_touch_name *nm = &t->names[i];
+		struct fsm_attr a;
+		if (!(nm->flags & (WIRE_TOUCH_DROP | WIRE_TOUCH_CHILD | WIRE_TOUCH_CHILD_DATA)))
+			continue;
+		if (nm->name_len > FSM_NAME_MAX ||
+		    node_lookup(n, nm->parent, nm->name, nm->name_len, &a) != 0)
+			continue;
+		if (k < cap)
+			out[k++] = a.ino;
+		else
+			*all = true;
+	}
+	return k;
+}
+
+/* Send @msgs now, or queue them behind what is held. Takes them. */
+static void send_or_hold(struct node *n, struct node__msg *msgs, unsigned count, uint64_t ticket)
+{
+	if (ticket == 0 && n->held_head == NULL) {
+		for (unsigned i = 0; i < count; i++)
+			node__send_encoded(n, &msgs[i]);
+		free(msgs);
+		return;
+	}
+	struct node__held *h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		/* Cannot hold: dropping the messages is what Raft tolerates
+		 * (the leader sends again); sending them early is not. */
+		for (unsigned i = 0; i < count; i++)
+			net_frame_free(msgs[i].frame);
+		free(msgs);
+		return;
+	}
+	h->ticket = ticket;
+	h->msgs = msgs;
+	h->n = count;
+	if (n->held_tail != NULL)
+		n->held_tail->next = h;
+	else
+		n->held_head = h;
+	n->held_tail = h;
+}
+
+void node__pending_on_persisted(struct node *n, struct node__batch *b)
+{
+	uint64_t inos[64];
+	size_t k = 0;
+	bool all = b->install; /* a snapshot replaced the tree */
+	uint64_t ticket = 0;
+
+	for (unsigned i = 0; i < b->n_entries; i++) {
+		const struct store_entry *e = &b->entries[i];
+		struct wire_touch t;
+		if (e->type != RAFT_ENTRY_NORMAL || e->index <= n->applied)
+			continue;
+		wire_touch_bytes(e->data, e->len, &t);
+		if (t.all) {
+			if (e->index > n->pend_all)
+				n->pend_all = e->index;
+			all = true;
+			continue;
+		}
+		size_t from = k;
+		bool over = false;
+		k = collect(n, &t, inos, k, sizeof(inos) / sizeof(inos[0]), &over);
+		for (size_t j = from; j < k; j++)
+			mark(n, inos[j], e->index);
+		if (over) {
+			if (e->index > n->pend_all)
+				n->pend_all = e->index;
+			all = true;
+		}
+	}
+	if (n->touch_fn != NULL && (k > 0 || all))
+		ticket = n->touch_fn(n->touch_arg, inos, k, all);
+	struct node__msg *msgs = b->held;
+	unsigned count = b->n_held;
+	b->held = NULL;
+	b->n_held = 0;
+	if (count > 0)
+		send_or_hold(n, msgs, count, ticket);
+	else
+		free(msgs);
+}
+
+void node_touch_done(struct node *n, uint64_t ticket)
+{
+	while (n->held_head != NULL && n->held_head->ticket <= ticket) {
+		struct node__held *h = n->held_head;
+		n->held_head = h->next;
+		if (n->held_head == NULL)
+			n->held_tail = NULL;
+		for (unsigned i = 0; i < h->n; i++)
+			node__send_encoded(n, &h->msgs[i]);
+		free(h->msgs);
+		free(h);
+	}
+}
+
+void node_on_touch(struct node *n, node_touch_fn fn, void *arg)
+{
+	n->touch_fn = fn;
+	n->touch_arg = arg;
+	if (fn == NULL)
+		node_touch_done(n, UINT64_MAX);
+}
+
+void node__pending_prune(struct node *n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n->n_pend; i++)
+		if (n->pend[i].index > n->applied)
+			n->pend[k++] = n->pend[i];
+	n->n_pend = k;
+}
+
+void node__pending_free(struct node *n)
+{
+	while (n->held_head != NULL) {
+		struct node__held *h = n->held_head;
+		n->held_head = h->next;
+		for (unsigned i = 0; i < h->n; i++)
+			net_frame_free(h->msgs[i].frame);
+		free(h->msgs);
+		free(h);
+	}
+	n->held_tail = NULL;
+	free(n->pend);
+	n->pend = NULL;
+	n->n_pend = n->cap_pend = 0;
+}
+
+int node_wait_pending(struct node *n, uint64_t ino, node_done_fn cb, void *arg)
+{
+	if (n->stopping)
+		return QFS_ESHUTDOWN;
+	uint64_t idx = pending_index(n, ino);
+	if (idx == 0)
+		return 1;
+	/* A barrier whose index is known: barrier.c completes it once
+	 * applied reaches it, or fails it at the commit timeout. */
+	struct node__barrier *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	b->cb = cb;
+	b->arg = arg;
+	b->deadline = uv_now(n->loop) + n->opts.commit_timeout_ms;
+	b->have_index = true;
+	b->index = idx;
+	b->next = n->barriers;
+	n->barriers = b;
+	node__kick(n);
+	return 0;
+}
