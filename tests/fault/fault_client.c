@@ -22,13 +22,17 @@
  * fault-client --dir MOUNT --out HISTORY [--workload registers|appends|sets|all]
  *              [--time SECONDS] [--seed S] [--procs N] [--proc-base B]
  *              [--timeout-ms MS] [--keys K] [--append-files A] [--set-dirs D]
- *              [--max-creates M] [--append-rotate SECONDS]
+ *              [--max-creates M] [--append-rotate SECONDS] [--write-pct P]
  * fault-client --dir MOUNT --out HISTORY --setup      create the files, write "init" lines
  * fault-client --dir MOUNT --out HISTORY --final N [--round R]
  *                                                  final reads and listings, as process "RN"
  *                                                  (R: "final" by default)
  * fault-client --dir MOUNT --out HISTORY --burst N    N acknowledged creates under dur/, in a row
  * --any-fs: accept a directory that is not a FUSE mount (to test the client itself).
+ * --write-pct P: the share of register operations that are writes (default 50, or
+ * QFS_FAULT_WRITE_PCT); 0 makes a reader that never writes, so that no write of its own is
+ * in flight on its node when it reads (a read of a file waits for this node's write to it):
+ * what the clock-beyond teeth need on the isolated leader (docs/testing.md).
  *
  * Creates go to D subdirectories set/s0.. (one directory of 100,000 entries is
  * another workload, and the final listings and tree hashes grow with it).
@@ -434,9 +438,13 @@ static int64_t deadline_ns;
 
 /* The share of register operations that are writes, in percent (QFS_FAULT_WRITE_PCT, 50):
  * the clock teeth run makes reads the bulk, so that a stale leader has readers. */
+static int write_pct_opt = -1; /* --write-pct; -1: the environment's, or 50 */
+
 static unsigned write_pct(void)
 {
 	static int pct = -1;
+	if (pct < 0 && write_pct_opt >= 0)
+		pct = write_pct_opt;
 	if (pct < 0) {
 		const char *e = getenv("QFS_FAULT_WRITE_PCT");
 		pct = e && *e ? atoi(e) : 50;
@@ -723,6 +731,7 @@ int main(int argc, char **argv)
 	        {"burst", required_argument, NULL, 'B'},
 	        {"round", required_argument, NULL, 'R'},
 	        {"any-fs", no_argument, NULL, 'A'},
+	        {"write-pct", required_argument, NULL, 'W'},
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -752,6 +761,12 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			opt.procs = atoi(optarg);
+			break;
+		case 'W':
+			write_pct_opt = atoi(optarg);
+			if (write_pct_opt < 0 || write_pct_opt > 100) {
+				usage();
+			}
 			break;
 		case 'b':
 			opt.proc_base = atoi(optarg);
