@@ -299,6 +299,8 @@ int qfs__check_name(size_t len);
 /* ------------------------------------------------------------------------ */
 /* What the kernel may cache (caches.c)                                     */
 
+/* Can this build ever turn the caches on (does it have read leases)? */
+bool qfs__caches_supported(void);
 /* Are the kernel's caches on: asked for, and true (a read lease held)? */
 bool qfs__caches_on(struct qfs_mount *m);
 /* The timeouts to give the kernel with a reply, now. */
