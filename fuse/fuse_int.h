@@ -188,6 +188,8 @@ struct qfs__handle {
 	uint64_t end;    /* not append: the highest end of an extent */
 	uint64_t base_size; /* with @n_ext > 0: the committed size and mode at the */
 	uint32_t base_mode; /* batch's first write (limits, set-id bits) */
+	uint64_t size_after; /* with @publishing > 0: the size the last publish
+	                        leaves (the tree's lags until it applies) */
 	int err;         /* a failed publish not yet reported (next write, flush, fsync) */
 	unsigned publishing;  /* publishes of this handle in flight */
 	size_t publishing_bytes; /* the data they carry */

@@ -393,7 +393,8 @@ static void publish(struct qfs_mount *m, struct qfs__handle *h, enum publish_for
 	struct publish_op *p;
 
 	/* Everything the command carries leaves the handle now: writes made
-	 * while it is in flight start the next batch. */
+	 * while it is in flight start the next batch, from the size it leaves. */
+	h->size_after = qfs__handle_size(h, h->base_size);
 	h->ext = NULL;
 	h->n_ext = h->cap_ext = 0;
 	h->gathered = 0;
@@ -645,7 +646,10 @@ static void write_now(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h
 	 * read transaction of its own (the fsm checks the size again). */
 	if (rc == 0 && h->n_ext == 0) {
 		rc = node_getattr(m->node, h->ino, &a);
-		h->base_size = a.size;
+		/* A publish of this handle in flight (the delay's, the budget's)
+		 * has not applied yet: its size is the one to check against,
+		 * or an appender would pass the limit unseen until it lands. */
+		h->base_size = h->publishing > 0 ? h->size_after : a.size;
 		h->base_mode = a.mode;
 	}
 	a.size = h->base_size;
@@ -677,6 +681,8 @@ static void write_now(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h
 	 * comes, until this write fits. One write alone always fits. */
 	while (m->buffered + size > buffer_max(m) && m->dirty_head != NULL)
 		publish(m, m->dirty_head, m->dirty_head == h ? FOR_SETTLE : FOR_DELAY, NULL, 0);
+	if (h->n_ext == 0 && h->publishing > 0) /* published just now: the next batch */
+		h->base_size = h->size_after;
 	qfs__handle_drop_version(m, h); /* what this handle reads next shows this write */
 	if (gather(m, h, buf, size, (uint64_t)off) != 0) {
 		fuse_reply_err(req, ENOMEM);

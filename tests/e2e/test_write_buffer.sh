@@ -4,7 +4,8 @@
 # the budget while it stays open is published in pieces (another node reads a prefix before
 # the close: the atomic replacement holds only within the budget) and is whole after the
 # close; the budget is shared: a write that would pass it publishes the file gathered longest
-# ago, also another one, and what fits stays gathered.
+# ago, also another one, and what fits stays gathered; an appender past it still gets EFBIG at
+# the write that passes max-value-size.
 . "$(dirname "$0")/lib.sh"
 QFS_MAX_VALUE_SIZE=4M
 QFS_CLUSTER_EXTRA="publish-delay-ms = 600000
@@ -17,7 +18,7 @@ echo a-old >"$m1/a"
 echo b-old >"$m1/b"
 
 out=$(python3 - "$m1" "$m2" <<'PY'
-import os, sys, time
+import errno, os, sys, time
 m1, m2 = sys.argv[1], sys.argv[2]
 K = 1024
 def size2(name):
@@ -66,11 +67,29 @@ res.append('b gathered' if size2('b') == 6 else 'b size %d' % size2('b'))
 os.close(fb)
 os.close(fa)
 res.append('b whole' if open(os.path.join(m2, 'b'), 'rb').read() == b'b' * 512 * K else 'b not whole')
+
+# An appender past the budget: its pieces are in flight when it writes on, and
+# the limit (4 MiB) still fails the very write that passes it.
+fl = os.open(os.path.join(m1, 'log'), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+n = 0
+try:
+    while n < 80:
+        os.write(fl, b'l' * 64 * K)
+        n += 1
+    r = 'no error'
+except OSError as e:
+    r = '%s at write %d' % (errno.errorcode[e.errno], n + 1)
+try:
+    os.close(fl)
+    r += ', close ok'
+except OSError as e:
+    r += ', close ' + errno.errorcode[e.errno]
+res.append(r)
 print('|'.join(res))
 PY
 )
 qfs_log "python: $out"
-IFS='|' read -r big_open big_closed a1 a2 b1 b2 <<<"$out"
+IFS='|' read -r big_open big_closed a1 a2 b1 b2 appender <<<"$out"
 check '[ "$big_open" = prefix ]' \
 	"3 MiB written past the 1 MiB budget through a file kept open: node 2 reads a prefix of it before the close ($big_open)"
 check '[ "$big_closed" = whole ]' "... and all 3 MiB after the close ($big_closed)"
@@ -78,6 +97,8 @@ check '[ "$a1" = "a gathered" ]' "768 KiB within the budget stay gathered: node 
 check '[ "$a2" = "a published" ]' "a write to another file that would pass the budget publishes the one gathered longest ago ($a2)"
 check '[ "$b1" = "b gathered" ]' "... and the writing file, which fits, stays gathered ($b1)"
 check '[ "$b2" = "b whole" ]' "... until its close ($b2)"
+check '[ "$appender" = "EFBIG at write 65, close ok" ] && [ "$(stat -c %s "$m2/log")" = 4194304 ]' \
+	"an appender past the budget gets EFBIG at the write that passes max-value-size, and keeps the 4 MiB before it ($appender)"
 check '[ "$(cat "$m3/a" | wc -c)" = 786432 ] && [ "$(cat "$m3/big" | wc -c)" = 3145728 ]' "node 3 reads them whole too"
 
 exit $((QFS_FAILS > 0))
