@@ -40,7 +40,7 @@ drains() { grep -c "stopping: publishing what open files wrote" "$QFS_TMP/log.1"
 # redirection); HOLDER is its pid once the writes returned. Once $QFS_TMP/go exists it
 # writes once more through the last file and puts the outcome in $QFS_TMP/late.
 HOLDER=""
-trap 'rc=$?; [ -n "$HOLDER" ] && kill -KILL "$HOLDER" 2>/dev/null; (exit $rc); qfs_cleanup' EXIT
+trap 'rc=$?; [ -n "$HOLDER" ] && kill -KILL "$HOLDER" 2>/dev/null; (exit $rc); qfs_cleanup; qfs_watchdog_stop' EXIT
 hold_open() {
 	python3 - "$QFS_TMP/held" "$@" >/dev/null <<'PY' &
 import errno, os, sys, time

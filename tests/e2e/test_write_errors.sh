@@ -83,7 +83,7 @@ if [ -n "$DISK_PID" ]; then
 	fusermount3 -u "$(qfs_data 3)" 2>/dev/null || fusermount3 -u -z "$(qfs_data 3)"
 	kill -KILL "$DISK_PID"; wait "$DISK_PID"
 fi 2>/dev/null
-(exit $rc); qfs_cleanup' EXIT
+(exit $rc); qfs_cleanup; qfs_watchdog_stop' EXIT
 qfs_stop 3
 mv "$(qfs_data 3)" "$QFS_TMP/disk3"
 mkdir "$(qfs_data 3)"
