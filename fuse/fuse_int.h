@@ -261,6 +261,9 @@ void qfs__publish_timer_cb(uv_timer_t *t);
 void qfs__publish_all(struct qfs_mount *m);
 /* The drain's bound passed: log, per file, what is still in flight. */
 void qfs__log_unpublished(struct qfs_mount *m);
+/* The mount is freed: free the handles the kernel never released (files
+ * still open when it was unmounted), publishing nothing. */
+void qfs__handles_free(struct qfs_mount *m);
 /* A publish ended while draining: mount.c ends the drain once none is left. */
 void qfs__drain_check(struct qfs_mount *m);
 /* Does the caller of @req lack CAP_FSETID (read from /proc)? */

@@ -550,6 +550,16 @@ void qfs__log_unpublished(struct qfs_mount *m)
 	each_handle(m, log_one);
 }
 
+static void free_one(struct qfs_mount *m, struct qfs__handle *h)
+{
+	handle_free(m, qfs__inode_find(&m->inodes, h->ino), h);
+}
+
+void qfs__handles_free(struct qfs_mount *m)
+{
+	each_handle(m, free_one);
+}
+
 void qfs__publish_timer_cb(uv_timer_t *t)
 {
 	struct qfs_mount *m = t->data;

@@ -84,6 +84,7 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 static void mount_free(struct qfs_mount *m)
 {
 	qfs__locks_free(m);
+	qfs__handles_free(m);
 	qfs__inodes_free(&m->inodes);
 	free(m->buf.mem);
 	free(m->mountpoint);
