@@ -246,7 +246,7 @@ void node__writer_completions(uv_async_t *async)
 		if (b->discarded) {
 			/* The first of a core's discarded batches rebuilds it;
 			 * the rest (and older cores' batches) just go. */
-			if (b->gen == n->core_gen && !n->failed)
+			if (b->gen == n->core_gen && !n->failed && !n->refetch_pending)
 				node__snapshot_refetch(n, b);
 		} else if (b->err != 0)
 			node__storage_failed(n, b->err, msg);
@@ -335,6 +335,7 @@ void node__on_tick(struct node *n)
 {
 	if (n->stopping)
 		return;
+	node__snapshot_refetch_due(n);
 	raft_tick(n->raft);
 	node__contact_on_tick(n);
 	node__members_on_tick(n);

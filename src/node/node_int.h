@@ -185,6 +185,8 @@ struct node {
 	struct raft_config raft_cfg; /* what the core was made with, to make it again */
 	uint64_t core_gen;           /* counts the cores made: a rebuilt core has new batch ids */
 	unsigned snap_rejects;       /* snapshots that failed their checks since the last install */
+	bool refetch_pending;        /* the core is made again at refetch_at (uv_now() ms) */
+	uint64_t refetch_at;
 	struct net *net;
 	struct net_admin *admin;
 	struct node__writer w;
@@ -410,12 +412,14 @@ void node__snapshot_installed(struct node *n, uint64_t index);
  * Returns 0, or an error and a line saying why in @why. */
 int node__snapshot_check(struct node *n, const struct raft_snapshot_meta *m, char *why, size_t len);
 /* On the loop, for a batch the writer discarded because its snapshot
- * failed its checks: drop the staged file, make the core again from what
- * is stored (as a restart would), so the leader sends the snapshot again,
- * and let the writer go on. After NODE__SNAPSHOT_RETRIES in a row, a
- * storage failure instead. */
+ * failed its checks: drop the staged file and, K election timeouts later
+ * at the K-th attempt in a row (node__snapshot_refetch_due, from the tick),
+ * make the core again from what is stored (as a restart would), so the
+ * leader sends the snapshot again, and let the writer go on. After
+ * NODE__SNAPSHOT_RETRIES in a row, a storage failure instead. */
 #define NODE__SNAPSHOT_RETRIES 5
 void node__snapshot_refetch(struct node *n, const struct node__batch *b);
+void node__snapshot_refetch_due(struct node *n);
 /* Deletes the snapshot files older than @newest, except the @n_keep in @keep. */
 void node__snapshot_prune(struct node *n, uint64_t newest, const uint64_t *keep, unsigned n_keep);
 

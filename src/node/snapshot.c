@@ -178,13 +178,28 @@ void node__snapshot_refetch(struct node *n, const struct node__batch *b)
 		node__storage_failed(n, QFS_ECORRUPT, err);
 		return; /* the writer stays parked: nothing more is written */
 	}
+	/* A pause that grows with each attempt: a leader's file that is being
+	 * replaced, or a disk that heals, gets time; a damaged one is not
+	 * fetched in a tight loop. Meanwhile the writer stays parked and drops
+	 * whatever the old core hands out (node__writer_idle is false). */
+	uint64_t wait = (uint64_t)n->snap_rejects * n->opts.election_ms;
 	node__log(n, QFS_LOG_ERROR,
 	          "the snapshot from the leader at index %llu failed its checks (%s): "
-	          "discarded, fetching it again (attempt %u of %u)",
-	          (unsigned long long)m->index, b->why, n->snap_rejects + 1,
-	          NODE__SNAPSHOT_RETRIES + 1);
+	          "discarded, fetching it again in %llu ms (attempt %u of %u)",
+	          (unsigned long long)m->index, b->why, (unsigned long long)wait,
+	          n->snap_rejects + 1, NODE__SNAPSHOT_RETRIES + 1);
 	if (node__snapshot_path(n, "recv", m->index, path, sizeof(path)) == 0)
 		unlink(path);
+	n->refetch_pending = true;
+	n->refetch_at = uv_now(n->loop) + wait;
+}
+
+void node__snapshot_refetch_due(struct node *n)
+{
+	char err[256];
+	if (!n->refetch_pending || n->failed || uv_now(n->loop) < n->refetch_at)
+		return;
+	n->refetch_pending = false;
 	/* The core took the snapshot as installed (its log reset, its
 	 * commit moved) when the last chunk came; the store never did. A core
 	 * made again from the store, as at a restart, has no staging area:

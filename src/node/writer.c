@@ -616,7 +616,9 @@ bool node__writer_idle(struct node *n)
 {
 	struct node__writer *w = &n->w;
 	pthread_mutex_lock(&w->mu);
-	bool idle = !w->busy && w->queue == NULL && w->done == NULL && w->fatal == 0;
+	/* Parked: what the core makes now must go to the writer, which drops
+	 * it (its held messages may promise the snapshot that failed). */
+	bool idle = !w->busy && w->queue == NULL && w->done == NULL && w->fatal == 0 && !w->parked;
 	pthread_mutex_unlock(&w->mu);
 	return idle;
 }
