@@ -44,6 +44,11 @@ static bool touched(struct cluster *c, void *arg)
  * leader, and in *@f1, *@f2 the followers. */
 static int start_three(struct cluster *c, int *f1, int *f2)
 {
+	/* The writes here wait, on purpose, for as long as a test holds an
+	 * acknowledgement, then for an election perhaps: far from a timeout
+	 * on a slow machine. */
+	for (int i = 0; i < N_NODES; i++)
+		c->opts[i].commit_timeout_ms = 30000;
 	for (int i = 0; i < N_NODES; i++)
 		assert_int_equal(start_node(c, i), 0);
 	int leader = wait_leader(c);
@@ -84,9 +89,9 @@ static void test_ack_waits_for_marking(void **state)
 	assert_false(bw.done);
 
 	node_touch_done(c->nodes[f1], t.ticket);
-	assert_true(run_until(c, submit_finished, &w, 10000));
+	assert_true(run_until(c, submit_finished, &w, 30000));
 	assert_int_equal(w.err, 0);
-	assert_true(run_until(c, barrier_finished, &bw, 10000));
+	assert_true(run_until(c, barrier_finished, &bw, 30000));
 	assert_int_equal(bw.err, 0);
 	assert_true(applied_of(c, f1) > before);
 	assert_file(c, f1, "held", "h");
@@ -110,7 +115,7 @@ static void test_clearing_sends_held(void **state)
 	run_for(c, 300);
 	assert_false(w.done);
 	node_on_touch(c->nodes[f1], NULL, NULL);
-	assert_true(run_until(c, submit_finished, &w, 10000));
+	assert_true(run_until(c, submit_finished, &w, 30000));
 	assert_int_equal(w.err, 0);
 }
 
