@@ -150,7 +150,7 @@ static int step(struct batch *b)
 	/* Now and then a new leader replaces the unapplied tail; the new last
 	 * still goes past the old one, so reports stay comparable. */
 	if (rv % 8 == 0 && last > applied) {
-		start = last - 3 > applied ? last - 3 : applied + 1;
+		start = last > applied + 3 ? last - 3 : applied + 1; /* no wrap below 3 */
 		term++;
 	}
 	n = (size_t)(last + 1 - start) + 1 + (size_t)(rv >> 8) % (rv % 16 == 1 ? 256 : 24);
