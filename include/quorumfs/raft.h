@@ -36,8 +36,10 @@
  * drawn from a PRNG seeded by raft_config.seed.
  *
  * Memory: the core keeps its log in memory from the last snapshot on (the
- * caller compacts it with raft_snapshot_taken()). It allocates with malloc;
- * an allocation failure is returned as -ENOMEM and leaves the core unchanged.
+ * caller compacts it with raft_snapshot_taken()), and the data of its
+ * entries until the caller releases it (raft_log_release()). It allocates
+ * with malloc; an allocation failure is returned as -ENOMEM and leaves the
+ * core unchanged.
  *
  * Threading: the core is single-threaded and takes no lock. Every call on one
  * struct raft, the queries included, must come from one thread at a time (in
@@ -560,6 +562,30 @@ void raft_persisted(struct raft *r, uint64_t id);
  * Returns 0, -EINVAL (@index not applied, or older than the current snapshot).
  */
 int raft_snapshot_taken(struct raft *r, raft_index index, uint64_t size, raft_index *compact_to);
+
+/*
+ * Released entries. raft_log_release() drops the data of entries that are
+ * durable locally and were handed out for apply, so that it is the caller's
+ * store, not the core's memory, that holds them. The core still knows each
+ * such entry's index, term, type and size, and still sends it: an entry in
+ * a message (an AppendEntries in rd->msgs or rd->msgs_after_persist) may
+ * have data.base NULL with data.len > 0. The caller reads those bytes from
+ * its stored log (index and term identify the entry) before the message
+ * leaves, as it does the bytes of a snapshot chunk. raft_entry_at() may
+ * likewise return an entry without its data. Entries handed out in
+ * rd->entries and rd->committed always carry their data.
+ */
+
+/*
+ * raft_log_release - drop entry data from memory, oldest first, until at
+ * most @keep_bytes of it are held, or no entry is left that is both
+ * persisted (raft_persisted()) and handed out for apply. Cheap when the log
+ * is within @keep_bytes: call it after every batch. SIZE_MAX keeps all.
+ */
+void raft_log_release(struct raft *r, size_t keep_bytes);
+
+/* raft_log_bytes - the bytes of entry data the core holds in memory. */
+size_t raft_log_bytes(const struct raft *r);
 
 /*
  * raft_snapshots_in_use - the snapshots the caller must keep readable: the

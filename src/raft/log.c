@@ -54,6 +54,18 @@ int raft__log_reserve(struct raft__log *l, size_t more)
 void raft__log_push(struct raft__log *l, const struct raft_entry *e)
 {
 	l->e[l->n++] = *e;
+	if (e->data.base != NULL)
+		l->bytes += e->data.len;
+}
+
+/* Frees @e's data, if it still has any (freed at the next advance if a batch is out). */
+static void drop_data(struct raft *r, struct raft_entry *e)
+{
+	if (e->data.base == NULL)
+		return;
+	r->log.bytes -= e->data.len;
+	raft__free_data(r, e->data.base);
+	e->data.base = NULL;
 }
 
 void raft__clip_persisted(struct raft *r, raft_index index)
@@ -77,8 +89,13 @@ void raft__log_truncate(struct raft *r, raft_index from)
 	if (from <= l->base || from > raft__log_last(l))
 		return;
 	for (raft_index i = from; i <= raft__log_last(l); i++)
-		raft__free_data(r, raft__log_get(l, i)->data.base);
+		drop_data(r, raft__log_get(l, i));
 	l->n = from - l->base - 1;
+	/* Released entries are applied, hence committed, hence never in a
+	 * truncated suffix (Figure 2 deletes only conflicting entries, and a
+	 * committed one never conflicts: 5.4); clamp all the same. */
+	if (l->released >= from)
+		l->released = from - 1;
 	if (r->unstable > from)
 		r->unstable = from;
 	raft__clip_persisted(r, from - 1);
@@ -95,20 +112,52 @@ void raft__log_compact(struct raft *r, raft_index upto)
 	size_t drop = upto - l->base;
 	raft_term t = l->e[drop - 1].term;
 	for (size_t i = 0; i < drop; i++)
-		raft__free_data(r, l->e[i].data.base);
+		drop_data(r, &l->e[i]);
 	memmove(l->e, l->e + drop, (l->n - drop) * sizeof(*l->e));
 	l->n -= drop;
 	l->base = upto;
 	l->base_term = t;
+	if (l->released < upto)
+		l->released = upto;
 }
 
 void raft__log_reset(struct raft *r, raft_index index, raft_term term)
 {
 	struct raft__log *l = &r->log;
 	for (size_t i = 0; i < l->n; i++)
-		raft__free_data(r, l->e[i].data.base);
+		drop_data(r, &l->e[i]);
 	l->n = 0;
 	l->base = index;
 	l->base_term = term;
+	l->released = index;
+	l->bytes = 0;
 	r->unstable = index + 1;
+}
+
+/*
+ * The log's memory is bounded by what the caller asks, not by the snapshot
+ * interval: an entry that is durable here (persisted) and handed out for
+ * apply (applied) is in the caller's store, which serves it again when a
+ * follower needs it (raft.h, "Released entries"). Oldest first: a follower
+ * that lags a little needs the newest, and they stay.
+ */
+void raft_log_release(struct raft *r, size_t keep_bytes)
+{
+	struct raft__log *l = &r->log;
+	if (l->bytes <= keep_bytes)
+		return;
+	raft_index upto = r->applied < r->persisted ? r->applied : r->persisted;
+	if (upto > raft__log_last(l))
+		upto = raft__log_last(l);
+	if (l->released < l->base)
+		l->released = l->base;
+	while (l->bytes > keep_bytes && l->released < upto) {
+		l->released++;
+		drop_data(r, raft__log_get(l, l->released));
+	}
+}
+
+size_t raft_log_bytes(const struct raft *r)
+{
+	return r->log.bytes;
 }

@@ -16,12 +16,20 @@
  * last entry compacted away (or of the snapshot a follower installed);
  * base_term is its term, so the prev_term of e[0] is always known.
  * Invariant: terms never decrease along the log. Entry data is owned.
+ *
+ * Released entries (raft_log_release()): those up to released have no data
+ * in memory (data.base NULL, data.len still their size); they are durable
+ * and applied, so the caller's store holds them. released <= the durable
+ * and applied index at the time, and released >= base once set; bytes is
+ * the sum of data.len over the entries that still hold their data.
  */
 struct raft__log {
 	struct raft_entry *e;
 	size_t n, cap;
 	raft_index base;
 	raft_term base_term;
+	raft_index released;
+	size_t bytes;
 };
 
 raft_index raft__log_last(const struct raft__log *l);

@@ -169,7 +169,17 @@ void sim_check_scan(struct sim_cluster *c, struct sim_node *n)
 			              n->id, i, first, last);
 			return;
 		}
-		check_one(c, n, e, i == 1 ? 0 : prev);
+		/* A released entry's data is on the node's disk (raft.h). */
+		const struct raft_entry *d =
+		        e->data.base == NULL && e->data.len ? sim_disk_entry(&n->disk, i) : e;
+		if (!d || d->term != e->term) {
+			sim_violation(c, "released entry",
+			              "n%" PRIu64 ": entry %" PRIu64 "/t%" PRIu64
+			              " released from memory is not on its disk",
+			              n->id, i, e->term);
+			return;
+		}
+		check_one(c, n, d, i == 1 ? 0 : prev);
 		prev = e->term;
 	}
 }

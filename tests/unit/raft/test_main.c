@@ -19,5 +19,6 @@ int main(void)
 	failed += raft_test_snapshot();
 	failed += raft_test_membership();
 	failed += raft_test_fuzz();
+	failed += raft_test_release();
 	return failed ? 1 : 0;
 }

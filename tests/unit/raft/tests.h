@@ -11,5 +11,6 @@ int raft_test_transfer(void);
 int raft_test_snapshot(void);
 int raft_test_membership(void);
 int raft_test_fuzz(void);
+int raft_test_release(void);
 
 #endif
