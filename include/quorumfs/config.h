@@ -66,6 +66,12 @@ struct qfs_config {
 	 * are on only while the node holds a read lease. Default false. */
 	bool kernel_caches;
 	bool page_cache; /* default false: direct I/O (no mmap); true: mmap works */
+	/* Memory and snapshots (docs/operations.md, "Memory and snapshots"). */
+	uint64_t log_memory;           /* bytes of log entry data kept in memory;
+	                                  default 32 MiB; 1 MiB .. 1 TiB */
+	uint64_t snapshot_every;       /* applied entries between snapshots; default 10000 */
+	uint64_t snapshot_every_bytes; /* or applied entry bytes between snapshots;
+	                                  default 1 GiB; 0: entries alone */
 	unsigned n_nodes;
 	struct qfs_config_node nodes[QFS_CONFIG_MAX_NODES];
 };

@@ -78,6 +78,12 @@ struct node_options {
 	 * followers a little behind (0: 1024). Tests make both small. */
 	uint64_t snapshot_entries;
 	uint64_t snapshot_trailing;
+	/* Also one every snapshot_bytes bytes of applied entries (0: by
+	 * entries alone). The core keeps at most log_memory bytes of entry
+	 * data in memory (0: 32 MiB); the rest of the log is read from the
+	 * store when a follower needs it (docs/operations.md). */
+	uint64_t snapshot_bytes;
+	uint64_t log_memory;
 	/* The store's map never grows past this many bytes (0: the store's
 	 * default, 1 TiB); a write beyond it fails as a full disk (ENOSPC).
 	 * Tests make it small. */

@@ -169,6 +169,23 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
 			return fail(p, name, "'%s' is not a size in 1..1G (suffixes K, M, G)",
 			            value);
 		cfg->max_value_size = v;
+	} else if (strcmp(name, "log-memory") == 0) {
+		if (parse_number(value, 1, 1u << 20, 1ull << 40, &v))
+			return fail(p, name, "'%s' is not a size in 1M..1T (suffixes K, M, G)",
+			            value);
+		cfg->log_memory = v;
+	} else if (strcmp(name, "snapshot-every") == 0) {
+		if (parse_number(value, 0, 1, 1ull << 40, &v))
+			return fail(p, name, "'%s' is not a whole number of entries, at least 1",
+			            value);
+		cfg->snapshot_every = v;
+	} else if (strcmp(name, "snapshot-every-bytes") == 0) {
+		if (parse_number(value, 1, 0, 1ull << 50, &v) || (v > 0 && v < (1u << 20)))
+			return fail(
+			        p, name,
+			        "'%s' is neither 0 nor a size of at least 1M (suffixes K, M, G)",
+			        value);
+		cfg->snapshot_every_bytes = v;
 	} else if (strcmp(name, "publish-delay-ms") == 0) {
 		if (parse_number(value, 0, 1, 3600000, &v))
 			return fail(p, name,
@@ -320,6 +337,9 @@ void qfs_config_defaults(struct qfs_config *cfg)
 	cfg->publish_delay_ms = 1000;
 	cfg->write_buffer_size = 256u << 20;
 	cfg->verify_interval_ms = 3600u * 1000;
+	cfg->log_memory = 32u << 20;
+	cfg->snapshot_every = 10000;
+	cfg->snapshot_every_bytes = 1ull << 30;
 }
 
 /* A duration: a whole number with ms, s, m or h (none: seconds), in ms. */

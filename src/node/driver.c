@@ -328,6 +328,8 @@ void node__drive(struct node *n)
 		node__barriers_flush(n);
 	}
 	node__peers_sweep(n);
+	/* What is durable and applied lives in the store, not in memory too. */
+	raft_log_release(n->raft, n->log_memory);
 	node__barriers_serve(n);
 }
 

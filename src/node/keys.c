@@ -1,5 +1,6 @@
 /* keys.c: the key calls of quorumctl (get, put, rm, ls, wait) on the admin socket, without a mount. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "node_int.h"
 #include "quorumfs/errors.h"
+#include "quorumfs/store.h"
 #include "quorumfs/wire_cmd.h"
 #include "quorumfs/wire_key.h"
 
@@ -555,9 +557,28 @@ static int watch_scan(struct key_op *op, struct listing *l, uint64_t *through)
 			rc = QFS_ESTALE;
 			break;
 		}
+		/* A released entry's bytes are in the stored log (raft.h); c
+		 * points into them, so they live to the end of this turn. */
+		const void *data = e->data.base;
+		size_t data_len = e->data.len;
+		struct store_entry *se = NULL;
+		if (data == NULL && data_len > 0 && e->type == RAFT_ENTRY_NORMAL) {
+			size_t nse = 0;
+			rc = store_log_get(n->store, i, i, SIZE_MAX, &se, &nse);
+			if (rc == 0 && (nse != 1 || se[0].term != e->term))
+				rc = QFS_ECORRUPT;
+			if (rc != 0) {
+				free(se);
+				break;
+			}
+			data = se[0].data;
+			data_len = se[0].len;
+		}
 		*through = i;
-		if (e->type != RAFT_ENTRY_NORMAL || wire_cmd_decode(e->data.base, e->data.len, &c) != 0)
+		if (e->type != RAFT_ENTRY_NORMAL || wire_cmd_decode(data, data_len, &c) != 0) {
+			free(se);
 			continue;
+		}
 		const char *op_name = wire_cmd_type_name(c.type), *p;
 		switch (c.type) {
 		case WIRE_CMD_CREATE:
@@ -594,6 +615,7 @@ static int watch_scan(struct key_op *op, struct listing *l, uint64_t *through)
 		default:
 			break; /* locks, sessions, checks: not changes of the tree */
 		}
+		free(se);
 	}
 	pathmap_free(&m);
 	return rc;

@@ -17,6 +17,10 @@
 
 /* Applied entries between two snapshots. */
 #define NODE__SNAPSHOT_EVERY 10000
+/* Entry bytes the core keeps in memory: more than a follower's bytes in
+ * flight (8 MiB), so replication to followers that keep up never reads
+ * the store; a few of the largest values (16 MiB) at most. */
+#define NODE__LOG_MEMORY ((size_t)32 << 20)
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -426,6 +430,8 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 		n->opts.max_value_size = FSM_DEFAULT_MAX_VALUE_SIZE;
 	n->submits.next = n->submits.prev = &n->submits;
 	n->snapshot_every = opts->snapshot_entries ? opts->snapshot_entries : NODE__SNAPSHOT_EVERY;
+	n->snapshot_bytes = opts->snapshot_bytes;
+	n->log_memory = opts->log_memory ? (size_t)opts->log_memory : NODE__LOG_MEMORY;
 
 	so.node_id = opts->id;
 	so.max_map_size = (size_t)opts->max_map_bytes;

@@ -109,6 +109,8 @@ struct node__writer {
 	struct raft_conf conf;    /* the configuration as of @applied */
 	uint64_t conf_index;      /* where it came from (0: none yet) */
 	uint64_t last_snap_index; /* the newest snapshot file's index */
+	uint64_t applied_bytes;   /* entry bytes applied since the process started */
+	uint64_t snap_bytes_mark; /* applied_bytes when the last snapshot was taken */
 	uint64_t compacted;       /* stored log compacted up to here */
 	bool tree_failed;         /* the last store_write failed in the tree, not the store */
 	char errmsg[256];         /* the failing layer's message for the last failed write */
@@ -278,6 +280,8 @@ struct node {
 	struct node__coord *coord; /* this node's session, lock requests (coord.c) */
 
 	uint64_t snapshot_every; /* applied entries between snapshots */
+	uint64_t snapshot_bytes; /* or applied entry bytes between them (0: no bound) */
+	size_t log_memory;       /* entry bytes the core keeps in memory (raft_log_release) */
 	uint64_t promote_at;     /* next time the leader tries to promote learners */
 	/* Parked `quorumctl wait` calls (keys.c), and how many. */
 	struct key_op *key_waits;

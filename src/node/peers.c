@@ -1,5 +1,6 @@
 /* peers.c: glue between the core's messages and the transport: encode, send, receive, dial. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +9,84 @@
 #include "quorumfs/metrics.h"
 #include "quorumfs/errors.h"
 #include "quorumfs/log.h"
+#include "quorumfs/store.h"
 #include "quorumfs/wire_peer.h"
 
+/*
+ * Released entries (raft.h) carry no bytes in an AppendEntries the core
+ * emits: they are durable and applied here, so our stored log has them. On
+ * success *@ents (to free, with *@got) holds the message's entries with
+ * every one filled in, and @copy points at them; *@ents NULL: none needed.
+ * The store's entry must be the one the core means (same index and term,
+ * same size), or the message is not sent (-EIO): the core resends later.
+ */
+static int fill_released(struct node *n, struct raft_message *copy, struct raft_entry **ents,
+                         struct store_entry **got)
+{
+	const struct raft_append *a = &copy->append;
+	*ents = NULL;
+	*got = NULL;
+	unsigned i = 0;
+	while (i < a->n_entries && !(a->entries[i].data.base == NULL && a->entries[i].data.len))
+		i++;
+	if (i == a->n_entries)
+		return 0;
+	unsigned j = a->n_entries;
+	while (j > i && !(a->entries[j - 1].data.base == NULL && a->entries[j - 1].data.len))
+		j--;
+	size_t n_got = 0;
+	int rc = store_log_get(n->store, a->entries[i].index, a->entries[j - 1].index, SIZE_MAX,
+	                       got, &n_got);
+	if (rc != 0)
+		return rc;
+	struct raft_entry *e = malloc(a->n_entries * sizeof(*e));
+	if (e == NULL) {
+		free(*got);
+		*got = NULL;
+		return -ENOMEM;
+	}
+	memcpy(e, a->entries, a->n_entries * sizeof(*e));
+	for (unsigned k = i; k < j; k++) {
+		if (e[k].data.base != NULL || e[k].data.len == 0)
+			continue;
+		const struct store_entry *s = k - i < n_got ? &(*got)[k - i] : NULL;
+		if (s == NULL || s->index != e[k].index || s->term != e[k].term ||
+		    s->len != e[k].data.len) {
+			free(e);
+			free(*got);
+			*got = NULL;
+			return -EIO;
+		}
+		e[k].data.base = (void *)s->data;
+	}
+	copy->append.entries = e;
+	*ents = e;
+	return 0;
+}
+
 /* Encodes @m into a transport frame. A snapshot chunk the core emits has no
- * bytes (raft.h, "Snapshot chunks"): they are read from our snapshot file. */
+ * bytes (raft.h, "Snapshot chunks"): they are read from our snapshot file;
+ * nor has a released entry: it is read from our log (fill_released). */
 int node__encode_msg(struct node *n, const struct raft_message *m, struct node__msg *out)
 {
 	struct raft_message copy;
 	void *chunk = NULL;
+	struct raft_entry *ents = NULL;
+	struct store_entry *got = NULL;
 	size_t size;
 	int rc;
 
+	if (m->type == RAFT_MSG_APPEND) {
+		copy = *m;
+		rc = fill_released(n, &copy, &ents, &got);
+		if (rc != 0) {
+			node__log(n, QFS_LOG_WARN, "cannot read entries %llu.. from the log: %s",
+			          (unsigned long long)(m->append.prev_index + 1), qfs_strerror(rc));
+			return rc;
+		}
+		if (ents != NULL)
+			m = &copy;
+	}
 	if (m->type == RAFT_MSG_SNAPSHOT && m->snapshot.chunk.base == NULL &&
 	    m->snapshot.chunk.len > 0) {
 		copy = *m;
@@ -54,6 +122,8 @@ int node__encode_msg(struct node *n, const struct raft_message *m, struct node__
 		}
 	}
 	free(chunk);
+	free(ents);
+	free(got);
 	return rc;
 }
 

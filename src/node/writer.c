@@ -222,20 +222,30 @@ static void after_commit(struct node *n, struct wtxn *t)
 			node__snapshot_installed(n, b->install_meta.index);
 			qfs_metric_inc(QFS_M_SNAPSHOTS_INSTALLED);
 		}
+	for (struct node__batch *b = t->first; b != NULL; b = b->next)
+		for (unsigned i = 0; i < b->n_apply; i++)
+			if (b->apply[i].applied)
+				n->w.applied_bytes += b->apply[i].len;
 	n->w.applied = t->applied;
 	n->w.conf = t->conf;
 	n->w.conf_index = t->conf_index;
 }
 
-/* Takes a snapshot every snapshot_every applied entries, or when asked. */
+/* Takes a snapshot every snapshot_every applied entries, or every
+ * snapshot_bytes of applied entries (a few large entries must not grow the
+ * stored log without bound either), or when asked. */
 static void maybe_snapshot(struct node *n, bool force)
 {
 	struct node__writer *w = &n->w;
 	if (w->applied <= w->last_snap_index || w->conf_index == 0)
 		return;
-	if (!force &&
-	    (n->snapshot_every == 0 || w->applied - w->last_snap_index < n->snapshot_every))
+	bool by_entries =
+	        n->snapshot_every != 0 && w->applied - w->last_snap_index >= n->snapshot_every;
+	bool by_bytes = n->snapshot_bytes != 0 &&
+	                w->applied_bytes - w->snap_bytes_mark >= n->snapshot_bytes;
+	if (!force && !by_entries && !by_bytes)
 		return;
+	w->snap_bytes_mark = w->applied_bytes;
 	uint64_t idx, size;
 	int rc = node__snapshot_take(n, &idx, &size);
 	if (rc == 0) {

@@ -165,6 +165,37 @@ static void write_buffer_size(void **state)
 	assert_non_null(strstr(err, "c.conf:4: write-buffer-size: '4K' is not a size in 64K..64G"));
 }
 
+/* log-memory, snapshot-every, snapshot-every-bytes: defaults, sizes, refusals. */
+static void memory_and_snapshots(void **state)
+{
+	(void)state;
+	struct qfs_config cfg;
+	char err[256] = "";
+	assert_int_equal(qfs_config_parse(good, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.log_memory, 32u << 20);
+	assert_int_equal(cfg.snapshot_every, 10000);
+	assert_int_equal(cfg.snapshot_every_bytes, 1ull << 30);
+	const char *set = "[cluster]\nname = p\nkey-file = k\nlog-memory = 8M\n"
+	                  "snapshot-every = 500\nsnapshot-every-bytes = 0\n"
+	                  "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_equal(qfs_config_parse(set, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.log_memory, 8u << 20);
+	assert_int_equal(cfg.snapshot_every, 500);
+	assert_int_equal(cfg.snapshot_every_bytes, 0);
+	const char *small = "[cluster]\nname = p\nkey-file = k\nlog-memory = 4K\n"
+	                    "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_not_equal(qfs_config_parse(small, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "c.conf:4: log-memory: '4K' is not a size in 1M..1T"));
+	const char *bytes = "[cluster]\nname = p\nkey-file = k\nsnapshot-every-bytes = 100\n"
+	                    "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_not_equal(qfs_config_parse(bytes, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "snapshot-every-bytes: '100' is neither 0 nor a size"));
+	const char *zero = "[cluster]\nname = p\nkey-file = k\nsnapshot-every = 0\n"
+	                   "[node 1]\naddress = 127.0.0.1:7001\n";
+	assert_int_not_equal(qfs_config_parse(zero, "c.conf", &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "snapshot-every: '0' is not a whole number of entries"));
+}
+
 static void whole_file_checks(void **state)
 {
 	(void)state;
@@ -249,6 +280,7 @@ int main(void)
 	        cmocka_unit_test(cache_switches),
 	        cmocka_unit_test(publish_delay),
 	        cmocka_unit_test(write_buffer_size),
+	        cmocka_unit_test(memory_and_snapshots),
 	        cmocka_unit_test(whole_file_checks),
 	        cmocka_unit_test(first_error_wins),
 	        cmocka_unit_test(load_reads_a_file_and_reports_missing),
