@@ -93,6 +93,77 @@ static void test_snapshot_on_demand(void **state)
 	assert_file(c, leader, "s-9", "s-9");
 }
 
+/* Creates @count files "PREFIX-K" on node @i, each @size bytes of 'a' + K. */
+static void create_big(struct cluster *c, int i, const char *prefix, int count, size_t size)
+{
+	char *data = malloc(size + 1);
+	assert_non_null(data);
+	for (int k = 0; k < count; k++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s-%d", prefix, k);
+		memset(data, 'a' + k % 26, size);
+		data[size] = '\0';
+		struct wire_cmd cmd = create_cmd(name, data);
+		struct submit_wait w = submit(c, i, &cmd);
+		assert_int_equal(w.err, 0);
+	}
+	free(data);
+}
+
+/* Node @i has file @name of @size bytes of @ch. */
+static void assert_big(struct cluster *c, int i, const char *name, char ch, size_t size)
+{
+	struct fsm_attr attr;
+	assert_int_equal(node_lookup(c->nodes[i], FSM_ROOT_INO, name, strlen(name), &attr), 0);
+	assert_int_equal(attr.size, size);
+	char *buf = malloc(size);
+	assert_non_null(buf);
+	size_t off = 0;
+	while (off < size) {
+		size_t got = 0;
+		assert_int_equal(node_read(c->nodes[i], attr.ino, off, size - off, buf + off, &got), 0);
+		assert_true(got > 0);
+		off += got;
+	}
+	for (size_t k = 0; k < size; k++)
+		if (buf[k] != ch)
+			fail_msg("%s: byte %zu is %d, not %d", name, k, buf[k], ch);
+	free(buf);
+}
+
+/* snapshot_bytes: a few large entries take a snapshot long before
+ * snapshot_entries would. With log_memory far below what the stopped
+ * follower missed, it catches up from entries the leader reads back from
+ * its store (the log is not compacted past them: trailing_entries). */
+static void test_snapshot_by_bytes(void **state)
+{
+	struct cluster *c = *state;
+	for (int i = 0; i < N_NODES; i++) {
+		c->opts[i].snapshot_entries = 1000000;
+		c->opts[i].snapshot_bytes = 256 * 1024;
+		c->opts[i].log_memory = 64 * 1024;
+	}
+	start_all(c);
+	int leader = wait_leader(c);
+	int f = any_follower(c, leader);
+	stop_node(c, f);
+	create_big(c, leader, "half", 4, 48 * 1024); /* 192 KiB: no snapshot yet */
+	run_for(c, 200);
+	assert_int_equal(snapshot_of(c, leader), 0);
+	create_big(c, leader, "more", 4, 48 * 1024); /* 384 KiB in all */
+	assert_true(run_until(c, leader_snapshotted, &leader, 10000));
+
+	assert_int_equal(start_node(c, f), 0);
+	struct changes ch = {0};
+	node_on_change(c->nodes[f], on_change, &ch);
+	struct catch_up cu = {.node = f, .index = max_applied(c, f)};
+	assert_true(run_until(c, caught_up, &cu, 20000));
+	assert_int_equal(ch.everything, 0); /* from entries: no install */
+	assert_true(ch.calls > 0);
+	assert_big(c, f, "half-0", 'a', 48 * 1024);
+	assert_big(c, f, "more-3", 'a' + 3, 48 * 1024);
+}
+
 struct member_wait {
 	int leader;
 	uint64_t id;
@@ -383,6 +454,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_snapshot_catch_up, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_snapshot_on_demand, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_snapshot_by_bytes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_join_promote_remove, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_admin_socket, setup, teardown),
