@@ -66,7 +66,7 @@ struct qfs_config {
 	 * are on only while the node holds a read lease. Default false. */
 	bool kernel_caches;
 	bool page_cache; /* default false: direct I/O (no mmap); true: mmap works */
-	/* Memory and snapshots (docs/operations.md, "Memory and snapshots"). */
+	/* Memory and snapshots (docs/operations.md, "Leadership and snapshots"). */
 	uint64_t log_memory;           /* bytes of log entry data kept in memory;
 	                                  default 32 MiB; 1 MiB .. 1 TiB */
 	uint64_t snapshot_every;       /* applied entries between snapshots; default 10000 */
