@@ -125,6 +125,10 @@ struct store_info {
 	unsigned map_grows;    /* times this process grew the map */
 	uint64_t commits;      /* store_write*() commits of this process */
 	uint64_t lazy_commits; /* of which with STORE_NO_META_SYNC */
+	/* What this open found in the log: a torn tail it cut (segment and
+	 * offset; 0 if none), a format-1 directory it converted. */
+	uint64_t log_cut_segment, log_cut_offset;
+	bool converted_format1;
 };
 
 /* The callback store_write() runs inside one write transaction. */

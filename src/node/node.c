@@ -443,6 +443,18 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 		free_node(n);
 		return rc;
 	}
+	struct store_info si;
+	if (store_info(n->store, &si) == 0 && si.log_cut_segment != 0)
+		node__log(n, QFS_LOG_WARN,
+		          "the log's last write was torn by a crash and is cut (segment %llu, offset "
+		          "%llu); it had not been acknowledged",
+		          (unsigned long long)si.log_cut_segment,
+		          (unsigned long long)si.log_cut_offset);
+	if (store_info(n->store, &si) == 0 && si.converted_format1)
+		node__log(n, QFS_LOG_INFO,
+		          "the data directory was converted from format 1: the Raft log is now "
+		          "in %s/wal",
+		          n->data_dir);
 	rc = node__snapshot_dir(n, dir, sizeof(dir));
 	if (rc == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
 		rc = -errno;

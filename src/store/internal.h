@@ -29,6 +29,7 @@ struct store {
 	MDB_dbi meta; /* valid for the environment's life once opened */
 	MDB_dbi log;   /* format 1's log, open only to convert it */
 	bool legacy;   /* the directory is format 1 until converted */
+	bool converted; /* this open converted it */
 	struct wal *wal; /* the Raft log and hard state (wal.h) */
 	size_t wal_segment_bytes;
 	/* Serializes writers of the log (one at a time, as LMDB's). */

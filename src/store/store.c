@@ -169,6 +169,7 @@ static int open_log(struct store *s, const char *dir)
 		if (rc != 0)
 			return rc;
 		s->legacy = false;
+		s->converted = true;
 	}
 	return reconcile(s);
 }
@@ -405,5 +406,8 @@ int store_info(struct store *s, struct store_info *out)
 	out->map_grows = s->map_grows;
 	out->commits = s->commits;
 	out->lazy_commits = s->lazy_commits;
+	out->log_cut_segment = s->wal->cut_seq;
+	out->log_cut_offset = s->wal->cut_off;
+	out->converted_format1 = s->converted;
 	return 0;
 }

@@ -90,6 +90,10 @@ static void torn_tail_is_cut(void **state)
 	free(b);
 
 	fixture_open(f, &o);
+	struct store_info info;
+	assert_int_equal(store_info(f->s, &info), 0);
+	assert_int_equal(info.log_cut_segment, 1);
+	assert_true(info.log_cut_offset > 32 && info.log_cut_offset < end);
 	assert_int_equal(store_log_bounds(f->s, &first, &last), 0);
 	assert_int_equal(last, 10);
 	assert_int_equal(store_log_get(f->s, 11, 11, SIZE_MAX, &e, &n), -ENOENT);
@@ -100,6 +104,8 @@ static void torn_tail_is_cut(void **state)
 	/* The same index written again, and kept over a reopen. */
 	append_range(f->s, 11, 12, 2, 50);
 	fixture_open(f, &o);
+	assert_int_equal(store_info(f->s, &info), 0);
+	assert_int_equal(info.log_cut_segment, 0); /* a clean open finds nothing */
 	assert_int_equal(store_log_bounds(f->s, &first, &last), 0);
 	assert_int_equal(last, 12);
 	assert_int_equal(store_log_get(f->s, 11, 12, SIZE_MAX, &e, &n), 0);
@@ -341,6 +347,8 @@ static void format1_converted_at_open(void **state)
 	assert_int_equal(info.format, 1);
 	for (int round = 0; round < 2; round++) {
 		fixture_open(f, &o);
+		assert_int_equal(store_info(f->s, &info), 0);
+		assert_int_equal(info.converted_format1, round == 0);
 		assert_int_equal(store_hard_state_get(f->s, &hs), 0);
 		assert_int_equal(hs.term, 7);
 		assert_int_equal(hs.vote, 2);
