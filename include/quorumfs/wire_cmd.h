@@ -35,6 +35,9 @@ enum wire_cmd_type {
 	WIRE_CMD_MKNOD = 14,       /* parent, name, mode (with its S_IFMT type), rdev */
 	WIRE_CMD_ORPHAN_RELEASE = 15, /* co.node, data (inode numbers): a node lets go of
 	                                 unlinked files it holds no handle of */
+	WIRE_CMD_CREATE_WRITEV = 16,  /* parent, name, mode, ino, offset (inode numbers to
+	                                 reserve), flags, size, extents: a new file and
+	                                 its first gathered writes in one command */
 	/* A cross-replica check (docs/operations.md): no fields. It changes
 	 * nothing in the tree; every node that applies it hashes its tree as
 	 * of this entry's index and reports the hash to the leader. Never
@@ -65,7 +68,7 @@ enum wire_cmd_type {
 };
 /* The highest file-tree command: the fsm's table and its tests go up to it.
  * Commands of the other ranges (WIRE_CMD_VERIFY) are outside it. */
-#define WIRE_CMD_TYPE_MAX WIRE_CMD_ORPHAN_RELEASE
+#define WIRE_CMD_TYPE_MAX WIRE_CMD_CREATE_WRITEV
 /* The coordination commands the decoder knows: a range of their own, so the
  * data path's numbers can grow without touching it. */
 #define WIRE_CMD_COORD_MIN WIRE_CMD_SESSION_KEEPALIVE
@@ -132,6 +135,27 @@ struct wire_cmd_coord {
 #define WIRE_WRITEV_APPEND       0x4u
 #define WIRE_WRITEV_KILL_SUIDGID 0x8u
 #define WIRE_WRITEV_EXTENTS_MAX  4096 /* extents in one command (decoder bound) */
+
+/*
+ * CREATE_WRITEV: open(O_CREAT) of regular file (parent, name) and what the
+ * handle wrote before its first publish, applied atomically (docs/semantics.md,
+ * "A new file at its first publish"):
+ *   - the name is absent: a new file of @mode is made, with inode number
+ *     @ino if it is not 0 (one this node reserved before: it must be below
+ *     the tree's next inode number and unused, EINVAL otherwise), else the
+ *     next one; then the WRITEV steps (TRUNCATE, SET_SIZE, extents,
+ *     KILL_SUIDGID) apply to it;
+ *   - the name is a regular file (another node made it first): with
+ *     WIRE_CREATE_WRITEV_EXCL EEXIST; otherwise the WRITEV steps apply to
+ *     that file, as if this open had come after its creation;
+ *   - a directory: EISDIR; another type: EEXIST.
+ * With @offset > 0 (at most WIRE_CREATE_RESERVE_MAX), @offset further inode
+ * numbers are reserved for the proposer after the file's own: the result's
+ * offset is the first of them. Unlike WRITEV, no extent and no flag is valid
+ * (a file created with nothing written).
+ */
+#define WIRE_CREATE_WRITEV_EXCL  0x10u /* O_EXCL: fail with EEXIST if the name exists */
+#define WIRE_CREATE_RESERVE_MAX  65536
 
 struct wire_cmd_extent {
 	uint64_t offset;  /* ignored with WIRE_WRITEV_APPEND (encoded as 0) */
@@ -204,13 +228,13 @@ struct wire_cmd {
 	size_t new_name_len;
 	uint32_t mode;  /* CREATE, MKDIR: permission bits (and optionally the type) */
 	uint32_t flags; /* WIRE_{CREATE,WRITE,WRITEV,RENAME,XATTR,LOCK}_* */
-	uint64_t offset;
+	uint64_t offset; /* CREATE_WRITEV: inode numbers to reserve */
 	const void *data;
 	size_t data_len;
 	struct wire_cmd_attr attr; /* SETATTR */
 	uint64_t rdev;             /* MKNOD: the device number of a S_IFCHR/S_IFBLK node */
-	uint64_t size;             /* WRITEV with WIRE_WRITEV_SET_SIZE */
-	const struct wire_cmd_extent *extents; /* WRITEV: borrowed, @n_extents of them;
+	uint64_t size;             /* (CREATE_)WRITEV with WIRE_WRITEV_SET_SIZE */
+	const struct wire_cmd_extent *extents; /* (CREATE_)WRITEV: borrowed, @n_extents of them;
 	                                          NULL after wire_cmd_decode() (below) */
 	size_t n_extents;
 	/* WRITEV after wire_cmd_decode(): the extents as encoded, borrowed from

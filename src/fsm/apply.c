@@ -23,6 +23,7 @@ static const apply_fn apply_fns[WIRE_CMD_TYPE_MAX + 1] = {
         [WIRE_CMD_WRITEV] = fsm__apply_writev,
         [WIRE_CMD_MKNOD] = fsm__apply_mknod,
         [WIRE_CMD_ORPHAN_RELEASE] = fsm__apply_orphan_release,
+        [WIRE_CMD_CREATE_WRITEV] = fsm__apply_create_writev,
 };
 
 /* What every index does first: refuse to go backwards, then expire sessions. */

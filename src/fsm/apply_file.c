@@ -155,31 +155,26 @@ static void kill_suidgid(struct fsm__inode *in)
 }
 
 /*
- * WRITEV: an open handle's gathered writes, in one step (wire_cmd.h has the
- * order). Every bound is checked before anything is written: an extent or
- * the size the file reaches beyond max_value_size is EFBIG, and nothing of
- * the command is applied. The result's offset is where the first extent
- * went (for an append: the end of the file it found).
+ * The WRITEV steps (wire_cmd.h has the order), split so that CREATE_WRITEV
+ * can check them against a file it has yet to make: writev_plan checks
+ * every bound for a file of @size now and sets the result's offset, before
+ * anything is written (EFBIG: nothing of the command is applied);
+ * writev_steps then writes.
  */
-int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
-                      struct fsm_result *res)
+static int writev_plan(const struct fsm *fsm, const struct wire_cmd *c, uint64_t size,
+                       struct fsm_result *res)
 {
 	const uint64_t max = fsm->opts.max_value_size;
 	const int append = (c->flags & WIRE_WRITEV_APPEND) != 0;
-	struct fsm__inode in;
 	struct wire_cmd_extent e;
-	uint64_t size, total = 0;
+	uint64_t total = 0;
 	size_t pos = 0;
 	int rc, first = 1;
 
-	rc = file_get(fsm, txn, c->ino, &in);
-	if (rc != 0)
-		return rc;
-	if (c->n_extents == 0 && !(c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)))
-		return EINVAL;
-	/* The plan: the size after steps 1 and 2, then what each extent
-	 * leaves (extents only extend). */
-	size = (c->flags & WIRE_WRITEV_TRUNCATE) ? 0 : in.a.size;
+	/* The size after steps 1 and 2, then what each extent leaves
+	 * (extents only extend). */
+	if (c->flags & WIRE_WRITEV_TRUNCATE)
+		size = 0;
 	if (c->flags & WIRE_WRITEV_SET_SIZE) {
 		if (c->size > max)
 			return EFBIG;
@@ -196,25 +191,144 @@ int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 		if (off + e.len > size)
 			size = off + e.len;
 	}
-	if (rc != 0)
-		return EINVAL; /* cannot happen after a decode; never trust it */
+	return rc != 0 ? EINVAL : 0; /* cannot happen after a decode; never trust it */
+}
+
+static int writev_steps(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                        struct fsm__inode *in)
+{
+	const int append = (c->flags & WIRE_WRITEV_APPEND) != 0;
+	struct wire_cmd_extent e;
+	size_t pos = 0;
+	int rc;
 
 	/* Each step costs what it touches: a cut frees the blocks past the
 	 * new size, an extent rewrites only the blocks it covers. */
-	rc = (c->flags & WIRE_WRITEV_TRUNCATE) ? fsm__file_resize(fsm, txn, &in, 0) : 0;
+	rc = (c->flags & WIRE_WRITEV_TRUNCATE) ? fsm__file_resize(fsm, txn, in, 0) : 0;
 	if (rc == 0 && (c->flags & WIRE_WRITEV_SET_SIZE))
-		rc = fsm__file_resize(fsm, txn, &in, c->size);
-	pos = 0;
+		rc = fsm__file_resize(fsm, txn, in, c->size);
 	while (rc == 0 && wire_cmd_extent_next(c, &pos, &e) == 1)
-		rc = fsm__file_write(fsm, txn, &in, append ? in.a.size : e.offset, e.data, e.len);
+		rc = fsm__file_write(fsm, txn, in, append ? in->a.size : e.offset, e.data, e.len);
 	if (rc != 0)
 		return rc;
-	fsm__changed(fsm, &in, c->time_ns, 1);
+	fsm__changed(fsm, in, c->time_ns, 1);
 	if (c->flags & WIRE_WRITEV_KILL_SUIDGID)
-		kill_suidgid(&in);
-	rc = fsm__inode_put(fsm, txn, &in);
+		kill_suidgid(in);
+	return 0;
+}
+
+/*
+ * WRITEV: an open handle's gathered writes, in one step. Every bound is
+ * checked before anything is written. The result's offset is where the
+ * first extent went (for an append: the end of the file it found).
+ */
+int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                      struct fsm_result *res)
+{
+	struct fsm__inode in;
+	int rc = file_get(fsm, txn, c->ino, &in);
+
+	if (rc != 0)
+		return rc;
+	if (c->n_extents == 0 && !(c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)))
+		return EINVAL;
+	rc = writev_plan(fsm, c, in.a.size, res);
+	if (rc == 0)
+		rc = writev_steps(fsm, txn, c, &in);
+	if (rc == 0)
+		rc = fsm__inode_put(fsm, txn, &in);
 	res->attr = in.a;
 	return rc;
+}
+
+/*
+ * CREATE_WRITEV: a new file and its first publish as one command (wire_cmd.h
+ * has the cases). Every check comes before the first write, so a refused
+ * command changes nothing, its reservation included. A reserved @ino is
+ * trusted to be this proposer's (the fsm keeps no record of who reserved
+ * what): it must only be below the counter and unused, which is what keeps
+ * two files from sharing a number.
+ */
+int fsm__apply_create_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                             struct fsm_result *res)
+{
+	struct fsm__inode dir, in;
+	struct fsm__dirent de;
+	uint32_t type = c->mode & S_IFMT;
+	uint64_t next, reserved = 0;
+	int rc, exists;
+
+	rc = fsm__check_name(c->name, c->name_len);
+	if (rc != 0)
+		return rc;
+	if (type != 0 && type != S_IFREG)
+		return EINVAL;
+	if (c->offset > WIRE_CREATE_RESERVE_MAX)
+		return EINVAL;
+	rc = fsm__dir_get(fsm, txn, c->parent, &dir);
+	if (rc != 0)
+		return rc;
+	rc = fsm__dirent_get(fsm, txn, c->parent, c->name, c->name_len, &de);
+	if (rc < 0)
+		return rc;
+	exists = rc == 0;
+	if (exists) {
+		if (c->flags & WIRE_CREATE_WRITEV_EXCL)
+			return EEXIST;
+		if (de.type == S_IFDIR)
+			return EISDIR;
+		if (de.type != S_IFREG)
+			return EEXIST;
+		rc = fsm__inode_get(fsm, txn, de.child, &in);
+		if (rc != 0)
+			return rc;
+	}
+	rc = fsm__meta_get64(fsm, txn, FSM__KEY_NEXTINO, &next, FSM_ROOT_INO + 1);
+	if (rc != 0)
+		return rc;
+	if (!exists && c->ino != 0) {
+		struct fsm__inode other;
+		if (c->ino <= FSM_ROOT_INO || c->ino >= next)
+			return EINVAL; /* never reserved */
+		rc = fsm__inode_get(fsm, txn, c->ino, &other);
+		if (rc == 0)
+			return EINVAL; /* reserved once, used already */
+		if (rc != ENOENT)
+			return rc;
+	}
+	rc = writev_plan(fsm, c, exists ? in.a.size : 0, res);
+	if (rc != 0)
+		return rc;
+
+	if (!exists) {
+		rc = fsm__inode_new_at(fsm, txn, c, S_IFREG | (c->mode & 07777), c->ino, &in);
+		if (rc == 0)
+			rc = fsm__dirent_add(fsm, txn, &dir, c->name, c->name_len, in.a.ino, S_IFREG);
+		if (rc == 0) {
+			fsm__changed(fsm, &dir, c->time_ns, 1);
+			rc = fsm__inode_put(fsm, txn, &dir);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	/* An existing file opened and closed with nothing written keeps its
+	 * times, as open(2) of it would. */
+	if (!exists || c->n_extents > 0 || (c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)))
+		rc = writev_steps(fsm, txn, c, &in);
+	if (rc == 0)
+		rc = fsm__inode_put(fsm, txn, &in);
+	if (rc == 0 && c->offset > 0) {
+		/* After the file's own number, which may have come from the
+		 * counter. */
+		rc = fsm__meta_get64(fsm, txn, FSM__KEY_NEXTINO, &reserved, FSM_ROOT_INO + 1);
+		if (rc == 0)
+			rc = fsm__meta_put64(fsm, txn, FSM__KEY_NEXTINO, reserved + c->offset);
+	}
+	if (rc != 0)
+		return rc;
+	res->attr = in.a;
+	res->offset = reserved;
+	return 0;
 }
 
 /*

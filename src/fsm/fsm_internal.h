@@ -140,6 +140,10 @@ int fsm__inode_put(struct fsm *fsm, MDB_txn *txn, const struct fsm__inode *in);
 int fsm__dir_get(struct fsm *fsm, MDB_txn *txn, uint64_t ino, struct fsm__inode *out);
 int fsm__inode_new(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, uint32_t mode,
                    struct fsm__inode *out);
+/* As fsm__inode_new, with inode number @ino (0: the counter's next); the
+ * caller checked that @ino was reserved and is unused. */
+int fsm__inode_new_at(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, uint32_t mode,
+                      uint64_t ino, struct fsm__inode *out);
 int fsm__dirent_get(struct fsm *fsm, MDB_txn *txn, uint64_t parent, const char *name, size_t len,
                     struct fsm__dirent *out);
 int fsm__dirent_add(struct fsm *fsm, MDB_txn *txn, struct fsm__inode *dir, const char *name,
@@ -218,6 +222,8 @@ int fsm__apply_mknod(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                      struct fsm_result *res);
 int fsm__apply_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                       struct fsm_result *res);
+int fsm__apply_create_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
+                             struct fsm_result *res);
 int fsm__apply_symlink(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
                        struct fsm_result *res);
 int fsm__apply_link(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,

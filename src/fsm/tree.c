@@ -52,13 +52,22 @@ void fsm__changed(const struct fsm *fsm, struct fsm__inode *in, int64_t now, int
 int fsm__inode_new(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, uint32_t mode,
                    struct fsm__inode *out)
 {
-	uint64_t ino;
-	int rc = fsm__meta_get64(fsm, txn, FSM__KEY_NEXTINO, &ino, FSM_ROOT_INO + 1);
-	if (rc != 0)
-		return rc;
-	rc = fsm__meta_put64(fsm, txn, FSM__KEY_NEXTINO, ino + 1);
-	if (rc != 0)
-		return rc;
+	return fsm__inode_new_at(fsm, txn, c, mode, 0, out);
+}
+
+int fsm__inode_new_at(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c, uint32_t mode,
+                      uint64_t ino, struct fsm__inode *out)
+{
+	int rc;
+
+	if (ino == 0) {
+		rc = fsm__meta_get64(fsm, txn, FSM__KEY_NEXTINO, &ino, FSM_ROOT_INO + 1);
+		if (rc != 0)
+			return rc;
+		rc = fsm__meta_put64(fsm, txn, FSM__KEY_NEXTINO, ino + 1);
+		if (rc != 0)
+			return rc;
+	}
 	memset(out, 0, sizeof(*out));
 	out->a.ino = ino;
 	out->a.mode = mode;

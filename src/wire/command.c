@@ -78,6 +78,12 @@ static const struct layout layouts[WIRE_CMD_TYPE_MAX + 1] = {
                              {F_INO, F_FLAGS, F_SIZE, F_EXTENTS}},
         [WIRE_CMD_MKNOD] = {"mknod", 0, {F_PARENT, F_NAME, F_MODE, F_RDEV}},
         [WIRE_CMD_ORPHAN_RELEASE] = {"orphan-release", 0, {F_C_NODE, F_DATA}},
+        [WIRE_CMD_CREATE_WRITEV] = {"create-writev",
+                                    WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE |
+                                            WIRE_WRITEV_APPEND | WIRE_WRITEV_KILL_SUIDGID |
+                                            WIRE_CREATE_WRITEV_EXCL,
+                                    {F_PARENT, F_NAME, F_MODE, F_INO, F_OFFSET, F_FLAGS, F_SIZE,
+                                     F_EXTENTS}},
 };
 
 /* Coordination commands (20..): a table of their own, indexed from
@@ -152,7 +158,7 @@ size_t wire_cmd_encoded_max(const struct wire_cmd *cmd)
 {
 	size_t n = 5 + (HEADER_FIELDS + MAX_FIELDS) * 9 + 4 * 5 + cmd->name_len +
 	           cmd->new_name_len + cmd->data_len;
-	if (cmd->type == WIRE_CMD_WRITEV) {
+	if (cmd->type == WIRE_CMD_WRITEV || cmd->type == WIRE_CMD_CREATE_WRITEV) {
 		if (cmd->extents != NULL) {
 			for (size_t i = 0; i < cmd->n_extents; i++)
 				n += EXTENT_OVERHEAD + cmd->extents[i].len;
@@ -209,8 +215,11 @@ static int writev_valid(const struct wire_cmd *c)
 	uint64_t total = 0;
 	int rc;
 
-	if (c->n_extents == 0)
-		return (c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)) != 0;
+	if (c->type == WIRE_CMD_CREATE_WRITEV && c->offset > WIRE_CREATE_RESERVE_MAX)
+		return 0;
+	if (c->n_extents == 0) /* a create with nothing written is a create */
+		return c->type == WIRE_CMD_CREATE_WRITEV ||
+		       (c->flags & (WIRE_WRITEV_TRUNCATE | WIRE_WRITEV_SET_SIZE)) != 0;
 	if (c->n_extents > WIRE_WRITEV_EXTENTS_MAX)
 		return 0;
 	while ((rc = wire_cmd_extent_next(c, &pos, &e)) == 1) {
@@ -516,7 +525,7 @@ int wire_cmd_decode(const void *buf, size_t len, struct wire_cmd *out)
 			return QFS_EPROTO;
 	if ((c.flags & ~l->flags_mask) != 0 || (c.attr.valid & ~WIRE_ATTR_ALL) != 0)
 		return QFS_EPROTO;
-	if (c.type == WIRE_CMD_WRITEV && !writev_valid(&c))
+	if (uses(l, F_EXTENTS) && !writev_valid(&c))
 		return QFS_EPROTO;
 	if (c.type == WIRE_CMD_ORPHAN_RELEASE && !release_valid(&c))
 		return QFS_EPROTO;

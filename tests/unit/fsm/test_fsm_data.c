@@ -416,6 +416,85 @@ static void the_limit_is_per_file(void **state)
 	ASSERT_FAILS(t, EFBIG, t_write(t, f, max, "a", 0));
 }
 
+/* CREATE_WRITEV of (parent, name) with @ino, @flags, @reserve and one
+ * extent of @data at 0 (none if NULL). */
+static int t_create_writev(struct tenv *t, const char *name, uint64_t ino, uint32_t flags,
+                           uint64_t reserve, const char *data)
+{
+	struct wire_cmd_extent e = {0, data, data ? strlen(data) : 0};
+	struct wire_cmd c = {.type = WIRE_CMD_CREATE_WRITEV,
+	                     .parent = ROOT,
+	                     .name = name,
+	                     .name_len = strlen(name),
+	                     .mode = 0644,
+	                     .ino = ino,
+	                     .offset = reserve,
+	                     .flags = flags,
+	                     .extents = data ? &e : NULL,
+	                     .n_extents = data ? 1 : 0};
+	return tenv_apply(t, &c);
+}
+
+/* A new file and its contents in one command, with a number the proposer
+ * reserved; the reservation moves the counter past the numbers it hands
+ * out, so no later file takes one of them. */
+static void create_writev_makes_a_file_with_its_contents(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t first, f;
+
+	assert_int_equal(t_create_writev(t, "a", 0, 0, 8, "one"), 0);
+	first = t->res.offset;
+	assert_true(first > t->res.attr.ino);
+	assert_contents(t, t->res.attr.ino, "one", 3);
+	f = file(t, "b", "x"); /* the counter's next: past the reservation */
+	assert_true(f >= first + 8);
+	assert_int_equal(t_create_writev(t, "c", first + 3, 0, 0, "three"), 0);
+	assert_int_equal(t->res.attr.ino, first + 3);
+	assert_int_equal(t->res.offset, 0);
+	assert_int_equal(t_lookup(t, ROOT, "c"), first + 3);
+	assert_contents(t, first + 3, "three", 5);
+	assert_int_equal(t_getattr(t, first + 3).nlink, 1);
+	/* Nothing written: an empty file. */
+	assert_int_equal(t_create_writev(t, "d", first + 4, 0, 0, NULL), 0);
+	assert_int_equal(t_getattr(t, first + 4).size, 0);
+}
+
+static void create_writev_refuses_numbers_not_reserved(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t f = file(t, "a", "x");
+
+	ASSERT_FAILS(t, EINVAL, t_create_writev(t, "b", f, 0, 0, "v"));          /* taken */
+	ASSERT_FAILS(t, EINVAL, t_create_writev(t, "b", f + 100, 0, 0, "v"));    /* never reserved */
+	ASSERT_FAILS(t, EINVAL, t_create_writev(t, "b", FSM_ROOT_INO, 0, 0, "v"));
+	assert_int_equal(t_lookup(t, ROOT, "b"), 0);
+}
+
+/* Another node made the name first: without O_EXCL the command opens that
+ * file (its O_TRUNC and writes apply to it), with it EEXIST; the reserved
+ * number stays unused. */
+static void create_writev_over_a_file_made_first(void **state)
+{
+	struct tenv *t = *state;
+	uint64_t first, f;
+
+	assert_int_equal(t_create_writev(t, "r", 0, 0, 4, NULL), 0);
+	first = t->res.offset;
+	f = file(t, "a", "theirs, longer");
+	assert_int_equal(t_create_writev(t, "a", first, WIRE_WRITEV_TRUNCATE, 0, "mine"), 0);
+	assert_int_equal(t->res.attr.ino, f);
+	assert_contents(t, f, "mine", 4);
+	assert_int_equal(t_create_writev(t, "a", first, 0, 0, "MI"), 0);
+	assert_contents(t, f, "MIne", 4);
+	ASSERT_FAILS(t, EEXIST, t_create_writev(t, "a", first, WIRE_CREATE_WRITEV_EXCL, 0, "x"));
+	assert_int_equal(t_mkdir(t, ROOT, "d"), 0);
+	ASSERT_FAILS(t, EISDIR, t_create_writev(t, "d", first, 0, 0, "x"));
+	/* The number was never used: it still makes a file. */
+	assert_int_equal(t_create_writev(t, "b", first, 0, 0, "b"), 0);
+	assert_int_equal(t->res.attr.ino, first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +519,12 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(holes_take_no_space, tenv_setup, tenv_teardown),
 	        cmocka_unit_test_setup_teardown(truncation_frees_blocks, tenv_setup, tenv_teardown),
 	        cmocka_unit_test_setup_teardown(the_limit_is_per_file, tenv_setup, tenv_teardown),
+	        cmocka_unit_test_setup_teardown(create_writev_makes_a_file_with_its_contents,
+	                                        tenv_setup, tenv_teardown),
+	        cmocka_unit_test_setup_teardown(create_writev_refuses_numbers_not_reserved,
+	                                        tenv_setup, tenv_teardown),
+	        cmocka_unit_test_setup_teardown(create_writev_over_a_file_made_first, tenv_setup,
+	                                        tenv_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

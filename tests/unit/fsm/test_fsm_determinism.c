@@ -64,6 +64,7 @@ struct gen {
 	char data[4096];
 	struct wire_cmd_extent ext[4];
 	uint8_t inos[8 * 3];
+	uint64_t res_next, res_end; /* inode numbers a CREATE_WRITEV reserved */
 };
 
 static void pick_name(struct wire_cmd *c)
@@ -81,6 +82,7 @@ static void generate(struct gen *g, struct wire_cmd *c)
 	        [WIRE_CMD_RMDIR] = 8,   [WIRE_CMD_RENAME] = 12,  [WIRE_CMD_SYMLINK] = 4,
 	        [WIRE_CMD_LINK] = 4,    [WIRE_CMD_SETXATTR] = 5, [WIRE_CMD_REMOVEXATTR] = 3,
 	        [WIRE_CMD_WRITEV] = 14, [WIRE_CMD_MKNOD] = 5,    [WIRE_CMD_ORPHAN_RELEASE] = 8,
+	        [WIRE_CMD_CREATE_WRITEV] = 12,
 	};
 	static const uint32_t mknod_types[] = {S_IFREG, S_IFIFO, S_IFSOCK, S_IFCHR,
 	                                       S_IFBLK, S_IFDIR, 0};
@@ -157,6 +159,24 @@ static void generate(struct gen *g, struct wire_cmd *c)
 		}
 		c->extents = g->ext;
 		break;
+	case WIRE_CMD_CREATE_WRITEV:
+		/* A reserved number (the usual case), the counter's, or one
+		 * that is taken or was never reserved (refused). */
+		c->flags = (uint32_t)below(16) | (below(4) == 0 ? WIRE_CREATE_WRITEV_EXCL : 0);
+		c->size = below(300);
+		c->ino = g->res_next < g->res_end && below(4) != 0 ? g->res_next++
+		         : below(2)                              ? 0
+		                                                 : c->ino;
+		c->offset = below(4) == 0 ? below(5) : 0;
+		c->n_extents = below(3);
+		for (size_t i = 0; i < c->n_extents; i++) {
+			size_t len = 1 + below(48);
+			g->ext[i].offset = below(300);
+			g->ext[i].data = g->data + below(sizeof(g->data) - len);
+			g->ext[i].len = len;
+		}
+		c->extents = g->ext;
+		break;
 	case WIRE_CMD_ORPHAN_RELEASE: {
 		/* Inodes the log made (some orphans, some not), by members and
 		 * by a node that never was one. */
@@ -200,8 +220,12 @@ static void learn(struct gen *g, const struct wire_cmd *c, const struct fsm_resu
 	if (c->type == WIRE_CMD_MKDIR)
 		ring_add(&g->dirs, r->attr.ino);
 	else if (c->type == WIRE_CMD_CREATE || c->type == WIRE_CMD_SYMLINK ||
-	         c->type == WIRE_CMD_MKNOD)
+	         c->type == WIRE_CMD_MKNOD || c->type == WIRE_CMD_CREATE_WRITEV)
 		ring_add(&g->files, r->attr.ino);
+	if (c->type == WIRE_CMD_CREATE_WRITEV && r->offset != 0) {
+		g->res_next = r->offset;
+		g->res_end = r->offset + c->offset;
+	}
 }
 
 /* Entry kinds beyond commands: Raft no-ops and garbage entries. */

@@ -72,6 +72,12 @@ static struct wire_cmd sample(enum wire_cmd_type type)
 		c.mode = 020600;
 		c.rdev = 0x0000000100000803ull;
 		break;
+	case WIRE_CMD_CREATE_WRITEV:
+		c.flags = WIRE_WRITEV_TRUNCATE | WIRE_CREATE_WRITEV_EXCL;
+		c.offset = WIRE_CREATE_RESERVE_MAX;
+		c.extents = sample_extents;
+		c.n_extents = 2;
+		break;
 	default:
 		break;
 	}
@@ -181,6 +187,20 @@ static void roundtrip_every_type(void **state)
 			assert_bytes(d.name, d.name_len, "name", 4);
 			assert_true(d.ino == 0 && d.data_len == 0);
 			break;
+		case WIRE_CMD_CREATE_WRITEV: {
+			struct wire_cmd_extent e;
+			size_t pos = 0;
+			assert_true(d.parent == 1 && d.ino == 42 && d.mode == c.mode);
+			assert_true(d.flags == c.flags && d.offset == c.offset && d.data_len == 0);
+			assert_bytes(d.name, d.name_len, "name", 4);
+			assert_true(d.extents == NULL && d.n_extents == 2);
+			for (unsigned i = 0; i < 2; i++) {
+				assert_int_equal(wire_cmd_extent_next(&d, &pos, &e), 1);
+				assert_int_equal(e.offset, sample_extents[i].offset);
+			}
+			assert_int_equal(wire_cmd_extent_next(&d, &pos, &e), 0);
+			break;
+		}
 		}
 	}
 	assert_string_equal(wire_cmd_type_name(0), "unknown");
@@ -234,6 +254,17 @@ static void encode_refuses_bad_commands(void **state)
 	assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &len), -EINVAL);
 	c = sample(WIRE_CMD_UNLINK);
 	c.name_len = WIRE_CMD_NAME_MAX + 1;
+	assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &len), -EINVAL);
+	/* A create that reserves too many numbers; one with nothing written
+	 * is fine (unlike a WRITEV), one with WRITE's flags is not. */
+	c = sample(WIRE_CMD_CREATE_WRITEV);
+	c.offset = WIRE_CREATE_RESERVE_MAX + 1;
+	assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &len), -EINVAL);
+	c = sample(WIRE_CMD_CREATE_WRITEV);
+	c.n_extents = 0;
+	c.flags = 0;
+	assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &len), 0);
+	c.flags = WIRE_CREATE_TRUNC << 8;
 	assert_int_equal(wire_cmd_encode(&c, buf, sizeof(buf), &len), -EINVAL);
 }
 
