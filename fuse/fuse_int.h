@@ -86,6 +86,15 @@ struct qfs_mount {
 	void (*drain_done)(void *arg);
 	void *drain_arg;
 
+	/* Deferred creates (create.c): inode numbers this node reserved
+	 * (CREATE_WRITEV), [pool_next, pool_end); the handles whose create is
+	 * pending or in flight; the requests that wait for one. */
+	uint64_t pool_next, pool_end;
+	bool pool_refilling;
+	struct qfs__handle *creating;
+	struct qfs__held *held_head, *held_tail;
+	bool held_ready; /* a create ended while dispatching: look at the held */
+
 	void (*stop_done)(void *arg);
 	void *stop_arg;
 };
@@ -208,6 +217,20 @@ struct qfs__handle {
 	 * the handle last saw (0: not polled since its last read at offset 0). */
 	struct fuse_pollhandle *poll_ph;
 	uint64_t poll_seen;
+	/* A create deferred into the first publish (create.c): the file is in
+	 * no tree until it is answered. @c_attr is what this node shows
+	 * meanwhile; @c_trunc: O_TRUNC, for a file another node made first;
+	 * @tree_ino: the file the create reached, if another node made it
+	 * first (0: @ino itself). */
+	bool create_pending;  /* not proposed yet */
+	bool create_inflight; /* proposed, not answered */
+	bool c_trunc;
+	uint64_t c_parent;
+	char *c_name; /* owned */
+	size_t c_name_len;
+	struct fsm_attr c_attr;
+	uint64_t tree_ino;
+	struct qfs__handle *cnext; /* the mount's creating handles */
 	struct qfs__handle *next, *prev; /* the inode's open handles */
 };
 
@@ -279,6 +302,43 @@ bool qfs__handle_wants_version(const struct qfs__handle *h, off_t off);
 bool qfs__handle_set_version(struct qfs_mount *m, struct qfs__handle *h, char *data, size_t len);
 /* Forget @h's version (a write through @h, or its release). */
 void qfs__handle_drop_version(struct qfs_mount *m, struct qfs__handle *h);
+
+/* ------------------------------------------------------------------------ */
+/* Deferred creates (create.c)                                              */
+
+/* CREATE of @name in @parent without O_EXCL: if a reserved inode number is
+ * at hand and the name is absent here, answer it now and defer the create
+ * into the handle's first publish; returns false (answering nothing) when
+ * the caller must create at once instead. */
+bool qfs__create_defer(struct qfs_mount *m, fuse_req_t req, uint64_t parent, const char *name,
+                       size_t len, mode_t mode, struct fuse_file_info *fi);
+/* The inode numbers to reserve with a create made at once (0: enough at
+ * hand); marks a reservation in flight. */
+uint64_t qfs__create_reserve(struct qfs_mount *m);
+/* A create made at once was answered: @first (0: none) starts the numbers
+ * it reserved (@n of them). */
+void qfs__create_reserved(struct qfs_mount *m, uint64_t first, uint64_t n);
+/* The tree's inode of @h's file (after a create that found the name taken,
+ * not the one the kernel knows). */
+uint64_t qfs__handle_tree_ino(const struct qfs__handle *h);
+/* GETATTR of an inode whose create is pending or in flight: answered (true)
+ * from what this node made of it. */
+bool qfs__create_getattr(struct qfs_mount *m, fuse_req_t req, uint64_t ino,
+                         struct fuse_file_info *fi);
+/* Fill @cmd (a WRITEV publish of @h) as the deferred create; @h's create is
+ * in flight from now on. */
+void qfs__create_command(struct qfs__handle *h, struct wire_cmd *cmd);
+/* The create of @h was answered (@err, @res as published() has them). */
+void qfs__create_answered(struct qfs_mount *m, struct qfs__handle *h, int err,
+                          const struct fsm_result *res);
+/* @h goes away: it no longer creates anything. */
+void qfs__create_forget(struct qfs_mount *m, struct qfs__handle *h);
+/* A request just read (mount.c): if it must see a create that is pending
+ * or in flight, keep a copy, publish that create now, and return true; the
+ * request is dispatched once the create is answered. */
+bool qfs__create_hold(struct qfs_mount *m, const struct fuse_buf *buf);
+/* Dispatch the held requests that wait for nothing any more. */
+void qfs__create_release_held(struct qfs_mount *m);
 
 /* ------------------------------------------------------------------------ */
 /* Errors (errors.c): the one place node and fsm codes become FUSE replies.  */

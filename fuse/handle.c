@@ -87,7 +87,7 @@ bool qfs__inode_is_open(void *arg, uint64_t ino)
 
 bool qfs__handle_owes(const struct qfs__handle *h)
 {
-	return h->n_ext > 0 || h->trunc_pending;
+	return h->n_ext > 0 || h->trunc_pending || h->create_pending;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -250,6 +250,7 @@ static void gathered_drop(struct qfs_mount *m, struct qfs__handle *h, bool trunc
 /* Unlink @h from its inode and free it; drops the inode if nothing holds it. */
 static void handle_free(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h)
 {
+	qfs__create_forget(m, h);
 	qfs__handle_drop_version(m, h);
 	gathered_drop(m, h, true);
 	qfs__poll_drop(h);
@@ -294,6 +295,7 @@ struct publish_op {
 	struct qfs__handle *h; /* alive while publishing > 0 (release waits) */
 	size_t len;            /* bytes it carried */
 	size_t write_size;     /* FOR_WRITE: what to answer */
+	bool create;           /* it carries the handle's deferred create (create.c) */
 };
 
 static void release_now(struct qfs_mount *m, struct qfs__inode *in, struct qfs__handle *h,
@@ -313,6 +315,8 @@ static void published(struct qfs__op *op, int err, const struct fsm_result *res)
 
 	if (err == 0 && res->err != 0)
 		err = res->err;
+	if (p->create)
+		qfs__create_answered(m, h, err, res);
 	if (in != NULL) {
 		in->hold++;
 		/* ENOENT: the file was removed meanwhile; nothing was lost that
@@ -375,6 +379,8 @@ static void published(struct qfs__op *op, int err, const struct fsm_result *res)
 	if (m->draining) /* never while stopping (qfs_mount_stop ends a drain) */
 		qfs__drain_check(m);
 	qfs__op_done(op);
+	if (m->held_ready && !m->dispatching)
+		qfs__create_release_held(m);
 }
 
 /*
@@ -386,7 +392,7 @@ static void publish(struct qfs_mount *m, struct qfs__handle *h, enum publish_for
                     fuse_req_t req, size_t write_size)
 {
 	struct qfs__inode *in = qfs__inode_find(&m->inodes, h->ino);
-	struct wire_cmd cmd = {.type = WIRE_CMD_WRITEV, .ino = h->ino};
+	struct wire_cmd cmd = {.type = WIRE_CMD_WRITEV, .ino = qfs__handle_tree_ino(h)};
 	struct wire_cmd_extent *ce = NULL;
 	struct qfs__extent *ext = h->ext;
 	size_t n = h->n_ext, len = h->gathered;
@@ -410,6 +416,10 @@ static void publish(struct qfs_mount *m, struct qfs__handle *h, enum publish_for
 	h->kill_suidgid = false;
 
 	p = calloc(1, sizeof(*p));
+	if (p != NULL && h->create_pending) {
+		qfs__create_command(h, &cmd); /* the file enters the tree with this */
+		p->create = true;
+	}
 	if (n > 0)
 		ce = calloc(n, sizeof(*ce));
 	if (p == NULL || (n > 0 && ce == NULL) || in == NULL) {
@@ -655,7 +665,11 @@ static void write_now(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h
 	/* The committed size and mode, read once per batch: a write costs no
 	 * read transaction of its own (the fsm checks the size again). */
 	if (rc == 0 && h->n_ext == 0) {
-		rc = node_getattr(m->node, h->ino, &a);
+		/* A file this handle is still creating is empty in no tree yet. */
+		if (h->create_pending || h->create_inflight)
+			a = h->c_attr;
+		else
+			rc = node_getattr(m->node, qfs__handle_tree_ino(h), &a);
 		/* A publish of this handle in flight (the delay's, the budget's)
 		 * has not applied yet: its size is the one to check against,
 		 * or an appender would pass the limit unseen until it lands. */
@@ -782,6 +796,15 @@ static void flush_waited(struct qfs__op *op, int err)
 void qfs__handle_flush(struct qfs_mount *m, fuse_req_t req, struct qfs__handle *h)
 {
 	h->flushes++;
+	/* A create with nothing written (`: > new`, open and close): the
+	 * second FLUSH publishes it, so close returns with the file in the
+	 * tree, as before creates were deferred; the first may be bash's
+	 * dup2, before the write (create.c). */
+	if (!m->stopping && h->create_pending && h->n_ext == 0 && h->publishing == 0 &&
+	    h->err == 0 && h->flushes >= 2) {
+		publish(m, h, FOR_FLUSH, req, 0);
+		return;
+	}
 	if (!m->stopping && h->n_ext == 0 && h->publishing > 0) {
 		/* A publish of this handle is in flight (the delay's, or one
 		 * made before its locks were released): close returns after it,

@@ -71,6 +71,8 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 			gone(m);
 			break;
 		}
+		if (qfs__create_hold(m, &m->buf))
+			continue; /* dispatched once a create is answered (create.c) */
 		fuse_session_process_buf(m->se, &m->buf);
 		if (fuse_session_exited(m->se)) {
 			gone(m);
@@ -78,6 +80,8 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 		}
 	}
 	m->dispatching = false;
+	if (m->held_ready)
+		qfs__create_release_held(m);
 	qfs__maybe_finish(m); /* deferred while the session was in use */
 }
 
@@ -343,6 +347,11 @@ void qfs_mount_stop(struct qfs_mount *m, void (*done)(void *arg), void *arg)
 	/* The poll goes on: requests that arrive now are answered EIO. */
 	if (m->notifier != NULL)
 		qfs__notifier_stop(m->notifier);
+	/* Requests held for a create are answered now (EIO), not after it. */
+	if (m->held_head != NULL && !m->dispatching)
+		qfs__create_release_held(m);
+	else if (m->held_head != NULL)
+		m->held_ready = true;
 	qfs__maybe_finish(m);
 }
 

@@ -102,7 +102,8 @@ static void submit(struct qfs__op *op, struct wire_cmd *cmd, unsigned flags, qfs
 		fn(op, QFS_ESHUTDOWN, NULL);
 		return;
 	}
-	if (op->req != NULL) {
+	/* A deferred create carries its creator's ids, whoever publishes it. */
+	if (op->req != NULL && cmd->type != WIRE_CMD_CREATE_WRITEV) {
 		const struct fuse_ctx *ctx = fuse_req_ctx(op->req);
 		cmd->uid = ctx->uid;
 		cmd->gid = ctx->gid;

@@ -138,7 +138,12 @@ static void getattr_settled(struct qfs__op *op, int err)
  * would cost a commit per append. Otherwise the committed file. */
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct getattr_op *g = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*g));
+	struct getattr_op *g;
+
+	/* A file still being created here is in no tree yet (create.c). */
+	if (qfs__create_getattr(fuse_req_userdata(req), req, ino, fi))
+		return;
+	g = qfs__op_new(fuse_req_userdata(req), req, ino, sizeof(*g));
 	if (g != NULL) {
 		g->h = fi != NULL ? qfs__handle_of(fi) : NULL;
 		qfs__wait_inflight(&g->op, getattr_settled);

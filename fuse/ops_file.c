@@ -49,12 +49,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* ------------------------------------------------------------------------ */
-/* create: one CREATE; O_TRUNC of a file another node made meanwhile stays   */
-/* pending like an open's                                                   */
+/* create: deferred into the first publish (create.c), or one CREATE_WRITEV  */
+/* now; O_TRUNC of a file another node made meanwhile stays pending          */
 
 struct create_op {
 	struct qfs__op op;
 	struct fuse_file_info fi; /* libfuse's is on its stack: a copy */
+	uint64_t reserve;         /* inode numbers it reserves (create.c) */
 };
 
 static void create_done(struct qfs__op *op, int err, const struct fsm_result *res)
@@ -66,6 +67,8 @@ static void create_done(struct qfs__op *op, int err, const struct fsm_result *re
 
 	if (err == 0)
 		err = res->err;
+	if (c->reserve > 0)
+		qfs__create_reserved(m, err == 0 ? res->offset : 0, c->reserve);
 	if (err != 0) {
 		qfs__op_fail(op, err, QFS__CHANGE);
 		return;
@@ -92,7 +95,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
                       struct fuse_file_info *fi)
 {
 	struct qfs_mount *m = fuse_req_userdata(req);
-	struct wire_cmd cmd = {.type = WIRE_CMD_CREATE,
+	struct wire_cmd cmd = {.type = WIRE_CMD_CREATE_WRITEV,
 	                       .parent = parent,
 	                       .name = name,
 	                       .name_len = strlen(name),
@@ -103,12 +106,22 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
+	/* Without O_EXCL the file usually enters the tree with its data. */
+	if (qfs__create_defer(m, req, parent, name, cmd.name_len, mode, fi))
+		return;
 	if (fi->flags & O_EXCL)
-		cmd.flags |= WIRE_CREATE_EXCL;
+		cmd.flags |= WIRE_CREATE_WRITEV_EXCL;
 	c = qfs__op_new(m, req, parent, sizeof(*c));
 	if (c == NULL)
 		return;
 	c->fi = *fi;
+	c->reserve = qfs__create_reserve(m);
+	cmd.offset = c->reserve;
+	{
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		cmd.uid = ctx->uid;
+		cmd.gid = ctx->gid;
+	}
 	qfs__submit(&c->op, &cmd, create_done);
 }
 

@@ -128,6 +128,7 @@ static void fire_change(struct node *n, const struct node__apply *a)
 	case WIRE_CMD_EPHEMERAL:
 		break; /* nothing the kernel caches */
 	case WIRE_CMD_CREATE:
+	case WIRE_CMD_CREATE_WRITEV:
 	case WIRE_CMD_MKNOD:
 	case WIRE_CMD_MKDIR:
 	case WIRE_CMD_UNLINK:

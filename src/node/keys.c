@@ -582,6 +582,7 @@ static int watch_scan(struct key_op *op, struct listing *l, uint64_t *through)
 		const char *op_name = wire_cmd_type_name(c.type), *p;
 		switch (c.type) {
 		case WIRE_CMD_CREATE:
+		case WIRE_CMD_CREATE_WRITEV:
 		case WIRE_CMD_PUT_IF:
 		case WIRE_CMD_MKDIR:
 		case WIRE_CMD_MKNOD:
