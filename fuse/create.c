@@ -1,4 +1,4 @@
-/* create.c: a new file's create deferred into its first publish, so that `echo v > new` is one commit. */
+/* create.c: a new file enters the tree with its first publish, so `echo v > new` is one commit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -73,7 +73,8 @@ static struct qfs__handle *creating_of(struct qfs_mount *m, uint64_t ino)
 static bool name_creating(struct qfs_mount *m, uint64_t parent, const char *name, size_t len)
 {
 	for (struct qfs__handle *h = m->creating; h != NULL; h = h->cnext)
-		if (h->c_parent == parent && h->c_name_len == len && memcmp(h->c_name, name, len) == 0)
+		if (h->c_parent == parent && h->c_name_len == len &&
+		    memcmp(h->c_name, name, len) == 0)
 			return true;
 	return false;
 }
@@ -96,7 +97,8 @@ bool qfs__create_defer(struct qfs_mount *m, fuse_req_t req, uint64_t parent, con
 		return false;
 	if (node_getattr(m->node, parent, &a) != 0 || !S_ISDIR(a.mode))
 		return false;
-	if (node_lookup(m->node, parent, name, len, &a) != -ENOENT || name_creating(m, parent, name, len))
+	if (node_lookup(m->node, parent, name, len, &a) != -ENOENT ||
+	    name_creating(m, parent, name, len))
 		return false;
 
 	memset(&a, 0, sizeof(a));

@@ -580,6 +580,9 @@ static int watch_scan(struct key_op *op, struct listing *l, uint64_t *through)
 			continue;
 		}
 		const char *op_name = wire_cmd_type_name(c.type), *p;
+		/* For the user a deferred create is a create (docs/semantics.md). */
+		if (c.type == WIRE_CMD_CREATE_WRITEV)
+			op_name = wire_cmd_type_name(WIRE_CMD_CREATE);
 		switch (c.type) {
 		case WIRE_CMD_CREATE:
 		case WIRE_CMD_CREATE_WRITEV:

@@ -63,7 +63,10 @@ os.write(fd, b'written, not closed\n')
 deadline = time.time() + 30
 seen = ''
 while time.time() < deadline and not seen:
-    seen = open(sys.argv[2]).read()
+    try:
+        seen = open(sys.argv[2]).read()
+    except FileNotFoundError:
+        pass # a new file enters the tree with its first publish
     time.sleep(0.1)
 sfd = os.open(sys.argv[1] + '.sync', os.O_WRONLY | os.O_CREAT | os.O_SYNC, 0o644)
 os.write(sfd, b'sync')
