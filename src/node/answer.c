@@ -60,6 +60,7 @@ bool node__entry_keeps_inodes(uint8_t type, const void *data, size_t len)
 		return false; /* a configuration may free the orphans of a member */
 	switch (wire_cmd_peek_type(data, len)) {
 	case WIRE_CMD_CREATE: /* makes an inode, or rewrites an existing file's contents */
+	case WIRE_CMD_CREATE_WRITEV: /* the same, with its first publish */
 	case WIRE_CMD_WRITE:
 	case WIRE_CMD_APPEND:
 	case WIRE_CMD_WRITEV:

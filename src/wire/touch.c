@@ -40,6 +40,15 @@ void wire_cmd_touch(const struct wire_cmd *c, struct wire_touch *t)
 		                                   ? WIRE_TOUCH_CHILD | WIRE_TOUCH_CHILD_DATA
 		                                   : 0));
 		break;
+	case WIRE_CMD_CREATE_WRITEV:
+		/* A new name; or, if another node made it first, that file's
+		 * contents. The number the creator's kernel already holds (with
+		 * the empty file its mount answered) is stale too. */
+		add_name(t, c->parent, c->name, c->name_len,
+		         WIRE_TOUCH_SET | WIRE_TOUCH_CHILD | WIRE_TOUCH_CHILD_DATA);
+		if (c->ino != 0)
+			add_ino(t, c->ino, true);
+		break;
 	case WIRE_CMD_WRITE:
 	case WIRE_CMD_APPEND:
 	case WIRE_CMD_WRITEV:

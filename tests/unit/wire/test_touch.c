@@ -108,6 +108,12 @@ struct expect {
 
 static const struct expect table[] = {
         {WIRE_CMD_CREATE, false, 1, 1, {{PARENT, false}}, {{PARENT, "a", WIRE_TOUCH_SET}}},
+        {WIRE_CMD_CREATE_WRITEV,
+         false,
+         2,
+         1,
+         {{PARENT, false}, {INO, true}},
+         {{PARENT, "a", WIRE_TOUCH_SET | WIRE_TOUCH_CHILD | WIRE_TOUCH_CHILD_DATA}}},
         {WIRE_CMD_WRITE, false, 1, 0, {{INO, true}}, {{0}}},
         {WIRE_CMD_APPEND, false, 1, 0, {{INO, true}}, {{0}}},
         {WIRE_CMD_SETATTR, false, 1, 0, {{INO, false}}, {{0}}},
