@@ -204,7 +204,7 @@ void qfs__create_forget(struct qfs_mount *m, struct qfs__handle *h)
 		unlink_creating(m, h);
 		if (m->dispatching)
 			m->held_ready = true;
-		else
+		else if (m->held_head != NULL)
 			qfs__create_release_held(m);
 	}
 	free(h->c_name);
@@ -329,6 +329,10 @@ void qfs__create_release_held(struct qfs_mount *m)
 	bool was = m->dispatching;
 
 	m->held_ready = false;
+	/* Nothing held: nothing to do, and above all no finish of a stop
+	 * (mount_free frees the handles it never released through here). */
+	if (m->held_head == NULL)
+		return;
 	m->dispatching = true; /* the session stays while we use it */
 	while ((held = *pp) != NULL) {
 		if (!m->stopping && !m->gone && waits(m, held->data, held->len, false)) {
