@@ -35,6 +35,7 @@ struct qfs_config_node {
  *   session-lease-ms = 15000
  *   max-value-size = 16M
  *   read-lease = true
+ *   follower-lease-ms = 0
  *   publish-delay-ms = 1000
  *
  *   [node 1]
@@ -51,6 +52,7 @@ struct qfs_config {
 	                                   locks outlive its silence this long */
 	uint64_t max_value_size;        /* bytes; default 16 MiB; 1 B .. 1 GiB */
 	bool read_lease;                /* default true: the leader reads from its lease */
+	unsigned follower_lease_ms;     /* default 0 (off): followers read from their lease */
 	/* Role hooks, run with /bin/sh -c on a role change; "" (default): none. */
 	char on_leader[QFS_CONFIG_HOOK_MAX];
 	char on_follower[QFS_CONFIG_HOOK_MAX];

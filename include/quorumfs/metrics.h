@@ -30,6 +30,7 @@ enum qfs_counter {
 	QFS_M_ANSWERED_AT_COMMIT,  /* submits answered once committed, before their apply */
 	QFS_M_SNAPSHOTS_REJECTED,  /* received snapshots that failed their checks (fetched again) */
 	QFS_M_SESSION_ANSWERS,     /* submits answered from the session table after an install */
+	QFS_M_LEASE_READS,         /* read barriers a follower passed by its read lease, no round */
 	QFS_M_COUNTERS
 };
 

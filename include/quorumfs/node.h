@@ -68,6 +68,12 @@ struct node_options {
 	const char *join_address;
 	bool stale_reads;   /* barriers are ready at once; reads may be stale */
 	bool no_read_lease; /* every linearizable read takes a heartbeat round */
+	/* Follower read leases (docs/raft-core.md): D in ms, 0 off. A
+	 * follower holding one passes read barriers without asking the
+	 * leader; every write then waits for every holder (at most D for one
+	 * cut off), and a new leader writes nothing for 1.112 D. Needs the
+	 * read lease; every node must use the same value. */
+	unsigned follower_lease_ms;
 	/* Dial these peers at these addresses instead of their configured ones
 	 * (e.g. through a fault-injecting proxy in tests). Listening is
 	 * unaffected: this node still listens on its configured address. */
@@ -224,6 +230,16 @@ typedef void (*node_done_fn)(void *arg, int err);
  *   -ENOMEM
  */
 int node_read_barrier(struct node *n, node_done_fn cb, void *arg);
+
+/*
+ * node_read_lease_valid - does this node hold a read lease now: the
+ * leader's own, or a follower read lease (follower_lease_ms)? While it does,
+ * no write completes anywhere before this node has acknowledged it, so an
+ * answer this node (or its kernel's cache, if it drops what each entry
+ * changes before the acknowledgement leaves) gives is not older than any
+ * write completed before the read. Reads the clock; loop thread only.
+ */
+bool node_read_lease_valid(struct node *n);
 
 /*
  * Local queries. Each runs in its own short read transaction over the tree

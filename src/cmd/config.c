@@ -205,6 +205,11 @@ static int cluster_key(struct parse *p, const char *name, const char *value)
 			*dst = false;
 		else
 			return fail(p, name, "'%s' is neither true nor false", value);
+	} else if (strcmp(name, "follower-lease-ms") == 0) {
+		if (parse_number(value, 0, 0, 60000, &v))
+			return fail(p, name,
+			            "'%s' is not a whole number of milliseconds in 0..60000", value);
+		cfg->follower_lease_ms = (unsigned)v;
 	} else if (strcmp(name, "read-lease") == 0) {
 		if (strcmp(value, "true") == 0)
 			cfg->read_lease = true;

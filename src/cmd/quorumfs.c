@@ -494,6 +494,7 @@ static int fill_node_options(const struct args *a, const struct qfs_config *cfg,
 	o->commit_timeout_ms = cfg->commit_timeout_ms;
 	o->session_lease_ms = cfg->session_lease_ms;
 	o->no_read_lease = !cfg->read_lease;
+	o->follower_lease_ms = cfg->read_lease ? cfg->follower_lease_ms : 0;
 	o->max_value_size = cfg->max_value_size;
 	o->join_address = a->join;
 	o->stale_reads = a->stale_reads;

@@ -5,6 +5,7 @@
 
 #include "node_int.h"
 #include "quorumfs/errors.h"
+#include "quorumfs/metrics.h"
 
 int node_read_barrier(struct node *n, node_done_fn cb, void *arg)
 {
@@ -27,6 +28,22 @@ int node_read_barrier(struct node *n, node_done_fn cb, void *arg)
 		/* No round: only the apply of what this node answered. */
 		b->have_index = true;
 		b->index = b->floor;
+		node__kick(n);
+		return 0;
+	}
+	raft_index lease_floor;
+	node__raft_now(n);
+	if (n->opts.follower_lease_ms && raft_role(n->raft) != RAFT_LEADER &&
+	    raft_read_lease(n->raft, &lease_floor)) {
+		/* A follower read lease (docs/raft-core.md): no round. Wait for
+		 * the grant's commit index and for every entry in the log: each
+		 * one acknowledged (or about to be) counts as marked pending
+		 * until applied, the whole tree being one mark for now. A write
+		 * that completed before this call was acknowledged here first. */
+		raft_index last = raft_last_index(n->raft);
+		qfs_metric_inc(QFS_M_LEASE_READS);
+		b->have_index = true;
+		b->index = lease_floor > last ? lease_floor : last;
 		node__kick(n);
 		return 0;
 	}
@@ -118,6 +135,14 @@ static void complete(struct node *n, bool timeouts)
 void node__barriers_serve(struct node *n)
 {
 	complete(n, false);
+}
+
+bool node_read_lease_valid(struct node *n)
+{
+	if (n->stopping || n->failed)
+		return false;
+	node__raft_now(n);
+	return raft_read_lease(n->raft, NULL);
 }
 
 void node__barriers_on_tick(struct node *n)

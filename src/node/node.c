@@ -487,6 +487,12 @@ int node_start(uv_loop_t *loop, const struct node_options *opts, struct node **o
 	if (rc_cfg.election_ticks > 1 && !opts->no_read_lease)
 		rc_cfg.lease_duration =
 		        (uint64_t)(rc_cfg.election_ticks - 1) * opts->heartbeat_ms * 900;
+	/* Follower read leases rest on the same bound: clocks within 10%, so
+	 * one runs at most 1 / 0.9 = 1.112 times as fast as another. */
+	if (rc_cfg.lease_duration && opts->follower_lease_ms) {
+		rc_cfg.follower_lease = (uint64_t)opts->follower_lease_ms * 1000;
+		rc_cfg.clock_drift_permille = 112;
+	}
 	if (opts->snapshot_trailing > 0)
 		rc_cfg.trailing_entries = opts->snapshot_trailing;
 	n->raft_cfg = rc_cfg;

@@ -244,6 +244,9 @@ size_t qfs_metrics_render(char *buf, size_t cap)
 	counter(&o, "quorumfs_answers_at_commit_total",
 	        "Changes answered once committed, before their apply here (writes to existing files).",
 	        QFS_M_ANSWERED_AT_COMMIT);
+	counter(&o, "quorumfs_follower_lease_reads_total",
+	        "Read barriers this follower passed under its read lease, without a round.",
+	        QFS_M_LEASE_READS);
 	put(&o, "# HELP quorumfs_fuse_requests_total FUSE requests, by operation and the errno "
 	        "answered (0: success or not answered yet).\n"
 	        "# TYPE quorumfs_fuse_requests_total counter\n");
