@@ -54,6 +54,7 @@ int store__wal_open(struct wal **out, const char *datadir, size_t seg_bytes, boo
 		return -ENOMEM;
 	pthread_mutex_init(&w->mu, NULL);
 	w->dir_fd = -1;
+	w->spare_fd = -1;
 	w->seg_bytes = seg_bytes ? seg_bytes : WAL_SEG_DEFAULT;
 	if (w->seg_bytes < 4096)
 		w->seg_bytes = 4096;
@@ -97,6 +98,8 @@ void store__wal_close(struct wal *w)
 		return;
 	for (size_t i = 0; i < w->n_segs; i++)
 		close(w->segs[i].fd);
+	if (w->spare_fd >= 0)
+		close(w->spare_fd); /* a whole, empty segment: the next open deletes it */
 	if (w->dir_fd >= 0)
 		close(w->dir_fd);
 	pthread_mutex_destroy(&w->mu);
@@ -179,6 +182,8 @@ int store__wal_append(struct wal *w, const struct store_entry *e, size_t n,
 		rc = store__wal_reserve(w, keep + n);
 		pthread_mutex_unlock(&w->mu);
 	}
+	if (rc == 0)
+		rc = store__wal_prepare(w, b.len, err, errlen);
 	if (rc == 0) {
 		pthread_mutex_lock(&w->mu);
 		rc = store__wal_put_batch(w, b.buf, b.len, err, errlen);
@@ -215,6 +220,8 @@ static int one_record(struct wal *w, uint8_t type, const unsigned char *p, size_
 {
 	struct wal_body b = {0};
 	int rc = store__wal_rec(&b, type, p, len, NULL, 0);
+	if (rc == 0)
+		rc = store__wal_prepare(w, b.len, err, errlen);
 	if (rc == 0) {
 		pthread_mutex_lock(&w->mu);
 		rc = store__wal_put_batch(w, b.buf, b.len, err, errlen);

@@ -66,6 +66,10 @@ struct wal {
 	uint64_t durable_seq; /* of the last batch known on disk (fdatasync returned) */
 	bool unsynced;       /* batches after durable_seq in the last segment */
 	int failed;          /* a sync failed: every later write fails with it */
+	/* The next segment, made ahead by store__wal_prepare outside mu, so
+	 * readers never wait for its zeros and syncs; -1 when none. Writer. */
+	int spare_fd;
+	uint64_t spare_seq, spare_size;
 
 	struct store_hard_state hs;
 	uint64_t base, base_term; /* entry before the first; (0, 0) when none was removed */
@@ -126,6 +130,11 @@ int store__wal_reserve(struct wal *w, size_t n);
  * new segment first when it does not fit. Does not sync. */
 int store__wal_put_batch(struct wal *w, unsigned char *buf, size_t body_len, char *err,
                          size_t errlen);
+/* Before store__wal_put_batch, without w->mu: if a batch of @body_len
+ * bytes will not fit in the last segment, syncs it and makes the next one
+ * (the slow part of a rollover: zeros, fdatasyncs), so that under the
+ * lock a rollover only writes. Writer. */
+int store__wal_prepare(struct wal *w, size_t body_len, char *err, size_t errlen);
 /* Appends a record header and payload to a growing body buffer. */
 struct wal_body {
 	unsigned char *buf; /* WAL_BATCH_HDR bytes of room, then the body */

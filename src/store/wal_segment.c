@@ -196,7 +196,14 @@ static int roll_over(struct wal *w, size_t need, char *err, size_t errlen)
 	uint64_t want = WAL_SEG_HDR + 3 * WAL_BATCH_HDR + st.len + need;
 	if (size < want)
 		size = (want + 4095) & ~(uint64_t)4095; /* one batch larger than a segment */
-	int fd = store__wal_seg_create(w, seq, size);
+	int fd;
+	if (w->spare_fd >= 0 && w->spare_seq == seq && w->spare_size >= want) {
+		fd = w->spare_fd; /* made ahead, outside the lock */
+		size = w->spare_size;
+		w->spare_fd = -1;
+	} else {
+		fd = store__wal_seg_create(w, seq, size);
+	}
 	if (fd < 0) {
 		free(st.buf);
 		snprintf(err, errlen, "create log segment %" PRIu64 ": %s", seq, strerror(-fd));
@@ -216,14 +223,52 @@ static int roll_over(struct wal *w, size_t need, char *err, size_t errlen)
 	return rc;
 }
 
+static bool fits(const struct wal *w, size_t body_len)
+{
+	/* Room is kept for the zero header that ends the segment's batches. */
+	return w->tail + WAL_BATCH_HDR + body_len + WAL_BATCH_HDR <= w->segs[w->n_segs - 1].size;
+}
+
+int store__wal_prepare(struct wal *w, size_t body_len, char *err, size_t errlen)
+{
+	if (w->failed)
+		return w->failed;
+	if (fits(w, body_len))
+		return 0;
+	int rc = store__wal_sync(w, err, errlen);
+	if (rc != 0)
+		return rc;
+	uint64_t seq = w->segs[w->n_segs - 1].seq + 1;
+	/* The STATE batch is under 128 bytes. */
+	uint64_t size = w->seg_bytes, want = WAL_SEG_HDR + 4 * WAL_BATCH_HDR + 128 + body_len;
+	if (size < want)
+		size = (want + 4095) & ~(uint64_t)4095;
+	if (w->spare_fd >= 0 && w->spare_seq == seq && w->spare_size >= want)
+		return 0;
+	if (w->spare_fd >= 0) {
+		/* Too small for this batch: made again (seg_create renames
+		 * over it). */
+		close(w->spare_fd);
+		w->spare_fd = -1;
+	}
+	int fd = store__wal_seg_create(w, seq, size);
+	if (fd < 0) {
+		snprintf(err, errlen, "create log segment %" PRIu64 ": %s", seq, strerror(-fd));
+		return fd;
+	}
+	w->spare_fd = fd;
+	w->spare_seq = seq;
+	w->spare_size = size;
+	return 0;
+}
+
 int store__wal_put_batch(struct wal *w, unsigned char *buf, size_t body_len, char *err,
                          size_t errlen)
 {
 	if (w->failed)
 		return w->failed;
 	struct wal_seg *seg = &w->segs[w->n_segs - 1];
-	/* Room is kept for the zero header that ends the segment's batches. */
-	if (w->tail + WAL_BATCH_HDR + body_len + WAL_BATCH_HDR > seg->size) {
+	if (!fits(w, body_len)) {
 		int rc = roll_over(w, body_len, err, errlen);
 		if (rc != 0)
 			return rc;
