@@ -577,7 +577,10 @@ static void xa_ready(struct qfs__op *op, int err)
 
 	if (err == 0 && x->which < 2) {
 		struct fsm_lock l;
-		err = node_lock_newest(n, op->ino, &l);
+		/* The token: this node's lock only (ENODATA when it holds none, so
+		 * a holder that lost its lock never fences with the next one's);
+		 * the holder: whoever holds it. */
+		err = node_lock_newest(n, op->ino, x->which == 0, &l);
 		if (err == 0 && x->which == 0)
 			len = snprintf(val, sizeof(val), "%" PRIu64, l.token);
 		else if (err == 0)

@@ -62,9 +62,12 @@ int fsm_lock_test(struct fsm *fsm, MDB_txn *txn, const struct fsm_lock *want,
                   struct fsm_lock *holder);
 
 /*
- * fsm_lock_newest - the lock on @ino with the greatest token, among those
- * of node @node if it holds any there, else among all.
- * Returns 0 and *@out, -ENODATA (no lock on @ino), or a storage error.
+ * fsm_lock_newest - the lock on @ino with the greatest token among those held
+ * from node @node, or among all with @node 0. The fencing token is asked with
+ * this node's id, never answered with another node's lock: a holder whose lock
+ * was taken from it (its node's session expired) must not read the new
+ * holder's, larger, token and fence with it.
+ * Returns 0 and *@out, -ENODATA (no such lock on @ino), or a storage error.
  */
 int fsm_lock_newest(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t node,
                     struct fsm_lock *out);

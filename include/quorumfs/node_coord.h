@@ -16,6 +16,7 @@
  * Same threading and callback rules as quorumfs/node.h.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "quorumfs/fsm_coord.h"
@@ -64,9 +65,10 @@ int node_unlock_handle(struct node *n, uint64_t ino, uint64_t owner, uint64_t fh
 int node_set_ephemeral(struct node *n, uint64_t ino, node_result_fn cb, void *arg);
 
 /* Local queries (after a barrier for a linearizable answer), as fsm_lock_test,
- * fsm_lock_newest and fsm_ephemeral_node; @want->node is set here. */
+ * fsm_lock_newest (of this node's locks with @this_node, else of all) and
+ * fsm_ephemeral_node; @want->node is set here. */
 int node_lock_test(struct node *n, const struct fsm_lock *want, struct fsm_lock *holder);
-int node_lock_newest(struct node *n, uint64_t ino, struct fsm_lock *out);
+int node_lock_newest(struct node *n, uint64_t ino, bool this_node, struct fsm_lock *out);
 int node_ephemeral_node(struct node *n, uint64_t ino, uint64_t *node);
 
 /* This node's id. */

@@ -680,19 +680,17 @@ int fsm_lock_test(struct fsm *fsm, MDB_txn *txn, const struct fsm_lock *want,
 struct newest_ctx {
 	uint64_t node;
 	struct fsm_lock *out;
-	int found, found_node;
+	int found;
 };
 
 static int newest_one(void *arg, const struct fsm_lock *l)
 {
 	struct newest_ctx *t = arg;
-	int mine = l->node == t->node;
-	if (t->found_node && !mine)
+	if (t->node != 0 && l->node != t->node)
 		return 0;
-	if (!t->found || (mine && !t->found_node) || l->token > t->out->token) {
+	if (!t->found || l->token > t->out->token) {
 		*t->out = *l;
 		t->found = 1;
-		t->found_node = mine;
 	}
 	return 0;
 }
@@ -700,7 +698,7 @@ static int newest_one(void *arg, const struct fsm_lock *l)
 int fsm_lock_newest(struct fsm *fsm, MDB_txn *txn, uint64_t ino, uint64_t node,
                     struct fsm_lock *out)
 {
-	struct newest_ctx t = {node, out, 0, 0};
+	struct newest_ctx t = {node, out, 0};
 	MDB_txn *rt;
 	int rc = fsm__read_txn(fsm, txn, &rt);
 	if (rc != 0)

@@ -570,6 +570,7 @@ struct cq {
 	const struct fsm_lock *want;
 	struct fsm_lock *out;
 	uint64_t ino;
+	bool this_node;
 	uint64_t *node;
 };
 
@@ -580,7 +581,8 @@ static int cq_run(MDB_txn *txn, void *arg)
 	case 0:
 		return fsm_lock_test(q->n->fsm, txn, q->want, q->out);
 	case 1:
-		return fsm_lock_newest(q->n->fsm, txn, q->ino, q->n->opts.id, q->out);
+		return fsm_lock_newest(q->n->fsm, txn, q->ino, q->this_node ? q->n->opts.id : 0,
+		                       q->out);
 	default:
 		return fsm_ephemeral_node(q->n->fsm, txn, q->ino, q->node);
 	}
@@ -594,9 +596,9 @@ int node_lock_test(struct node *n, const struct fsm_lock *want, struct fsm_lock 
 	return store_read(n->store, cq_run, &q);
 }
 
-int node_lock_newest(struct node *n, uint64_t ino, struct fsm_lock *out)
+int node_lock_newest(struct node *n, uint64_t ino, bool this_node, struct fsm_lock *out)
 {
-	struct cq q = {.n = n, .op = 1, .ino = ino, .out = out};
+	struct cq q = {.n = n, .op = 1, .ino = ino, .this_node = this_node, .out = out};
 	return store_read(n->store, cq_run, &q);
 }
 

@@ -55,9 +55,11 @@ check '[ "$(grep -c ^enter "$log")" = 45 ]' "all 45 sections ran ($(grep -c ^ent
 # The holder holds until told to let go (a file appears), however slow the machine.
 flock "$m1/deploy" sh -c "while [ ! -e '$QFS_TMP/release' ]; do sleep 0.05; done" &
 BG+=($!)
-eventually 15 sh -c "[ -n \"\$(getfattr --absolute-names -n user.quorumfs.lock.token --only-values '$m2/deploy' 2>/dev/null)\" ]" ||
-	fail "the holder's token is visible on node 2"
-t1=$(token "$m2/deploy")
+eventually 15 sh -c "getfattr --absolute-names -n user.quorumfs.lock.holder --only-values '$m2/deploy' 2>/dev/null | grep -q node=1" ||
+	fail "node 2 sees node 1 hold the lock"
+t1=$(token "$m1/deploy")
+err=$(getfattr --absolute-names -n user.quorumfs.lock.token --only-values "$m2/deploy" 2>&1)
+check '[[ "$err" == *"No such attribute"* ]]' "node 2, which holds no lock there, reads no fencing token, not node 1's ($err)"
 flock -n "$m2/deploy" true
 check '[ $? = 1 ]' "flock -n on node 2 fails while node 1 holds the lock"
 start=$(date +%s%N)

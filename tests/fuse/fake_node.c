@@ -371,9 +371,9 @@ int node_lock_test(struct node *n, const struct fsm_lock *want, struct fsm_lock 
 	return -ENOENT;
 }
 
-int node_lock_newest(struct node *n, uint64_t ino, struct fsm_lock *out)
+int node_lock_newest(struct node *n, uint64_t ino, bool this_node, struct fsm_lock *out)
 {
-	(void)n, (void)ino, (void)out;
+	(void)n, (void)ino, (void)this_node, (void)out;
 	return -ENODATA;
 }
 

@@ -173,7 +173,7 @@ static void an_ended_session_releases_everything(void **state)
 	assert_int_equal(blocker(t, keep, 1, 5, 0, 0, WIRE_LOCK_FLOCK | WIRE_LOCK_READ), 0);
 }
 
-static void newest_token_prefers_this_node(void **state)
+static void newest_token_is_this_nodes_only(void **state)
 {
 	struct tenv *t = *state;
 	uint64_t f = file(t, "f");
@@ -188,8 +188,10 @@ static void newest_token_prefers_this_node(void **state)
 	assert_int_equal(fsm_lock_newest(t->fsm, NULL, f, 1, &l), 0);
 	assert_int_equal(l.token, t1);
 	assert_int_equal(l.pid, 1001);
-	assert_int_equal(fsm_lock_newest(t->fsm, NULL, f, 3, &l), 0);
+	assert_int_equal(fsm_lock_newest(t->fsm, NULL, f, 2, &l), 0);
 	assert_int_equal(l.token, t2);
+	/* Node 3 holds nothing there: no token, not another node's. */
+	assert_int_equal(fsm_lock_newest(t->fsm, NULL, f, 3, &l), -ENODATA);
 }
 
 static int count_sessions(void *arg, const struct fsm_node_session *s)
@@ -258,7 +260,7 @@ int main(void)
 	                                        tenv_teardown),
 	        cmocka_unit_test_setup_teardown(an_ended_session_releases_everything, tenv_setup,
 	                                        tenv_teardown),
-	        cmocka_unit_test_setup_teardown(newest_token_prefers_this_node, tenv_setup,
+	        cmocka_unit_test_setup_teardown(newest_token_is_this_nodes_only, tenv_setup,
 	                                        tenv_teardown),
 	        cmocka_unit_test_setup_teardown(snapshots_carry_them, tenv_setup, tenv_teardown),
 	};
