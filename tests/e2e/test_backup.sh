@@ -31,7 +31,15 @@ echo late >"$m1/after-backup"
 # A damaged copy is refused before anything is created.
 cp "$backup" "$QFS_TMP/bad.backup"
 size=$(stat -c %s "$backup")
-printf 'X' | dd of="$QFS_TMP/bad.backup" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+# Flip every bit of the middle byte (writing a fixed byte changed nothing when
+# the byte already was that one: a clean-clone run met it).
+python3 - "$QFS_TMP/bad.backup" $((size / 2)) <<'PY'
+import sys
+with open(sys.argv[1], 'r+b') as f:
+    f.seek(int(sys.argv[2])); b = f.read(1)
+    f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xFF]))
+PY
+check '! cmp -s "$backup" "$QFS_TMP/bad.backup"' "the copy is damaged"
 out=$("$QUORUMCTL" restore "$QFS_TMP/bad.backup" -c "$QFS_TMP/cluster.conf" -i 1 -d "$QFS_TMP/bad" 2>&1)
 rc=$?
 check '[ $rc -ne 0 ] && [[ "$out" == *"not a whole quorumfs backup"* ]] && [ ! -e "$QFS_TMP/bad" ]' \
