@@ -205,6 +205,28 @@ static void say_if_forced(struct node *n, uint64_t applied)
 		          (unsigned long long)at);
 }
 
+/*
+ * The size of this node's snapshot file at @index, which the core announces
+ * when it sends the snapshot to a follower. Not in the store's metadata, so
+ * read from the file: without it a restarted leader announced 0 bytes, and
+ * every follower it sent that snapshot to received an empty stream.
+ */
+static uint64_t snapshot_file_size(struct node *n, uint64_t index)
+{
+	char path[1024];
+	struct stat st;
+	if (node__snapshot_path(n, "snap", index, path, sizeof(path)) != 0)
+		return 0;
+	if (stat(path, &st) != 0) {
+		node__log(n, QFS_LOG_WARN,
+		          "the snapshot at %llu has no file (%s): a follower that needs it "
+		          "waits for the next snapshot",
+		          (unsigned long long)index, strerror(errno));
+		return 0;
+	}
+	return (uint64_t)st.st_size;
+}
+
 static int recover(struct node *n, char *err, size_t errlen)
 {
 	struct store_hard_state shs;
@@ -245,6 +267,7 @@ static int recover(struct node *n, char *err, size_t errlen)
 		n->w.conf_index = snap.index;
 		n->w.last_snap_index = snap.index;
 		n->w.compacted = first > 0 ? first - 1 : 0;
+		snap.size = snapshot_file_size(n, snap.index);
 	} else if (rc != -ENOENT) {
 		store_errf(n, err, errlen, "reading the snapshot metadata", rc);
 		return rc;
