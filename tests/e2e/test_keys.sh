@@ -116,7 +116,9 @@ check '[ "$(cat "$m3/app/kept")" = keep ]' "a file within its TTL stays"
 # From the version /app has now (its last change: the TTL's removal of session), so
 # a watcher that starts late still prints every change below, and no earlier one.
 va=$(ver "$m3/app")
-ctl 3 watch /app --recursive --since "$va" >"$QFS_TMP/watch.out" 2>"$QFS_TMP/watch.err" &
+# quorumctl itself in the background, not the ctl function: $! must be the
+# watcher's PID, or the kill below ends a subshell and leaves the watch running.
+"$QUORUMCTL" -d "$(qfs_data 3)" watch /app --recursive --since "$va" >"$QFS_TMP/watch.out" 2>"$QFS_TMP/watch.err" &
 watch_pid=$!
 sleep 0.5
 ctl 1 put /app/w1 a >/dev/null

@@ -36,7 +36,9 @@ check '! grep -q "cannot read entries" "$QFS_TMP/log.$leader"' "the leader read 
 
 # The history since v0 is mostly released entries: a watch from there
 # reads them back from the log too.
-ctl "$leader" watch /big --since "$v0" >"$QFS_TMP/watch.out" 2>"$QFS_TMP/watch.err" &
+# quorumctl itself, not the ctl function: $! must be the watcher, or the trap's
+# kill ends a subshell and leaves the watch running after the test.
+"$QUORUMCTL" -d "$(qfs_data "$leader")" watch /big --since "$v0" >"$QFS_TMP/watch.out" 2>"$QFS_TMP/watch.err" &
 watch_pid=$!
 trap 'rc=$?; kill "$watch_pid" 2>/dev/null; (exit $rc); qfs_cleanup' EXIT
 watch_has_all() {
