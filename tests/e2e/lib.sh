@@ -103,6 +103,59 @@ qfs_cleanup() {
 	fi
 	QFS_PID=()
 }
+# qfs_join I [CONFIG LINES...]: name node I in the cluster's config (at the
+# next free port of this test, with CONFIG LINES in its section), start it on
+# an empty data directory with --join through node 1, and add it with
+# quorumctl through node 1 (learner, catch-up, promotion). Prints what
+# quorumctl printed; returns its status. Not inside $(...): the node's PID is
+# recorded in this shell (redirect the output to a file instead).
+qfs_join() {
+	local i=$1 port port1 line
+	shift
+	port=$(($(qfs_base_port) + i))
+	{
+		printf '[node %d]\naddress = 127.0.0.1:%d\n' "$i" "$port"
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} >>"$QFS_TMP/cluster.conf"
+	port1=$(sed -n '/^\[node 1\]/{n;s/^address = //p}' "$QFS_TMP/cluster.conf")
+	mkdir -p "$(qfs_mnt "$i")" "$(qfs_data "$i")"
+	qfs_start "$i" --join "$port1"
+	"$QUORUMCTL" -d "$(qfs_data 1)" add "$i" "127.0.0.1:$port" --timeout 60 2>&1
+}
+
+# qfs_metric I NAME: the value of metric NAME (its exact series, labels and
+# all) in node I's /metrics (with QFS_HTTP=1), empty if absent.
+qfs_metric() {
+	curl -sf --max-time 5 "http://$(qfs_http_addr "$1")/metrics" |
+		awk -v name="$2" '$1 == name {print $2}'
+}
+
+# qfs_rounds N W NAME: N overwrites of NAME through node W's mount, each read
+# back on W's mount and then on every node's, in the same process, the moment
+# close(2) returns: a read that did not wait for what it must (the apply, a
+# lease's floor) sees the round before. Prints the number of reads that did
+# not match (and each one on stderr).
+qfs_rounds() {
+	local mounts=() i
+	for i in $(seq 1 "$QFS_N"); do mounts+=("$(qfs_mnt "$i")"); done
+	python3 - "$1" "$2" "$3" "$(qfs_mnt "$2")" "${mounts[@]}" <<'PY'
+import sys
+n, w, name, mine, others = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+bad = 0
+for i in range(1, n + 1):
+    want = "round %d from node %s\n" % (i, w)
+    with open(mine + "/" + name, "w") as f:
+        f.write(want)
+    for m in [mine] + others:
+        with open(m + "/" + name) as f:
+            got = f.read()
+        if got != want:
+            print("%s read %r after round %d" % (m, got, i), file=sys.stderr)
+            bad += 1
+print(bad)
+PY
+}
+
 # The watchdog: a test still running after QFS_WATCHDOG_S seconds (below meson's
 # 300 s timeout, which kills without a trace) says what it is waiting for (the
 # process tree with the kernel function each process sleeps in), then stops the

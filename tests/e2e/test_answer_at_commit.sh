@@ -11,33 +11,9 @@ QFS_HTTP=1
 qfs_cluster_start 3
 
 N=20
-metric() {
-	curl -sf --max-time 5 "http://$(qfs_http_addr "$1")/metrics" |
-		awk '$1 == "quorumfs_answers_at_commit_total" {print $2}'
-}
+metric() { qfs_metric "$1" quorumfs_answers_at_commit_total; }
 
-# rounds W NAME: N overwrites of NAME through node W's mount, each read back
-# on every node (W's first) in the same process the moment close(2)
-# returns, so a read that did not wait for the apply would see the round
-# before; prints the number of reads that did not match.
-rounds() {
-	python3 - "$N" "$1" "$2" "$(qfs_mnt "$1")" "$(qfs_mnt 1)" "$(qfs_mnt 2)" "$(qfs_mnt 3)" <<'PY'
-import sys
-n, w, name, mine, others = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
-bad = 0
-for i in range(1, n + 1):
-    want = "round %d from node %s\n" % (i, w)
-    with open(mine + "/" + name, "w") as f:
-        f.write(want)
-    for m in [mine] + others:
-        with open(m + "/" + name) as f:
-            got = f.read()
-        if got != want:
-            print("%s read %r after round %d" % (m, got, i), file=sys.stderr)
-            bad += 1
-print(bad)
-PY
-}
+rounds() { qfs_rounds "$N" "$1" "$2"; } # tests/e2e/lib.sh
 
 leader=$(qfs_leader)
 follower=1

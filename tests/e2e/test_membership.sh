@@ -10,12 +10,8 @@ m1=$(qfs_mnt 1)
 for i in $(seq 1 50); do echo "v$i" >"$m1/f$i"; done
 
 # The operator's new config names node 4; the founding members keep running.
-port4=$(($(qfs_base_port) + 4))
-printf '[node 4]\naddress = 127.0.0.1:%d\n' "$port4" >>"$QFS_TMP/cluster.conf"
-port1=$(sed -n '/^\[node 1\]/{n;s/^address = //p}' "$QFS_TMP/cluster.conf")
-mkdir -p "$(qfs_mnt 4)" "$(qfs_data 4)"
-qfs_start 4 --join "$port1"
-out=$("$QUORUMCTL" -d "$(qfs_data 1)" add 4 "127.0.0.1:$port4" --timeout 60 2>&1)
+qfs_join 4 >"$QFS_TMP/join.out"
+out=$(<"$QFS_TMP/join.out")
 echo "$out" >&2
 check '[[ "$out" == *"learner added"* ]] && [[ "$out" == *"promoted to voter"* ]]' "quorumctl add reports learner, catch-up and promotion"
 check 'eventually 20 sh -c "[ \"\$(cat \"$(qfs_mnt 4)/f50\")\" = v50 ]"' "node 4 has the data written before it joined"

@@ -19,18 +19,13 @@ for i in 1 2 3; do qfs_stop "$i"; done
 for i in 1 2 3; do qfs_start "$i"; done
 qfs_wait_leader 30 || fail "no leader after the restarts"
 
-port4=$(($(qfs_base_port) + 4))
-printf '[node 4]\naddress = 127.0.0.1:%d\nhttp-address = %s\n' "$port4" "$(qfs_http_addr 4)" >>"$QFS_TMP/cluster.conf"
-port1=$(sed -n '/^\[node 1\]/{n;s/^address = //p}' "$QFS_TMP/cluster.conf")
-mkdir -p "$(qfs_mnt 4)" "$(qfs_data 4)"
-qfs_start 4 --join "$port1"
-out=$("$QUORUMCTL" -d "$(qfs_data 1)" add 4 "127.0.0.1:$port4" --timeout 60 2>&1)
+qfs_join 4 "http-address = $(qfs_http_addr 4)" >"$QFS_TMP/join.out"
+out=$(<"$QFS_TMP/join.out")
 echo "$out" >&2
 check '[[ "$out" == *"promoted to voter"* ]]' "node 4 is added and promoted"
 check 'eventually 20 sh -c "[ \"\$(cat \"$(qfs_mnt 4)/f1600\" 2>/dev/null)\" = v1600 ]"' \
 	"node 4 has the data written before it joined"
-installed=$(curl -sf --max-time 5 "http://$(qfs_http_addr 4)/metrics" |
-	awk '$1 == "quorumfs_snapshots_installed_total" {print $2}')
+installed=$(qfs_metric 4 quorumfs_snapshots_installed_total)
 check '[ "${installed:-0}" -ge 1 ]' "node 4 installed a snapshot, which is what this test is about ($installed)"
 check '! grep -q "failed its checks" "$QFS_TMP/log.4"' \
 	"no snapshot it received failed its checks ($(grep -m1 "failed its checks" "$QFS_TMP/log.4"))"
