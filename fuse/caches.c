@@ -3,30 +3,43 @@
 
 /* The follower read lease (the leader's lease on the leader) that makes a
  * cached answer true: no write completes anywhere until this node has
- * marked what it touches and dropped its cached attributes. Until the
- * lease code gives node_read_lease_valid() (include/quorumfs/node.h), no
- * node holds one: the one place to change when it lands. */
-static bool lease_valid(struct qfs_mount *m)
+ * marked what it touches and dropped its cached attributes, or until the
+ * lease has surely ended. How long it lasts from now, in seconds; 0: none. */
+static double lease_left(struct qfs_mount *m)
 {
-	(void)m;
-	return false;
-}
-
-bool qfs__caches_supported(void)
-{
-	return false; /* with the stub above: no lease ever holds */
+	return node_read_lease_left(m->node);
 }
 
 bool qfs__caches_on(struct qfs_mount *m)
 {
-	return m->opts.kernel_caches && !m->caches_failed && lease_valid(m);
+	return m->opts.kernel_caches && !m->caches_failed && lease_left(m) > 0;
 }
 
+/* The lease can end early on this node (a new term, a new leader) while
+ * the kernel holds what it gave: until those timeouts run out, a write's
+ * touch still drops them before the ack leaves, as under the lease. When
+ * they have run out, the kernel asks again for everything it would show. */
+bool qfs__caches_held(struct qfs_mount *m)
+{
+	return m->cached_until != 0 && uv_hrtime() < m->cached_until;
+}
+
+/* With the caches on, an attribute timeout never reaches past the lease:
+ * a node that is cut off (and cannot drop anything when a write comes)
+ * has nothing cached left when the leader stops waiting for it, and a
+ * lost lease needs no sweep of the kernel's caches. */
 double qfs__attr_timeout(struct qfs_mount *m)
 {
-	if (qfs__caches_on(m))
-		return m->opts.attr_timeout > 0 ? m->opts.attr_timeout : 1.0;
-	return m->opts.attr_timeout;
+	double left = m->opts.kernel_caches && !m->caches_failed ? lease_left(m) : 0;
+	if (left <= 0)
+		return m->opts.attr_timeout;
+	double t = m->opts.attr_timeout > 0 ? m->opts.attr_timeout : 1.0;
+	if (t > left)
+		t = left;
+	uint64_t until = uv_hrtime() + (uint64_t)(t * 1e9) + 1;
+	if (until > m->cached_until)
+		m->cached_until = until;
+	return t;
 }
 
 /* Names stay at what the options say, also with the caches on: the only

@@ -68,6 +68,7 @@ struct qfs_mount {
 	size_t scanned;       /* bytes in all handles' read versions */
 	bool stopping;
 	bool caches_failed; /* a touch could not be queued: the caches stay off (caches.c) */
+	uint64_t cached_until; /* uv_hrtime() by which every attribute timeout given has run out */
 	bool gone;        /* the kernel side went away (unmounted or aborted) */
 	bool finishing;   /* stopping, and nothing is parked any more */
 	int handles_open; /* uv handles not yet closed */
@@ -364,10 +365,11 @@ int qfs__check_name(size_t len);
 /* ------------------------------------------------------------------------ */
 /* What the kernel may cache (caches.c)                                     */
 
-/* Can this build ever turn the caches on (does it have read leases)? */
-bool qfs__caches_supported(void);
 /* Are the kernel's caches on: asked for, and true (a read lease held)? */
 bool qfs__caches_on(struct qfs_mount *m);
+/* Might the kernel still hold an attribute given with a positive timeout?
+ * While it may, a touch drops it before the ack, lease or not. */
+bool qfs__caches_held(struct qfs_mount *m);
 /* The timeouts to give the kernel with a reply, now. */
 double qfs__attr_timeout(struct qfs_mount *m);
 double qfs__entry_timeout(struct qfs_mount *m);

@@ -271,11 +271,6 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 	node_on_change(node, qfs__on_change, m);
 	if (m->opts.kernel_caches)
 		node_on_touch(node, qfs__on_touch, m);
-	if (m->opts.kernel_caches && !qfs__caches_supported())
-		qfs_log(QFS_LOG_WARN,
-		        "%s: kernel-caches: this build has no follower read leases, so the kernel's "
-		        "caches stay off",
-		        mountpoint);
 	/* A file unlinked while open here stays readable through its
 	 * handles until the last one closes (node.h, "Unlinked files"). */
 	node_set_open_fn(node, qfs__inode_is_open, m);

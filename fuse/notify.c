@@ -250,7 +250,8 @@ uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all)
 	struct qfs__notifier *nt = m->notifier;
 	bool ok = true;
 
-	if (nt == NULL || m->stopping || !qfs__caches_on(m) || qfs__notifier_stopped(nt))
+	if (nt == NULL || m->stopping || qfs__notifier_stopped(nt) ||
+	    !(qfs__caches_on(m) || qfs__caches_held(m)))
 		return 0;
 	if (all) {
 		struct qfs__inodes *t = &m->inodes;

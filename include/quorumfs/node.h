@@ -242,6 +242,14 @@ int node_read_barrier(struct node *n, node_done_fn cb, void *arg);
 bool node_read_lease_valid(struct node *n);
 
 /*
+ * node_read_lease_left - how long the read lease node_read_lease_valid()
+ * sees lasts from now, in seconds of this node's clock (its drift bound
+ * already taken off); 0 without one. An answer the kernel caches under the
+ * lease must not outlive it (fuse/caches.c). Loop thread only.
+ */
+double node_read_lease_left(struct node *n);
+
+/*
  * Local queries. Each runs in its own short read transaction over the tree
  * and copies its results out; return values as the fsm_* function of the
  * same name (include/quorumfs/fsm.h), e.g. -ENOENT, -ENOTDIR.

@@ -626,6 +626,14 @@ void raft_advance(struct raft *r, const struct raft_ready *rd);
  */
 bool raft_read_lease(const struct raft *r, raft_index *floor);
 
+/*
+ * raft_read_lease_end - when the read lease raft_read_lease() holds now ends,
+ * in the units of raft_set_now() (UINT64_MAX: the only voter's, which never
+ * ends); 0 when it holds none. A cache that answers under the lease (the
+ * kernel's, fuse/caches.c) must not keep an answer past it.
+ */
+uint64_t raft_read_lease_end(const struct raft *r);
+
 /* ------------------------------------------------------------------------ */
 /* Queries (for status and tests)                                            */
 

@@ -145,6 +145,25 @@ bool node_read_lease_valid(struct node *n)
 	return raft_read_lease(n->raft, NULL);
 }
 
+double node_read_lease_left(struct node *n)
+{
+	if (n->stopping || n->failed)
+		return 0;
+	uint64_t now = node__now_us(n);
+	raft_set_now(n->raft, now);
+	uint64_t end = raft_read_lease_end(n->raft);
+	if (end <= now)
+		return 0;
+	if (end == UINT64_MAX)
+		return 3600.0; /* the only voter: no one else writes */
+	double left = (double)(end - now) / 1e6;
+	/* A cache on the real clock (the kernel's) must not outlast the
+	 * lease on this node's, which the test-only clock rate may run fast. */
+	if (n->clock_rate > 1.0)
+		left /= n->clock_rate;
+	return left;
+}
+
 void node__barriers_on_tick(struct node *n)
 {
 	uint64_t now = uv_now(n->loop);

@@ -187,3 +187,10 @@ bool raft_read_lease(const struct raft *r, raft_index *floor)
 		*floor = r->fl_commit;
 	return true;
 }
+
+uint64_t raft_read_lease_end(const struct raft *r)
+{
+	if (!raft_read_lease(r, NULL))
+		return 0;
+	return r->role == RAFT_LEADER ? raft__lease_end(r) : r->fl_until;
+}

@@ -47,18 +47,23 @@ static bool sent_at(const struct raft *r, uint64_t seq, uint64_t *time)
 
 bool raft__lease_valid(const struct raft *r)
 {
+	return raft__lease_end(r) > r->now;
+}
+
+uint64_t raft__lease_end(const struct raft *r)
+{
 	if (r->cfg.lease_duration == 0 || !r->cfg.check_quorum || r->role != RAFT_LEADER ||
 	    !r->committed_in_term || !r->now_fresh || r->transferred_in_term)
-		return false;
+		return 0;
 	uint64_t q = raft__quorum_seq(r);
 	if (q == 0)
-		return false;
+		return 0;
 	if (q == UINT64_MAX)
-		return true; /* the only voter: no one else can lead */
+		return UINT64_MAX; /* the only voter: no one else can lead */
 	uint64_t t;
 	if (!sent_at(r, q, &t))
-		return false;
-	return r->now < t + r->cfg.lease_duration;
+		return 0;
+	return t + r->cfg.lease_duration;
 }
 
 /*

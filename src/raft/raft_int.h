@@ -326,6 +326,8 @@ void raft__reads_fail(struct raft *r, int status);
 void raft__lease_stamp(struct raft *r, uint64_t first);
 /* Leader: true if a majority's echo proves no other leader can exist now. */
 bool raft__lease_valid(const struct raft *r);
+/* Leader: when that proof ends (UINT64_MAX: the only voter); 0 without one. */
+uint64_t raft__lease_end(const struct raft *r);
 /* Follower: true while it must not vote (it heard from a leader, or it
  * started, less than an election timeout ago). */
 bool raft__in_vote_lease(const struct raft *r);
