@@ -144,6 +144,18 @@ int qfs__notifier_start(struct qfs_mount *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* Appends @n to the notifier's queue and wakes its thread; nt->lock held. */
+static void push_locked(struct qfs__notifier *nt, struct note *n)
+{
+	if (nt->tail != NULL)
+		nt->tail->next = n;
+	else
+		nt->head = n;
+	nt->tail = n;
+	nt->count++;
+	pthread_cond_signal(&nt->cond);
+}
+
 /* Everything changed (a snapshot was installed): every inode the kernel
  * holds, and the root's names. Names elsewhere cannot be listed without
  * their parents, which the table does not keep; the 0 s entry timeout
@@ -195,17 +207,10 @@ void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, 
 		memcpy(n->name, name, name_len);
 	n->name[name_len] = '\0';
 	pthread_mutex_lock(&nt->lock);
-	if (nt->count >= QUEUE_MAX) {
+	if (nt->count >= QUEUE_MAX)
 		drop = true;
-	} else {
-		if (nt->tail != NULL)
-			nt->tail->next = n;
-		else
-			nt->head = n;
-		nt->tail = n;
-		nt->count++;
-		pthread_cond_signal(&nt->cond);
-	}
+	else
+		push_locked(nt, n);
 	pthread_mutex_unlock(&nt->lock);
 	if (drop) {
 		free(n);
@@ -224,13 +229,7 @@ static bool queue_attr(struct qfs__notifier *nt, uint64_t ino, uint64_t ticket)
 	n->ino = ino;
 	n->ticket = ticket;
 	pthread_mutex_lock(&nt->lock);
-	if (nt->tail != NULL)
-		nt->tail->next = n;
-	else
-		nt->head = n;
-	nt->tail = n;
-	nt->count++;
-	pthread_cond_signal(&nt->cond);
+	push_locked(nt, n); /* a ticket is never dropped: the ack waits for it */
 	pthread_mutex_unlock(&nt->lock);
 	return true;
 }
