@@ -21,6 +21,13 @@
  * 6. A holder that stops answering costs writers at most D: then the leader
  *    stops waiting for it. A follower is granted only while it has
  *    acknowledged everything visible, so a lagging one never holds writes.
+ * 7. Every voter honours them: the leader grants only while every voter of
+ *    its latest configuration has asked within the last D. Only a server
+ *    that runs these rules with D set asks, and any voter may lead next: a
+ *    leader that does not wait out the old leases (rule 4), an older daemon
+ *    or one with D = 0, would make writes visible that a holder does not
+ *    show. One that stops asking (restarted without them) ends the grants
+ *    within D.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,17 +63,38 @@ static struct raft__holder *holder(struct raft *r, raft_id id)
 	return NULL;
 }
 
+/* Rule 7: every voter but this one asked within the last D. */
+static bool all_voters_ask(struct raft *r)
+{
+	const struct raft_conf *c = raft__conf(r);
+	if (BROKEN(5))
+		return true;
+	for (unsigned i = 0; i < c->n; i++) {
+		const struct raft_server *s = &c->servers[i];
+		if (s->id == r->cfg.id || !raft__is_voter(c, s->id))
+			continue;
+		const struct raft__progress *pr = raft__progress(r, s->id);
+		if (pr == NULL || pr->asked_at == 0 || pr->asked_at + r->cfg.follower_lease <= r->now)
+			return false;
+	}
+	return true;
+}
+
 void raft__fl_on_ask(struct raft *r, raft_id from, const struct raft_lease_ask *ask)
 {
 	if (!on(r) || !ask->ask || r->role != RAFT_LEADER || !r->now_fresh)
 		return; /* l must be the time of receipt, not an older one */
+	struct raft__progress *pr = raft__progress(r, from);
+	if (pr != NULL)
+		pr->asked_at = r->now;
+	if (!all_voters_ask(r))
+		return;
 	/* Rule 4: only under the leader's own lease, so that no grant is made
 	 * once another leader can have been elected. */
 	if (!raft__lease_valid(r))
 		return;
 	/* Rule 6: only a follower that holds everything visible, so that a
 	 * lagging or snapshotting one never holds writes back. */
-	struct raft__progress *pr = raft__progress(r, from);
 	if (pr == NULL || pr->state != RAFT_PROGRESS_REPLICATE || pr->match < r->commit)
 		return;
 	struct raft__holder *h = holder(r, from);

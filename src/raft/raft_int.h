@@ -62,6 +62,7 @@ struct raft__progress {
 	unsigned stall_ticks;         /* replicate: ticks since match last moved */
 	uint64_t acked_seq;           /* highest seq echoed in this term */
 	raft_index commit_sent;       /* commit last told (heartbeat or append) */
+	uint64_t asked_at;            /* leader's clock: its last follower lease ask (0: none) */
 	/* Replicate: AppendEntries in flight, a ring of max_inflight_msgs. */
 	struct raft__inflight *infl;
 	unsigned infl_start, infl_count;

@@ -45,4 +45,34 @@ kill -CONT "${QFS_PID[$other]}"
 reads_g() { [ "$(cat "$(qfs_mnt "$other")/g" 2>/dev/null)" = after-stop ]; }
 check 'eventually 20 reads_g' "the stopped follower reads it once it runs again"
 
+# The rolling-upgrade guard (docs/raft-core.md, "Follower read leases", rule 9): while one voter runs without follower
+# leases (as an older daemon would), the leader grants none, and no follower serves from one.
+sed '/^follower-lease-ms/d' "$QFS_TMP/cluster.conf" >"$QFS_TMP/cluster-off.conf"
+qfs_stop "$other"
+qfs_start "$other" -c "$QFS_TMP/cluster-off.conf"
+qfs_wait_leader 30
+leader=$(qfs_leader)
+reader=$((6 - leader - other)) # a follower with follower leases on
+[ "$leader" = "$other" ] && reader=$follower
+sleep 1 # every lease granted before has ended
+m_before=$(metric "$reader")
+for k in $(seq 1 50); do cat "$(qfs_mnt "$reader")/g" >/dev/null; done
+m_after=$(metric "$reader")
+check '[ "${m_after:-0}" = "${m_before:-0}" ]' \
+	"no lease reads on node $reader while node $other runs without follower leases (${m_before:-0} -> ${m_after:-0})"
+# Back on: the grants come back.
+qfs_stop "$other"
+qfs_start "$other"
+qfs_wait_leader 30
+leased() {
+	local a b l f
+	l=$(qfs_leader)
+	for f in 1 2 3; do [ "$f" != "$l" ] && break; done
+	a=$(metric "$f")
+	cat "$(qfs_mnt "$f")/g" >/dev/null
+	b=$(metric "$f")
+	[ "${b:-0}" -gt "${a:-0}" ]
+}
+check 'eventually 20 leased' "with every voter on follower leases again, a follower reads under its lease"
+
 [ $QFS_FAILS -eq 0 ]

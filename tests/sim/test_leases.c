@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,18 +89,35 @@ struct wait_run {
  * their wait soonest). D is three election timeouts, so that F's lease
  * outlives the election.
  */
-static struct wait_run new_leader_waits(uint64_t seed)
+static struct wait_run new_leader_waits(uint64_t seed, bool mixed)
 {
 	struct sim_cluster *c = cluster(5, 3000, seed);
 	raft_id l = wait_leader(c, 5000);
 	writes(c, l, 8);
 	raft_id f = l % 5 + 1;
+	/* Mixed: the three that will elect the new leader run without follower
+	 * leases (an older daemon, or follower-lease-ms = 0), restarted so. */
+	for (raft_id id = 1; mixed && id <= 5; id++) {
+		if (id == l || id == f)
+			continue;
+		struct sim_node *n = &c->nodes[id];
+		n->cfg = sim_node_config(c, id);
+		n->cfg.follower_lease = 0;
+		n->cfg_fixed = true;
+		sim_node_crash(c, id);
+		sim_node_restart(c, id);
+	}
+	if (mixed)
+		sim_run_until(c, NULL, NULL, 500);
 	for (raft_id id = 1; id <= 5; id++)
 		c->nodes[id].tick_ms = id == f ? c->o.tick_ms * 5 / 4
 		                               : id == l ? c->o.tick_ms : c->o.tick_ms * 8 / 10;
 	/* F must hold a lease now, renewed on its slow clock. */
 	sim_run_until(c, NULL, NULL, 60);
-	wait_lease(c, f);
+	if (mixed)
+		sim_run_until(c, NULL, NULL, 500); /* time enough for any grant */
+	else
+		wait_lease(c, f);
 	struct wait_run out = {0};
 	uint64_t before = c->n_lease_reads_ok;
 	for (raft_id a = 1; a <= 5; a++)
@@ -136,7 +154,7 @@ static void old_leases_end_before_new_writes(void **state)
 	unsigned violations = 0;
 	uint64_t old_reads = 0, commits = 0;
 	for (uint64_t seed = 1; seed <= 4; seed++) {
-		struct wait_run r = new_leader_waits(seed);
+		struct wait_run r = new_leader_waits(seed, false);
 		violations += r.violations;
 		old_reads += r.old_reads;
 		commits += r.new_commits;
@@ -144,6 +162,31 @@ static void old_leases_end_before_new_writes(void **state)
 	assert_int_equal(violations, 0);
 	assert_true(old_reads > 0); /* the lease was exercised after the cut ... */
 	assert_true(commits > 0);   /* ... and the new leader wrote */
+}
+
+/*
+ * The rolling-upgrade guard (docs/raft-core.md, rule 9): the same cut, in a cluster where the
+ * three nodes that elect the new leader run without follower leases. They
+ * never ask, so the old leader grants nothing, and the cut-off F serves no
+ * local read: without the guard (broken variant 5) F holds a lease, the new
+ * leader does not wait it out, and F's reads are caught as stale.
+ */
+static void mixed_cluster_grants_nothing(void **state)
+{
+	(void)state;
+	unsigned violations = 0;
+	uint64_t old_reads = 0, commits = 0;
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		struct wait_run r = new_leader_waits(seed, true);
+		violations += r.violations;
+		old_reads += r.old_reads;
+		commits += r.new_commits;
+	}
+	assert_int_equal(violations, 0);
+	assert_true(commits > 0); /* the new leader wrote */
+#ifndef RAFT_BROKEN_LEASE
+	assert_int_equal(old_reads, 0); /* and no lease was granted */
+#endif
 }
 
 /*
@@ -192,14 +235,18 @@ static void cut_off_holder_costs_at_most_d(void **state)
 int main(void)
 {
 #ifdef RAFT_BROKEN_LEASE
-	raft_broken_lease = 4;
+	/* SIM_BROKEN_LEASE=5: the leader grants without every voter asking. */
+	const char *v = getenv("SIM_BROKEN_LEASE");
+	raft_broken_lease = v ? atoi(v) : 4;
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(old_leases_end_before_new_writes),
+	        raft_broken_lease == 5 ? (struct CMUnitTest)cmocka_unit_test(mixed_cluster_grants_nothing)
+	                               : (struct CMUnitTest)cmocka_unit_test(old_leases_end_before_new_writes),
 	};
 	(void)cut_off_holder_costs_at_most_d;
 #else
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(old_leases_end_before_new_writes),
+	        cmocka_unit_test(mixed_cluster_grants_nothing),
 	        cmocka_unit_test(cut_off_holder_costs_at_most_d),
 	};
 #endif
