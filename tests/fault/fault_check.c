@@ -7,13 +7,17 @@
 #include <time.h>
 
 /*
- * fault-check [--limit CONFIGURATIONS] [--max-lines N] HISTORY...
+ * fault-check [--limit CONFIGURATIONS] [--decider auto|search|both] [--max-lines N] HISTORY...
  *
  * Loads every history file (a run writes one per client), checks the three
  * workloads, describes each anomaly on stderr and prints one summary line on
  * stdout:
  *
  *   ops=N ok=N failed=N unknown=N anomalies=A lost=L inconclusive=I
+ *
+ * --decider: how register files are decided (check_reg.c): auto (default) by Gibbons and
+ * Korach's test where it applies, else by the search; search, the search alone (as before
+ * that test, to compare); both, the two where the test applies, a disagreement an anomaly.
  *
  * Exit status: 0 if A, L and I are all 0; 1 if A or L is not 0; 2 if only
  * the search limit was hit (neither pass nor fail); 3 on a usage or input
@@ -36,7 +40,8 @@ static ssize_t capped_write(void *cookie, const char *buf, size_t len)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: fault-check [--limit CONFIGURATIONS] HISTORY...\n");
+	fprintf(stderr, "usage: fault-check [--limit CONFIGURATIONS] [--decider auto|search|both] "
+	                "[--max-lines N] HISTORY...\n");
 	exit(3);
 }
 
@@ -45,6 +50,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 	        {"limit", required_argument, NULL, 'l'},
 	        {"max-lines", required_argument, NULL, 'm'},
+	        {"decider", required_argument, NULL, 'd'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -56,10 +62,19 @@ int main(int argc, char **argv)
 	setvbuf(capped, NULL, _IOLBF, 0);
 	struct check_report r = {.out = capped, .search_limit = 20000000};
 	int c;
-	while ((c = getopt_long(argc, argv, "l:m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:m:d:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			max_lines = atol(optarg);
+			break;
+		case 'd':
+			r.reg_decider = strcmp(optarg, "auto") == 0     ? REG_DECIDE_AUTO
+			                : strcmp(optarg, "search") == 0 ? REG_DECIDE_SEARCH
+			                : strcmp(optarg, "both") == 0   ? REG_DECIDE_BOTH
+			                                                : -1;
+			if (r.reg_decider < 0) {
+				usage();
+			}
 			break;
 		case 'l':
 			r.search_limit = strtoull(optarg, NULL, 10);
@@ -102,9 +117,10 @@ int main(int argc, char **argv)
 		unknown += o->outcome == HOP_UNKNOWN;
 	}
 	fprintf(stderr,
-	        "fault-check: %zu history lines checked in %.3f s, %llu WGL configurations\n", h.n,
-	        (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
-	        (unsigned long long)r.explored);
+	        "fault-check: %zu history lines checked in %.3f s; %u register files decided by "
+	        "zones, %u by search (%llu WGL configurations)\n",
+	        h.n, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+	        r.reg_keys_zones, r.reg_keys_search, (unsigned long long)r.explored);
 	printf("ops=%zu ok=%zu failed=%zu unknown=%zu anomalies=%u lost=%u inconclusive=%u\n", n,
 	       ok, failed, unknown, r.anomalies, r.lost, r.inconclusive);
 	history_free(&h);

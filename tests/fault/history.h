@@ -71,14 +71,23 @@ struct history {
 int history_load(struct history *h, const char *path);
 void history_free(struct history *h);
 
+/* How register files are decided (check_reg.c). */
+enum reg_decider {
+	REG_DECIDE_AUTO,   /* Gibbons & Korach where values are unique, else the search */
+	REG_DECIDE_SEARCH, /* the search alone, for every file */
+	REG_DECIDE_BOTH,   /* both where the first applies; a disagreement is an anomaly */
+};
+
 /* Limits and result of a check. */
 struct check_report {
 	FILE *out;             /* anomalies are described here, one per line */
 	uint64_t search_limit; /* WGL: configurations explored per key before giving up */
+	int reg_decider;       /* enum reg_decider */
 	unsigned anomalies;    /* incremented per anomaly */
 	unsigned lost;         /* acknowledged writes/appends/creates missing at the end */
 	unsigned inconclusive; /* keys whose search hit the limit */
 	uint64_t explored;     /* WGL configurations explored, all keys */
+	unsigned reg_keys_zones, reg_keys_search; /* register files decided each way */
 };
 
 /* Per-file linearizability of the register ops (WRITE/READ) of @h. */

@@ -41,8 +41,14 @@ if [ -n "$gen" ]; then
 		expect 1 "$tmp/g.hist"
 	done
 	echo "generated histories checked in $((SECONDS - start)) s"
-	# A tiny search limit must give "inconclusive" (2), never a pass.
-	expect 2 --limit 1000 "$tmp/big.hist"
+	# The same verdicts from the search alone, and from both deciders (which must agree).
+	expect 0 --decider search "$tmp/big.hist"
+	expect 1 --decider search "$tmp/big-stale.hist"
+	expect 0 --decider both "$tmp/big.hist"
+	expect 1 --decider both "$tmp/big-future.hist"
+	# A tiny search limit must give "inconclusive" (2), never a pass; the zones need none.
+	expect 2 --limit 1000 --decider search "$tmp/big.hist"
+	expect 0 --limit 1000 "$tmp/big.hist"
 fi
 if [ -n "$gen_appends" ]; then
 	# 3 files x 20,000 appends by 15 processes, reads recorded against each process's previous
