@@ -22,7 +22,8 @@
  * fault-client --dir MOUNT --out HISTORY [--workload registers|appends|sets|all]
  *              [--time SECONDS] [--seed S] [--procs N] [--proc-base B]
  *              [--timeout-ms MS] [--keys K] [--append-files A] [--set-dirs D]
- *              [--max-creates M] [--append-rotate SECONDS] [--write-pct P]
+ *              [--max-creates M] [--append-rotate SECONDS] [--reg-rotate SECONDS]
+ *              [--write-pct P]
  * fault-client --dir MOUNT --out HISTORY --setup      create the files, write "init" lines
  * fault-client --dir MOUNT --out HISTORY --final N [--round R]
  *                                                  final reads and listings, as process "RN"
@@ -49,6 +50,17 @@
  * of the run, and at once when an append to it was refused with EFBIG (the
  * file reached the cluster's max-value-size, and every later append to it
  * would be refused too). The final reads read every file under app/.
+ *
+ * Registers come in generations too, reg/r0, then reg/r0.1, reg/r0.2...: every process
+ * moves to the next generation of every register each --reg-rotate seconds of the run
+ * (Jepsen's independent keys): each file is one register to the checker, so what one
+ * register's history holds is bounded by the rotation, not by the run's length. A
+ * generation starts absent: its first write creates it (open with O_CREAT|O_TRUNC and the
+ * write commit together, as one CREATE_WRITEV, docs/semantics.md, so no node sees it
+ * empty), and a read before that returns "@". The rotation goes by time, not by a count of
+ * ops, so that the processes of every node stay on the same generation (a count per process
+ * would scatter them over generations and leave each file one writer). The final reads read
+ * every file under reg/.
  *
  * Each of the N processes is a thread that runs one operation at a time;
  * every operation itself runs on a thread of its own, and the process waits
@@ -82,6 +94,7 @@ struct opt {
 	int procs, proc_base, timeout_ms, keys, app_files, set_dirs;
 	long max_creates;       /* per process; 0: no bound */
 	double append_rotate_s; /* 0: append files are never rotated on time */
+	double reg_rotate_s;    /* 0: registers are never rotated */
 	int final_node, burst;
 	bool setup, any_fs;
 };
@@ -227,7 +240,8 @@ static void perform_at(struct op *o, int root, int *outcome, char **result)
 	size_t vlen = strlen(o->value);
 	switch (o->kind) {
 	case K_WRITE:
-		fd = openat(root, o->path, O_WRONLY | O_TRUNC);
+		/* O_CREAT: the first write to a new generation makes the file. */
+		fd = openat(root, o->path, O_WRONLY | O_TRUNC | O_CREAT, 0644);
 		if (fd < 0) {
 			set_err(o, "open", errno);
 			*outcome = errno == EROFS ? O_FAIL : O_UNKNOWN;
@@ -502,7 +516,15 @@ static void *proc_main(void *arg)
 		struct op *o;
 		int a = -1; /* the append file, for W_APP */
 		if (w == W_REG) {
-			snprintf(key, sizeof(key), "reg/r%d", (int)(r % (uint64_t)opt.keys));
+			int k = (int)(r % (uint64_t)opt.keys);
+			int g = opt.reg_rotate_s > 0 ? (int)((double)(now_ns() - start_ns) / 1e9 /
+			                                     opt.reg_rotate_s)
+			                             : 0;
+			if (g == 0) {
+				snprintf(key, sizeof(key), "reg/r%d", k);
+			} else {
+				snprintf(key, sizeof(key), "reg/r%d.%d", k, g);
+			}
 			o = op_new((r >> 20) % 100 < write_pct() ? K_WRITE : K_READ, proc, id, key,
 			           NULL);
 			if (o->kind == K_WRITE) {
@@ -646,11 +668,23 @@ static int do_final(void)
 	char proc[64], id[64], key[64];
 	snprintf(proc, sizeof(proc), "%s%d", round_name, opt.final_node);
 	int bad = 0;
-	for (int k = 0; k < opt.keys; k++) {
-		snprintf(key, sizeof(key), "reg/r%d", k);
-		snprintf(id, sizeof(id), "f%d-r%d", opt.final_node, k);
-		run_op(op_new(K_READ, proc, id, key, NULL));
+	/* Every generation of every register, then of every append file. */
+	char *regs = NULL;
+	int rrc = list_dir("reg", &regs);
+	if (rrc < 0) {
+		fprintf(stderr, "fault-client: list reg: %s\n", strerror(-rrc));
+		bad = 1;
+	} else if (strcmp(regs, "_") != 0 && strcmp(regs, "@") != 0) {
+		char **names;
+		size_t nn = history_split(regs, ',', &names);
+		for (size_t i = 0; i < nn; i++) {
+			snprintf(key, sizeof(key), "reg/%s", names[i]);
+			snprintf(id, sizeof(id), "f%d-%s", opt.final_node, names[i]);
+			run_op(op_new(K_READ, proc, id, key, NULL));
+		}
+		free(names);
 	}
+	free(regs);
 	/* Every generation of every append file. */
 	char *apps = NULL;
 	int lrc = list_dir("app", &apps);
@@ -706,7 +740,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fault-client --dir MOUNT --out HISTORY [--setup | --final N | "
 	                "--burst N | --workload W --time S --seed S --procs N --proc-base B "
-	                "--timeout-ms MS --max-creates M --append-rotate S] [--set-dirs D]\n");
+	                "--timeout-ms MS --max-creates M --append-rotate S --reg-rotate S] "
+	                "[--set-dirs D]\n");
 	exit(2);
 }
 
@@ -726,6 +761,7 @@ int main(int argc, char **argv)
 	        {"set-dirs", required_argument, NULL, 'D'},
 	        {"max-creates", required_argument, NULL, 'M'},
 	        {"append-rotate", required_argument, NULL, 'r'},
+	        {"reg-rotate", required_argument, NULL, 'g'},
 	        {"setup", no_argument, NULL, 'S'},
 	        {"final", required_argument, NULL, 'F'},
 	        {"burst", required_argument, NULL, 'B'},
@@ -788,6 +824,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			opt.append_rotate_s = atof(optarg);
+			break;
+		case 'g':
+			opt.reg_rotate_s = atof(optarg);
 			break;
 		case 'S':
 			opt.setup = true;

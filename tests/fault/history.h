@@ -10,7 +10,8 @@
  * PROCESS  who ran it: a number for a client thread, "init" for the set-up,
  *          "finalN" for the harness's final reads on node N.
  * OPID     unique within the history (e.g. "3-17").
- * KEY      the file: "reg/r3", "app/a1"; "set" for the set workload.
+ * KEY      the file: "reg/r3", "app/a1" (a later generation: "reg/r3.2", "app/a1.4"); "set"
+ *          for the set workload.
  * TYPE     write | read (registers), append | aread (appends),
  *          create | list (sets), section (locks: fault_locker.c says its
  *          fields).
