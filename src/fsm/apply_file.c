@@ -5,11 +5,27 @@
 #include "fsm_internal.h"
 
 /*
+ * A create found @de under its name: EEXIST when the create is exclusive,
+ * EISDIR for a directory, EEXIST for any other non-regular file (the kernel
+ * resolves links before it creates, so one here means a race lost to
+ * another node); a regular file is read into @in, to be opened.
+ */
+static int create_existing(struct fsm *fsm, MDB_txn *txn, const struct fsm__dirent *de,
+                           bool excl, struct fsm__inode *in)
+{
+	if (excl)
+		return EEXIST;
+	if (de->type == S_IFDIR)
+		return EISDIR;
+	if (de->type != S_IFREG)
+		return EEXIST;
+	return fsm__inode_get(fsm, txn, de->child, in);
+}
+
+/*
  * CREATE: open(O_CREAT) as one command. A new file gets @data as contents.
- * An existing name: EEXIST with WIRE_CREATE_EXCL; EISDIR for a directory;
- * EEXIST for a symlink (the kernel resolves links before it creates, so
- * one here means a race lost to another node); a regular file is opened,
- * with WIRE_CREATE_TRUNC its contents become @data, and without it @data
+ * An existing name answers as create_existing() says; a regular file is
+ * opened, with WIRE_CREATE_TRUNC its contents become @data, and without it @data
  * must be empty (EEXIST otherwise: data is never dropped silently).
  */
 int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
@@ -34,13 +50,7 @@ int fsm__apply_create(struct fsm *fsm, MDB_txn *txn, const struct wire_cmd *c,
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
-		if (c->flags & WIRE_CREATE_EXCL)
-			return EEXIST;
-		if (de.type == S_IFDIR)
-			return EISDIR;
-		if (de.type != S_IFREG)
-			return EEXIST;
-		rc = fsm__inode_get(fsm, txn, de.child, &in);
+		rc = create_existing(fsm, txn, &de, c->flags & WIRE_CREATE_EXCL, &in);
 		if (rc != 0)
 			return rc;
 		if (c->flags & WIRE_CREATE_TRUNC) {
@@ -273,13 +283,7 @@ int fsm__apply_create_writev(struct fsm *fsm, MDB_txn *txn, const struct wire_cm
 		return rc;
 	exists = rc == 0;
 	if (exists) {
-		if (c->flags & WIRE_CREATE_WRITEV_EXCL)
-			return EEXIST;
-		if (de.type == S_IFDIR)
-			return EISDIR;
-		if (de.type != S_IFREG)
-			return EEXIST;
-		rc = fsm__inode_get(fsm, txn, de.child, &in);
+		rc = create_existing(fsm, txn, &de, c->flags & WIRE_CREATE_WRITEV_EXCL, &in);
 		if (rc != 0)
 			return rc;
 	}
