@@ -339,6 +339,9 @@ void node__on_tick(struct node *n)
 	if (n->stopping)
 		return;
 	node__snapshot_refetch_due(n);
+	/* The tick decides by the time too: a single voter, which hears from
+	 * nobody, learns it only here (its wait after winning, follower leases). */
+	node__raft_now(n);
 	raft_tick(n->raft);
 	node__contact_on_tick(n);
 	node__members_on_tick(n);

@@ -329,11 +329,20 @@ void raft_fail(struct raft *r)
 /* ------------------------------------------------------------------------ */
 /* Inputs                                                                    */
 
+/* Like raft_step() and raft_ready(), a tick counts a time set right before
+ * it as fresh and uses it up only at its end (raft_set_now()): a leader with
+ * no one to hear from (a single voter) learns the time only here, and its
+ * wait of rule 4 (follower_lease.c) must start and end on it. */
 void raft_tick(struct raft *r)
 {
-	raft__now_consumed(r);
-	if (r->failed)
+#ifdef RAFT_BROKEN_LEASE
+	if (raft_broken_lease == 6)
+		raft__now_consumed(r); /* teeth: the time is used up first */
+#endif
+	if (r->failed) {
+		raft__now_consumed(r);
 		return;
+	}
 	if (r->boot_ticks < r->cfg.election_ticks)
 		r->boot_ticks++;
 	if (r->role == RAFT_LEADER)
@@ -343,6 +352,7 @@ void raft_tick(struct raft *r)
 	/* A holder's lease or a new leader's wait may have ended (follower_lease.c). */
 	if (r->role == RAFT_LEADER && r->cfg.follower_lease)
 		raft__maybe_commit(r);
+	raft__now_consumed(r);
 }
 
 static int stale_term(struct raft *r, const struct raft_message *m)

@@ -195,6 +195,7 @@ void sim_node_now(struct sim_cluster *c, struct sim_node *n)
 void sim_node_tick(struct sim_cluster *c, struct sim_node *n)
 {
 	if (!n->frozen) {
+		sim_node_now(c, n); /* as the daemon does (src/node/driver.c) */
 		SIM_CORE_BEGIN();
 		raft_tick(n->r);
 		SIM_CORE_END();
