@@ -244,8 +244,11 @@ bool node_read_lease_valid(struct node *n);
 /*
  * node_read_lease_left - how long the read lease node_read_lease_valid()
  * sees lasts from now, in seconds of this node's clock (its drift bound
- * already taken off); 0 without one. An answer the kernel caches under the
- * lease must not outlive it (fuse/caches.c). Loop thread only.
+ * already taken off); 0 without one, and 0 without follower leases
+ * (follower_lease_ms) unless this node is the only voter: only then does
+ * no write complete before this node, the leader too, has dropped what it
+ * makes stale. An answer the kernel caches under the lease must not
+ * outlive it (fuse/caches.c). Loop thread only.
  */
 double node_read_lease_left(struct node *n);
 

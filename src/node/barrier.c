@@ -156,6 +156,12 @@ double node_read_lease_left(struct node *n)
 		return 0;
 	if (end == UINT64_MAX)
 		return 3600.0; /* the only voter: no one else writes */
+	/* The leader's own lease alone makes nothing cacheable: without
+	 * follower leases the core lets a majority of acknowledgements
+	 * without the leader's commit a write (follower_lease.c, rule 8 holds
+	 * only with them), and its kernel could still answer the old value. */
+	if (n->opts.follower_lease_ms == 0)
+		return 0;
 	double left = (double)(end - now) / 1e6;
 	/* A cache on the real clock (the kernel's) must not outlast the
 	 * lease on this node's, which the test-only clock rate may run fast. */

@@ -157,8 +157,8 @@ static void fire_change(struct node *n, const struct node__apply *a)
  * complete what its applies finished. */
 static void complete_batch(struct node *n, struct node__batch *b)
 {
-	raft_persisted(n->raft, b->id);
-	/* Marks before the acknowledgement (invalidate.c). */
+	/* Marks before the acknowledgement and before the core counts the
+	 * batch (invalidate.c, which calls raft_persisted()). */
 	node__pending_on_persisted(n, b);
 	/* The writer installs a snapshot before the batch's applies. */
 	if (b->install) {

@@ -74,13 +74,25 @@ static size_t collect(struct node *n, const struct wire_touch *t, uint64_t *out,
 	return k;
 }
 
-/* Send @msgs now, or queue them behind what is held. Takes them. */
-static void send_or_hold(struct node *n, struct node__msg *msgs, unsigned count, uint64_t ticket)
+/* Batch @id is durable and what it touches is dropped: the core counts it
+ * (on a leader, its own vote for the commit: follower_lease.c, rule 8), and
+ * its messages go. */
+static void release(struct node *n, uint64_t id, struct node__msg *msgs, unsigned count)
+{
+	if (id != 0)
+		raft_persisted(n->raft, id);
+	for (unsigned i = 0; i < count; i++)
+		node__send_encoded(n, &msgs[i]);
+	free(msgs);
+}
+
+/* Count batch @id persisted and send @msgs now, or queue both behind what
+ * is held. Takes @msgs. */
+static void release_or_hold(struct node *n, uint64_t id, struct node__msg *msgs, unsigned count,
+                            uint64_t ticket)
 {
 	if (ticket == 0 && n->held_head == NULL) {
-		for (unsigned i = 0; i < count; i++)
-			node__send_encoded(n, &msgs[i]);
-		free(msgs);
+		release(n, id, msgs, count);
 		return;
 	}
 	struct node__held *h = calloc(1, sizeof(*h));
@@ -90,9 +102,16 @@ static void send_or_hold(struct node *n, struct node__msg *msgs, unsigned count,
 		for (unsigned i = 0; i < count; i++)
 			net_frame_free(msgs[i].frame);
 		free(msgs);
+		/* The core still counts the batch, once everything before it
+		 * and its own ticket are done (node_touch_done). */
+		if (id > n->orphan_id) {
+			n->orphan_id = id;
+			n->orphan_ticket = ticket > n->orphan_ticket ? ticket : n->orphan_ticket;
+		}
 		return;
 	}
 	h->ticket = ticket;
+	h->persisted_id = id;
 	h->msgs = msgs;
 	h->n = count;
 	if (n->held_tail != NULL)
@@ -138,24 +157,30 @@ void node__pending_on_persisted(struct node *n, struct node__batch *b)
 	unsigned count = b->n_held;
 	b->held = NULL;
 	b->n_held = 0;
-	if (count > 0)
-		send_or_hold(n, msgs, count, ticket);
-	else
-		free(msgs);
+	release_or_hold(n, b->id, msgs, count, ticket);
 }
 
 void node_touch_done(struct node *n, uint64_t ticket)
 {
+	bool counted = false;
 	while (n->held_head != NULL && n->held_head->ticket <= ticket) {
 		struct node__held *h = n->held_head;
 		n->held_head = h->next;
 		if (n->held_head == NULL)
 			n->held_tail = NULL;
-		for (unsigned i = 0; i < h->n; i++)
-			node__send_encoded(n, &h->msgs[i]);
-		free(h->msgs);
+		counted = counted || h->persisted_id != 0;
+		release(n, h->persisted_id, h->msgs, h->n);
 		free(h);
 	}
+	if (n->orphan_id != 0 && n->orphan_ticket <= ticket &&
+	    (n->held_head == NULL || n->held_head->persisted_id > n->orphan_id)) {
+		raft_persisted(n->raft, n->orphan_id);
+		n->orphan_id = n->orphan_ticket = 0;
+		counted = true;
+	}
+	/* What the core may do now that it counts them (commit, apply). */
+	if (counted && !n->stopping)
+		node__drive(n);
 }
 
 void node_on_touch(struct node *n, node_touch_fn fn, void *arg)

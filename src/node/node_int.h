@@ -269,6 +269,9 @@ struct node {
 	/* Messages held for a touch ticket, oldest first; later batches queue
 	 * behind them so that no ack overtakes an earlier one's marking. */
 	struct node__held *held_head, *held_tail;
+	/* A batch whose hold could not be allocated (its messages were
+	 * dropped): counted persisted once its ticket is done (invalidate.c). */
+	uint64_t orphan_id, orphan_ticket;
 
 	/* Releases of orphans (orphans.c): a sweep is wanted, one release is
 	 * in flight, no sweep before uv_now() reaches retry_at. */
@@ -376,11 +379,13 @@ struct node__pend {
 struct node__held {
 	struct node__held *next;
 	uint64_t ticket;
+	uint64_t persisted_id; /* raft_persisted() of this batch, once released */
 	struct node__msg *msgs; /* owned */
 	unsigned n;
 };
-/* Mark what the durable entries of @b touch and send (or hold) @b's
- * messages: the hook between persistence and the acknowledgement. */
+/* Mark what the durable entries of @b touch, then count @b persisted and
+ * send its messages, or hold both until the caches dropped what the marks
+ * name: the hook between persistence and the acknowledgement. */
 void node__pending_on_persisted(struct node *n, struct node__batch *b);
 /* Drop the marks @n->applied covers. */
 void node__pending_prune(struct node *n);

@@ -28,6 +28,12 @@
  *    or one with D = 0, would make writes visible that a holder does not
  *    show. One that stops asking (restarted without them) ends the grants
  *    within D.
+ * 8. The leader holds too: nothing becomes visible before the leader
+ *    itself has the entry durable (r->persisted), which its caller reports
+ *    only after it marked the entry and dropped what the entry makes stale
+ *    in its caches (rule 3, the node's side). A majority of acknowledgements
+ *    without the leader's own would let a write complete while the
+ *    leader's kernel still answers the old value from its cache.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -186,6 +192,9 @@ raft_index raft__fl_visible(struct raft *r, raft_index n)
 	}
 	if (BROKEN(3))
 		return n;
+	/* Rule 8: the leader is a holder of its own. */
+	if (!BROKEN(7) && r->persisted < n)
+		n = r->persisted;
 	for (unsigned i = 0; i < r->n_holders; i++) {
 		const struct raft__holder *h = &r->holders[i];
 		if (h->until <= r->now)

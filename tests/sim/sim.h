@@ -232,6 +232,11 @@ struct sim_node {
 	uint64_t ticks;        /* stepped runs: ticks counted, this node's clock */
 	struct sim_lread *lreads; /* local reads under a lease, waiting (sim_lease.c) */
 	unsigned n_lreads, cap_lreads;
+	/* The kernel's cache of each key's answer (sim_lease.c): the applied
+	 * index it was answered at, while lcached; dropped when an entry that
+	 * writes the key is marked. Volatile. */
+	raft_index lcache[SIM_LEASE_KEYS];
+	bool lcached[SIM_LEASE_KEYS];
 	struct sim_read *reads;
 	unsigned n_reads, cap_reads;
 	uint64_t next_ctx;
@@ -552,6 +557,9 @@ bool sim_lease_read(struct sim_cluster *c, raft_id id, unsigned key);
 /* Answers the waiting lease reads of @n that may now be answered, checking
  * each: no read older than a write complete before it began. */
 void sim_lease_serve(struct sim_cluster *c, struct sim_node *n);
+/* Batch @b is durable on @n: its entries are marked, and the kernel's cache
+ * of every key they write dropped (all of it for a snapshot's install). */
+void sim_lease_marked(struct sim_cluster *c, struct sim_node *n, const struct sim_batch *b);
 /* Records a proposal accepted by a leader. */
 void sim_check_proposal(struct sim_cluster *c, raft_id node, raft_term term, raft_index index,
                         uint64_t hash);

@@ -227,6 +227,7 @@ void sim_node_crash(struct sim_cluster *c, raft_id id)
 	n->pend_tail = NULL;
 	n->n_reads = 0;
 	n->n_lreads = 0; /* reads in flight die with the process */
+	memset(n->lcached, 0, sizeof(n->lcached)); /* and the kernel's cache */
 	n->stall_until = 0;
 	n->paused_until = 0;
 	n->failed = false;

@@ -262,6 +262,7 @@ static unsigned disk_done(struct sim_cluster *c, struct sim_node *n)
 		sim_check_truncate(c, n, b);
 		if (!sim_disk_apply(&n->disk, b, why, sizeof(why)))
 			sim_violation(c, "ready contract", "n%" PRIu64 ": %s", n->id, why);
+		sim_lease_marked(c, n, b); /* before the core counts it, and before the acks */
 		sim_trace(c, "n%" PRIu64 " batch #%" PRIu64 " durable (disk last %" PRIu64 ")",
 		          n->id, b->id, sim_disk_last(&n->disk));
 		SIM_CORE_BEGIN();

@@ -1,6 +1,6 @@
-/* test_node_pending.c: pending marks: a follower marks what a durable entry touches and holds its
- * acknowledgement until its touch callback's ticket is done; reads of a marked inode wait for the
- * apply. */
+/* test_node_pending.c: pending marks: a node marks what a durable entry touches and holds its
+ * acknowledgement (on the leader, its own count) until its touch callback's ticket is done; reads
+ * of a marked inode wait for the apply. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +98,34 @@ static void test_ack_waits_for_marking(void **state)
 	node_on_touch(c->nodes[f1], NULL, NULL);
 }
 
+/* The leader marks too (follower_lease.c, rule 8): with both followers
+ * acknowledging at once, a write does not complete until the leader's own
+ * ticket is done, for until then the leader's kernel may still answer the
+ * old value from its cache. Without the rule two acknowledgements commit
+ * it. */
+static void test_leader_counts_after_marking(void **state)
+{
+	struct cluster *c = *state;
+	for (int i = 0; i < N_NODES; i++)
+		c->opts[i].follower_lease_ms = 400;
+	int f1, f2;
+	int leader = start_three(c, &f1, &f2);
+	(void)f1;
+	(void)f2;
+	struct toucher t = {0};
+	node_on_touch(c->nodes[leader], on_touch, &t);
+	struct wire_cmd cmd = create_cmd("leader-held", "l");
+	struct submit_wait w = {0};
+	assert_int_equal(node_submit(c->nodes[leader], &cmd, submit_done, &w), 0);
+	assert_true(run_until(c, touched, &t, 10000));
+	run_for(c, 600);
+	assert_false(w.done);
+	node_touch_done(c->nodes[leader], t.ticket);
+	assert_true(run_until(c, submit_finished, &w, 30000));
+	assert_int_equal(w.err, 0);
+	node_on_touch(c->nodes[leader], NULL, NULL);
+}
+
 /* Clearing the callback sends what it still held: a mount that goes away
  * never leaves its node unable to acknowledge. */
 static void test_clearing_sends_held(void **state)
@@ -140,6 +168,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_ack_waits_for_marking, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_leader_counts_after_marking, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_clearing_sends_held, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_no_ticket_no_wait, setup, teardown),
 	};
