@@ -24,15 +24,16 @@ bool qfs__caches_held(struct qfs_mount *m)
 	return m->cached_until != 0 && uv_hrtime() < m->cached_until;
 }
 
-/* With the caches on, an attribute timeout never reaches past the lease:
- * a node that is cut off (and cannot drop anything when a write comes)
- * has nothing cached left when the leader stops waiting for it, and a
- * lost lease needs no sweep of the kernel's caches. */
-double qfs__attr_timeout(struct qfs_mount *m)
+/* A timeout under the lease: at most the attribute timeout asked for (1 s
+ * by default) and never past the lease's end, so a node that is cut off
+ * (and cannot drop anything when a write comes) has nothing cached left
+ * when the leader stops waiting for it, and a lost lease needs no sweep of
+ * the kernel's caches. @fallback without a lease. */
+static double under_lease(struct qfs_mount *m, double fallback)
 {
-	double left = m->opts.kernel_caches && !m->caches_failed ? lease_left(m) : 0;
+	double left = lease_left(m);
 	if (left <= 0)
-		return m->opts.attr_timeout;
+		return fallback;
 	double t = m->opts.attr_timeout > 0 ? m->opts.attr_timeout : 1.0;
 	if (t > left)
 		t = left;
@@ -42,13 +43,23 @@ double qfs__attr_timeout(struct qfs_mount *m)
 	return t;
 }
 
-/* Names stay at what the options say, also with the caches on: the only
- * kernel call that drops a name (notify_inval_entry) takes the parent
- * directory's lock, which a request in flight may hold, so it can never
- * come before an acknowledgement (docs/daemon.md, "No cycle"). */
+double qfs__attr_timeout(struct qfs_mount *m)
+{
+	if (!m->opts.kernel_caches || m->caches_failed)
+		return m->opts.attr_timeout;
+	return under_lease(m, m->opts.attr_timeout);
+}
+
+/* Names too, under the same bound, once the kernel is known to take the
+ * epoch increment that drops every cached name without a lock (notify.c).
+ * Never one by one: notify_inval_entry takes the parent directory's lock,
+ * which a request in flight may hold, so it could come after an
+ * acknowledgement that waits for it (docs/daemon.md, "No cycle"). */
 double qfs__entry_timeout(struct qfs_mount *m)
 {
-	return m->opts.entry_timeout;
+	if (!m->opts.kernel_caches || m->caches_failed || !qfs__names_cacheable(m))
+		return m->opts.entry_timeout;
+	return under_lease(m, m->opts.entry_timeout);
 }
 
 void qfs__open_flags(struct qfs_mount *m, struct fuse_file_info *fi)

@@ -68,6 +68,7 @@ struct qfs_mount {
 	size_t scanned;       /* bytes in all handles' read versions */
 	bool stopping;
 	bool caches_failed; /* a touch could not be queued: the caches stay off (caches.c) */
+	unsigned kernel_minor; /* the kernel's FUSE protocol minor (op_init) */
 	uint64_t cached_until; /* uv_hrtime() by which every attribute timeout given has run out */
 	bool gone;        /* the kernel side went away (unmounted or aborted) */
 	bool finishing;   /* stopping, and nothing is parked any more */
@@ -391,7 +392,11 @@ void qfs__notifier_join(struct qfs__notifier *nt);
 void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, size_t name_len);
 /* node_touch_fn: drop the kernel's cached attributes of @inos before the
  * node acknowledges the entries that touch them (with the caches on). */
-uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all);
+uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all, bool names);
+/* Names may be cached: the kernel takes FUSE_NOTIFY_INC_EPOCH, which drops
+ * every cached name without taking a lock (notify.c). Until that is known
+ * (a probe the first call queues), false. Loop thread. */
+bool qfs__names_cacheable(struct qfs_mount *m);
 
 /* ------------------------------------------------------------------------ */
 /* The operation tables' parts (ops_*.c)                                     */

@@ -17,6 +17,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct qfs_mount *m = userdata;
 
+	m->kernel_minor = conn->proto_minor; /* 44 and up: FUSE_NOTIFY_INC_EPOCH (notify.c) */
 	/* OPEN carries O_TRUNC instead of a SETATTR before it: that is what
 	 * lets `echo v > f` travel as one command (handle.c). */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)

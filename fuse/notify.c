@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuse_int.h"
 #include "quorumfs/log.h"
@@ -19,8 +20,9 @@
  *
  * This thread only ever asks the kernel for what takes no lock a request
  * can hold (docs/daemon.md, "No cycle"): an inode's attributes (offset -1),
- * never its pages, and a name only when the mount lets the kernel cache
- * names (entry_timeout > 0, which the daemon never sets). Stale pages are
+ * never its pages; names all at once with FUSE_NOTIFY_INC_EPOCH (a counter
+ * the kernel compares each cached name with, no lock taken), and one name
+ * only when a library caller set entry_timeout > 0 itself. Stale pages are
  * dropped by the process that reads them: the kernel checks the attributes
  * before a read(2) through the page cache (FUSE_CAP_AUTO_INVAL_DATA) and
  * drops the pages when mtime or size moved, in that process, which a dead
@@ -31,6 +33,8 @@
 
 struct note {
 	struct note *next;
+	bool epoch;      /* FUSE_NOTIFY_INC_EPOCH: every cached name is stale */
+	bool probe;      /* ... the first one: does the kernel take it? */
 	uint64_t ticket; /* > 0: once written, the node may send what this ticket held */
 	uint64_t ino;
 	uint64_t parent; /* 0: no name */
@@ -51,8 +55,30 @@ struct qfs__notifier {
 	uv_async_t async;      /* wakes the loop when the thread stops, or a ticket is done */
 	unsigned long dropped; /* loop thread only */
 	uint64_t last_ticket;  /* loop thread only: the last ticket handed out */
+	bool probe_queued;     /* loop thread only */
+	/* 0: not known yet; 1: the kernel takes FUSE_NOTIFY_INC_EPOCH, so
+	 * names may be cached; -1: it does not (or one failed): never. */
+	atomic_int epoch_state;
 	_Atomic uint64_t done_ticket; /* the last ticket whose notes the thread wrote */
 };
+
+/* FUSE_NOTIFY_INC_EPOCH (protocol 7.44, Linux 6.16): the kernel increments
+ * the connection's epoch, and every name cached before it is looked up again
+ * before its next use; a LOOKUP in flight meanwhile is stamped with the epoch
+ * read before it was sent, so its answer is not trusted either. No lock is
+ * taken. libfuse 3.14 has no call for it: the header is written as the
+ * kernel reads notifications (unique 0, the code in the error field). */
+#define QFS_NOTIFY_INC_EPOCH 8
+static int notify_inc_epoch(struct fuse_session *se)
+{
+	struct {
+		uint32_t len;
+		int32_t error;
+		uint64_t unique;
+	} oh = {sizeof(oh), QFS_NOTIFY_INC_EPOCH, 0};
+	ssize_t w = write(fuse_session_fd(se), &oh, sizeof(oh));
+	return w == (ssize_t)sizeof(oh) ? 0 : w < 0 ? -errno : -EIO;
+}
 
 static void *run(void *arg)
 {
@@ -89,6 +115,17 @@ static void *run(void *arg)
 		 * pages (above). */
 		if (n->ino != 0)
 			(void)fuse_lowlevel_notify_inval_inode(se, n->ino, -1, 0);
+		if (n->epoch && atomic_load(&nt->epoch_state) >= 0) {
+			int rc = notify_inc_epoch(se);
+			if (rc != 0 && (n->probe || rc != -ENODEV)) {
+				/* Not taken: names are never cached from now on (a
+				 * name given before has its timeout, which the lease
+				 * bounds, and ENODEV means the mount is gone). */
+				atomic_store(&nt->epoch_state, -1);
+			} else if (n->probe) {
+				atomic_store(&nt->epoch_state, 1);
+			}
+		}
 		if (n->ticket != 0) {
 			atomic_store(&nt->done_ticket, n->ticket);
 			uv_async_send(&nt->async);
@@ -122,6 +159,7 @@ int qfs__notifier_start(struct qfs_mount *m, char *err, size_t errlen)
 	}
 	nt->m = m;
 	atomic_init(&nt->stopped, false);
+	atomic_init(&nt->epoch_state, 0);
 	rc = uv_async_init(m->loop, &nt->async, async_cb);
 	if (rc != 0) {
 		snprintf(err, errlen, "uv_async_init: %s", uv_strerror(rc));
@@ -221,17 +259,44 @@ void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, 
 /* Queue an attribute invalidation of @ino (a ticket note with @ticket >
  * 0), past the queue's bound: what a ticket covers is never dropped, as the
  * node's acknowledgement waits for it. Returns false if out of memory. */
-static bool queue_attr(struct qfs__notifier *nt, uint64_t ino, uint64_t ticket)
+static bool queue_note(struct qfs__notifier *nt, uint64_t ino, bool epoch, uint64_t ticket)
 {
 	struct note *n = calloc(1, sizeof(*n) + 1);
 	if (n == NULL)
 		return false;
 	n->ino = ino;
+	n->epoch = epoch;
 	n->ticket = ticket;
 	pthread_mutex_lock(&nt->lock);
 	push_locked(nt, n); /* a ticket is never dropped: the ack waits for it */
 	pthread_mutex_unlock(&nt->lock);
 	return true;
+}
+
+static bool queue_attr(struct qfs__notifier *nt, uint64_t ino, uint64_t ticket)
+{
+	return queue_note(nt, ino, false, ticket);
+}
+
+bool qfs__names_cacheable(struct qfs_mount *m)
+{
+	struct qfs__notifier *nt = m->notifier;
+	if (nt == NULL || m->stopping || qfs__notifier_stopped(nt))
+		return false;
+	int state = atomic_load(&nt->epoch_state);
+	if (state == 0 && !nt->probe_queued && m->kernel_minor >= 44) {
+		/* One increment, harmless: it asks whether the kernel takes
+		 * it. Names stay uncached until the answer is yes. */
+		struct note *n = calloc(1, sizeof(*n) + 1);
+		if (n != NULL) {
+			n->epoch = n->probe = true;
+			pthread_mutex_lock(&nt->lock);
+			push_locked(nt, n);
+			pthread_mutex_unlock(&nt->lock);
+			nt->probe_queued = true;
+		}
+	}
+	return state == 1;
 }
 
 /*
@@ -241,9 +306,11 @@ static bool queue_attr(struct qfs__notifier *nt, uint64_t ino, uint64_t ticket)
  * inodes' in the queue, so when the thread has written it, the kernel has
  * taken every one of them. Attribute invalidations wait for no lock a
  * request holds (docs/daemon.md, "No cycle"), so the ticket always comes.
+ * When names may change (@names, @all) and the kernel caches names, every
+ * cached name is made stale too (an epoch increment), also without a lock.
  * Without the caches there is nothing to drop: 0, the ack goes at once.
  */
-uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all)
+uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all, bool names)
 {
 	struct qfs_mount *m = arg;
 	struct qfs__notifier *nt = m->notifier;
@@ -261,6 +328,10 @@ uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all)
 	}
 	for (size_t i = 0; ok && i < n_inos; i++)
 		ok = queue_attr(nt, inos[i], 0);
+	/* A probe still out may have set the state to 1 meanwhile, and names
+	 * given since then are cached: bump whenever it is not known to be -1. */
+	if (ok && (names || all) && atomic_load(&nt->epoch_state) >= 0 && nt->probe_queued)
+		ok = queue_note(nt, 0, true, 0);
 	if (ok)
 		ok = queue_attr(nt, 0, nt->last_ticket + 1);
 	if (!ok) {

@@ -238,6 +238,11 @@ static int add(struct readdir_op *r, const char *name, const struct fsm_attr *a,
 		struct fuse_entry_param e;
 		if (a != NULL) {
 			qfs__entry_param(m, a, &e);
+			/* The kernel stamps a READDIRPLUS name with the epoch it
+			 * reads when the reply arrives, not before the request
+			 * (as for LOOKUP), so an epoch increment meanwhile would
+			 * not make it stale: names from here are not cached. */
+			e.entry_timeout = m->opts.entry_timeout;
 		} else { /* "." and "..": no lookup is counted for them */
 			memset(&e, 0, sizeof(e));
 			e.attr.st_ino = ino;

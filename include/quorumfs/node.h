@@ -297,13 +297,15 @@ void node_on_change(struct node *n, node_change_fn fn, void *arg);
  * When entries are durable here, before this node acknowledges them to the
  * leader, it marks the inodes they touch (wire_touch.h) as pending until it
  * has applied them, and calls the touch callback with those inodes (@all:
- * anything may change). The callback starts dropping what a cache holds of
+ * anything may change; @names: some name may be set or dropped, whose
+ * parent is among @inos). The callback starts dropping what a cache holds of
  * them and returns 0 if nothing need be waited for, or a ticket > 0: the
  * acknowledgement (and every message after it) is then held until
  * node_touch_done() is called with that ticket or a later one. The callback
  * must never wait for the kernel. @inos is borrowed for the call.
  */
-typedef uint64_t (*node_touch_fn)(void *arg, const uint64_t *inos, size_t n_inos, bool all);
+typedef uint64_t (*node_touch_fn)(void *arg, const uint64_t *inos, size_t n_inos, bool all,
+                                  bool names);
 
 /* node_on_touch - set (or clear with NULL) the touch callback. Clearing it
  * sends every message still held for a ticket. */

@@ -126,6 +126,7 @@ void node__pending_on_persisted(struct node *n, struct node__batch *b)
 	uint64_t inos[64];
 	size_t k = 0;
 	bool all = b->install; /* a snapshot replaced the tree */
+	bool names = false;
 	uint64_t ticket = 0;
 
 	for (unsigned i = 0; i < b->n_entries; i++) {
@@ -140,6 +141,7 @@ void node__pending_on_persisted(struct node *n, struct node__batch *b)
 			all = true;
 			continue;
 		}
+		names = names || t.n_names > 0;
 		size_t from = k;
 		bool over = false;
 		k = collect(n, &t, inos, k, sizeof(inos) / sizeof(inos[0]), &over);
@@ -152,7 +154,7 @@ void node__pending_on_persisted(struct node *n, struct node__batch *b)
 		}
 	}
 	if (n->touch_fn != NULL && (k > 0 || all))
-		ticket = n->touch_fn(n->touch_arg, inos, k, all);
+		ticket = n->touch_fn(n->touch_arg, inos, k, all, names);
 	struct node__msg *msgs = b->held;
 	unsigned count = b->n_held;
 	b->held = NULL;

@@ -23,8 +23,9 @@ struct toucher {
 	uint64_t ticket;
 };
 
-static uint64_t on_touch(void *arg, const uint64_t *inos, size_t n, bool all)
+static uint64_t on_touch(void *arg, const uint64_t *inos, size_t n, bool all, bool names)
 {
+	(void)names;
 	struct toucher *t = arg;
 	t->calls++;
 	for (size_t i = 0; i < n; i++)
