@@ -47,8 +47,11 @@ static void mark(struct node *n, uint64_t ino, uint64_t index)
 /* The inodes one touch set names, added to @out (at most @cap; beyond it,
  * @*all). A name that drops or changes its inode names that inode too,
  * found in the tree as it is now: the entry is not applied yet, so the name
- * still points at what it will change (or at nothing an earlier pending
- * entry has not marked already). */
+ * points at what it will change, unless an earlier entry, not applied yet
+ * either, changes the names of the same directory (x renamed to y, then y
+ * unlinked: y finds nothing, and the file that was x is what the unlink
+ * removes). Then the tree cannot say which inode this entry changes, and
+ * it marks everything (@*all). */
 static size_t collect(struct node *n, const struct wire_touch *t, uint64_t *out, size_t k,
                       size_t cap, bool *all)
 {
@@ -63,6 +66,10 @@ static size_t collect(struct node *n, const struct wire_touch *t, uint64_t *out,
 		struct fsm_attr a;
 		if (!(nm->flags & (WIRE_TOUCH_DROP | WIRE_TOUCH_CHILD | WIRE_TOUCH_CHILD_DATA)))
 			continue;
+		if (pending_index(n, nm->parent) != 0) {
+			*all = true;
+			continue;
+		}
 		if (nm->name_len > FSM_NAME_MAX ||
 		    node_lookup(n, nm->parent, nm->name, nm->name_len, &a) != 0)
 			continue;

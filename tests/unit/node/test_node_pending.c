@@ -127,6 +127,70 @@ static void test_leader_counts_after_marking(void **state)
 	node_on_touch(c->nodes[leader], NULL, NULL);
 }
 
+static bool touched_twice(struct cluster *c, void *arg)
+{
+	(void)c;
+	return ((struct toucher *)arg)->calls >= 2;
+}
+
+static bool applied_past(struct cluster *c, void *arg)
+{
+	uint64_t *want = arg; /* [0] node index, [1] index */
+	return applied_of(c, (int)want[0]) >= want[1];
+}
+
+/* A name that an earlier entry, not yet applied, changes may not point in
+ * the tree at what a later entry changes: x is renamed to y, then y is
+ * unlinked, and when the unlink is marked the tree still has x, so the
+ * name y finds nothing. The unlink then marks everything, so a read of the
+ * file by its inode (an fstat through an open descriptor) waits for the
+ * unlink's apply once the rename is applied; without that, nothing marked
+ * the file at the unlink's index and the read answered nlink 1 after the
+ * unlink could complete. */
+static void test_name_changed_by_pending_entry(void **state)
+{
+	struct cluster *c = *state;
+	int f1, f2;
+	int leader = start_three(c, &f1, &f2);
+	struct wire_cmd mk = create_cmd("x", "v");
+	assert_int_equal(submit(c, leader, &mk).err, 0);
+	assert_int_equal(barrier(c, f1), 0);
+	struct fsm_attr a;
+	assert_int_equal(node_lookup(c->nodes[f1], FSM_ROOT_INO, "x", 1, &a), 0);
+	stop_node(c, f2); /* every commit needs f1's ack */
+	struct toucher t = {0};
+	node_on_touch(c->nodes[f1], on_touch, &t);
+
+	struct wire_cmd mv = {.type = WIRE_CMD_RENAME, .parent = FSM_ROOT_INO, .name = "x",
+	                      .name_len = 1, .new_parent = FSM_ROOT_INO, .new_name = "y",
+	                      .new_name_len = 1};
+	struct wire_cmd rm = {.type = WIRE_CMD_UNLINK, .parent = FSM_ROOT_INO, .name = "y",
+	                      .name_len = 1};
+	struct submit_wait w1 = {0}, w2 = {0};
+	uint64_t before = applied_of(c, f1);
+	assert_int_equal(node_submit(c->nodes[leader], &mv, submit_done, &w1), 0);
+	assert_true(run_until(c, touched, &t, 10000) || t.calls >= 1);
+	assert_int_equal(node_submit(c->nodes[leader], &rm, submit_done, &w2), 0);
+	assert_true(run_until(c, touched_twice, &t, 10000));
+
+	/* The rename's acknowledgement goes: it commits and f1 applies it;
+	 * the unlink's stays held, so the unlink is not applied on f1. */
+	node_touch_done(c->nodes[f1], 1);
+	uint64_t want[2] = {(uint64_t)f1, before + 1};
+	assert_true(run_until(c, applied_past, want, 30000));
+	assert_true(run_until(c, submit_finished, &w1, 30000));
+	assert_int_equal(w1.err, 0);
+
+	struct barrier_wait bw = {0};
+	assert_int_equal(node_wait_pending(c->nodes[f1], a.ino, barrier_done, &bw), 0);
+	node_touch_done(c->nodes[f1], t.ticket);
+	assert_true(run_until(c, submit_finished, &w2, 30000));
+	assert_int_equal(w2.err, 0);
+	assert_true(run_until(c, barrier_finished, &bw, 30000));
+	assert_int_equal(bw.err, 0);
+	node_on_touch(c->nodes[f1], NULL, NULL);
+}
+
 /* Clearing the callback sends what it still held: a mount that goes away
  * never leaves its node unable to acknowledge. */
 static void test_clearing_sends_held(void **state)
@@ -170,6 +234,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_ack_waits_for_marking, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_leader_counts_after_marking, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_name_changed_by_pending_entry, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_clearing_sends_held, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_no_ticket_no_wait, setup, teardown),
 	};
