@@ -146,6 +146,23 @@ static int refused(const char *what, const struct wire_admin_resp *resp, int rc)
 	return 1;
 }
 
+/* A membership change, sent again while the leader answers that another one
+ * is not committed yet (it takes one at a time): right after a leader change
+ * its configuration entry waits for the new leader's first commit, which
+ * with follower leases comes only after their wait (docs/raft-core.md), so a
+ * change asked for then is busy for a moment, not refused. Until
+ * @deadline; then the busy answer is the one given. */
+static int call_change(const char *data_dir, const struct wire_admin_req *req,
+                       struct wire_admin_resp *resp, time_t deadline)
+{
+	for (;;) {
+		int rc = call(data_dir, req, resp);
+		if (rc != 0 || resp->err != QFS_EBUSY || time(NULL) >= deadline)
+			return rc;
+		sleep_ms(100);
+	}
+}
+
 int qfs_ctl_add(const char *data_dir, uint64_t id, const char *address, int timeout_s)
 {
 	struct wire_admin_req req = {.op = WIRE_ADMIN_ADD_LEARNER, .id = id};
@@ -181,7 +198,7 @@ int qfs_ctl_add(const char *data_dir, uint64_t id, const char *address, int time
 	if (m == NULL) {
 		printf("adding node %" PRIu64 " at %s as a learner...\n", id, address);
 		fflush(stdout);
-		rc = call(data_dir, &req, &resp);
+		rc = call_change(data_dir, &req, &resp, deadline);
 		if (rc != 0 || resp.err != 0)
 			return refused("add", &resp, rc);
 		uint64_t at = change_index(data_dir, resp.index);
@@ -296,7 +313,7 @@ int qfs_ctl_remove(const char *data_dir, uint64_t id, bool force, int timeout_s)
 		        id);
 		return 1;
 	}
-	int rc = call(data_dir, &req, &resp);
+	int rc = call_change(data_dir, &req, &resp, deadline);
 	if (rc != 0 || resp.err != 0)
 		return refused("remove", &resp, rc);
 	uint64_t at = change_index(data_dir, resp.index);
