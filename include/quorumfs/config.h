@@ -35,7 +35,7 @@ struct qfs_config_node {
  *   session-lease-ms = 15000
  *   max-value-size = 16M
  *   read-lease = true
- *   follower-lease-ms = 0
+ *   follower-lease-ms = 400
  *   publish-delay-ms = 1000
  *
  *   [node 1]
@@ -52,7 +52,7 @@ struct qfs_config {
 	                                   locks outlive its silence this long */
 	uint64_t max_value_size;        /* bytes; default 16 MiB; 1 B .. 1 GiB */
 	bool read_lease;                /* default true: the leader reads from its lease */
-	unsigned follower_lease_ms;     /* default 0 (off): followers read from their lease */
+	unsigned follower_lease_ms;     /* default 400; 0: off. Followers read from their lease */
 	/* Role hooks, run with /bin/sh -c on a role change; "" (default): none. */
 	char on_leader[QFS_CONFIG_HOOK_MAX];
 	char on_follower[QFS_CONFIG_HOOK_MAX];
@@ -65,7 +65,7 @@ struct qfs_config {
 	uint64_t write_buffer_size;     /* default 256 MiB: written data a mount holds for
 	                                   its open files, all together; 64 KiB .. 64 GiB */
 	/* The kernel's caches of the mount (docs/daemon.md): asked for, they
-	 * are on only while the node holds a read lease. Default false. */
+	 * are on only while the node holds a read lease. Default true. */
 	bool kernel_caches;
 	bool page_cache; /* default false: direct I/O (no mmap); true: mmap works */
 	/* Memory and snapshots (docs/operations.md, "Leadership and snapshots"). */

@@ -338,6 +338,12 @@ void qfs_config_defaults(struct qfs_config *cfg)
 	cfg->session_lease_ms = 15000;
 	cfg->max_value_size = 16u << 20;
 	cfg->read_lease = true;
+	/* Followers read from a lease of their own and the kernel caches
+	 * attributes and names under it (docs/semantics.md, "Reads"): a
+	 * linearizable read on any node costs about what a local one does,
+	 * and a cut-off follower delays writes by at most this (docs/operations.md). */
+	cfg->follower_lease_ms = 400;
+	cfg->kernel_caches = true;
 	cfg->hook_timeout_ms = 10000;
 	cfg->publish_delay_ms = 1000;
 	cfg->write_buffer_size = 256u << 20;

@@ -47,7 +47,7 @@ check 'eventually 20 reads_g' "the stopped follower reads it once it runs again"
 
 # The rolling-upgrade guard (docs/raft-core.md, "Follower read leases", rule 9): while one voter runs without follower
 # leases (as an older daemon would), the leader grants none, and no follower serves from one.
-sed '/^follower-lease-ms/d' "$QFS_TMP/cluster.conf" >"$QFS_TMP/cluster-off.conf"
+sed 's/^follower-lease-ms.*/follower-lease-ms = 0/' "$QFS_TMP/cluster.conf" >"$QFS_TMP/cluster-off.conf"
 qfs_stop "$other"
 qfs_start "$other" -c "$QFS_TMP/cluster-off.conf"
 qfs_wait_leader 30

@@ -109,7 +109,7 @@ static void read_lease_switch(void **state)
 	assert_non_null(strstr(err, "c.conf:4: read-lease: 'maybe' is neither true nor false"));
 }
 
-/* kernel-caches and page-cache: false unless set, true or false only. */
+/* kernel-caches true and page-cache false unless set; true or false only. */
 static void cache_switches(void **state)
 {
 	(void)state;
@@ -118,8 +118,9 @@ static void cache_switches(void **state)
 	const char *on = "[cluster]\nname = p\nkey-file = k\nkernel-caches = true\n"
 	                 "page-cache = true\n[node 1]\naddress = 127.0.0.1:7001\n";
 	assert_int_equal(qfs_config_parse(good, "c.conf", &cfg, err, sizeof(err)), 0);
-	assert_false(cfg.kernel_caches);
+	assert_true(cfg.kernel_caches);
 	assert_false(cfg.page_cache);
+	assert_int_equal(cfg.follower_lease_ms, 400);
 	assert_int_equal(qfs_config_parse(on, "c.conf", &cfg, err, sizeof(err)), 0);
 	assert_true(cfg.kernel_caches);
 	assert_true(cfg.page_cache);
