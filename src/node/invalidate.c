@@ -6,6 +6,7 @@
 
 #include "node_int.h"
 #include "quorumfs/errors.h"
+#include "quorumfs/wire_cmd.h"
 #include "quorumfs/wire_touch.h"
 
 /* Beyond this many marked inodes, an entry marks "anything" instead: the
@@ -44,14 +45,49 @@ static void mark(struct node *n, uint64_t ino, uint64_t index)
 	n->pend[n->n_pend++] = (struct node__pend){ino, index};
 }
 
+/* May a rename or link durable here, not applied yet, move an existing inode
+ * into a name of directory @dir? */
+static bool moved_into(const struct node *n, uint64_t dir)
+{
+	if (n->moves_all > n->applied)
+		return true;
+	for (size_t i = 0; i < n->n_moves; i++)
+		if (n->moves[i].ino == dir && n->moves[i].index > n->applied)
+			return true;
+	return false;
+}
+
+static void note_move(struct node *n, uint64_t dir, uint64_t index)
+{
+	for (size_t i = 0; i < n->n_moves; i++)
+		if (n->moves[i].ino == dir) {
+			if (index > n->moves[i].index)
+				n->moves[i].index = index;
+			return;
+		}
+	if (n->n_moves == n->cap_moves) {
+		size_t cap = n->cap_moves ? n->cap_moves * 2 : 16;
+		struct node__pend *p = cap <= PEND_MAX ? realloc(n->moves, cap * sizeof(*p)) : NULL;
+		if (p == NULL) {
+			if (index > n->moves_all)
+				n->moves_all = index; /* coarser, never wrong */
+			return;
+		}
+		n->moves = p;
+		n->cap_moves = cap;
+	}
+	n->moves[n->n_moves++] = (struct node__pend){dir, index};
+}
+
 /* The inodes one touch set names, added to @out (at most @cap; beyond it,
  * @*all). A name that drops or changes its inode names that inode too,
  * found in the tree as it is now: the entry is not applied yet, so the name
- * points at what it will change, unless an earlier entry, not applied yet
- * either, changes the names of the same directory (x renamed to y, then y
- * unlinked: y finds nothing, and the file that was x is what the unlink
- * removes). Then the tree cannot say which inode this entry changes, and
- * it marks everything (@*all). */
+ * points at what it will change, unless an earlier rename or link, not
+ * applied yet either, may move an inode into that directory (x renamed to
+ * y, then y unlinked: y finds nothing, and the file that was x is what the
+ * unlink removes). Then the tree cannot say which inode this entry
+ * changes, and it marks everything (@*all). A create that is not applied
+ * yet makes a new inode, which no one here can hold or have cached. */
 static size_t collect(struct node *n, const struct wire_touch *t, uint64_t *out, size_t k,
                       size_t cap, bool *all)
 {
@@ -66,7 +102,7 @@ static size_t collect(struct node *n, const struct wire_touch *t, uint64_t *out,
 		struct fsm_attr a;
 		if (!(nm->flags & (WIRE_TOUCH_DROP | WIRE_TOUCH_CHILD | WIRE_TOUCH_CHILD_DATA)))
 			continue;
-		if (pending_index(n, nm->parent) != 0) {
+		if (moved_into(n, nm->parent)) {
 			*all = true;
 			continue;
 		}
@@ -154,6 +190,10 @@ void node__pending_on_persisted(struct node *n, struct node__batch *b)
 		k = collect(n, &t, inos, k, sizeof(inos) / sizeof(inos[0]), &over);
 		for (size_t j = from; j < k; j++)
 			mark(n, inos[j], e->index);
+		int type = wire_cmd_peek_type(e->data, e->len);
+		if (type == WIRE_CMD_RENAME || type == WIRE_CMD_LINK)
+			for (unsigned j = 0; j < t.n_names; j++)
+				note_move(n, t.names[j].parent, e->index);
 		if (over) {
 			if (e->index > n->pend_all)
 				n->pend_all = e->index;
@@ -207,6 +247,11 @@ void node__pending_prune(struct node *n)
 		if (n->pend[i].index > n->applied)
 			n->pend[k++] = n->pend[i];
 	n->n_pend = k;
+	k = 0;
+	for (size_t i = 0; i < n->n_moves; i++)
+		if (n->moves[i].index > n->applied)
+			n->moves[k++] = n->moves[i];
+	n->n_moves = k;
 }
 
 void node__pending_free(struct node *n)
@@ -223,6 +268,9 @@ void node__pending_free(struct node *n)
 	free(n->pend);
 	n->pend = NULL;
 	n->n_pend = n->cap_pend = 0;
+	free(n->moves);
+	n->moves = NULL;
+	n->n_moves = n->cap_moves = 0;
 }
 
 int node_wait_pending(struct node *n, uint64_t ino, node_done_fn cb, void *arg)

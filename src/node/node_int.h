@@ -264,6 +264,12 @@ struct node {
 	struct node__pend *pend;
 	size_t n_pend, cap_pend;
 	uint64_t pend_all;
+	/* Directories a rename or link durable here but not applied may move
+	 * an existing inode into (ino: the directory), with the highest such
+	 * index; moves_all: any directory, up to that index (invalidate.c). */
+	struct node__pend *moves;
+	size_t n_moves, cap_moves;
+	uint64_t moves_all;
 	node_touch_fn touch_fn;
 	void *touch_arg;
 	/* Messages held for a touch ticket, oldest first; later batches queue
