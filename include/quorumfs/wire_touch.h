@@ -48,6 +48,7 @@ struct wire_touch_name {
 
 struct wire_touch {
 	bool all; /* anything may change: drop every cache */
+	bool moves; /* a rename or link: an existing inode may come to stand at its names */
 	struct wire_touch_ino inos[WIRE_TOUCH_INOS_MAX];
 	unsigned n_inos;
 	struct wire_touch_name names[WIRE_TOUCH_NAMES_MAX];

@@ -6,77 +6,70 @@
 
 #include "node_int.h"
 #include "quorumfs/errors.h"
-#include "quorumfs/wire_cmd.h"
 #include "quorumfs/wire_touch.h"
 
 /* Beyond this many marked inodes, an entry marks "anything" instead: the
  * list is searched at every read that asks, so it must stay short. */
 #define PEND_MAX 4096
 
-static uint64_t pending_index(const struct node *n, uint64_t ino)
+/* The highest index @s holds for @ino that is not applied yet; 0: none. */
+static uint64_t marks_index(const struct node__marks *s, uint64_t ino, uint64_t applied)
 {
-	uint64_t idx = n->pend_all;
-	for (size_t i = 0; i < n->n_pend; i++)
-		if (n->pend[i].ino == ino && n->pend[i].index > idx)
-			idx = n->pend[i].index;
-	return idx > n->applied ? idx : 0;
+	uint64_t idx = s->all;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].ino == ino && s->v[i].index > idx)
+			idx = s->v[i].index;
+	return idx > applied ? idx : 0;
 }
 
-static void mark(struct node *n, uint64_t ino, uint64_t index)
+static void marks_raise(struct node__marks *s, uint64_t ino, uint64_t index)
 {
-	for (size_t i = 0; i < n->n_pend; i++)
-		if (n->pend[i].ino == ino) {
-			if (index > n->pend[i].index)
-				n->pend[i].index = index;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].ino == ino) {
+			if (index > s->v[i].index)
+				s->v[i].index = index;
 			return;
 		}
-	if (n->n_pend == n->cap_pend) {
-		size_t cap = n->cap_pend ? n->cap_pend * 2 : 64;
-		struct node__pend *p = cap <= PEND_MAX ? realloc(n->pend, cap * sizeof(*p)) : NULL;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct node__pend *p = cap <= PEND_MAX ? realloc(s->v, cap * sizeof(*p)) : NULL;
 		if (p == NULL) {
 			/* Out of room: coarser, never wrong. */
-			if (index > n->pend_all)
-				n->pend_all = index;
+			if (index > s->all)
+				s->all = index;
 			return;
 		}
-		n->pend = p;
-		n->cap_pend = cap;
+		s->v = p;
+		s->cap = cap;
 	}
-	n->pend[n->n_pend++] = (struct node__pend){ino, index};
+	s->v[s->n++] = (struct node__pend){ino, index};
+}
+
+static void marks_prune(struct node__marks *s, uint64_t applied)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].index > applied)
+			s->v[k++] = s->v[i];
+	s->n = k;
+}
+
+static void marks_free(struct node__marks *s)
+{
+	free(s->v);
+	*s = (struct node__marks){0};
+}
+
+static uint64_t pending_index(const struct node *n, uint64_t ino)
+{
+	return marks_index(&n->pend, ino, n->applied);
 }
 
 /* May a rename or link durable here, not applied yet, move an existing inode
  * into a name of directory @dir? */
 static bool moved_into(const struct node *n, uint64_t dir)
 {
-	if (n->moves_all > n->applied)
-		return true;
-	for (size_t i = 0; i < n->n_moves; i++)
-		if (n->moves[i].ino == dir && n->moves[i].index > n->applied)
-			return true;
-	return false;
-}
-
-static void note_move(struct node *n, uint64_t dir, uint64_t index)
-{
-	for (size_t i = 0; i < n->n_moves; i++)
-		if (n->moves[i].ino == dir) {
-			if (index > n->moves[i].index)
-				n->moves[i].index = index;
-			return;
-		}
-	if (n->n_moves == n->cap_moves) {
-		size_t cap = n->cap_moves ? n->cap_moves * 2 : 16;
-		struct node__pend *p = cap <= PEND_MAX ? realloc(n->moves, cap * sizeof(*p)) : NULL;
-		if (p == NULL) {
-			if (index > n->moves_all)
-				n->moves_all = index; /* coarser, never wrong */
-			return;
-		}
-		n->moves = p;
-		n->cap_moves = cap;
-	}
-	n->moves[n->n_moves++] = (struct node__pend){dir, index};
+	return marks_index(&n->moves, dir, n->applied) != 0;
 }
 
 /* The inodes one touch set names, added to @out (at most @cap; beyond it,
@@ -179,8 +172,8 @@ void node__pending_on_persisted(struct node *n, struct node__batch *b)
 			continue;
 		wire_touch_bytes(e->data, e->len, &t);
 		if (t.all) {
-			if (e->index > n->pend_all)
-				n->pend_all = e->index;
+			if (e->index > n->pend.all)
+				n->pend.all = e->index;
 			all = true;
 			continue;
 		}
@@ -189,14 +182,13 @@ void node__pending_on_persisted(struct node *n, struct node__batch *b)
 		bool over = false;
 		k = collect(n, &t, inos, k, sizeof(inos) / sizeof(inos[0]), &over);
 		for (size_t j = from; j < k; j++)
-			mark(n, inos[j], e->index);
-		int type = wire_cmd_peek_type(e->data, e->len);
-		if (type == WIRE_CMD_RENAME || type == WIRE_CMD_LINK)
+			marks_raise(&n->pend, inos[j], e->index);
+		if (t.moves)
 			for (unsigned j = 0; j < t.n_names; j++)
-				note_move(n, t.names[j].parent, e->index);
+				marks_raise(&n->moves, t.names[j].parent, e->index);
 		if (over) {
-			if (e->index > n->pend_all)
-				n->pend_all = e->index;
+			if (e->index > n->pend.all)
+				n->pend.all = e->index;
 			all = true;
 		}
 	}
@@ -242,16 +234,8 @@ void node_on_touch(struct node *n, node_touch_fn fn, void *arg)
 
 void node__pending_prune(struct node *n)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < n->n_pend; i++)
-		if (n->pend[i].index > n->applied)
-			n->pend[k++] = n->pend[i];
-	n->n_pend = k;
-	k = 0;
-	for (size_t i = 0; i < n->n_moves; i++)
-		if (n->moves[i].index > n->applied)
-			n->moves[k++] = n->moves[i];
-	n->n_moves = k;
+	marks_prune(&n->pend, n->applied);
+	marks_prune(&n->moves, n->applied);
 }
 
 void node__pending_free(struct node *n)
@@ -265,12 +249,8 @@ void node__pending_free(struct node *n)
 		free(h);
 	}
 	n->held_tail = NULL;
-	free(n->pend);
-	n->pend = NULL;
-	n->n_pend = n->cap_pend = 0;
-	free(n->moves);
-	n->moves = NULL;
-	n->n_moves = n->cap_moves = 0;
+	marks_free(&n->pend);
+	marks_free(&n->moves);
 }
 
 int node_wait_pending(struct node *n, uint64_t ino, node_done_fn cb, void *arg)

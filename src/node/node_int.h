@@ -171,6 +171,20 @@ struct node__barrier {
 	int result; /* what to report, once taken off the list */
 };
 
+/* invalidate.c */
+struct node__pend {
+	uint64_t ino;
+	uint64_t index;
+};
+/* Inodes (or directories) with the highest index of an entry durable here
+ * but not applied that names each; @all: any inode, up to that index (when
+ * the list is full). */
+struct node__marks {
+	struct node__pend *v;
+	size_t n, cap;
+	uint64_t all;
+};
+
 struct node {
 	uv_loop_t *loop;
 	struct node_options opts; /* strings point into the copies below */
@@ -259,17 +273,13 @@ struct node {
 	void *change_arg;
 
 	/* Pending marks (invalidate.c): inodes touched by entries durable
-	 * here but not applied, with the highest such index; pend_all: an
+	 * here but not applied, with the highest such index; pend.all: an
 	 * entry up to this index may touch anything. Pruned as applied grows. */
-	struct node__pend *pend;
-	size_t n_pend, cap_pend;
-	uint64_t pend_all;
+	struct node__marks pend;
 	/* Directories a rename or link durable here but not applied may move
 	 * an existing inode into (ino: the directory), with the highest such
-	 * index; moves_all: any directory, up to that index (invalidate.c). */
-	struct node__pend *moves;
-	size_t n_moves, cap_moves;
-	uint64_t moves_all;
+	 * index (invalidate.c). */
+	struct node__marks moves;
 	node_touch_fn touch_fn;
 	void *touch_arg;
 	/* Messages held for a touch ticket, oldest first; later batches queue
@@ -378,10 +388,6 @@ void node__forward_recv(struct node *n, raft_id from, const void *frame, size_t 
 void node__forward_result_recv(struct node *n, raft_id from, const void *frame, size_t len);
 
 /* invalidate.c */
-struct node__pend {
-	uint64_t ino;
-	uint64_t index;
-};
 struct node__held {
 	struct node__held *next;
 	uint64_t ticket;

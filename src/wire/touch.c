@@ -74,10 +74,12 @@ void wire_cmd_touch(const struct wire_cmd *c, struct wire_touch *t)
 		         WIRE_TOUCH_SET | WIRE_TOUCH_DROP | WIRE_TOUCH_CHILD);
 		add_name(t, c->new_parent, c->new_name, c->new_name_len,
 		         WIRE_TOUCH_SET | WIRE_TOUCH_DROP | WIRE_TOUCH_CHILD);
+		t->moves = true;
 		break;
 	case WIRE_CMD_LINK:
 		add_ino(t, c->ino, false); /* its nlink and ctime */
 		add_name(t, c->parent, c->name, c->name_len, WIRE_TOUCH_SET);
+		t->moves = true;
 		break;
 	case WIRE_CMD_SETXATTR:
 	case WIRE_CMD_REMOVEXATTR:
