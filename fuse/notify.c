@@ -259,13 +259,15 @@ void qfs__on_change(void *arg, uint64_t ino, uint64_t parent, const char *name, 
 /* Queue an attribute invalidation of @ino (a ticket note with @ticket >
  * 0), past the queue's bound: what a ticket covers is never dropped, as the
  * node's acknowledgement waits for it. Returns false if out of memory. */
-static bool queue_note(struct qfs__notifier *nt, uint64_t ino, bool epoch, uint64_t ticket)
+static bool queue_note(struct qfs__notifier *nt, uint64_t ino, bool epoch, bool probe,
+                       uint64_t ticket)
 {
 	struct note *n = calloc(1, sizeof(*n) + 1);
 	if (n == NULL)
 		return false;
 	n->ino = ino;
 	n->epoch = epoch;
+	n->probe = probe;
 	n->ticket = ticket;
 	pthread_mutex_lock(&nt->lock);
 	push_locked(nt, n); /* a ticket is never dropped: the ack waits for it */
@@ -275,7 +277,7 @@ static bool queue_note(struct qfs__notifier *nt, uint64_t ino, bool epoch, uint6
 
 static bool queue_attr(struct qfs__notifier *nt, uint64_t ino, uint64_t ticket)
 {
-	return queue_note(nt, ino, false, ticket);
+	return queue_note(nt, ino, false, false, ticket);
 }
 
 bool qfs__names_cacheable(struct qfs_mount *m)
@@ -287,14 +289,7 @@ bool qfs__names_cacheable(struct qfs_mount *m)
 	if (state == 0 && !nt->probe_queued && m->kernel_minor >= 44) {
 		/* One increment, harmless: it asks whether the kernel takes
 		 * it. Names stay uncached until the answer is yes. */
-		struct note *n = calloc(1, sizeof(*n) + 1);
-		if (n != NULL) {
-			n->epoch = n->probe = true;
-			pthread_mutex_lock(&nt->lock);
-			push_locked(nt, n);
-			pthread_mutex_unlock(&nt->lock);
-			nt->probe_queued = true;
-		}
+		nt->probe_queued = queue_note(nt, 0, true, true, 0);
 	}
 	return state == 1;
 }
@@ -331,7 +326,7 @@ uint64_t qfs__on_touch(void *arg, const uint64_t *inos, size_t n_inos, bool all,
 	/* A probe still out may have set the state to 1 meanwhile, and names
 	 * given since then are cached: bump whenever it is not known to be -1. */
 	if (ok && (names || all) && atomic_load(&nt->epoch_state) >= 0 && nt->probe_queued)
-		ok = queue_note(nt, 0, true, 0);
+		ok = queue_note(nt, 0, true, false, 0);
 	if (ok)
 		ok = queue_attr(nt, 0, nt->last_ticket + 1);
 	if (!ok) {
