@@ -29,6 +29,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= conn->capable & (FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 	else
 		conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	/* READDIRPLUS only helps where the names it carries may be cached,
+	 * and they may not be (ops_dir.c: the kernel stamps them with the
+	 * epoch at the reply) unless the caller set entry_timeout itself. A
+	 * name given timeout 0 by it also replaces one the kernel holds from
+	 * a LOOKUP, so `ls -l` would cost a LOOKUP a file, and every stat
+	 * after it too: plain READDIR leaves those names cached. */
+	if (m->opts.entry_timeout <= 0)
+		conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 	/* Pages of a file whose size or mtime changed are dropped. */
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;

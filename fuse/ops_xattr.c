@@ -153,11 +153,15 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_err(req, len ? ERANGE : ENODATA);
 		return;
 	}
-	/* The tree keeps user.* only (docs/semantics-fsm.md); anything else is
-	 * absent, which needs no barrier. The kernel asks for
-	 * security.capability before every write: this keeps it cheap. */
+	/* The tree keeps user.* only (docs/semantics-fsm.md): any other
+	 * namespace is not supported, as a set of one says, and needs no
+	 * barrier. The kernel asks for security.capability before every
+	 * write: this keeps it cheap. ENOTSUP rather than ENODATA also tells
+	 * a program that the whole mount has no ACLs or security labels, so
+	 * `ls -l` asks once for each instead of twice a file (coreutils
+	 * remembers a device that does not support them). */
 	if (strncmp(name, "user.", 5) != 0) {
-		fuse_reply_err(req, ENODATA);
+		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
 	if (qfs__locks_getxattr(req, ino, name, size))

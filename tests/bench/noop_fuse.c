@@ -1,7 +1,7 @@
 /* noop_fuse.c: a FUSE file system that answers every request at once and stores nothing: the
  * floor of a round trip through the kernel for scripts/bench. Same mount set-up as quorumfs
  * (libfuse low-level, one single-threaded loop, default_permissions, zero entry and attribute
- * timeouts, atomic O_TRUNC, no writeback cache, no keep_cache, getxattr answered ENODATA), so the
+ * timeouts, atomic O_TRUNC, no writeback cache, no keep_cache, getxattr answered at once), so the
  * kernel sends it the same requests as to quorumfs (LOOKUP and GETATTR of every path component,
  * GETXATTR security.capability before each write, ...) and bench-fs on it measures what FUSE
  * itself costs for open+write+close and open+read+close.
