@@ -24,17 +24,20 @@ bool qfs__caches_held(struct qfs_mount *m)
 	return m->cached_until != 0 && uv_hrtime() < m->cached_until;
 }
 
-/* A timeout under the lease: at most the attribute timeout asked for (1 s
- * by default) and never past the lease's end, so a node that is cut off
- * (and cannot drop anything when a write comes) has nothing cached left
- * when the leader stops waiting for it, and a lost lease needs no sweep of
- * the kernel's caches. @fallback without a lease. */
+/* A timeout under the lease: never past the lease's end, so a node that is
+ * cut off (and cannot drop anything when a write comes) has nothing cached
+ * left when the leader stops waiting for it, and a lost lease needs no
+ * sweep of the kernel's caches. The lease is the only bound that matters;
+ * CACHE_MAX_S (or the attribute timeout a library caller asked for) only
+ * keeps a single voter's, which never ends, from being an hour. @fallback
+ * without a lease. */
+#define CACHE_MAX_S 60.0
 static double under_lease(struct qfs_mount *m, double fallback)
 {
 	double left = lease_left(m);
 	if (left <= 0)
 		return fallback;
-	double t = m->opts.attr_timeout > 0 ? m->opts.attr_timeout : 1.0;
+	double t = m->opts.attr_timeout > 0 ? m->opts.attr_timeout : CACHE_MAX_S;
 	if (t > left)
 		t = left;
 	uint64_t until = uv_hrtime() + (uint64_t)(t * 1e9) + 1;
