@@ -69,6 +69,9 @@ struct qfs_mount {
 	bool stopping;
 	bool caches_failed; /* a touch could not be queued: the caches stay off (caches.c) */
 	unsigned kernel_minor; /* the kernel's FUSE protocol minor (op_init) */
+	uint64_t init_unique;  /* the kernel's INIT request until answered (init_ext.c) */
+	uint32_t kernel_flags2; /* the INIT flags2 the kernel offered */
+	bool direct_io_mmap;   /* asked for FUSE_DIRECT_IO_ALLOW_MMAP: MAP_SHARED with direct I/O */
 	uint64_t cached_until; /* uv_hrtime() by which every attribute timeout given has run out */
 	bool gone;        /* the kernel side went away (unmounted or aborted) */
 	bool finishing;   /* stopping, and nothing is parked any more */
@@ -376,6 +379,10 @@ double qfs__attr_timeout(struct qfs_mount *m);
 double qfs__entry_timeout(struct qfs_mount *m);
 /* Set keep_cache and direct_io of an open's or a create's reply. */
 void qfs__open_flags(struct qfs_mount *m, struct fuse_file_info *fi);
+
+/* init_ext.c: the session's I/O, so that the INIT answer can ask for
+ * FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot. */
+int qfs__init_ext(struct qfs_mount *m);
 
 /* ------------------------------------------------------------------------ */
 /* Cache invalidation (notify.c)                                            */

@@ -253,6 +253,13 @@ int qfs_mount_start(uv_loop_t *loop, struct node *node, const char *mountpoint,
 		return -EIO;
 	}
 	fd = fuse_session_fd(m->se);
+	if (qfs__init_ext(m) != 0) {
+		snprintf(err, errlen, "cannot take the FUSE session's I/O (fuse_session_custom_io)");
+		fuse_session_unmount(m->se);
+		fuse_session_destroy(m->se);
+		mount_free(m);
+		return -EIO;
+	}
 	rc = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 ? 0 : -errno;
 	if (rc == 0)
 		rc = uv_poll_init(loop, &m->poll, fd);
