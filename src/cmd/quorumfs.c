@@ -631,6 +631,11 @@ int main(int argc, char **argv)
 	mopts.write_buffer_bytes = cfg.write_buffer_size;
 	mopts.kernel_caches = cfg.kernel_caches;
 	mopts.page_cache = cfg.page_cache;
+	if (cfg.page_cache)
+		/* tests/e2e/test_torn_reads.sh page-cache shows it. */
+		qfs_warn("page-cache = true: a read may return one version's bytes cut or padded "
+		         "to another's length while a file is rewritten (docs/semantics.md, "
+		         "\"The page cache and mmap\")");
 	mopts.debug = a.debug;
 	mopts.unmounted = on_unmounted;
 	mopts.unmounted_arg = &d;
